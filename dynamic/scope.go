@@ -1,0 +1,21 @@
+package dynamic
+
+import (
+	"context"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Scope returns the Builder through which the task running with ctx adds
+// tasks to its graph. What it adds records the task as its creator and
+// joins the run at once; building looks exactly as it does before a run.
+// Outside a task, Scope returns a Builder whose tasks fail to build with
+// graph.ErrNilBuilder.
+func Scope(ctx context.Context) graph.Builder {
+	n := core.Current(ctx)
+	if n == nil {
+		return graph.Within(nil)
+	}
+	return graph.Within(n.Body().Handle().(graph.Ref))
+}

@@ -1,0 +1,191 @@
+package exec
+
+import (
+	"context"
+	"slices"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Await implements core.Awaiter: code running inside a task waits for nodes
+// without holding the task's worker slot (Dask's secede and rejoin, done for
+// the user).
+//
+// Policy. An awaited task that is ready and not started, and that no ready
+// task outranks in priority, runs at once on the waiter's own slot and
+// goroutine: the waiter needs it first, and running it there costs no
+// hand-off (this is how fib, where every task waits for two children, runs
+// in a pool of one at near function-call cost). Otherwise the waiter gives
+// its slot back to the pool, blocks, and on wake-up queues for a slot again
+// at its own priority and creation order, like any ready task.
+func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
+	r := w.r
+	self := core.Current(ctx)
+	if cyc := deadlock(self, nodes); cyc != nil {
+		return &graph.DeadlockError{Cycle: cyc}
+	}
+	rest := slices.Clone(nodes)
+	for {
+		rest = slices.DeleteFunc(rest, func(n *core.Node) bool { return n.State().Terminal() })
+		if len(rest) == 0 {
+			return nil
+		}
+		n := r.claim(w, rest)
+		if n == nil {
+			break
+		}
+		sub, _ := r.subs.Get().(*worker)
+		if sub == nil {
+			sub = &worker{r: r}
+			sub.ctx.w = sub
+			sub.ctx.Context = r.ctx
+		}
+		sub.id = w.id
+		r.execute(sub, n, false)
+		r.subs.Put(sub)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	wt := core.NewWaiter(self)
+	wt.Pending().Store(1) // a guard while the watches are set up
+	for _, n := range rest {
+		n.Watch(wt)
+	}
+	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
+		return nil // everything finished meanwhile
+	}
+	if self != nil {
+		self.WaitOn(rest)
+		defer self.WaitOn(nil)
+	}
+
+	r.mu.Lock()
+	w.away++
+	if w.away == 1 { // the first goroutine of this task to wait gives the slot back
+		r.holders--
+		r.live--
+		r.wakeLocked(r.q.len())
+	}
+	r.mu.Unlock()
+
+	handed := true
+	select {
+	case <-wt.Wake():
+	case <-ctx.Done():
+		if wt.CAS(core.Waiting, core.Cancelled) || wt.CAS(core.Ready, core.Cancelled) {
+			handed = false
+			for _, n := range rest {
+				n.Unwatch(wt)
+			}
+		} else {
+			<-wt.Wake() // a worker is handing its slot over: take it, to keep the count right
+		}
+	}
+
+	r.mu.Lock()
+	w.away--
+	switch {
+	case w.away > 0 && handed:
+		// other goroutines of this task still wait: the slot is not ours yet
+		r.holders--
+		r.wakeLocked(r.q.len())
+	case w.away == 0 && !handed:
+		r.holders++ // take the slot back without queueing: the run is stopping anyway
+		r.live++
+	case w.away == 0:
+		r.live++
+	}
+	r.mu.Unlock()
+	if !handed {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// claim returns an awaited node that the waiter may run itself, moved to
+// Running: the best ready one among rest, when no queued task has a higher
+// priority and the waiter still holds its slot.
+func (r *runner) claim(w *worker, rest []*core.Node) *core.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w.away > 0 || r.stopped.Load() {
+		return nil
+	}
+	var best *core.Node
+	for _, n := range rest {
+		if n.Kind() == core.Task && n.State() == core.Ready && n.Graph() == r.g && (best == nil || before(n, best)) {
+			best = n
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	if top := r.q.peekLive(); top != nil && top.Priority() > best.Priority() {
+		return nil
+	}
+	if !best.CAS(core.Ready, core.Running) {
+		return nil
+	}
+	return best
+}
+
+// deadlock returns a cycle of waits and needs that leads from self, through
+// the awaited nodes, back to self, or nil. A node on such a cycle can only
+// finish after self does, and self waits for it: the wait could never end.
+func deadlock(self *core.Node, nodes []*core.Node) []string {
+	if self == nil {
+		return nil
+	}
+	simple := true
+	for _, n := range nodes {
+		if n == self {
+			return []string{self.Name(), self.Name()}
+		}
+		if n.NumDeps() > 0 || n.State() == core.Running {
+			simple = false
+		}
+	}
+	if simple {
+		return nil // awaited nodes with no inputs that are not waiting: no cycle through them
+	}
+	prev := map[*core.Node]*core.Node{}
+	var stack []*core.Node
+	for _, n := range nodes {
+		if _, ok := prev[n]; !ok {
+			prev[n] = self
+			stack = append(stack, n)
+		}
+	}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x.State().Terminal() {
+			continue
+		}
+		next := make([]*core.Node, 0, x.NumDeps())
+		for i, k := 0, x.NumDeps(); i < k; i++ {
+			next = append(next, x.Dep(i))
+		}
+		if x.State() == core.Running {
+			next = append(next, x.WaitingOn()...)
+		}
+		for _, y := range next {
+			if y == self {
+				path := []string{self.Name()}
+				for z := x; z != self; z = prev[z] {
+					path = append(path, z.Name())
+				}
+				slices.Reverse(path[1:])
+				return append(path, self.Name())
+			}
+			if _, ok := prev[y]; !ok && !y.State().Terminal() {
+				prev[y] = x
+				stack = append(stack, y)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,124 @@
+package exec
+
+import "github.com/evolve-dag/evolve/internal/core"
+
+// before reports whether a should start before b: higher priority first,
+// then creation order.
+func before(a, b *core.Node) bool {
+	pa, pb := a.Priority(), b.Priority()
+	return pa > pb || pa == pb && a.ID() < b.ID()
+}
+
+// queue is the ready queue: a FIFO run of nodes pushed in order (each no
+// better than the one before it) and a binary heap for the rest. Nodes
+// usually become ready in creation order (a wide level, a wave, a
+// breadth-first tree), so most pushes and pops are O(1) on the FIFO; the
+// heap keeps the order exact when they do not. Pop takes the better of the
+// two heads.
+//
+// A node may be taken out of the queue's hands by a waiter (or cancelled)
+// while it is still in it; its state then is no longer Ready, and whoever
+// pops it skips it. Not safe for concurrent use: the runner's mutex guards it.
+type queue struct {
+	fifo []*core.Node
+	head int
+	heap []*core.Node
+}
+
+func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) }
+
+func (q *queue) push(n *core.Node) {
+	if k := len(q.fifo); k == q.head || !before(n, q.fifo[k-1]) {
+		if q.head > 0 && q.head == k {
+			q.fifo, q.head = q.fifo[:0], 0
+		}
+		q.fifo = append(q.fifo, n)
+		return
+	}
+	q.heap = append(q.heap, n)
+	q.up(len(q.heap) - 1)
+}
+
+// peek returns the best node without removing it, or nil.
+func (q *queue) peek() *core.Node {
+	var f *core.Node
+	if q.head < len(q.fifo) {
+		f = q.fifo[q.head]
+	}
+	if len(q.heap) > 0 && (f == nil || before(q.heap[0], f)) {
+		return q.heap[0]
+	}
+	return f
+}
+
+// pop removes and returns the best node, or nil.
+func (q *queue) pop() *core.Node {
+	if len(q.heap) > 0 && (q.head == len(q.fifo) || before(q.heap[0], q.fifo[q.head])) {
+		n := q.heap[0]
+		last := len(q.heap) - 1
+		q.heap[0] = q.heap[last]
+		q.heap[last] = nil
+		q.heap = q.heap[:last]
+		if last > 0 {
+			q.down(0)
+		}
+		return n
+	}
+	if q.head == len(q.fifo) {
+		return nil
+	}
+	n := q.fifo[q.head]
+	q.fifo[q.head] = nil // let the node go when it is done
+	q.head++
+	if q.head == len(q.fifo) {
+		q.fifo, q.head = q.fifo[:0], 0
+	} else if q.head >= 1024 && q.head*2 >= len(q.fifo) {
+		k := copy(q.fifo, q.fifo[q.head:])
+		clear(q.fifo[k:])
+		q.fifo, q.head = q.fifo[:k], 0
+	}
+	return n
+}
+
+// peekLive drops nodes that are no longer ready from the front and returns
+// the best ready node, or nil.
+func (q *queue) peekLive() *core.Node {
+	for {
+		n := q.peek()
+		if n == nil || n.State() == core.Ready {
+			return n
+		}
+		q.pop()
+	}
+}
+
+func (q *queue) up(i int) {
+	h := q.heap
+	for i > 0 {
+		p := (i - 1) / 2
+		if !before(h[i], h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *queue) down(i int) {
+	h := q.heap
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && before(h[r], h[l]) {
+			m = r
+		}
+		if !before(h[m], h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}

@@ -1,0 +1,443 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Option configures a run.
+type Option func(*config) error
+
+type config struct {
+	workers   int
+	stop      bool
+	targets   []graph.Ref
+	observers []Observer
+}
+
+// Workers sets how many task functions may run at once. The default is
+// runtime.GOMAXPROCS(0); n must be at least 1.
+func Workers(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("exec: Workers(%d): the worker count must be at least 1", n)
+		}
+		c.workers = n
+		return nil
+	}
+}
+
+// StopOnError stops the run at the first task that fails: no task starts
+// after it, running tasks see their context cancelled, and Run returns that
+// failure. Without it, branches that do not need the failed task go on.
+func StopOnError() Option {
+	return func(c *config) error { c.stop = true; return nil }
+}
+
+// Targets runs only the given tasks and what they need, instead of the whole
+// graph. Such a run releases intermediate results as soon as every task of
+// the run that reads them has started, so long pipelines run in bounded
+// memory; the targets' results, and those of tasks built with graph.Keep,
+// are kept. Tasks that already hold a result are not run again.
+func Targets(tasks ...graph.Ref) Option {
+	return func(c *config) error {
+		for i, t := range tasks {
+			if t == nil {
+				return fmt.Errorf("exec: Targets: target %d is nil", i)
+			}
+		}
+		c.targets = append(c.targets, tasks...)
+		return nil
+	}
+}
+
+// Observe registers observers of the run's events.
+func Observe(obs ...Observer) Option {
+	return func(c *config) error {
+		for i, o := range obs {
+			if o == nil {
+				return fmt.Errorf("exec: Observe: observer %d is nil", i)
+			}
+		}
+		c.observers = append(c.observers, obs...)
+		return nil
+	}
+}
+
+// Run runs the graph (or, with Targets, what the targets need) and returns
+// when every task of the run has finished, or when ctx is done.
+//
+// Tasks that already succeeded in an earlier run keep their results and do
+// not run again; tasks that failed, were skipped or cancelled, or whose
+// results were released, run again. Tasks added to g while it runs, from
+// inside tasks or from other goroutines, join the run. A graph runs once at
+// a time: Run on a running graph returns an error wrapping ErrRunning.
+//
+// Run returns nil when every task succeeded; ctx's error when ctx was done
+// first (tasks not finished are then cancelled); otherwise an *Error listing
+// the failures.
+func Run(ctx context.Context, g *graph.Graph, opts ...Option) error {
+	e, err := Start(ctx, g, opts...)
+	if err != nil {
+		return err
+	}
+	e.Close()
+	return e.Wait()
+}
+
+// ErrRunning is returned when a graph that is running is asked to run again.
+var ErrRunning = core.ErrRunning
+
+// Execution is a run started with Start. Until Close, it stays open for
+// tasks that clients add to the graph, even when all tasks so far have
+// finished.
+type Execution struct {
+	r       *runner
+	closeMu sync.Once
+	wait    sync.Once
+	err     error
+}
+
+// Start starts a run like Run does and returns at once. Call Close when no
+// more tasks will be added from outside, and Wait for the outcome. Tasks
+// added to g from any goroutine before Close join the run.
+func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, error) {
+	var c config
+	for _, o := range opts {
+		if o == nil {
+			return nil, errors.New("exec: nil option")
+		}
+		if err := o(&c); err != nil {
+			return nil, err
+		}
+	}
+	if g == nil {
+		return nil, errors.New("exec: nil graph")
+	}
+	if c.workers == 0 {
+		c.workers = runtime.GOMAXPROCS(0)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	cg := g.Core(core.Key{})
+	var want []*core.Node
+	for _, t := range c.targets {
+		n := cg.Node(t.ID())
+		if n == nil || refOf(n) != t {
+			return nil, fmt.Errorf("exec: target %q: %w", t.Name(), graph.ErrOtherGraph)
+		}
+		want = append(want, n)
+	}
+	if c.targets != nil && len(want) == 0 {
+		want = []*core.Node{}
+	}
+	r := newRunner(ctx, cg, &c)
+	r.outstanding.Store(1) // held until Close
+	r.starting = true
+	if err := cg.Begin(r, want); err != nil {
+		r.cancel(nil)
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	r.starting = false
+	r.stopAfter = context.AfterFunc(r.ctx, r.stop)
+	r.mu.Lock()
+	for range c.workers {
+		r.spawnLocked()
+	}
+	r.mu.Unlock()
+	return &Execution{r: r}, nil
+}
+
+// Close tells the run that no more tasks will be added from outside: it
+// ends once every task has finished. Tasks running in it may still add
+// tasks. Close is idempotent.
+func (e *Execution) Close() {
+	e.closeMu.Do(func() { e.r.settle(1) })
+}
+
+// Stop cancels the run, as cancelling its context would, and does not wait.
+func (e *Execution) Stop() { e.r.cancel(context.Canceled) }
+
+// Done is closed when the run has ended, after Close (or Stop, or the
+// context's end) and every task finished.
+func (e *Execution) Done() <-chan struct{} { return e.r.ended }
+
+// Wait waits for the run to end and returns its outcome, as Run does. It
+// does not close the run: call Close first, or Wait returns only when the
+// run's context is done.
+func (e *Execution) Wait() error {
+	e.wait.Do(func() { e.err = e.r.wait() })
+	return e.err
+}
+
+// Error is what a run returns when tasks failed: how many failed and how
+// many were skipped, and the first few failures, each naming its task.
+// errors.Is and errors.As reach every listed failure.
+type Error struct {
+	Failed  int     // tasks whose function returned an error or panicked
+	Skipped int     // tasks that never ran because an input failed
+	Errs    []error // the first failures, each a *graph.Error naming its task
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "exec: %d task(s) failed, %d skipped", e.Failed, e.Skipped)
+	for _, err := range e.Errs {
+		b.WriteString("; ")
+		b.WriteString(err.Error())
+	}
+	if more := e.Failed - len(e.Errs); more > 0 {
+		fmt.Fprintf(&b, "; and %d more", more)
+	}
+	return b.String()
+}
+
+// Unwrap returns the listed failures.
+func (e *Error) Unwrap() []error { return e.Errs }
+
+// maxErrs is how many failures an Error lists: enough to debug, bounded so a
+// run where a million tasks fail does not build a million-line error.
+const maxErrs = 8
+
+// runner is one run of a graph.
+//
+// Implementation notes. Goroutines: Start spawns `workers` worker goroutines;
+// a task that waits (Await) gives its slot back and, if no worker is parked,
+// a new worker goroutine is spawned to use it; surplus workers exit once
+// more than `workers` are parked. Every goroutine is counted in wg, so none
+// outlives wait.
+//
+// Ownership: mu guards the queue, the slot counts and ended; the per-node
+// state belongs to core's protocol (atomics and node locks); outstanding and
+// stopped are atomics read on the hot path without mu.
+type runner struct {
+	g         *core.Graph
+	ctx       context.Context // cancelled to stop the run
+	cancel    context.CancelCauseFunc
+	limit     int
+	stopOnErr bool
+	releasing bool
+	obs       []Observer // nil when nobody listens: no event is built
+	starting  bool       // Begin is filling the queue: no lock, no wake-ups
+	stopAfter func() bool
+
+	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
+	stopped     atomic.Bool
+	queued      atomic.Int64 // the queue's length, for the lock-free look in complete
+
+	mu       sync.Mutex
+	q        queue
+	holders  int       // goroutines holding a slot: running a task, or about to
+	live     int       // worker goroutines not parked and not blocked in a wait
+	idle     []*worker // parked workers, woken last-in first-out (warm caches)
+	finished bool      // every node finished and the run is closed: workers exit
+	nextID   int       // the next worker id
+	wg       sync.WaitGroup
+	fin      chan struct{} // closed when finished
+	finOnce  sync.Once
+	ended    chan struct{} // closed when wait has wound the run up
+
+	failMu  sync.Mutex
+	failed  int
+	skipped int
+	errs    []error
+
+	subs sync.Pool // *worker values for tasks that a waiter runs itself
+}
+
+func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
+	r := &runner{
+		g:         g,
+		limit:     c.workers,
+		stopOnErr: c.stop,
+		releasing: c.targets != nil,
+		obs:       c.observers,
+		ended:     make(chan struct{}),
+		fin:       make(chan struct{}),
+	}
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	return r
+}
+
+// Activated, Ready, Releasing and Cancel implement core.Run.
+
+func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
+func (r *runner) Releasing() bool { return r.releasing }
+
+func (r *runner) Ready(n *core.Node) {
+	if r.obs != nil {
+		r.emit(EventReady, n, -1, nil)
+	}
+	if r.starting {
+		r.q.push(n)
+		r.queued.Add(1)
+		return
+	}
+	r.mu.Lock()
+	r.q.push(n)
+	r.queued.Add(1)
+	r.wakeLocked(1)
+	r.mu.Unlock()
+}
+
+func (r *runner) Cancel(n *core.Node) bool {
+	err := &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+	ready, out := n.Cancel(err, nil)
+	if out == core.CancelledNow {
+		if r.obs != nil {
+			r.emit(EventCancelled, n, -1, err)
+		}
+		r.enqueue(ready)
+		r.settle(1)
+	}
+	return out != core.NotCancelled
+}
+
+// enqueue pushes nodes made ready outside a worker's own completion.
+func (r *runner) enqueue(ns []*core.Node) {
+	if len(ns) == 0 {
+		return
+	}
+	if r.obs != nil {
+		for _, n := range ns {
+			r.emit(EventReady, n, -1, nil)
+		}
+	}
+	r.mu.Lock()
+	for _, n := range ns {
+		r.q.push(n)
+	}
+	r.queued.Add(int64(len(ns)))
+	r.wakeLocked(len(ns))
+	r.mu.Unlock()
+}
+
+// wakeLocked makes sure k newly queued nodes find a goroutine to run them
+// while slots are free: goroutines already looping will look at the queue
+// anyway; beyond those it wakes parked workers and, when none is parked,
+// spawns one (needed only after a waiter gave its slot back).
+func (r *runner) wakeLocked(k int) {
+	need := min(k, r.limit-r.holders) - (r.live - r.holders)
+	for ; need > 0; need-- {
+		if i := len(r.idle) - 1; i >= 0 {
+			w := r.idle[i]
+			r.idle = r.idle[:i]
+			r.live++
+			w.wake <- struct{}{}
+			continue
+		}
+		r.spawnLocked()
+	}
+}
+
+// wakeAllLocked wakes every parked worker, to see that the run is over.
+func (r *runner) wakeAllLocked() {
+	for _, w := range r.idle {
+		r.live++
+		w.wake <- struct{}{}
+	}
+	clear(r.idle)
+	r.idle = r.idle[:0]
+}
+
+func (r *runner) spawnLocked() {
+	w := &worker{r: r, id: r.nextID, wake: make(chan struct{}, 1)}
+	w.ctx.w = w
+	r.nextID++
+	r.live++
+	r.wg.Add(1)
+	go r.loop(w)
+}
+
+// settle counts k nodes (or the Close hold) as finished, and ends the run
+// when nothing is left.
+func (r *runner) settle(k int64) {
+	if r.outstanding.Add(-k) == 0 {
+		r.mu.Lock()
+		r.finished = true
+		r.wakeAllLocked()
+		r.mu.Unlock()
+		r.finOnce.Do(func() { close(r.fin) })
+	}
+}
+
+// stop is called when the run's context is done.
+func (r *runner) stop() {
+	r.stopped.Store(true)
+	r.mu.Lock()
+	r.wakeAllLocked()
+	r.mu.Unlock()
+}
+
+// wait waits for every goroutine of the run, closes it in the graph and
+// returns its outcome.
+func (r *runner) wait() error {
+	// Workers exit when the run is finished or stopped; a finished run stops
+	// its context too, so that AfterFunc and the context are let go.
+	select {
+	case <-r.fin:
+	case <-r.ctx.Done():
+	}
+	r.wg.Wait()
+	stoppedEarly := r.stopped.Load() && r.outstanding.Load() > 0
+	var cause error
+	if stoppedEarly {
+		cause = context.Cause(r.ctx)
+	}
+	r.g.End(cause)
+	r.stopAfter()
+	r.cancel(nil)
+	close(r.ended)
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	if stoppedEarly && (!r.stopOnErr || r.failed == 0) {
+		if cause == nil {
+			cause = context.Canceled
+		}
+		return cause
+	}
+	if r.failed > 0 || r.skipped > 0 {
+		return &Error{Failed: r.failed, Skipped: r.skipped, Errs: r.errs}
+	}
+	return nil
+}
+
+// fail records a task that failed or was skipped.
+func (r *runner) fail(n *core.Node, s core.State, err error) {
+	r.failMu.Lock()
+	if s == core.Skipped {
+		r.skipped++
+	} else {
+		r.failed++
+		if len(r.errs) < maxErrs {
+			var ge *graph.Error
+			if !errors.As(err, &ge) || ge.Task != n.Name() {
+				err = &graph.Error{Task: n.Name(), Err: err}
+			}
+			r.errs = append(r.errs, err)
+		}
+	}
+	r.failMu.Unlock()
+	if s == core.Failed && r.stopOnErr {
+		r.cancel(err)
+	}
+}
+
+func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
+	e := Event{Kind: k, Task: refOf(n), Time: time.Now(), Worker: worker, Err: err}
+	for _, o := range r.obs {
+		o.Observe(e)
+	}
+}
+
+func refOf(n *core.Node) graph.Ref { return n.Body().Handle().(graph.Ref) }

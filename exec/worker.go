@@ -1,0 +1,338 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"time"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// worker is one goroutine of a run, or the stand-in a waiter uses to run an
+// awaited task itself. Its fields belong to the goroutine running it.
+type worker struct {
+	r    *runner
+	id   int
+	cur  *core.Node    // the task whose function runs now
+	buf  []*core.Node  // nodes made ready by the last completion; reused
+	ctx  taskCtx       // the context given to task functions
+	wake chan struct{} // a parked worker is woken here; buffered so waking never blocks
+	away int           // goroutines of the current task blocked in Await (guarded by r.mu)
+}
+
+// taskCtx is the context a task function gets: the run's context, plus the
+// running task and the worker's Awaiter as values. One per worker, reused
+// for every task, so running a task allocates no context. A task that hands
+// its context to a goroutine must not use it after the task returns.
+type taskCtx struct {
+	context.Context
+	w *worker
+}
+
+func (c *taskCtx) Value(key any) any {
+	switch key {
+	case core.CurrentKey:
+		return c.w.cur
+	case core.AwaiterKey:
+		return c.w
+	}
+	return c.Context.Value(key)
+}
+
+// loop is a worker goroutine: it takes ready nodes while a slot is free,
+// and parks when there are none.
+func (r *runner) loop(w *worker) {
+	defer r.wg.Done()
+	w.ctx.Context = r.ctx
+	r.mu.Lock()
+	for {
+		if r.finished || r.stopped.Load() {
+			break
+		}
+		if r.holders < r.limit {
+			if n := r.q.pop(); n != nil {
+				r.queued.Add(-1)
+				r.holders++
+				r.mu.Unlock()
+				gave := r.dispatch(w, n)
+				r.mu.Lock()
+				if gave {
+					r.live++ // the slot went to a waiter, which runs again
+				} else {
+					r.holders--
+				}
+				continue
+			}
+		}
+		if len(r.idle) >= r.limit {
+			break // a surplus worker, spawned while a task waited
+		}
+		r.live--
+		r.idle = append(r.idle, w)
+		r.mu.Unlock()
+		<-w.wake
+		r.mu.Lock()
+	}
+	r.live--
+	r.mu.Unlock()
+}
+
+// dispatch runs n, and then the successors it makes ready while nothing
+// better waits in the queue. It reports whether n was a waiter that took
+// this goroutine's slot.
+func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
+	for n != nil {
+		if n.Kind() == core.Waiter {
+			if !n.CAS(core.Ready, core.Running) {
+				return false
+			}
+			n.Wake() <- struct{}{}
+			return true
+		}
+		if !n.CAS(core.Ready, core.Running) {
+			return false // cancelled, or taken by a waiter, while queued
+		}
+		n = r.execute(w, n, true)
+		if r.stopped.Load() {
+			return false
+		}
+	}
+	return false
+}
+
+// execute runs a node that was moved to Running, finishes it, and returns
+// a newly ready node to run next on this goroutine when inline allows it
+// and nothing better is queued.
+func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
+	var err error
+	state := core.Done
+	switch {
+	case n.Poisoned():
+		state, err = core.Skipped, skipError(n)
+	case n.Joined():
+		if err = n.Body().(joiner).Joined(); err != nil {
+			state = core.Failed
+		}
+	default:
+		if r.obs != nil {
+			r.emit(EventStarted, n, w.id, nil)
+		}
+		err = r.call(w, n)
+		switch {
+		case n.CancelRequested():
+			state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+		case err != nil:
+			state = core.Failed
+		case isJoin(n):
+			if r.beginJoin(n) {
+				return nil // it finishes when what it emitted has
+			}
+			if n.Poisoned() {
+				state, err = core.Skipped, skipError(n)
+			} else if err = n.Body().(joiner).Joined(); err != nil {
+				state = core.Failed
+			}
+		}
+	}
+	return r.complete(w, n, state, err, inline)
+}
+
+// call runs n's function: once on the worker's own context when n has no
+// options, otherwise with its timeout, retries and own context.
+func (r *runner) call(w *worker, n *core.Node) error {
+	prev := w.cur
+	w.cur = n
+	defer func() { w.cur = prev }()
+	o := n.Options()
+	if o == nil || o.Timeout == 0 && o.Retries == 0 && !o.Cancellable {
+		return attempt(&w.ctx, w, n)
+	}
+	backoff := time.Duration(o.Backoff)
+	for try := 0; ; try++ {
+		err := r.attemptWith(w, n, o)
+		var pe *graph.PanicError
+		if err == nil || try >= o.Retries || errors.As(err, &pe) || r.ctx.Err() != nil || n.CancelRequested() {
+			return err
+		}
+		if r.obs != nil {
+			r.emit(EventRetried, n, w.id, err)
+		}
+		if backoff > 0 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-r.ctx.Done():
+				t.Stop()
+				return err
+			}
+			backoff *= 2
+		}
+	}
+}
+
+// attemptWith runs one attempt with the context n's options ask for.
+func (r *runner) attemptWith(w *worker, n *core.Node, o *core.Options) error {
+	var ctx context.Context = &w.ctx
+	if o.Cancellable {
+		c, cancel := context.WithCancel(ctx)
+		n.SetCancel(cancel)
+		if n.CancelRequested() { // cancelled between start and here
+			cancel()
+		}
+		defer cancel()
+		ctx = c
+	}
+	if o.Timeout > 0 {
+		c, cancel := context.WithTimeout(ctx, time.Duration(o.Timeout))
+		defer cancel()
+		ctx = c
+	}
+	return attempt(ctx, w, n)
+}
+
+// attempt calls the function once, turning a panic into a *graph.PanicError.
+// Panics are recovered rather than left to crash the program because a
+// task graph is a unit of work like an HTTP request: one bad task should
+// fail its branch, with its stack kept in the error, not the process.
+func attempt(ctx context.Context, c core.Consumer, n *core.Node) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &graph.PanicError{Task: n.Name(), Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return n.Body().Run(ctx, c)
+}
+
+// Consumed implements core.Consumer: in runs that release results, an input
+// whose every consumer has read it is released.
+func (w *worker) Consumed(in *core.Node) {
+	if w.r.releasing && in.Users().Add(-1) == 0 {
+		in.Release()
+	}
+}
+
+// complete finishes n in state s and returns the node to run next on this
+// goroutine, if inline and one of the nodes n made ready beats the queue.
+func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) *core.Node {
+	if s != core.Done {
+		r.fail(n, s, err)
+	}
+	if r.obs != nil {
+		r.emit(kindOf(s), n, w.id, err)
+	}
+	ready := n.Finish(s, err, w.buf[:0])
+	w.buf = ready[:0]
+	var next *core.Node
+	if len(ready) > 0 && !r.stopped.Load() {
+		next = r.pick(ready, inline)
+	}
+	clear(ready)
+	r.settle(1)
+	return next
+}
+
+// pick queues the nodes a completion made ready, except the best one when
+// inline is set and nothing better is queued: that one is returned, to run
+// on this goroutine without a trip through the queue.
+func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
+	if r.obs != nil {
+		for _, n := range ready {
+			r.emit(EventReady, n, -1, nil)
+		}
+	}
+	best := -1
+	if inline {
+		best = 0
+		for i := 1; i < len(ready); i++ {
+			if before(ready[i], ready[best]) {
+				best = i
+			}
+		}
+		if len(ready) == 1 && r.queued.Load() == 0 {
+			return ready[0] // the common chain step: no lock at all
+		}
+	}
+	r.mu.Lock()
+	pushed := 0
+	for i, n := range ready {
+		if i != best {
+			r.q.push(n)
+			pushed++
+		}
+	}
+	var next *core.Node
+	if best >= 0 {
+		next = ready[best]
+		if top := r.q.peek(); top != nil && before(top, next) {
+			r.q.push(next)
+			next = r.q.pop()
+		}
+	}
+	r.queued.Add(int64(pushed))
+	r.wakeLocked(pushed)
+	r.mu.Unlock()
+	return next
+}
+
+func kindOf(s core.State) EventKind {
+	switch s {
+	case core.Done:
+		return EventFinished
+	case core.Skipped:
+		return EventSkipped
+	case core.Cancelled:
+		return EventCancelled
+	}
+	return EventFailed
+}
+
+// skipError names the failed input of a poisoned node, going back to the
+// task where the failure started.
+func skipError(n *core.Node) error {
+	cause := n.Cause()
+	for i, k := 0, n.NumDeps(); cause == nil && i < k; i++ {
+		if d := n.Dep(i); d.State() != core.Done && d.State() != core.Released && d.State().Terminal() {
+			cause = d
+		}
+	}
+	if cause == nil {
+		return &graph.SkipError{Task: n.Name(), Failed: "?", Err: errors.New("an input failed")}
+	}
+	failed, err := cause.Name(), cause.Err()
+	var se *graph.SkipError
+	if errors.As(err, &se) {
+		failed, err = se.Failed, se.Err
+	}
+	return &graph.SkipError{Task: n.Name(), Failed: failed, Err: err}
+}
+
+// joiner is the body of a graph.Flow task.
+type joiner interface {
+	Joined() error
+	JoinOn() *core.Node
+}
+
+func isJoin(n *core.Node) bool {
+	o := n.Options()
+	return o != nil && o.Join
+}
+
+// beginJoin moves a flow whose function returned to Joining. It reports
+// false when everything it emitted has already finished (the flow can
+// finish now); otherwise the last emitted task to finish makes it ready
+// again, and execute then finishes it.
+func (r *runner) beginJoin(n *core.Node) bool {
+	p := n.Pending()
+	p.Add(1) // a guard, so the count cannot reach zero before Joining is set
+	n.SetJoined(true)
+	if on := n.Body().(joiner).JoinOn(); on != nil && on.Parent() != n {
+		on.Watch(n)
+	}
+	n.CAS(core.Running, core.Joining)
+	if p.Add(-1) == 0 && n.CAS(core.Joining, core.Running) {
+		return false
+	}
+	return true
+}

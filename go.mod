@@ -1,0 +1,8 @@
+module github.com/evolve-dag/evolve
+
+go 1.26.0
+
+require (
+	go.uber.org/goleak v1.3.0
+	gonum.org/v1/gonum v0.17.0
+)

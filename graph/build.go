@@ -1,0 +1,287 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Builder adds tasks to a graph. A *Graph is a Builder for tasks added from
+// outside any task; inside a running task, dynamic.Scope(ctx) (or Within)
+// gives one that records the running task as the creator of what it adds.
+// Adding from inside a task looks exactly like adding before the run.
+type Builder interface {
+	scope() (*Graph, *core.Node)
+}
+
+func (g *Graph) scope() (*Graph, *core.Node) { return g, nil }
+
+type within struct {
+	g      *Graph
+	parent *core.Node
+}
+
+func (w within) scope() (*Graph, *core.Node) { return w.g, w.parent }
+
+// Within returns a Builder that adds tasks to parent's graph and records
+// parent as their creator, so drawings of the evolved graph group them under
+// it. Inside a running task, dynamic.Scope(ctx) is the usual way to get one.
+func Within(parent Ref) Builder {
+	if parent == nil {
+		return within{}
+	}
+	n := parent.node()
+	var g *Graph
+	if cg := n.Graph(); cg != nil {
+		g = cg.Owner().(*Graph)
+	}
+	return within{g: g, parent: n}
+}
+
+// Option sets something about a task other than its function and inputs.
+// Options are plain values: passing them allocates nothing.
+type Option struct {
+	kind optKind
+	i    int64
+	d    time.Duration
+	s    string
+}
+
+type optKind uint8
+
+const (
+	optPriority optKind = iota + 1
+	optRetries
+	optTimeout
+	optKeep
+	optKey
+	optPure
+	optCancellable
+)
+
+// Priority sets the task's priority. Among ready tasks, higher priorities
+// start first, and equal priorities start in creation order. The default is
+// 0; negative priorities run after it. It must fit in 32 bits.
+func Priority(p int) Option { return Option{kind: optPriority, i: int64(p)} }
+
+// Retries runs a failed task again, up to n more times, waiting backoff
+// before the first retry and twice as long before each next one. A panic
+// is not retried, nor is a failure after the run was cancelled.
+func Retries(n int, backoff time.Duration) Option {
+	return Option{kind: optRetries, i: int64(n), d: backoff}
+}
+
+// Timeout gives each attempt of the task a context that expires after d.
+func Timeout(d time.Duration) Option { return Option{kind: optTimeout, d: d} }
+
+// Keep keeps the task's result in runs that release results (runs for
+// chosen targets), so it can be read afterwards. Task.Release undoes it.
+func Keep() Option { return Option{kind: optKeep} }
+
+// Key makes the task unique in its graph under key: adding a task with a key
+// that is already there returns the existing task instead, so it is
+// computed once. Both must have the same result type.
+func Key(key string) Option { return Option{kind: optKey, s: key} }
+
+// Pure marks the task as depending only on its name and inputs: a second pure
+// task with the same name and the same inputs is the first one again.
+// Values captured by the function are not part of the key; use Key for them.
+func Pure() Option { return Option{kind: optPure} }
+
+// Cancellable gives the task a context of its own while it runs, so that
+// Task.Cancel reaches a running task. It costs one context per run of the task.
+func Cancellable() Option { return Option{kind: optCancellable} }
+
+// settings is what the options of one task add up to.
+type settings struct {
+	prio int
+	opts core.Options
+	set  bool // opts differs from the zero value
+	key  string
+	pure bool
+}
+
+func (s *settings) apply(opts []Option) error {
+	for _, o := range opts {
+		switch o.kind {
+		case optPriority:
+			if o.i < math.MinInt32 || o.i > math.MaxInt32 {
+				return fmt.Errorf("priority %d is out of range [%d, %d]", o.i, math.MinInt32, math.MaxInt32)
+			}
+			s.prio = int(o.i)
+		case optRetries:
+			if o.i < 0 || o.d < 0 {
+				return fmt.Errorf("retries %d with backoff %v: both must be >= 0", o.i, o.d)
+			}
+			s.opts.Retries, s.opts.Backoff, s.set = int(o.i), int64(o.d), true
+		case optTimeout:
+			if o.d <= 0 {
+				return fmt.Errorf("timeout %v must be > 0", o.d)
+			}
+			s.opts.Timeout, s.set = int64(o.d), true
+		case optKeep:
+			s.opts.Keep, s.set = true, true
+		case optKey:
+			if o.s == "" {
+				return fmt.Errorf("key is empty")
+			}
+			s.key = o.s
+		case optPure:
+			s.pure = true
+		case optCancellable:
+			s.opts.Cancellable, s.set = true, true
+		default:
+			return fmt.Errorf("option %d is unknown (use the graph package's constructors)", o.kind)
+		}
+	}
+	return nil
+}
+
+// Value adds a task that is done from the start, with result v.
+func Value[T any](b Builder, v T, opts ...Option) *Task[T] {
+	t := &value[T]{}
+	t.val = v
+	t.n.SetState(core.Done)
+	return add(b, &t.Task, t, "value", opts, false)
+}
+
+// Go adds a task with no inputs that runs fn.
+func Go[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) *Task[T] {
+	t := &task0[T]{fn: fn}
+	return add(b, &t.Task, t, name, opts, fn == nil)
+}
+
+// Go1 adds a task that runs fn with the result of a.
+func Go1[A, T any](b Builder, name string, a *Task[A], fn func(context.Context, A) (T, error), opts ...Option) *Task[T] {
+	t := &task1[A, T]{a: a, fn: fn}
+	return add(b, &t.Task, t, name, opts, fn == nil, a == nil)
+}
+
+// Go2 adds a task that runs fn with the results of a and b.
+func Go2[A, B, T any](bl Builder, name string, a *Task[A], b *Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) *Task[T] {
+	t := &task2[A, B, T]{a: a, b: b, fn: fn}
+	return add(bl, &t.Task, t, name, opts, fn == nil, a == nil, b == nil)
+}
+
+// Go3 adds a task that runs fn with the results of a, b and c.
+func Go3[A, B, C, T any](bl Builder, name string, a *Task[A], b *Task[B], c *Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) *Task[T] {
+	t := &task3[A, B, C, T]{a: a, b: b, c: c, fn: fn}
+	return add(bl, &t.Task, t, name, opts, fn == nil, a == nil, b == nil, c == nil)
+}
+
+// GoN adds a task that runs fn with the results of all of in, in order: a
+// fan-in (gather) of any width. The slice is copied.
+func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Context, []A) (T, error), opts ...Option) *Task[T] {
+	t := &taskN[A, T]{in: append([]*Task[A](nil), in...), fn: fn}
+	nils := make([]bool, len(in))
+	for i, x := range in {
+		nils[i] = x == nil
+	}
+	return add(b, &t.Task, t, name, opts, fn == nil, nils...)
+}
+
+// Flow adds a task whose function emits a subgraph through the Builder it is
+// given and returns the task whose result becomes the flow's. The function
+// returns without waiting; the flow finishes, and its consumers start, only
+// when every task it emitted has finished (Taskflow's subflow join). If an
+// emitted task fails, the flow fails with a *SkipError naming it.
+func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Task[T], error), opts ...Option) *Task[T] {
+	t := &flow[T]{fn: fn}
+	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
+	return add(b, &t.Task, t, name, opts, fn == nil)
+}
+
+const optJoin optKind = 100
+
+// add checks and adds a task built by one of the constructors. noFn tells
+// whether the function is nil, and nilIn, for each input in order, whether
+// it was nil.
+func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) *Task[T] {
+	var g *Graph
+	var parent *core.Node
+	if b != nil {
+		g, parent = b.scope()
+	}
+	var s settings
+	err := s.applyAll(opts)
+	switch {
+	case g == nil:
+		err = ErrNilBuilder
+	case noFn:
+		err = ErrNilFunc
+	}
+	for i := 0; err == nil && i < len(nilIn); i++ {
+		if nilIn[i] {
+			err = fmt.Errorf("input %d: %w", i, ErrNilInput)
+		} else if in := body.Input(i); in.Graph() != &g.c {
+			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
+		} else if in.State() == core.Failed && in.Graph() == nil {
+			err = fmt.Errorf("input %d (%q) could not be built", i, in.Name())
+		}
+	}
+	t.n.Init(name, s.prio, body)
+	if err != nil {
+		err = &Error{Task: name, Err: err}
+		t.n.Fail(err)
+		if g != nil {
+			g.c.Fail(err)
+		}
+		return t
+	}
+	if s.set {
+		o := s.opts
+		t.n.SetOptions(&o)
+	}
+	g.c.Lock()
+	defer g.c.Unlock()
+	g.c.SetOwner(g)
+	key := s.key
+	if key == "" && s.pure {
+		key = pureKey(name, body)
+	}
+	if key != "" {
+		if old := g.c.Keyed(key); old != nil {
+			if h, ok := old.Body().Handle().(*Task[T]); ok {
+				return h
+			}
+			err := &Error{Task: name, Err: fmt.Errorf("key %q is taken by task %q of another result type", key, old.Name())}
+			t.n.Fail(err)
+			g.c.FailLocked(err)
+			return t
+		}
+	}
+	g.c.Add(&t.n, parent, key)
+	return t
+}
+
+func (s *settings) applyAll(opts []Option) error {
+	var join bool
+	rest := opts
+	if k := len(opts); k > 0 && opts[k-1].kind == optJoin {
+		join, rest = true, opts[:k-1]
+	}
+	if err := s.apply(rest); err != nil {
+		return err
+	}
+	if join {
+		s.opts.Join, s.set = true, true
+	}
+	return nil
+}
+
+// pureKey names a pure task by its name and its inputs' ids.
+func pureKey(name string, body core.Body) string {
+	var sb strings.Builder
+	sb.WriteString("pure\x00")
+	sb.WriteString(name)
+	for i, k := 0, body.NumInputs(); i < k; i++ {
+		sb.WriteByte(0)
+		sb.WriteString(strconv.FormatInt(body.Input(i).ID(), 10))
+	}
+	return sb.String()
+}

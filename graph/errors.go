@@ -1,0 +1,83 @@
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Mistakes in building, reported by Graph.Err and by the task's Err.
+var (
+	ErrNilFunc    = errors.New("nil function")
+	ErrNilInput   = errors.New("nil input")
+	ErrNilBuilder = errors.New("nil builder")
+	ErrOtherGraph = errors.New("belongs to another graph")
+)
+
+// Errors of reading or waiting for a task.
+var (
+	// ErrNotDone: the task has not finished.
+	ErrNotDone = errors.New("not finished")
+	// ErrReleased: the task succeeded, but its result was dropped because no
+	// task needed it any more and nobody kept it (see Keep).
+	ErrReleased = errors.New("result released")
+	// ErrNotScheduled: the task is in no run, so waiting for it would hang.
+	ErrNotScheduled = errors.New("not scheduled in a run")
+	// ErrCancelled: the task was cancelled with Task.Cancel.
+	ErrCancelled = errors.New("task cancelled")
+)
+
+// Error is a mistake about one task.
+type Error struct {
+	Task string // the task's name
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("task %q: %v", e.Task, e.Err) }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// SkipError is the error of a task that never ran because a task it needs
+// failed. Failed names the task that failed first, where the failure
+// started; Err is that task's error, so errors.Is and errors.As reach it.
+type SkipError struct {
+	Task   string // the skipped task
+	Failed string // the task whose failure caused the skip
+	Err    error  // the failed task's error
+}
+
+func (e *SkipError) Error() string {
+	return fmt.Sprintf("task %q skipped: input %q failed: %v", e.Task, e.Failed, e.Err)
+}
+
+// Unwrap returns the failed task's error.
+func (e *SkipError) Unwrap() error { return e.Err }
+
+// PanicError is the error of a task whose function panicked.
+type PanicError struct {
+	Task  string
+	Value any    // what the function panicked with
+	Stack []byte // the panicking goroutine's stack
+}
+
+// Error names the task and the panic value; the stack is in Stack.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("task %q panicked: %v", e.Task, e.Value)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// DeadlockError is returned by a wait that could never end: the awaited task
+// needs, directly or through other tasks and waits, the waiting task itself.
+type DeadlockError struct {
+	Cycle []string // task names, the waiter first and last
+}
+
+func (e *DeadlockError) Error() string {
+	return "wait would deadlock: cycle: " + strings.Join(e.Cycle, " -> ")
+}

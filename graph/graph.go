@@ -1,0 +1,229 @@
+package graph
+
+import (
+	"errors"
+	"iter"
+	"strings"
+
+	"github.com/evolve-dag/evolve/internal/core"
+	gonum "gonum.org/v1/gonum/graph"
+	"gonum.org/v1/gonum/graph/iterator"
+	"gonum.org/v1/gonum/graph/topo"
+)
+
+// Graph is a lazy task graph. The zero value is an empty graph ready to use.
+// A Graph must not be copied after first use.
+type Graph struct {
+	c core.Graph
+}
+
+// New returns an empty graph.
+func New() *Graph { return new(Graph) }
+
+// Core is for evolve's own packages; other modules cannot call it.
+func (g *Graph) Core(core.Key) *core.Graph { return &g.c }
+
+// Len is the number of tasks and values in the graph.
+func (g *Graph) Len() int { return int(g.c.Len()) }
+
+// Tasks returns the graph's tasks and values in creation order.
+func (g *Graph) Tasks() iter.Seq[Ref] {
+	return func(yield func(Ref) bool) {
+		for _, n := range g.c.Nodes() {
+			if !yield(refOf(n)) {
+				return
+			}
+		}
+	}
+}
+
+// Err returns the mistakes made while building, joined, or nil.
+func (g *Graph) Err() error { return errors.Join(g.c.Errs()...) }
+
+// Order makes after wait for before, although after does not read before's
+// result. It is the only way to close a cycle, so Validate and every run
+// check for cycles once it has been used. It fails while the graph runs.
+func (g *Graph) Order(before, after Ref) error {
+	b, errB := g.member(before)
+	a, errA := g.member(after)
+	if err := errors.Join(errB, errA); err != nil {
+		return err
+	}
+	g.c.Lock()
+	defer g.c.Unlock()
+	if err := g.c.Order(b, a); err != nil {
+		return &Error{Task: a.Name(), Err: err}
+	}
+	return nil
+}
+
+// member returns r's node if r belongs to g.
+func (g *Graph) member(r Ref) (*core.Node, error) {
+	if r == nil {
+		return nil, &Error{Task: "<nil>", Err: ErrNilInput}
+	}
+	n := r.node()
+	if n.Graph() != &g.c {
+		return nil, &Error{Task: n.Name(), Err: ErrOtherGraph}
+	}
+	return n, nil
+}
+
+// Validate reports building mistakes and cycles. A graph built only from
+// inputs cannot have a cycle; one that used Order is checked with gonum's
+// topological sort, and the error names a cycle, such as
+// "cycle: a -> b -> a".
+func (g *Graph) Validate() error {
+	if err := g.Err(); err != nil {
+		return err
+	}
+	if !g.c.HasOrder() {
+		return nil
+	}
+	if _, err := topo.Sort(g); err != nil {
+		var u topo.Unorderable
+		if errors.As(err, &u) && len(u) > 0 {
+			return &CycleError{Cycle: cycleIn(u[0])}
+		}
+		return err
+	}
+	return nil
+}
+
+// cycleIn returns one cycle through the nodes of a strongly connected
+// component, closed (its first name is repeated at the end).
+func cycleIn(comp []gonum.Node) []string {
+	in := make(map[int64]bool, len(comp))
+	for _, n := range comp {
+		in[n.ID()] = true
+	}
+	// Walk from the first node along edges inside the component until a node
+	// repeats; the loop from that node is a cycle.
+	start := comp[0].(Ref).node()
+	pos := map[*core.Node]int{}
+	var path []*core.Node
+	for n := start; ; {
+		if i, ok := pos[n]; ok {
+			path = append(path[i:], n)
+			break
+		}
+		pos[n] = len(path)
+		path = append(path, n)
+		var next *core.Node
+		for _, s := range n.Graph().Succs(n) {
+			if in[s.ID()] {
+				next = s
+				break
+			}
+		}
+		n = next
+	}
+	names := make([]string, len(path))
+	for i, n := range path {
+		names[i] = n.Name()
+	}
+	return names
+}
+
+// CycleError reports tasks that wait for each other.
+type CycleError struct {
+	Cycle []string // task names, first repeated last
+}
+
+func (e *CycleError) Error() string { return "cycle: " + strings.Join(e.Cycle, " -> ") }
+
+// The methods below implement gonum's graph.Directed. Edges go from an input
+// to the tasks that read it, so gonum's topological order is a valid run
+// order. Nodes are the *Task[T] handles, as Ref.
+
+// Node returns the task with the given ID, or nil.
+func (g *Graph) Node(id int64) gonum.Node {
+	n := g.c.Node(id)
+	if n == nil {
+		return nil
+	}
+	return refOf(n)
+}
+
+// Nodes returns all tasks.
+func (g *Graph) Nodes() gonum.Nodes {
+	ns := g.c.Nodes()
+	out := make([]gonum.Node, len(ns))
+	for i, n := range ns {
+		out[i] = refOf(n)
+	}
+	return iterator.NewOrderedNodes(out)
+}
+
+// From returns the tasks that read the task with the given ID.
+func (g *Graph) From(id int64) gonum.Nodes {
+	n := g.c.Node(id)
+	if n == nil {
+		return gonum.Empty
+	}
+	return uniqueNodes(g.c.Succs(n))
+}
+
+// To returns the tasks whose results the task with the given ID reads, and
+// the tasks it was ordered after.
+func (g *Graph) To(id int64) gonum.Nodes {
+	n := g.c.Node(id)
+	if n == nil {
+		return gonum.Empty
+	}
+	deps := make([]*core.Node, n.NumDeps())
+	for i := range deps {
+		deps[i] = n.Dep(i)
+	}
+	return uniqueNodes(deps)
+}
+
+func uniqueNodes(ns []*core.Node) gonum.Nodes {
+	if len(ns) == 0 {
+		return gonum.Empty
+	}
+	seen := make(map[*core.Node]bool, len(ns))
+	out := make([]gonum.Node, 0, len(ns))
+	for _, n := range ns {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, refOf(n))
+		}
+	}
+	return iterator.NewOrderedNodes(out)
+}
+
+// HasEdgeBetween reports whether one of the two tasks reads the other.
+func (g *Graph) HasEdgeBetween(xid, yid int64) bool {
+	return g.HasEdgeFromTo(xid, yid) || g.HasEdgeFromTo(yid, xid)
+}
+
+// HasEdgeFromTo reports whether the task v reads the task u.
+func (g *Graph) HasEdgeFromTo(uid, vid int64) bool {
+	u, v := g.c.Node(uid), g.c.Node(vid)
+	if u == nil || v == nil {
+		return false
+	}
+	for i, k := 0, v.NumDeps(); i < k; i++ {
+		if v.Dep(i) == u {
+			return true
+		}
+	}
+	return false
+}
+
+// Edge returns the edge from u to v, or nil.
+func (g *Graph) Edge(uid, vid int64) gonum.Edge {
+	if !g.HasEdgeFromTo(uid, vid) {
+		return nil
+	}
+	return edge{from: g.Node(uid), to: g.Node(vid)}
+}
+
+type edge struct{ from, to gonum.Node }
+
+func (e edge) From() gonum.Node         { return e.from }
+func (e edge) To() gonum.Node           { return e.to }
+func (e edge) ReversedEdge() gonum.Edge { return edge{from: e.to, to: e.from} }
+
+var _ gonum.Directed = (*Graph)(nil)

@@ -1,0 +1,177 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Each task shape embeds Task[T], which holds the result, and implements
+// core.Body: one allocation per task, inputs read through typed pointers.
+// Run reads every input first and reports it consumed, then calls the
+// function, so that a consumer's copy survives the input's release.
+
+type value[T any] struct{ Task[T] }
+
+func (b *value[T]) Run(context.Context, core.Consumer) error { return nil }
+func (b *value[T]) NumInputs() int                           { return 0 }
+func (b *value[T]) Input(int) *core.Node                     { return nil }
+func (b *value[T]) Drop()                                    { drop(&b.val) }
+func (b *value[T]) Handle() any                              { return &b.Task }
+
+type task0[T any] struct {
+	Task[T]
+	fn func(context.Context) (T, error)
+}
+
+func (b *task0[T]) Run(ctx context.Context, _ core.Consumer) (err error) {
+	b.val, err = b.fn(ctx)
+	return err
+}
+func (b *task0[T]) NumInputs() int       { return 0 }
+func (b *task0[T]) Input(int) *core.Node { return nil }
+func (b *task0[T]) Drop()                { drop(&b.val) }
+func (b *task0[T]) Handle() any          { return &b.Task }
+
+type task1[A, T any] struct {
+	Task[T]
+	a  *Task[A]
+	fn func(context.Context, A) (T, error)
+}
+
+func (b *task1[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
+	a := b.a.val
+	c.Consumed(&b.a.n)
+	b.val, err = b.fn(ctx, a)
+	return err
+}
+func (b *task1[A, T]) NumInputs() int       { return 1 }
+func (b *task1[A, T]) Input(int) *core.Node { return &b.a.n }
+func (b *task1[A, T]) Drop()                { drop(&b.val) }
+func (b *task1[A, T]) Handle() any          { return &b.Task }
+
+type task2[A, B, T any] struct {
+	Task[T]
+	a  *Task[A]
+	b  *Task[B]
+	fn func(context.Context, A, B) (T, error)
+}
+
+func (b *task2[A, B, T]) Run(ctx context.Context, c core.Consumer) (err error) {
+	x, y := b.a.val, b.b.val
+	c.Consumed(&b.a.n)
+	c.Consumed(&b.b.n)
+	b.val, err = b.fn(ctx, x, y)
+	return err
+}
+func (b *task2[A, B, T]) NumInputs() int { return 2 }
+func (b *task2[A, B, T]) Input(i int) *core.Node {
+	if i == 0 {
+		return &b.a.n
+	}
+	return &b.b.n
+}
+func (b *task2[A, B, T]) Drop()       { drop(&b.val) }
+func (b *task2[A, B, T]) Handle() any { return &b.Task }
+
+type task3[A, B, C, T any] struct {
+	Task[T]
+	a  *Task[A]
+	b  *Task[B]
+	c  *Task[C]
+	fn func(context.Context, A, B, C) (T, error)
+}
+
+func (b *task3[A, B, C, T]) Run(ctx context.Context, c core.Consumer) (err error) {
+	x, y, z := b.a.val, b.b.val, b.c.val
+	c.Consumed(&b.a.n)
+	c.Consumed(&b.b.n)
+	c.Consumed(&b.c.n)
+	b.val, err = b.fn(ctx, x, y, z)
+	return err
+}
+func (b *task3[A, B, C, T]) NumInputs() int { return 3 }
+func (b *task3[A, B, C, T]) Input(i int) *core.Node {
+	switch i {
+	case 0:
+		return &b.a.n
+	case 1:
+		return &b.b.n
+	}
+	return &b.c.n
+}
+func (b *task3[A, B, C, T]) Drop()       { drop(&b.val) }
+func (b *task3[A, B, C, T]) Handle() any { return &b.Task }
+
+type taskN[A, T any] struct {
+	Task[T]
+	in []*Task[A]
+	fn func(context.Context, []A) (T, error)
+}
+
+func (b *taskN[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
+	xs := make([]A, len(b.in))
+	for i, t := range b.in {
+		xs[i] = t.val
+		c.Consumed(&t.n)
+	}
+	b.val, err = b.fn(ctx, xs)
+	return err
+}
+func (b *taskN[A, T]) NumInputs() int         { return len(b.in) }
+func (b *taskN[A, T]) Input(i int) *core.Node { return &b.in[i].n }
+func (b *taskN[A, T]) Drop()                  { drop(&b.val) }
+func (b *taskN[A, T]) Handle() any            { return &b.Task }
+
+// flow is a task whose function emits a subgraph and names the task whose
+// result becomes its own; it finishes when everything it emitted has.
+type flow[T any] struct {
+	Task[T]
+	fn     func(context.Context, Builder) (*Task[T], error)
+	result *Task[T]
+}
+
+func (b *flow[T]) Run(ctx context.Context, _ core.Consumer) error {
+	r, err := b.fn(ctx, Within(&b.Task))
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return &Error{Task: b.n.Name(), Err: ErrNilInput}
+	}
+	if r.n.Graph() != b.n.Graph() {
+		return &Error{Task: r.n.Name(), Err: ErrOtherGraph}
+	}
+	b.result = r
+	return nil
+}
+
+// Joined is called when every emitted task has finished: the flow's result
+// is the named task's.
+func (b *flow[T]) Joined() error {
+	r := b.result
+	if r == nil {
+		return nil
+	}
+	b.result = nil
+	v, err := r.Result()
+	b.val = v
+	return err
+}
+
+// JoinOn is the task whose result the flow takes, once its function ran.
+func (b *flow[T]) JoinOn() *core.Node {
+	if b.result == nil {
+		return nil
+	}
+	return &b.result.n
+}
+func (b *flow[T]) NumInputs() int       { return 0 }
+func (b *flow[T]) Input(int) *core.Node { return nil }
+func (b *flow[T]) Drop()                { drop(&b.val) }
+func (b *flow[T]) Handle() any          { return &b.Task }
+
+func drop[T any](p *T) {
+	var zero T
+	*p = zero
+}

@@ -1,0 +1,206 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// State is where a task is in its life. Idle tasks have not been asked for
+// by a run; Waiting, Ready, Running and Joining tasks are in a run; Done,
+// Failed, Skipped, Cancelled and Released end a task's part in a run.
+type State = core.State
+
+// The states of a task.
+const (
+	Idle      = core.Idle
+	Waiting   = core.Waiting
+	Ready     = core.Ready
+	Running   = core.Running
+	Joining   = core.Joining
+	Done      = core.Done
+	Failed    = core.Failed
+	Skipped   = core.Skipped
+	Cancelled = core.Cancelled
+	Released  = core.Released
+)
+
+// Ref is any task handle, whatever its result type. *Task[T] implements it.
+type Ref interface {
+	// ID is the task's number in its graph, which is its creation order.
+	ID() int64
+	// Name is the name the task was built with.
+	Name() string
+	// Priority is the task's priority; higher runs first.
+	Priority() int
+	// State is where the task is now.
+	State() State
+	// Err is why the task did not succeed, or nil.
+	Err() error
+	node() *core.Node
+}
+
+// Task is the handle of a task whose result has type T. It is also a future:
+// Wait, Done, State, Err and Cancel follow it through a run.
+type Task[T any] struct {
+	n   core.Node
+	val T
+}
+
+func (t *Task[T]) node() *core.Node { return &t.n }
+
+// ID is the task's number in its graph, which is its creation order.
+func (t *Task[T]) ID() int64 { return t.n.ID() }
+
+// Name is the name the task was built with.
+func (t *Task[T]) Name() string { return t.n.Name() }
+
+// Priority is the task's priority; higher runs first.
+func (t *Task[T]) Priority() int { return t.n.Priority() }
+
+// State is where the task is now.
+func (t *Task[T]) State() State { return t.n.State() }
+
+// String returns the task's name.
+func (t *Task[T]) String() string { return t.n.Name() }
+
+// Creator is the task that added this one while it ran, or nil for a task
+// added from outside any task.
+func (t *Task[T]) Creator() Ref {
+	if p := t.n.Parent(); p != nil {
+		return refOf(p)
+	}
+	return nil
+}
+
+// Inputs returns the tasks this one reads, and those it was ordered after.
+func (t *Task[T]) Inputs() []Ref {
+	out := make([]Ref, t.n.NumDeps())
+	for i := range out {
+		out[i] = refOf(t.n.Dep(i))
+	}
+	return out
+}
+
+// Graph is the graph the task belongs to, or nil for a task that could not
+// be built.
+func (t *Task[T]) Graph() *Graph {
+	if cg := t.n.Graph(); cg != nil {
+		return cg.Owner().(*Graph)
+	}
+	return nil
+}
+
+// Err is why the task did not succeed: its own error, a *SkipError when an
+// input failed, the run's context error when cancelled. It is nil while
+// the task has not finished and after it succeeded.
+func (t *Task[T]) Err() error {
+	switch t.n.State() {
+	case Failed, Skipped, Cancelled:
+		return t.n.Err()
+	}
+	return nil
+}
+
+// Result returns the task's result once it has succeeded. Otherwise it
+// returns an error: the task's own (see Err), or one wrapping ErrNotDone
+// or ErrReleased.
+func (t *Task[T]) Result() (T, error) {
+	var zero T
+	switch s := t.n.State(); s {
+	case Done:
+		return t.val, nil
+	case Released:
+		return zero, &Error{Task: t.n.Name(), Err: ErrReleased}
+	case Failed, Skipped, Cancelled:
+		return zero, t.n.Err()
+	default:
+		return zero, &Error{Task: t.n.Name(), Err: fmt.Errorf("%w (it is %s)", ErrNotDone, s)}
+	}
+}
+
+// Done returns a channel that is closed when the task finishes, however it
+// finishes.
+func (t *Task[T]) Done() <-chan struct{} { return t.n.Done() }
+
+// Wait blocks until the task finishes and returns its result. Called with
+// the context of a running task, it gives that task's worker slot back while
+// it blocks and takes one again before it returns, so waiting never starves
+// the pool; a wait that could never end (the awaited task needs the waiter's
+// own result) returns a *DeadlockError at once. Called from outside a run,
+// it returns when the task finishes or ctx is done. A task that no run has
+// been asked for makes Wait return an error wrapping ErrNotScheduled.
+func (t *Task[T]) Wait(ctx context.Context) (T, error) {
+	if err := Await(ctx, t); err != nil {
+		var zero T
+		return zero, err
+	}
+	return t.Result()
+}
+
+// Cancel cancels the task in the current run: a task that has not started
+// never will, and the tasks that need it are skipped; a running task's
+// context is cancelled if the task was built Cancellable or with a Timeout,
+// and its result is discarded. It reports whether the task was in a run
+// and not finished.
+func (t *Task[T]) Cancel() bool {
+	cg := t.n.Graph()
+	if cg == nil {
+		return false
+	}
+	r := cg.RunOf(&t.n)
+	if r == nil {
+		return false
+	}
+	return r.Cancel(&t.n)
+}
+
+// Release drops the result once no task in the run still needs to read it,
+// undoing Keep, so long runs that a client drives hold only what it still
+// uses. A released result reads as ErrReleased.
+func (t *Task[T]) Release() {
+	t.n.Unkeep()
+}
+
+// refOf returns the handle of n.
+func refOf(n *core.Node) Ref { return n.Body().Handle().(Ref) }
+
+// Await waits for every task in refs to finish, as Task.Wait does for one.
+// It returns the first error of the wait itself (cancellation, deadlock,
+// tasks never scheduled), not the tasks' own errors: read those from the
+// handles.
+func Await(ctx context.Context, refs ...Ref) error {
+	nodes := make([]*core.Node, 0, len(refs))
+	for _, r := range refs {
+		if r == nil {
+			return &Error{Task: "<nil>", Err: ErrNilInput}
+		}
+		n := r.node()
+		if n.State().Terminal() {
+			continue
+		}
+		nodes = append(nodes, n)
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	if a := core.AwaiterOf(ctx); a != nil {
+		return a.Await(ctx, nodes)
+	}
+	for _, n := range nodes {
+		cg := n.Graph()
+		if cg == nil || cg.RunOf(n) == nil {
+			if !n.State().Terminal() {
+				return &Error{Task: n.Name(), Err: ErrNotScheduled}
+			}
+			continue
+		}
+		select {
+		case <-n.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

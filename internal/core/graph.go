@@ -1,0 +1,571 @@
+package core
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"sync"
+)
+
+// chunkBits sets the size of the node index's chunks: 1,024 pointers, so
+// growing the index never copies it, and a lookup is two loads.
+const chunkBits = 10
+
+// arenaSize is how many edges one arena block holds.
+const arenaSize = 1024
+
+// Run is the executor's side of a graph that is running: the graph calls it
+// when nodes join the run.
+type Run interface {
+	// Activated is told that k more nodes must finish before the run ends.
+	Activated(k int)
+	// Ready is given a node, already in state Ready, whose inputs are all
+	// finished.
+	Ready(n *Node)
+	// Releasing reports whether the run drops results nobody needs.
+	Releasing() bool
+	// Cancel cancels n, which is in the run.
+	Cancel(n *Node) bool
+}
+
+// ErrRunning is returned when a graph is asked to run while it already runs.
+var ErrRunning = errors.New("graph is already running")
+
+// Graph stores nodes and edges. Its methods are safe for concurrent use.
+type Graph struct {
+	mu     sync.Mutex // guards every field below, and node structure (not node state)
+	chunks [][]*Node
+	n      int64
+	arena  []edge
+	run    Run    // the active run, or nil
+	epoch  uint32 // the active (or last) run's number
+	keys   map[string]*Node
+	owner  any // the public graph that wraps this one
+	errs   []error
+	order  bool // an ordering edge was added, so cycles are possible
+}
+
+// Lock and Unlock give callers that must change several things at once
+// (a keyed lookup and an add) the graph's lock.
+func (g *Graph) Lock()   { g.mu.Lock() }
+func (g *Graph) Unlock() { g.mu.Unlock() }
+
+// SetOwner records the public value wrapping g, once.
+func (g *Graph) SetOwner(o any) {
+	if g.owner == nil {
+		g.owner = o
+	}
+}
+
+// Owner is the value given to SetOwner.
+func (g *Graph) Owner() any { return g.owner }
+
+// Len is the number of nodes.
+func (g *Graph) Len() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n
+}
+
+// Node returns the node with the given id, or nil.
+func (g *Graph) Node(id int64) *Node {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.node(id)
+}
+
+func (g *Graph) node(id int64) *Node {
+	if id < 0 || id >= g.n {
+		return nil
+	}
+	return g.chunks[id>>chunkBits][id&(1<<chunkBits-1)]
+}
+
+// Nodes returns a snapshot of the nodes in creation order.
+func (g *Graph) Nodes() []*Node {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]*Node, 0, g.n)
+	for _, c := range g.chunks {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// Succs returns a snapshot of n's consumers (a consumer that reads n twice
+// is listed twice).
+func (g *Graph) Succs(n *Node) []*Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []*Node
+	for e := n.succ; e != nil; e = e.next {
+		out = append(out, e.to)
+	}
+	slices.Reverse(out) // the list is built by prepending
+	return out
+}
+
+// Keyed returns the node added under key, or nil. The caller holds the lock.
+func (g *Graph) Keyed(key string) *Node { return g.keys[key] }
+
+// Fail records a building mistake; Errs returns them all.
+func (g *Graph) Fail(err error) {
+	g.mu.Lock()
+	g.errs = append(g.errs, err)
+	g.mu.Unlock()
+}
+
+// FailLocked is Fail for a caller that holds the lock.
+func (g *Graph) FailLocked(err error) { g.errs = append(g.errs, err) }
+
+// Errs returns the building mistakes recorded so far.
+func (g *Graph) Errs() []error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.errs)
+}
+
+// HasOrder reports whether ordering edges were added.
+func (g *Graph) HasOrder() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.order
+}
+
+// Running reports whether a run is active.
+func (g *Graph) Running() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.run != nil
+}
+
+// Add gives n an id, links it to its inputs and, when the graph is running,
+// brings it into the run. n must have been set up with Init, and its inputs
+// must belong to g. key, when not empty, registers n for Keyed. The caller
+// holds the lock.
+func (g *Graph) Add(n *Node, parent *Node, key string) {
+	n.g = g
+	n.parent = parent
+	n.id = g.n
+	if n.id>>chunkBits == int64(len(g.chunks)) {
+		g.chunks = append(g.chunks, make([]*Node, 1<<chunkBits))
+	}
+	g.chunks[n.id>>chunkBits][n.id&(1<<chunkBits-1)] = n
+	g.n++
+	if key != "" {
+		if g.keys == nil {
+			g.keys = make(map[string]*Node)
+		}
+		g.keys[key] = n
+	}
+	if n.State() == Done { // a value: finished from the start
+		return
+	}
+	if g.run == nil {
+		for i, k := 0, n.NumDeps(); i < k; i++ {
+			d := n.Dep(i)
+			d.mu.Lock()
+			d.succ = g.newEdge(n, d.succ)
+			d.mu.Unlock()
+		}
+		return
+	}
+	g.activateNew(n, parent)
+}
+
+// Order makes after wait for before. It is refused while the graph runs,
+// since after may be about to start. The caller holds the lock.
+func (g *Graph) Order(before, after *Node) error {
+	switch {
+	case g.run != nil:
+		return ErrRunning
+	case after.State() == Done && after.epoch == 0:
+		return errors.New("it is a value, which never waits")
+	}
+	g.order = true
+	e := after.extra()
+	e.after = append(e.after, before)
+	before.mu.Lock()
+	before.succ = g.newEdge(after, before.succ)
+	before.mu.Unlock()
+	return nil
+}
+
+func (g *Graph) newEdge(to *Node, next *edge) *edge {
+	if len(g.arena) == 0 {
+		g.arena = make([]edge, arenaSize)
+	}
+	e := &g.arena[0]
+	g.arena = g.arena[1:]
+	e.to, e.next = to, next
+	return e
+}
+
+// Begin starts a run of the nodes in want (all nodes when want is nil) and
+// of every input they need that has no result. It returns ErrRunning if the
+// graph already runs.
+func (g *Graph) Begin(r Run, want []*Node) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run != nil {
+		return ErrRunning
+	}
+	g.run = r
+	g.epoch++
+	var set []*Node
+	if want == nil {
+		set = make([]*Node, 0, g.n)
+		for _, c := range g.chunks {
+			for _, n := range c {
+				if n == nil {
+					break
+				}
+				if n.State() != Done {
+					set = append(set, n)
+				}
+			}
+		}
+	} else {
+		set = g.needs(want, false)
+	}
+	r.Activated(len(set))
+	releasing := r.Releasing()
+	// Inputs come before consumers in creation order, so one pass in id order
+	// sees every input settled before its consumers. Nothing else touches
+	// these nodes yet: no worker runs and the graph lock is held.
+	for _, n := range set {
+		g.prepare(n)
+		k := n.NumDeps()
+		var pending int32
+		for i := range k {
+			d := n.Dep(i)
+			switch s := d.State(); {
+			case d.epoch == g.epoch && !s.Terminal():
+				pending++
+			case s == Done:
+			default:
+				n.state.Or(poisoned)
+			}
+			if releasing {
+				d.users.Add(1)
+			}
+		}
+		n.pending.Store(pending)
+		if pending == 0 {
+			n.state.Store(n.state.Load()&poisoned | uint32(Ready))
+			r.Ready(n)
+		}
+	}
+	return nil
+}
+
+// prepare resets n for a run of its own.
+func (g *Graph) prepare(n *Node) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.epoch = g.epoch
+	n.state.Store(uint32(Waiting))
+	n.users.Store(0)
+	if o := n.Options(); o != nil && o.Keep {
+		n.users.Store(1)
+	}
+	if n.ext != nil {
+		n.ext.err = nil
+		n.ext.joined = false
+		n.ext.cancel_ = false
+		n.ext.kids = 0
+		n.ext.cause.Store(nil)
+		if n.ext.done != nil {
+			select {
+			case <-n.ext.done:
+				n.ext.done = nil
+			default:
+			}
+		}
+	}
+}
+
+// needs returns, in creation order, the nodes of want and every input they
+// need that has no result yet. With inRun, nodes already in the active run
+// are left out, and so are their inputs.
+func (g *Graph) needs(want []*Node, inRun bool) []*Node {
+	seen := make(map[*Node]bool, len(want))
+	var set, stack []*Node
+	for _, n := range want {
+		stack = append(stack, n)
+	}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[n] || n.State() == Done || inRun && n.epoch == g.epoch && !n.State().Terminal() {
+			continue
+		}
+		seen[n] = true
+		set = append(set, n)
+		for i, k := 0, n.NumDeps(); i < k; i++ {
+			stack = append(stack, n.Dep(i))
+		}
+	}
+	slices.SortFunc(set, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
+	return set
+}
+
+// activate brings an existing node, and what it needs, into the active run.
+// The caller holds the lock.
+func (g *Graph) activate(n *Node) {
+	for _, m := range g.needs([]*Node{n}, true) {
+		g.join(m, false)
+	}
+}
+
+// activateNew links a node added during a run and brings it, and any input
+// it needs that is not in the run, into the run. The caller holds the lock.
+func (g *Graph) activateNew(n, parent *Node) {
+	for i, k := 0, n.NumDeps(); i < k; i++ {
+		d := n.Dep(i)
+		if d.State() != Done && d.epoch != g.epoch {
+			g.activate(d)
+		}
+	}
+	g.join(n, true)
+	if parent != nil && parent.epoch == g.epoch {
+		if o := parent.Options(); o != nil && o.Join && parent.State() == Running {
+			// the parent finishes only after n: count n into its pending,
+			// and have n's completion count it down.
+			parent.mu.Lock()
+			parent.pending.Add(1)
+			parent.ext.kids++
+			parent.mu.Unlock()
+			n.mu.Lock()
+			n.extra().waiters = append(n.extra().waiters, parent)
+			n.mu.Unlock()
+		}
+	}
+}
+
+// join puts n in the active run while holding every input's lock, so that
+// each input's completion either counts n down or finished before n looked.
+// link adds the input edges too (for nodes new to the graph).
+func (g *Graph) join(n *Node, link bool) {
+	var small [4]*Node // most tasks have few inputs: lock them without allocating
+	k := n.NumDeps()
+	locked := small[:0]
+	if k > len(small) {
+		locked = make([]*Node, 0, k)
+	}
+	for i := range k {
+		locked = append(locked, n.Dep(i))
+	}
+	// Lock in id order, each node once, so that two joins never deadlock.
+	slices.SortFunc(locked, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
+	locked = slices.Compact(locked)
+	for _, d := range locked {
+		d.mu.Lock()
+	}
+	g.prepare(n)
+	releasing := g.run.Releasing()
+	var pending int32
+	for i := range k {
+		d := n.Dep(i)
+		if link {
+			d.succ = g.newEdge(n, d.succ)
+		}
+		switch s := d.State(); {
+		case d.epoch == g.epoch && !s.Terminal():
+			pending++
+		case s == Done:
+		default:
+			n.state.Or(poisoned)
+		}
+		if releasing {
+			d.users.Add(1)
+		}
+	}
+	n.pending.Store(pending)
+	for _, d := range locked {
+		d.mu.Unlock()
+	}
+	g.run.Activated(1)
+	if pending == 0 && n.CAS(Waiting, Ready) {
+		g.run.Ready(n)
+	}
+}
+
+// End closes the active run. Nodes of the run that did not finish are
+// marked cancelled with err, and their waiters are woken.
+func (g *Graph) End(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.chunks {
+		for _, n := range c {
+			if n == nil {
+				break
+			}
+			if n.epoch == g.epoch && !n.State().Terminal() {
+				n.Finish(Cancelled, err, nil)
+			}
+		}
+	}
+	g.run = nil
+}
+
+// RunOf returns the active run if n takes part in it, or nil.
+func (g *Graph) RunOf(n *Node) Run {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run == nil || n.epoch != g.epoch {
+		return nil
+	}
+	return g.run
+}
+
+// Current returns the active run, or nil.
+func (g *Graph) Current() Run {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.run
+}
+
+// Finish moves n to the terminal state s (keeping err as the reason when s is
+// not Done), counts down every consumer in the run, and appends to ready the
+// consumers and waiters that this made ready. A failed n poisons its
+// consumers so that they are skipped.
+func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
+	n.mu.Lock()
+	if err != nil {
+		n.extra().err = err
+	}
+	n.state.Store(uint32(s))
+	fail := s != Done
+	epoch := n.epoch
+	for e := n.succ; e != nil; e = e.next {
+		c := e.to
+		if c.epoch != epoch {
+			continue
+		}
+		if fail {
+			c.state.Or(poisoned)
+		}
+		if c.pending.Add(-1) == 0 && c.CAS(Waiting, Ready) {
+			ready = append(ready, c)
+		}
+	}
+	if x := n.ext; x != nil {
+		for _, w := range x.waiters {
+			if fail && w.kind == Task {
+				w.state.Or(poisoned)
+				w.ext.cause.CompareAndSwap(nil, n) // joining parents always have ext
+			}
+			if w.pending.Add(-1) == 0 && (w.CAS(Waiting, Ready) || w.CAS(Joining, Ready)) {
+				ready = append(ready, w)
+			}
+		}
+		x.waiters = nil
+		x.cancel = nil
+		if x.done != nil {
+			select {
+			case <-x.done:
+			default:
+				close(x.done)
+			}
+		}
+	}
+	n.mu.Unlock()
+	return ready
+}
+
+// Watch makes w (a Waiter, or a joining task) a waiter on n: it is counted
+// down when n finishes. It reports false, doing nothing, when n has already
+// finished.
+func (n *Node) Watch(w *Node) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.State().Terminal() {
+		return false
+	}
+	w.pending.Add(1)
+	e := n.extra()
+	e.waiters = append(e.waiters, w)
+	return true
+}
+
+// Unwatch removes w from n's waiters, reporting whether it was there.
+func (n *Node) Unwatch(w *Node) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ext == nil {
+		return false
+	}
+	i := slices.Index(n.ext.waiters, w)
+	if i < 0 {
+		return false
+	}
+	n.ext.waiters = slices.Delete(n.ext.waiters, i, i+1)
+	return true
+}
+
+// Unkeep undoes the Keep option and releases the result if no consumer in
+// the run still has to read it.
+func (n *Node) Unkeep() {
+	n.mu.Lock()
+	if o := n.Options(); o != nil && o.Keep {
+		o.Keep = false
+		n.users.Add(-1)
+	}
+	n.mu.Unlock()
+	n.Release()
+}
+
+// Release drops n's result when no consumer in the run still has to read
+// it. It reports whether it did.
+func (n *Node) Release() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
+		return false
+	}
+	n.state.Store(uint32(Released))
+	n.body.Drop()
+	return true
+}
+
+// CancelOutcome says what Cancel did.
+type CancelOutcome int
+
+// What Cancel did.
+const (
+	NotCancelled  CancelOutcome = iota // n had finished, or is not in a run
+	CancelledNow                       // n had not started: it is finished as cancelled
+	CancelRunning                      // n runs: its context was cancelled and its result will be discarded
+)
+
+// Cancel cancels n. A node not started yet is finished as cancelled with
+// err, and the consumers that this made ready are appended to ready (they
+// are poisoned, to be skipped). A running node has its own context
+// cancelled, if it has one, and is marked so that its result is discarded.
+func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
+	for {
+		switch n.State() {
+		case Waiting:
+			if !n.CAS(Waiting, Cancelled) {
+				continue
+			}
+		case Ready:
+			if !n.CAS(Ready, Cancelled) {
+				continue
+			}
+		case Running, Joining:
+			n.mu.Lock()
+			e := n.extra()
+			e.cancel_ = true
+			if e.cancel != nil {
+				e.cancel()
+			}
+			n.mu.Unlock()
+			return ready, CancelRunning
+		default:
+			return ready, NotCancelled
+		}
+		return n.Finish(Cancelled, err, ready), CancelledNow
+	}
+}

@@ -1,0 +1,385 @@
+// Package core holds the task node and graph storage shared by evolve's
+// public packages: graph builds nodes, exec runs them, dynamic grows them.
+//
+// Implementation notes.
+//
+// A Node's identity, name, priority, creator and body never change after it
+// is added. Its scheduling fields change while a run goes on:
+//
+//   - state and pending are atomics written by the executor's workers.
+//   - succ (the list of consumers) and the terminal transition of state are
+//     guarded by mu, so that a node added while its input completes is either
+//     counted by the input's completion or sees the input finished, never
+//     both and never neither.
+//   - epoch says which run the node takes part in; it is written only while
+//     every input's mu is held, so a completing input reads it consistently.
+//   - ext holds what few nodes need (options, failure, waiters) and is nil
+//     for most, keeping the common node at 104 bytes.
+package core
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// State is where a node is in its life.
+type State uint32
+
+// The states a node goes through. Idle is before any run wants it; Waiting,
+// Ready, Running and Joining are the states inside a run; the rest are
+// terminal for that run.
+const (
+	Idle      State = iota // built, not wanted by a run yet
+	Waiting                // wanted, some input not finished
+	Ready                  // in the ready queue
+	Running                // its function is running
+	Joining                // its function returned; it waits for the tasks it emitted
+	Done                   // succeeded; the result is readable
+	Failed                 // its function returned an error or panicked
+	Skipped                // an input failed, so it never ran
+	Cancelled              // the run or the task was cancelled before it finished
+	Released               // succeeded, and the result was dropped to free memory
+)
+
+var stateNames = [...]string{"idle", "waiting", "ready", "running", "joining", "done", "failed", "skipped", "cancelled", "released"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// Terminal reports whether s ends a node's part in a run.
+func (s State) Terminal() bool { return s >= Done }
+
+// poisoned is or-ed into a node's state word when one of its inputs failed,
+// so that the node is skipped instead of run when its count reaches zero.
+const poisoned = 1 << 8
+
+const stateMask = poisoned - 1
+
+// Kind tells the executor what to do when a node becomes ready.
+type Kind uint8
+
+const (
+	// Task nodes run their body.
+	Task Kind = iota
+	// Waiter nodes are not in the graph: they stand for a goroutine blocked
+	// until a set of nodes finished, and become ready when the last one does.
+	Waiter
+)
+
+// Body is the typed part of a node: graph implements it for each task shape.
+type Body interface {
+	// Run computes the node's result. It must call c.Consumed once for each
+	// input right after reading the input's value, so the executor can
+	// release results nobody needs any more.
+	Run(ctx context.Context, c Consumer) error
+	// NumInputs and Input list the nodes whose results Run reads.
+	NumInputs() int
+	Input(i int) *Node
+	// Drop drops the result so the garbage collector can take it.
+	Drop()
+	// Handle returns the typed handle the user holds for this node.
+	Handle() any
+}
+
+// Consumer is told when a running node has read an input.
+type Consumer interface {
+	Consumed(input *Node)
+}
+
+// Options are a task's optional settings; nil means all defaults.
+type Options struct {
+	Retries     int
+	Backoff     int64 // nanoseconds before the first retry; doubles each retry
+	Timeout     int64 // nanoseconds; 0 means none
+	Keep        bool  // keep the result in runs that release results
+	Cancellable bool  // give the task a context of its own so Cancel reaches it while it runs
+	Join        bool  // the node finishes only when every task it emitted has finished
+}
+
+// ext holds the rare parts of a node.
+type ext struct {
+	opts    *Options
+	err     error   // why the node failed, was skipped or was cancelled
+	after   []*Node // ordering inputs added with Graph.Order, read by no body
+	waiters []*Node // Waiter nodes (and joining parents) to notify on completion
+	done    chan struct{}
+	cancel  context.CancelFunc   // set while a cancellable node runs
+	waitOn  []*Node              // what the node is blocked on inside its body, for deadlock reports
+	wake    chan struct{}        // Waiter nodes: receives the slot handed back
+	kids    int                  // Join nodes: emitted tasks counted into pending
+	joined  bool                 // Join nodes: the function returned, the join is pending
+	cancel_ bool                 // Cancel was called while the node ran: discard its result
+	cause   atomic.Pointer[Node] // Join nodes: the first emitted task that failed
+}
+
+// Node is one task in a graph, or a Waiter outside it.
+type Node struct {
+	name    string
+	id      int64
+	prio    int32
+	pending atomic.Int32 // inputs (and emitted tasks, for joins) not finished, plus guards
+	state   atomic.Uint32
+	users   atomic.Int32 // consumers in this run that have not read the result, plus one if kept
+	epoch   uint32
+	kind    Kind
+	g       *Graph
+	parent  *Node
+	mu      sync.Mutex
+	succ    *edge
+	body    Body
+	ext     *ext
+}
+
+// Init sets what a node is before it is added. Graph.Add fills in the rest.
+func (n *Node) Init(name string, prio int, body Body) {
+	n.name = name
+	n.prio = int32(prio)
+	n.body = body
+}
+
+// NewWaiter returns a Waiter node ordered like owner (its priority and
+// creation order), used to queue the resumption of a blocked task.
+func NewWaiter(owner *Node) *Node {
+	w := &Node{kind: Waiter, ext: &ext{wake: make(chan struct{}, 1)}}
+	w.state.Store(uint32(Waiting))
+	if owner != nil {
+		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.g
+	}
+	return w
+}
+
+// ID is the node's index in its graph, which is also its creation order.
+func (n *Node) ID() int64 { return n.id }
+
+// Name is the name the node was built with.
+func (n *Node) Name() string { return n.name }
+
+// Priority is the node's priority: higher runs first.
+func (n *Node) Priority() int { return int(n.prio) }
+
+// Graph is the graph the node belongs to.
+func (n *Node) Graph() *Graph { return n.g }
+
+// Parent is the task that was running when the node was added, or nil.
+func (n *Node) Parent() *Node { return n.parent }
+
+// Kind says whether n is a task or a waiter.
+func (n *Node) Kind() Kind { return n.kind }
+
+// Body is the node's typed part.
+func (n *Node) Body() Body { return n.body }
+
+// State is the node's state now.
+func (n *Node) State() State { return State(n.state.Load() & stateMask) }
+
+// Poisoned reports whether an input of n failed in this run.
+func (n *Node) Poisoned() bool { return n.state.Load()&poisoned != 0 }
+
+// SetState stores s, clearing the poisoned mark.
+func (n *Node) SetState(s State) { n.state.Store(uint32(s)) }
+
+// CAS moves n from old to new state, keeping the poisoned mark.
+func (n *Node) CAS(old, new State) bool {
+	for {
+		v := n.state.Load()
+		if State(v&stateMask) != old {
+			return false
+		}
+		if n.state.CompareAndSwap(v, v&poisoned|uint32(new)) {
+			return true
+		}
+	}
+}
+
+// Pending is the node's count of unfinished inputs.
+func (n *Node) Pending() *atomic.Int32 { return &n.pending }
+
+// Users is the node's count of consumers that have not read its result.
+func (n *Node) Users() *atomic.Int32 { return &n.users }
+
+// Epoch is the run the node last took part in.
+func (n *Node) Epoch() uint32 { return n.epoch }
+
+// Options returns the node's options, or nil.
+func (n *Node) Options() *Options {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.opts
+}
+
+// SetOptions stores o; call it before the node is added.
+func (n *Node) SetOptions(o *Options) {
+	if o == nil {
+		return
+	}
+	n.extra().opts = o
+}
+
+func (n *Node) extra() *ext {
+	if n.ext == nil {
+		n.ext = &ext{}
+	}
+	return n.ext
+}
+
+// Fail marks a node that could not be built as failed with err.
+func (n *Node) Fail(err error) {
+	n.extra().err = err
+	n.state.Store(uint32(Failed))
+}
+
+// Err is why the node did not succeed, or nil. Read it after the node
+// reached a terminal state.
+func (n *Node) Err() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.err
+}
+
+// NumDeps is the number of nodes n must wait for: its body's inputs and any
+// ordering inputs.
+func (n *Node) NumDeps() int {
+	k := 0
+	if n.body != nil {
+		k = n.body.NumInputs()
+	}
+	if n.ext != nil {
+		k += len(n.ext.after)
+	}
+	return k
+}
+
+// Dep returns the i-th node n waits for.
+func (n *Node) Dep(i int) *Node {
+	if n.body != nil {
+		if k := n.body.NumInputs(); i < k {
+			return n.body.Input(i)
+		} else {
+			i -= k
+		}
+	}
+	return n.ext.after[i]
+}
+
+// SetJoined marks a Join node whose function returned: when it becomes
+// ready again it is finished, not run.
+func (n *Node) SetJoined(v bool) {
+	n.mu.Lock()
+	n.extra().joined = v
+	n.mu.Unlock()
+}
+
+// Joined reports whether SetJoined(true) was called in this run.
+func (n *Node) Joined() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ext != nil && n.ext.joined
+}
+
+// CancelRequested reports whether Cancel reached n while it ran.
+func (n *Node) CancelRequested() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ext != nil && n.ext.cancel_
+}
+
+// Cause is the first emitted task of a Join node that failed, or nil.
+func (n *Node) Cause() *Node {
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.cause.Load()
+}
+
+// Wake is the channel a Waiter's goroutine receives its slot on.
+func (n *Node) Wake() chan struct{} { return n.ext.wake }
+
+// WaitOn records what n's body is blocked on, for deadlock reports; nil
+// clears it.
+func (n *Node) WaitOn(on []*Node) {
+	n.mu.Lock()
+	if on != nil || n.ext != nil {
+		n.extra().waitOn = on
+	}
+	n.mu.Unlock()
+}
+
+// WaitingOn returns what n's body is blocked on.
+func (n *Node) WaitingOn() []*Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ext == nil {
+		return nil
+	}
+	return n.ext.waitOn
+}
+
+// SetCancel stores the cancel function of a running node's own context.
+func (n *Node) SetCancel(c context.CancelFunc) {
+	n.mu.Lock()
+	n.extra().cancel = c
+	n.mu.Unlock()
+}
+
+// Done returns a channel closed when the node reaches a terminal state in
+// the current or next run.
+func (n *Node) Done() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.extra()
+	if e.done == nil {
+		e.done = make(chan struct{})
+		if n.State().Terminal() {
+			close(e.done)
+		}
+	}
+	return e.done
+}
+
+// Key guards accessors that only evolve's own packages may call: other
+// modules cannot name the type, so they cannot make a Key.
+type Key struct{ _ struct{} }
+
+type ctxKey int
+
+const (
+	currentKey ctxKey = iota // the running node
+	awaiterKey               // how a running task waits
+)
+
+// CurrentKey and AwaiterKey are the context keys the executor answers.
+var CurrentKey, AwaiterKey any = currentKey, awaiterKey
+
+// Awaiter is how code running inside a task waits for other nodes without
+// holding its worker slot.
+type Awaiter interface {
+	Await(ctx context.Context, nodes []*Node) error
+}
+
+// Current returns the node whose function is running with ctx, or nil.
+func Current(ctx context.Context) *Node {
+	n, _ := ctx.Value(currentKey).(*Node)
+	return n
+}
+
+// AwaiterOf returns the awaiter of the task running with ctx, or nil.
+func AwaiterOf(ctx context.Context) Awaiter {
+	a, _ := ctx.Value(awaiterKey).(Awaiter)
+	return a
+}
+
+// edge is one consumer in a node's successor list. Edges come from an arena
+// in the graph, so adding one does not allocate on its own.
+type edge struct {
+	to   *Node
+	next *edge
+}
