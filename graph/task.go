@@ -38,6 +38,10 @@ type Ref interface {
 	State() State
 	// Err is why the task did not succeed, or nil.
 	Err() error
+	// Creator is the task that added this one while it ran, or nil.
+	Creator() Ref
+	// Inputs are the tasks this one reads or was ordered after.
+	Inputs() []Ref
 	node() *core.Node
 }
 
