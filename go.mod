@@ -6,3 +6,5 @@ require (
 	go.uber.org/goleak v1.3.0
 	gonum.org/v1/gonum v0.17.0
 )
+
+require golang.org/x/sync v0.25.0 // indirect

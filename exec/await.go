@@ -62,15 +62,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		defer self.WaitOn(nil)
 	}
 
-	r.mu.Lock()
-	w.away++
-	if w.away == 1 { // the first goroutine of this task to wait gives the slot back
-		r.holders--
-		r.live--
-		r.wakeLocked(r.q.len())
-	}
-	r.mu.Unlock()
-
+	r.secede(w)
 	handed := true
 	select {
 	case <-wt.Wake():
@@ -84,25 +76,82 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			<-wt.Wake() // a worker is handing its slot over: take it, to keep the count right
 		}
 	}
+	r.rejoin(w, handed)
+	if !handed {
+		return ctx.Err()
+	}
+	return nil
+}
 
+// Block implements core.Awaiter: it waits for ch without holding the slot,
+// then queues for a slot again at the task's priority.
+func (w *worker) Block(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	r := w.r
+	r.secede(w)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		r.rejoin(w, false)
+		return ctx.Err()
+	}
+	wt := core.NewWaiter(core.Current(ctx))
+	wt.SetState(core.Ready)
+	r.Ready(wt)
+	handed := true
+	select {
+	case <-wt.Wake():
+	case <-ctx.Done():
+		if wt.CAS(core.Ready, core.Cancelled) {
+			handed = false
+		} else {
+			<-wt.Wake()
+		}
+	}
+	r.rejoin(w, handed)
+	if !handed {
+		return ctx.Err()
+	}
+	return nil
+}
+
+var _ core.Awaiter = (*worker)(nil)
+
+// secede gives the slot of w's task back to the pool while a goroutine of
+// the task waits; only the first of several concurrent waiters has one to give.
+func (r *runner) secede(w *worker) {
+	r.mu.Lock()
+	w.away++
+	if w.away == 1 {
+		r.holders--
+		r.live--
+		r.wakeLocked()
+	}
+	r.mu.Unlock()
+}
+
+// rejoin ends a wait. handed tells whether a worker handed this goroutine a
+// slot (through the waiter node); if not (the wait was cancelled), the slot
+// is taken back without queueing, since the run is stopping anyway.
+func (r *runner) rejoin(w *worker, handed bool) {
 	r.mu.Lock()
 	w.away--
 	switch {
 	case w.away > 0 && handed:
 		// other goroutines of this task still wait: the slot is not ours yet
 		r.holders--
-		r.wakeLocked(r.q.len())
+		r.wakeLocked()
 	case w.away == 0 && !handed:
-		r.holders++ // take the slot back without queueing: the run is stopping anyway
+		r.holders++
 		r.live++
 	case w.away == 0:
 		r.live++
 	}
 	r.mu.Unlock()
-	if !handed {
-		return ctx.Err()
-	}
-	return nil
 }
 
 // claim returns an awaited node that the waiter may run itself, moved to

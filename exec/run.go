@@ -286,7 +286,7 @@ func (r *runner) Ready(n *core.Node) {
 	r.mu.Lock()
 	r.q.push(n)
 	r.queued.Add(1)
-	r.wakeLocked(1)
+	r.wakeLocked()
 	r.mu.Unlock()
 }
 
@@ -318,16 +318,18 @@ func (r *runner) enqueue(ns []*core.Node) {
 		r.q.push(n)
 	}
 	r.queued.Add(int64(len(ns)))
-	r.wakeLocked(len(ns))
+	r.wakeLocked()
 	r.mu.Unlock()
 }
 
-// wakeLocked makes sure k newly queued nodes find a goroutine to run them
-// while slots are free: goroutines already looping will look at the queue
-// anyway; beyond those it wakes parked workers and, when none is parked,
-// spawns one (needed only after a waiter gave its slot back).
-func (r *runner) wakeLocked(k int) {
-	need := min(k, r.limit-r.holders) - (r.live - r.holders)
+// wakeLocked makes sure queued nodes find goroutines to run them while
+// slots are free: each looping goroutine without a slot will take one
+// node; beyond those it wakes parked workers and, when none is parked,
+// spawns one (needed only after a waiter gave its slot back). Nodes that
+// are queued but no longer ready count too: at worst a worker wakes for
+// nothing and parks again.
+func (r *runner) wakeLocked() {
+	need := min(r.q.len(), r.limit-r.holders) - (r.live - r.holders)
 	for ; need > 0; need-- {
 		if i := len(r.idle) - 1; i >= 0 {
 			w := r.idle[i]
@@ -434,6 +436,9 @@ func (r *runner) fail(n *core.Node, s core.State, err error) {
 }
 
 func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
+	if n.Kind() != core.Task {
+		return // waiters are the executor's own bookkeeping
+	}
 	e := Event{Kind: k, Task: refOf(n), Time: time.Now(), Worker: worker, Err: err}
 	for _, o := range r.obs {
 		o.Observe(e)

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"errors"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -13,13 +14,14 @@ import (
 // worker is one goroutine of a run, or the stand-in a waiter uses to run an
 // awaited task itself. Its fields belong to the goroutine running it.
 type worker struct {
-	r    *runner
-	id   int
-	cur  *core.Node    // the task whose function runs now
-	buf  []*core.Node  // nodes made ready by the last completion; reused
-	ctx  taskCtx       // the context given to task functions
-	wake chan struct{} // a parked worker is woken here; buffered so waking never blocks
-	away int           // goroutines of the current task blocked in Await (guarded by r.mu)
+	r     *runner
+	id    int
+	cur   *core.Node    // the task whose function runs now
+	buf   []*core.Node  // nodes made ready by the last completion; reused
+	ctx   taskCtx       // the context given to task functions
+	wake  chan struct{} // a parked worker is woken here; buffered so waking never blocks
+	away  int           // goroutines of the current task blocked in Await (guarded by r.mu)
+	yield bool          // a completion woke a client goroutine: let it run before picking again
 }
 
 // taskCtx is the context a task function gets: the run's context, plus the
@@ -57,10 +59,17 @@ func (r *runner) loop(w *worker) {
 				r.holders++
 				r.mu.Unlock()
 				gave := r.dispatch(w, n)
+				if w.yield {
+					// A client goroutine woken by a completion usually reacts by
+					// adding tasks (as_completed, a goroutine awaiting its
+					// future). It was woken onto this processor, so yielding once
+					// lets it add them before this worker picks its next task:
+					// the pick then sees them, as a greedy scheduler would.
+					w.yield = false
+					runtime.Gosched()
+				}
 				r.mu.Lock()
-				if gave {
-					r.live++ // the slot went to a waiter, which runs again
-				} else {
+				if !gave { // a slot given to a waiter is the waiter's now (see rejoin)
 					r.holders--
 				}
 				continue
@@ -222,8 +231,9 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	if r.obs != nil {
 		r.emit(kindOf(s), n, w.id, err)
 	}
-	ready := n.Finish(s, err, w.buf[:0])
+	ready, woke := n.FinishNotify(s, err, w.buf[:0])
 	w.buf = ready[:0]
+	w.yield = w.yield || woke
 	var next *core.Node
 	if len(ready) > 0 && !r.stopped.Load() {
 		next = r.pick(ready, inline)
@@ -271,7 +281,7 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 		}
 	}
 	r.queued.Add(int64(pushed))
-	r.wakeLocked(pushed)
+	r.wakeLocked()
 	r.mu.Unlock()
 	return next
 }

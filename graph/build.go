@@ -35,7 +35,7 @@ func Within(parent Ref) Builder {
 	if parent == nil {
 		return within{}
 	}
-	n := parent.node()
+	n := parent.Core(core.Key{})
 	var g *Graph
 	if cg := n.Graph(); cg != nil {
 		g = cg.Owner().(*Graph)

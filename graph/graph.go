@@ -62,7 +62,7 @@ func (g *Graph) member(r Ref) (*core.Node, error) {
 	if r == nil {
 		return nil, &Error{Task: "<nil>", Err: ErrNilInput}
 	}
-	n := r.node()
+	n := r.Core(core.Key{})
 	if n.Graph() != &g.c {
 		return nil, &Error{Task: n.Name(), Err: ErrOtherGraph}
 	}
@@ -99,7 +99,7 @@ func cycleIn(comp []gonum.Node) []string {
 	}
 	// Walk from the first node along edges inside the component until a node
 	// repeats; the loop from that node is a cycle.
-	start := comp[0].(Ref).node()
+	start := comp[0].(Ref).Core(core.Key{})
 	pos := map[*core.Node]int{}
 	var path []*core.Node
 	for n := start; ; {

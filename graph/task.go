@@ -42,7 +42,9 @@ type Ref interface {
 	Creator() Ref
 	// Inputs are the tasks this one reads or was ordered after.
 	Inputs() []Ref
-	node() *core.Node
+	// Core is for evolve's own packages; other modules cannot call it, so
+	// only this module's handles implement Ref.
+	Core(core.Key) *core.Node
 }
 
 // Task is the handle of a task whose result has type T. It is also a future:
@@ -52,7 +54,8 @@ type Task[T any] struct {
 	val T
 }
 
-func (t *Task[T]) node() *core.Node { return &t.n }
+// Core is for evolve's own packages; other modules cannot call it.
+func (t *Task[T]) Core(core.Key) *core.Node { return &t.n }
 
 // ID is the task's number in its graph, which is its creation order.
 func (t *Task[T]) ID() int64 { return t.n.ID() }
@@ -180,7 +183,7 @@ func Await(ctx context.Context, refs ...Ref) error {
 		if r == nil {
 			return &Error{Task: "<nil>", Err: ErrNilInput}
 		}
-		n := r.node()
+		n := r.Core(core.Key{})
 		if n.State().Terminal() {
 			continue
 		}

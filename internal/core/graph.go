@@ -431,6 +431,14 @@ func (g *Graph) Current() Run {
 // consumers and waiters that this made ready. A failed n poisons its
 // consumers so that they are skipped.
 func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
+	ready, _ = n.FinishNotify(s, err, ready)
+	return ready
+}
+
+// FinishNotify is Finish, and also reports whether it woke a goroutine
+// outside the executor: a Notifier, or a reader of Done.
+func (n *Node) FinishNotify(s State, err error, ready []*Node) ([]*Node, bool) {
+	woke := false
 	n.mu.Lock()
 	if err != nil {
 		n.extra().err = err
@@ -452,6 +460,11 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 	}
 	if x := n.ext; x != nil {
 		for _, w := range x.waiters {
+			if w.kind == Notifier {
+				w.ext.notify(n)
+				woke = true
+				continue
+			}
 			if fail && w.kind == Task {
 				w.state.Or(poisoned)
 				w.ext.cause.CompareAndSwap(nil, n) // joining parents always have ext
@@ -467,23 +480,26 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 			case <-x.done:
 			default:
 				close(x.done)
+				woke = true
 			}
 		}
 	}
 	n.mu.Unlock()
-	return ready
+	return ready, woke
 }
 
-// Watch makes w (a Waiter, or a joining task) a waiter on n: it is counted
-// down when n finishes. It reports false, doing nothing, when n has already
-// finished.
+// Watch makes w (a Waiter, a Notifier, or a joining task) a waiter on n:
+// it is counted down (or, for a Notifier, called) when n finishes. It
+// reports false, doing nothing, when n has already finished.
 func (n *Node) Watch(w *Node) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.State().Terminal() {
 		return false
 	}
-	w.pending.Add(1)
+	if w.kind != Notifier {
+		w.pending.Add(1)
+	}
 	e := n.extra()
 	e.waiters = append(e.waiters, w)
 	return true

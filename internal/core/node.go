@@ -69,6 +69,9 @@ const (
 	// Waiter nodes are not in the graph: they stand for a goroutine blocked
 	// until a set of nodes finished, and become ready when the last one does.
 	Waiter
+	// Notifier nodes are not in the graph either: a node that finishes calls
+	// their function with itself, on the finishing goroutine.
+	Notifier
 )
 
 // Body is the typed part of a node: graph implements it for each task shape.
@@ -111,6 +114,7 @@ type ext struct {
 	cancel  context.CancelFunc   // set while a cancellable node runs
 	waitOn  []*Node              // what the node is blocked on inside its body, for deadlock reports
 	wake    chan struct{}        // Waiter nodes: receives the slot handed back
+	notify  func(*Node)          // Notifier nodes: called with each watched node that finishes
 	kids    int                  // Join nodes: emitted tasks counted into pending
 	joined  bool                 // Join nodes: the function returned, the join is pending
 	cancel_ bool                 // Cancel was called while the node ran: discard its result
@@ -151,6 +155,13 @@ func NewWaiter(owner *Node) *Node {
 		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.g
 	}
 	return w
+}
+
+// NewNotifier returns a Notifier node that calls fn with each node it
+// watches when that node finishes. fn runs on the finishing goroutine with
+// the node's lock held: it must be quick and must not touch other nodes.
+func NewNotifier(fn func(*Node)) *Node {
+	return &Node{kind: Notifier, ext: &ext{notify: fn}}
 }
 
 // ID is the node's index in its graph, which is also its creation order.
@@ -362,7 +373,10 @@ var CurrentKey, AwaiterKey any = currentKey, awaiterKey
 // Awaiter is how code running inside a task waits for other nodes without
 // holding its worker slot.
 type Awaiter interface {
+	// Await returns when every node finished, or ctx is done.
 	Await(ctx context.Context, nodes []*Node) error
+	// Block returns when ch is closed (or receives), or ctx is done.
+	Block(ctx context.Context, ch <-chan struct{}) error
 }
 
 // Current returns the node whose function is running with ctx, or nil.

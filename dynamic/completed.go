@@ -1,0 +1,287 @@
+package dynamic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Completed yields tasks in the order they finish, like Dask's as_completed.
+// Tasks may be added while it is being iterated, from any goroutine. Use it
+// from outside a run or from inside a task: inside a task, waiting for the
+// next completion gives the worker slot back.
+type Completed[T any] struct {
+	mu       sync.Mutex
+	notifier *core.Node
+	done     []*graph.Task[T] // finished, not yielded yet
+	byNode   map[*core.Node]*graph.Task[T]
+	waiting  int           // added, not finished
+	signal   chan struct{} // a completion arrived; capacity 1 so the notifier never blocks
+}
+
+// AsCompleted returns a Completed holding tasks.
+func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
+	c := &Completed[T]{
+		byNode: map[*core.Node]*graph.Task[T]{},
+		signal: make(chan struct{}, 1),
+	}
+	c.notifier = core.NewNotifier(c.finished)
+	c.Add(tasks...)
+	return c
+}
+
+// finished is the notifier's function: it runs on the goroutine that
+// finished n, with n's lock held, so it only records and signals.
+func (c *Completed[T]) finished(n *core.Node) {
+	c.mu.Lock()
+	if t, ok := c.byNode[n]; ok {
+		delete(c.byNode, n)
+		c.done = append(c.done, t)
+		c.waiting--
+	}
+	c.mu.Unlock()
+	select {
+	case c.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Add adds tasks to be yielded when they finish; tasks that have finished
+// already are yielded next. Nil tasks are ignored.
+func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
+	for _, t := range tasks {
+		if t == nil {
+			continue
+		}
+		n := t.Core(core.Key{})
+		c.mu.Lock()
+		c.byNode[n] = t
+		c.waiting++
+		c.mu.Unlock()
+		if !n.Watch(c.notifier) {
+			c.finished(n)
+		}
+	}
+}
+
+// Len is the number of tasks added and not yielded yet.
+func (c *Completed[T]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waiting + len(c.done)
+}
+
+// All yields each task once it has finished (successfully or not: check
+// its Err or Result), in completion order, until every task added so far
+// has been yielded. If ctx is done first, or a task it waits for is in no
+// run, it yields (nil, err) and stops. Tasks added during the loop are
+// included.
+func (c *Completed[T]) All(ctx context.Context) iter.Seq2[*graph.Task[T], error] {
+	return func(yield func(*graph.Task[T], error) bool) {
+		for {
+			t, err := c.Next(ctx)
+			if t == nil && err == nil {
+				return
+			}
+			if !yield(t, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// Next returns the next task to finish. It returns (nil, nil) when every
+// task added has been returned, and (nil, err) when ctx is done or the
+// tasks it waits for are in no run.
+func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
+	for {
+		c.mu.Lock()
+		if len(c.done) > 0 {
+			t := c.done[0]
+			c.done[0] = nil
+			c.done = c.done[1:]
+			c.mu.Unlock()
+			return t, nil
+		}
+		if c.waiting == 0 {
+			c.mu.Unlock()
+			return nil, nil
+		}
+		var some *core.Node
+		for n := range c.byNode {
+			some = n
+			break
+		}
+		c.mu.Unlock()
+		if err := scheduled(some); err != nil {
+			return nil, err
+		}
+		if err := block(ctx, c.signal); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// scheduled checks that a node being waited for is in a run, so that the
+// wait can end.
+func scheduled(n *core.Node) error {
+	if n == nil {
+		return nil
+	}
+	cg := n.Graph()
+	if cg == nil || cg.RunOf(n) == nil {
+		if n.State().Terminal() {
+			return nil
+		}
+		return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
+	}
+	return nil
+}
+
+// block waits for ch; inside a task it gives the slot back meanwhile.
+func block(ctx context.Context, ch <-chan struct{}) error {
+	if a := core.AwaiterOf(ctx); a != nil {
+		return a.Block(ctx, ch)
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Mode is how Gather treats failed tasks.
+type Mode int
+
+const (
+	// Raise makes Gather return as soon as a task fails, with that task's
+	// error (Dask's errors="raise").
+	Raise Mode = iota
+	// Skip makes Gather wait for every task and leave out the results of
+	// those that failed (Dask's errors="skip").
+	Skip
+)
+
+// Gather waits for tasks and returns their results in order. In Raise mode
+// it returns at the first failure, with an error that names the task and
+// wraps its cause; in Skip mode it returns the results of the tasks that
+// succeeded. Inside a task it waits without holding the worker slot.
+func Gather[T any](ctx context.Context, tasks []*graph.Task[T], mode Mode) ([]T, error) {
+	switch mode {
+	case Raise:
+		c := AsCompleted(tasks...)
+		for t, err := range c.All(ctx) {
+			if err != nil {
+				return nil, err
+			}
+			if err := t.Err(); err != nil {
+				return nil, failure(t, err)
+			}
+		}
+	case Skip:
+		refs := make([]graph.Ref, len(tasks))
+		for i, t := range tasks {
+			refs[i] = t
+		}
+		if err := graph.Await(ctx, refs...); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("dynamic: Gather: mode %d is neither Raise nor Skip", mode)
+	}
+	out := make([]T, 0, len(tasks))
+	for _, t := range tasks {
+		if t == nil {
+			continue
+		}
+		v, err := t.Result()
+		if err != nil {
+			if mode == Skip {
+				continue
+			}
+			return nil, failure(t, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// failure names the task in err unless err already does.
+func failure(t graph.Ref, err error) error {
+	var ge *graph.Error
+	if errors.As(err, &ge) && ge.Task == t.Name() {
+		return err
+	}
+	var se *graph.SkipError
+	if errors.As(err, &se) && se.Task == t.Name() {
+		return err
+	}
+	var pe *graph.PanicError
+	if errors.As(err, &pe) && pe.Task == t.Name() {
+		return err
+	}
+	return &graph.Error{Task: t.Name(), Err: err}
+}
+
+// WaitAll waits until every task finished, without holding the worker slot
+// inside a task. It returns an error only if the wait itself fails (ctx, a
+// deadlock, a task in no run); read the tasks' own errors from them.
+func WaitAll(ctx context.Context, tasks ...graph.Ref) error { return graph.Await(ctx, tasks...) }
+
+// WaitFirst waits until one of the tasks finished and returns it.
+func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
+	var first graph.Ref
+	ch := make(chan struct{}, 1)
+	var mu sync.Mutex
+	byNode := make(map[*core.Node]graph.Ref, len(tasks))
+	note := core.NewNotifier(func(n *core.Node) {
+		mu.Lock()
+		if first == nil {
+			first = byNode[n]
+		}
+		mu.Unlock()
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	if len(tasks) == 0 {
+		return nil, errors.New("dynamic: WaitFirst: no tasks")
+	}
+	var watched []*core.Node
+	defer func() {
+		for _, n := range watched {
+			n.Unwatch(note)
+		}
+	}()
+	var some *core.Node
+	for _, t := range tasks {
+		if t == nil {
+			return nil, &graph.Error{Task: "<nil>", Err: graph.ErrNilInput}
+		}
+		n := t.Core(core.Key{})
+		mu.Lock()
+		byNode[n] = t
+		mu.Unlock()
+		if !n.Watch(note) {
+			return t, nil
+		}
+		watched = append(watched, n)
+		some = n
+	}
+	if err := scheduled(some); err != nil {
+		return nil, err
+	}
+	if err := block(ctx, ch); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return first, nil
+}

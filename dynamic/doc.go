@@ -1,0 +1,29 @@
+// Package dynamic is the growing side of evolve: workflows whose extent is
+// not known up front, where what tasks compute decides what runs next.
+//
+// Three styles, which mix freely (see the examples):
+//
+//   - Tasks from tasks. Inside a running task, Scope(ctx) is a
+//     graph.Builder: the task adds children exactly as tasks are added
+//     before a run, and waits for them with Task.Wait, graph.Await or
+//     Gather. Waiting gives the task's worker slot back and takes one
+//     again before the task goes on (Dask's secede and rejoin, done for
+//     you), so nested fan-out of any depth never deadlocks a bounded pool.
+//     graph.Flow emits a subgraph without waiting: the flow's consumers
+//     wait for it instead (Taskflow's subflow join).
+//   - As completed. exec.Start opens a run; the client adds tasks to the
+//     graph from outside while it runs, and AsCompleted yields them in the
+//     order they finish, accepting new ones as it goes.
+//   - Goroutines. Any number of client goroutines add tasks to the running
+//     graph and wait for their own, each like a sequential program (the
+//     async/await style).
+//
+// Every handle is a future: Task.Wait, Done, State, Err and Cancel.
+//
+// # Cost
+//
+// A task spawned and awaited from inside a task costs about as much as a
+// task built before the run when the waiter runs it itself (the usual case
+// with a free queue); a wait that must block hands its slot to another
+// goroutine, about a microsecond. See BENCHMARKS.md.
+package dynamic
