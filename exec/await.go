@@ -41,7 +41,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			sub.ctx.w = sub
 			sub.ctx.Context = r.ctx
 		}
-		sub.id = w.id
+		sub.id, sub.yield = w.id, false
 		r.execute(sub, n, false)
 		r.subs.Put(sub)
 	}
@@ -172,7 +172,9 @@ func (r *runner) claim(w *worker, rest []*core.Node) *core.Node {
 	if best == nil {
 		return nil
 	}
-	if top := r.q.peekLive(); top != nil && top.Priority() > best.Priority() {
+	top := r.q.peekLive()
+	r.queued.Store(int64(r.q.len()))
+	if top != nil && top.Priority() > best.Priority() {
 		return nil
 	}
 	if !best.CAS(core.Ready, core.Running) {

@@ -233,7 +233,7 @@ type runner struct {
 
 	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
 	stopped     atomic.Bool
-	queued      atomic.Int64 // the queue's length, for the lock-free look in complete
+	queued      atomic.Int64 // the queue's length, stored under mu, read without it by pick
 
 	mu       sync.Mutex
 	q        queue
@@ -280,12 +280,12 @@ func (r *runner) Ready(n *core.Node) {
 	}
 	if r.starting {
 		r.q.push(n)
-		r.queued.Add(1)
+		r.queued.Store(int64(r.q.len()))
 		return
 	}
 	r.mu.Lock()
 	r.q.push(n)
-	r.queued.Add(1)
+	r.queued.Store(int64(r.q.len()))
 	r.wakeLocked()
 	r.mu.Unlock()
 }
@@ -317,7 +317,7 @@ func (r *runner) enqueue(ns []*core.Node) {
 	for _, n := range ns {
 		r.q.push(n)
 	}
-	r.queued.Add(int64(len(ns)))
+	r.queued.Store(int64(r.q.len()))
 	r.wakeLocked()
 	r.mu.Unlock()
 }

@@ -55,7 +55,7 @@ func (r *runner) loop(w *worker) {
 		}
 		if r.holders < r.limit {
 			if n := r.q.pop(); n != nil {
-				r.queued.Add(-1)
+				r.queued.Store(int64(r.q.len()))
 				r.holders++
 				r.mu.Unlock()
 				gave := r.dispatch(w, n)
@@ -132,6 +132,8 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 		switch {
 		case n.CancelRequested():
 			state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+		case err != nil && r.stopped.Load() && r.ctx.Err() != nil && errors.Is(err, r.ctx.Err()):
+			state = core.Cancelled // it gave up because the run stopped
 		case err != nil:
 			state = core.Failed
 		case isJoin(n):
@@ -225,7 +227,7 @@ func (w *worker) Consumed(in *core.Node) {
 // complete finishes n in state s and returns the node to run next on this
 // goroutine, if inline and one of the nodes n made ready beats the queue.
 func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) *core.Node {
-	if s != core.Done {
+	if s == core.Failed || s == core.Skipped {
 		r.fail(n, s, err)
 	}
 	if r.obs != nil {
@@ -280,7 +282,7 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 			next = r.q.pop()
 		}
 	}
-	r.queued.Add(int64(pushed))
+	r.queued.Store(int64(r.q.len()))
 	r.wakeLocked()
 	r.mu.Unlock()
 	return next
@@ -336,7 +338,7 @@ func isJoin(n *core.Node) bool {
 func (r *runner) beginJoin(n *core.Node) bool {
 	p := n.Pending()
 	p.Add(1) // a guard, so the count cannot reach zero before Joining is set
-	n.SetJoined(true)
+	n.SetJoined()
 	if on := n.Body().(joiner).JoinOn(); on != nil && on.Parent() != n {
 		on.Watch(n)
 	}

@@ -252,8 +252,13 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 		}
 		n.pending.Store(pending)
 		if pending == 0 {
-			n.state.Store(n.state.Load()&poisoned | uint32(Ready))
+			n.state.Store(n.state.Load()&^stateMask | uint32(Ready))
 			r.Ready(n)
+		}
+	}
+	if releasing {
+		for _, n := range want {
+			n.users.Add(1) // the caller asked for it: keep it
 		}
 	}
 	return nil
@@ -271,8 +276,6 @@ func (g *Graph) prepare(n *Node) {
 	}
 	if n.ext != nil {
 		n.ext.err = nil
-		n.ext.joined = false
-		n.ext.cancel_ = false
 		n.ext.kids = 0
 		n.ext.cause.Store(nil)
 		if n.ext.done != nil {
@@ -529,6 +532,9 @@ func (n *Node) Unkeep() {
 		n.users.Add(-1)
 	}
 	n.mu.Unlock()
+	if n.g != nil && n.g.RunOf(n) == nil {
+		n.users.Store(0) // no run reads it any more
+	}
 	n.Release()
 }
 
@@ -571,11 +577,10 @@ func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
 				continue
 			}
 		case Running, Joining:
+			n.state.Or(cancelReq)
 			n.mu.Lock()
-			e := n.extra()
-			e.cancel_ = true
-			if e.cancel != nil {
-				e.cancel()
+			if n.ext != nil && n.ext.cancel != nil {
+				n.ext.cancel()
 			}
 			n.mu.Unlock()
 			return ready, CancelRunning

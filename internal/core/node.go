@@ -54,11 +54,21 @@ func (s State) String() string {
 // Terminal reports whether s ends a node's part in a run.
 func (s State) Terminal() bool { return s >= Done }
 
-// poisoned is or-ed into a node's state word when one of its inputs failed,
-// so that the node is skipped instead of run when its count reaches zero.
-const poisoned = 1 << 8
+// Flags share the state word with the state, so that the executor reads
+// them with the same atomic load and CAS keeps them.
+const (
+	// poisoned: an input failed, so the node is skipped instead of run when
+	// its count reaches zero.
+	poisoned = 1 << 8
+	// joined: a Join node's function returned; when it is ready again it is
+	// finished, not run.
+	joined = 1 << 9
+	// cancelled: Cancel reached the node while it ran; its result is
+	// discarded.
+	cancelReq = 1 << 10
 
-const stateMask = poisoned - 1
+	stateMask = 1<<8 - 1
+)
 
 // Kind tells the executor what to do when a node becomes ready.
 type Kind uint8
@@ -191,17 +201,17 @@ func (n *Node) State() State { return State(n.state.Load() & stateMask) }
 // Poisoned reports whether an input of n failed in this run.
 func (n *Node) Poisoned() bool { return n.state.Load()&poisoned != 0 }
 
-// SetState stores s, clearing the poisoned mark.
+// SetState stores s, clearing the flags.
 func (n *Node) SetState(s State) { n.state.Store(uint32(s)) }
 
-// CAS moves n from old to new state, keeping the poisoned mark.
+// CAS moves n from old to new state, keeping the flags.
 func (n *Node) CAS(old, new State) bool {
 	for {
 		v := n.state.Load()
 		if State(v&stateMask) != old {
 			return false
 		}
-		if n.state.CompareAndSwap(v, v&poisoned|uint32(new)) {
+		if n.state.CompareAndSwap(v, v&^stateMask|uint32(new)) {
 			return true
 		}
 	}
@@ -283,25 +293,13 @@ func (n *Node) Dep(i int) *Node {
 
 // SetJoined marks a Join node whose function returned: when it becomes
 // ready again it is finished, not run.
-func (n *Node) SetJoined(v bool) {
-	n.mu.Lock()
-	n.extra().joined = v
-	n.mu.Unlock()
-}
+func (n *Node) SetJoined() { n.state.Or(joined) }
 
-// Joined reports whether SetJoined(true) was called in this run.
-func (n *Node) Joined() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ext != nil && n.ext.joined
-}
+// Joined reports whether SetJoined was called in this run.
+func (n *Node) Joined() bool { return n.state.Load()&joined != 0 }
 
 // CancelRequested reports whether Cancel reached n while it ran.
-func (n *Node) CancelRequested() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ext != nil && n.ext.cancel_
-}
+func (n *Node) CancelRequested() bool { return n.state.Load()&cancelReq != 0 }
 
 // Cause is the first emitted task of a Join node that failed, or nil.
 func (n *Node) Cause() *Node {
