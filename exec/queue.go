@@ -32,6 +32,13 @@ func (q *queue) push(n *core.Node) {
 		if q.head > 0 && q.head == k {
 			q.fifo, q.head = q.fifo[:0], 0
 		}
+		if len(q.fifo) == cap(q.fifo) {
+			// Double, where append grows large slices by a quarter: a wide
+			// level of a million nodes is then copied twice, not twenty times.
+			grown := make([]*core.Node, len(q.fifo), max(2*cap(q.fifo), 64))
+			copy(grown, q.fifo)
+			q.fifo = grown
+		}
 		q.fifo = append(q.fifo, n)
 		return
 	}

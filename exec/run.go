@@ -329,6 +329,9 @@ func (r *runner) enqueue(ns []*core.Node) {
 // are queued but no longer ready count too: at worst a worker wakes for
 // nothing and parks again.
 func (r *runner) wakeLocked() {
+	if r.finished || r.stopped.Load() {
+		return // wait may be in wg.Wait: no new goroutines; End cancels what is queued
+	}
 	need := min(r.q.len(), r.limit-r.holders) - (r.live - r.holders)
 	for ; need > 0; need-- {
 		if i := len(r.idle) - 1; i >= 0 {
@@ -396,16 +399,16 @@ func (r *runner) wait() error {
 	if stoppedEarly {
 		cause = context.Cause(r.ctx)
 	}
-	r.g.End(cause)
+	if cause == nil {
+		cause = context.Canceled // nodes added after the run finished
+	}
+	r.g.End(r.outstanding.Load() > 0, cause)
 	r.stopAfter()
 	r.cancel(nil)
 	close(r.ended)
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
 	if stoppedEarly && (!r.stopOnErr || r.failed == 0) {
-		if cause == nil {
-			cause = context.Canceled
-		}
 		return cause
 	}
 	if r.failed > 0 || r.skipped > 0 {

@@ -153,9 +153,17 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 // call runs n's function: once on the worker's own context when n has no
 // options, otherwise with its timeout, retries and own context.
 func (r *runner) call(w *worker, n *core.Node) error {
+	// attempt recovers panics, so nothing unwinds past here: restoring cur
+	// needs no defer.
 	prev := w.cur
 	w.cur = n
-	defer func() { w.cur = prev }()
+	err := r.retry(w, n)
+	w.cur = prev
+	return err
+}
+
+// retry runs n's function once, or with its options.
+func (r *runner) retry(w *worker, n *core.Node) error {
 	o := n.Options()
 	if o == nil || o.Timeout == 0 && o.Retries == 0 && !o.Cancellable {
 		return attempt(&w.ctx, w, n)

@@ -212,48 +212,37 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	}
 	g.run = r
 	g.epoch++
-	var set []*Node
+	releasing := r.Releasing()
 	if want == nil {
-		set = make([]*Node, 0, g.n)
+		// The whole graph: every node without a result, in creation order,
+		// straight from the index.
+		k := 0
 		for _, c := range g.chunks {
 			for _, n := range c {
 				if n == nil {
 					break
 				}
 				if n.State() != Done {
-					set = append(set, n)
+					k++
+				}
+			}
+		}
+		r.Activated(k)
+		for _, c := range g.chunks {
+			for _, n := range c {
+				if n == nil {
+					break
+				}
+				if n.State() != Done {
+					g.begin(r, n, releasing)
 				}
 			}
 		}
 	} else {
-		set = g.needs(want, false)
-	}
-	r.Activated(len(set))
-	releasing := r.Releasing()
-	// Inputs come before consumers in creation order, so one pass in id order
-	// sees every input settled before its consumers. Nothing else touches
-	// these nodes yet: no worker runs and the graph lock is held.
-	for _, n := range set {
-		g.prepare(n)
-		k := n.NumDeps()
-		var pending int32
-		for i := range k {
-			d := n.Dep(i)
-			switch s := d.State(); {
-			case d.epoch == g.epoch && !s.Terminal():
-				pending++
-			case s == Done:
-			default:
-				n.state.Or(poisoned)
-			}
-			if releasing {
-				d.users.Add(1)
-			}
-		}
-		n.pending.Store(pending)
-		if pending == 0 {
-			n.state.Store(n.state.Load()&^stateMask | uint32(Ready))
-			r.Ready(n)
+		set := g.needs(want, false)
+		r.Activated(len(set))
+		for _, n := range set {
+			g.begin(r, n, releasing)
 		}
 	}
 	if releasing {
@@ -264,17 +253,47 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	return nil
 }
 
+// begin puts n in the run being started. Inputs come before consumers in
+// creation order, so when nodes are begun in id order every input has
+// settled before its consumers look at it. Nothing else touches these nodes
+// yet: no worker runs and the graph lock is held.
+func (g *Graph) begin(r Run, n *Node, releasing bool) {
+	g.prepare(n)
+	var pending int32
+	for i, k := 0, n.NumDeps(); i < k; i++ {
+		d := n.Dep(i)
+		switch s := d.State(); {
+		case d.epoch == g.epoch && !s.Terminal():
+			pending++
+		case s == Done:
+		default:
+			n.state.Or(poisoned)
+		}
+		if releasing {
+			d.users.Add(1)
+		}
+	}
+	n.pending.Store(pending)
+	if pending == 0 {
+		n.state.Store(n.state.Load()&^stateMask | uint32(Ready))
+		r.Ready(n)
+	}
+}
+
 // prepare resets n for a run of its own.
 func (g *Graph) prepare(n *Node) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.epoch = g.epoch
 	n.state.Store(uint32(Waiting))
 	n.users.Store(0)
-	if o := n.Options(); o != nil && o.Keep {
+	if n.ext == nil {
+		return // nothing else to reset, and nothing another goroutine reads without g.mu
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if o := n.ext.opts; o != nil && o.Keep {
 		n.users.Store(1)
 	}
-	if n.ext != nil {
+	{
 		n.ext.err = nil
 		n.ext.kids = 0
 		n.ext.cause.Store(nil)
@@ -394,11 +413,15 @@ func (g *Graph) join(n *Node, link bool) {
 	}
 }
 
-// End closes the active run. Nodes of the run that did not finish are
-// marked cancelled with err, and their waiters are woken.
-func (g *Graph) End(err error) {
+// End closes the active run. If it stopped early, nodes of the run that
+// did not finish are marked cancelled with err, and their waiters are woken.
+func (g *Graph) End(early bool, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if !early {
+		g.run = nil
+		return
+	}
 	for _, c := range g.chunks {
 		for _, n := range c {
 			if n == nil {
