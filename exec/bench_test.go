@@ -1,0 +1,309 @@
+package exec_test
+
+// Benchmarks of the executor against two baselines on the same shapes: a
+// one-goroutine Kahn loop (the floor) and an errgroup runner (what people
+// write by hand). Each iteration builds and runs one whole shape; building
+// and running are timed apart, and memory is read around each phase.
+//
+// Sizes are about a million tasks. EVOLVE_BENCH_SCALE=tiny shrinks them to
+// about a thousand so CI can run every case once, even with -race, and
+// EVOLVE_BENCH_SCALE=small to about a hundred thousand:
+//
+//	EVOLVE_BENCH_SCALE=tiny go test ./exec -run '^$' -bench 'BenchmarkShapes|BenchmarkSubmit' -benchtime 1x -race
+//	go test ./exec -run '^$' -bench 'BenchmarkShapes|BenchmarkSubmit' -benchmem -benchtime 3x -timeout 30m
+//
+// Metrics, all per task: ns/task (build and run), build-ns/task,
+// run-ns/task, allocs/task and B/task (build and run), build-allocs/task,
+// run-allocs/task, run-B/task, and held-B/task: heap bytes that the built
+// graph (or adjacency list) retains, measured after a GC, before running.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/evolve-dag/evolve/dynamic"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+	"golang.org/x/sync/errgroup"
+)
+
+// benchDeadline bounds one run of the evolve runner, so that a deadlock
+// fails the benchmark with a message instead of hanging until -timeout.
+const benchDeadline = 5 * time.Minute
+
+var benchWorkers = []int{1, 2}
+
+func benchScaleFromEnv() benchScale { return benchScaleOf(os.Getenv("EVOLVE_BENCH_SCALE")) }
+
+func BenchmarkShapes(b *testing.B) {
+	sc := benchScaleFromEnv()
+	for _, sh := range benchShapes(sc) {
+		for _, w := range benchWorkers {
+			b.Run(fmt.Sprintf("%s/evolve/workers=%d", sh.name, w), func(b *testing.B) {
+				benchEvolve(b, sh, w)
+			})
+		}
+		b.Run(sh.name+"/sequential/workers=1", func(b *testing.B) {
+			benchBaseline(b, sh, func(a *benchAdj, work func()) { benchSequential(a, work) })
+		})
+		for _, w := range benchWorkers {
+			b.Run(fmt.Sprintf("%s/errgroup/workers=%d", sh.name, w), func(b *testing.B) {
+				benchBaseline(b, sh, func(a *benchAdj, work func()) { runBenchErrgroup(a, w, work) })
+			})
+		}
+	}
+	for _, w := range benchWorkers {
+		b.Run(fmt.Sprintf("fib/evolve/workers=%d", w), func(b *testing.B) {
+			benchFibRun(b, sc.fib, w)
+		})
+	}
+}
+
+// benchBuilt is a built shape and the counter its tasks add to.
+type benchBuilt[G any] struct {
+	g G
+	c *atomic.Int64
+}
+
+func benchEvolve(b *testing.B, sh benchShape, workers int) {
+	var m benchMeter
+	for range b.N {
+		benchOp(b, &m,
+			func() benchBuilt[*graph.Graph] {
+				c := new(atomic.Int64)
+				g := graph.New()
+				sh.build(g, newBenchFns(c))
+				return benchBuilt[*graph.Graph]{g, c}
+			},
+			func(x benchBuilt[*graph.Graph]) int {
+				benchRunEvolve(b, x.g, workers)
+				benchCheck(b, x.c, sh.n)
+				if x.g.Len() != sh.n {
+					b.Fatalf("graph has %d tasks, want %d", x.g.Len(), sh.n)
+				}
+				return sh.n
+			})
+	}
+	m.report(b, true)
+}
+
+func benchBaseline(b *testing.B, sh benchShape, run func(*benchAdj, func())) {
+	var m benchMeter
+	for range b.N {
+		benchOp(b, &m,
+			func() benchBuilt[*benchAdj] {
+				return benchBuilt[*benchAdj]{sh.adj(), new(atomic.Int64)}
+			},
+			func(x benchBuilt[*benchAdj]) int {
+				c := x.c
+				run(x.g, func() { c.Add(1) })
+				benchCheck(b, c, sh.n)
+				return sh.n
+			})
+	}
+	m.report(b, true)
+}
+
+func benchRunEvolve(b *testing.B, g *graph.Graph, workers int) {
+	ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
+	defer cancel()
+	if err := exec.Run(ctx, g, exec.Workers(workers)); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			b.Fatalf("run of %d tasks did not end in %v (deadlock?): %v", g.Len(), benchDeadline, err)
+		}
+		b.Fatal(err)
+	}
+}
+
+func benchCheck(b *testing.B, c *atomic.Int64, want int) {
+	if got := c.Load(); got != int64(want) {
+		b.Fatalf("%d tasks ran, want %d", got, want)
+	}
+}
+
+// benchFib computes fib(n) in a task that spawns a child task for each of
+// fib(n-1) and fib(n-2) and waits for both.
+func benchFib(ctx context.Context, n int, c *atomic.Int64) (int, error) {
+	c.Add(1)
+	if n < 2 {
+		return n, nil
+	}
+	s := dynamic.Scope(ctx)
+	x := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n-1, c) })
+	y := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n-2, c) })
+	if err := graph.Await(ctx, x, y); err != nil {
+		return 0, err
+	}
+	u, err := x.Result()
+	if err != nil {
+		return 0, err
+	}
+	v, err := y.Result()
+	if err != nil {
+		return 0, err
+	}
+	return u + v, nil
+}
+
+func benchFibWant(n int) int {
+	a, b := 0, 1
+	for range n {
+		a, b = b, a+b
+	}
+	return a
+}
+
+func benchFibRun(b *testing.B, n, workers int) {
+	want := benchFibWant(n)
+	var m benchMeter
+	for range b.N {
+		type built struct {
+			g    *graph.Graph
+			root *graph.Task[int]
+			c    *atomic.Int64
+		}
+		benchOp(b, &m,
+			func() built {
+				c := new(atomic.Int64)
+				g := graph.New()
+				root := graph.Go(g, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n, c) })
+				return built{g, root, c}
+			},
+			func(x built) int {
+				benchRunEvolve(b, x.g, workers)
+				v, err := x.root.Result()
+				if err != nil || v != want {
+					b.Fatalf("fib(%d) = %d, %v; want %d", n, v, err, want)
+				}
+				tasks := x.g.Len()
+				benchCheck(b, x.c, tasks)
+				return tasks
+			})
+	}
+	m.report(b, false)
+}
+
+// BenchmarkSubmit measures client-side submission: tasks added from outside
+// to a graph that is running, against the same tasks given to an errgroup.
+func BenchmarkSubmit(b *testing.B) {
+	n := benchScaleFromEnv().n
+	for _, w := range benchWorkers {
+		b.Run(fmt.Sprintf("evolve/workers=%d", w), func(b *testing.B) {
+			var m benchMeter
+			for range b.N {
+				benchOp(b, &m, graph.New, func(g *graph.Graph) int {
+					var c atomic.Int64
+					f := newBenchFns(&c)
+					ctx, cancel := context.WithTimeout(context.Background(), benchDeadline)
+					defer cancel()
+					e, err := exec.Start(ctx, g, exec.Workers(w))
+					if err != nil {
+						b.Fatal(err)
+					}
+					for range n {
+						graph.Go(g, "submit", f.f0)
+					}
+					e.Close()
+					if err := e.Wait(); err != nil {
+						b.Fatalf("run of %d submitted tasks: %v", n, err)
+					}
+					benchCheck(b, &c, n)
+					if g.Len() != n {
+						b.Fatalf("graph has %d tasks, want %d", g.Len(), n)
+					}
+					return n
+				})
+			}
+			m.report(b, false)
+		})
+		b.Run(fmt.Sprintf("errgroup/workers=%d", w), func(b *testing.B) {
+			var m benchMeter
+			for range b.N {
+				benchOp(b, &m, func() struct{} { return struct{}{} }, func(struct{}) int {
+					var c atomic.Int64
+					work := func() error { c.Add(1); return nil }
+					var eg errgroup.Group
+					eg.SetLimit(w)
+					for range n {
+						eg.Go(work)
+					}
+					eg.Wait()
+					benchCheck(b, &c, n)
+					return n
+				})
+			}
+			m.report(b, false)
+		})
+	}
+}
+
+// benchMeter adds up the phases of a benchmark's iterations.
+type benchMeter struct {
+	tasks                  int
+	build, run             time.Duration
+	buildAllocs, runAllocs uint64
+	buildBytes, runBytes   uint64
+	held                   int64
+}
+
+// benchOp builds and runs once. Building and running are timed apart;
+// the GCs and memory reads between them are outside the benchmark timer.
+// A GC before each phase gives both a clean heap, so that neither pays
+// for the other's garbage.
+func benchOp[G any](b *testing.B, m *benchMeter, build func() G, run func(G) int) {
+	var s0, s1, s2, s3 runtime.MemStats
+	b.StopTimer()
+	runtime.GC()
+	runtime.ReadMemStats(&s0)
+	b.StartTimer()
+	t0 := time.Now()
+	g := build()
+	t1 := time.Now()
+	b.StopTimer()
+	runtime.ReadMemStats(&s1)
+	runtime.GC()
+	runtime.ReadMemStats(&s2)
+	b.StartTimer()
+	t2 := time.Now()
+	tasks := run(g)
+	t3 := time.Now()
+	b.StopTimer()
+	runtime.ReadMemStats(&s3)
+	runtime.KeepAlive(g)
+
+	m.tasks += tasks
+	m.build += t1.Sub(t0)
+	m.run += t3.Sub(t2)
+	m.buildAllocs += s1.Mallocs - s0.Mallocs
+	m.buildBytes += s1.TotalAlloc - s0.TotalAlloc
+	m.runAllocs += s3.Mallocs - s2.Mallocs
+	m.runBytes += s3.TotalAlloc - s2.TotalAlloc
+	m.held += int64(s2.HeapAlloc) - int64(s0.HeapAlloc)
+}
+
+// report reports the per-task metrics; phases adds the build and run split
+// and the bytes held by what was built.
+func (m *benchMeter) report(b *testing.B, phases bool) {
+	if m.tasks == 0 {
+		return
+	}
+	t := float64(m.tasks)
+	b.ReportMetric(float64(m.build+m.run)/t, "ns/task")
+	b.ReportMetric(float64(m.buildAllocs+m.runAllocs)/t, "allocs/task")
+	b.ReportMetric(float64(m.buildBytes+m.runBytes)/t, "B/task")
+	if !phases {
+		return
+	}
+	b.ReportMetric(float64(m.build)/t, "build-ns/task")
+	b.ReportMetric(float64(m.run)/t, "run-ns/task")
+	b.ReportMetric(float64(m.buildAllocs)/t, "build-allocs/task")
+	b.ReportMetric(float64(m.runAllocs)/t, "run-allocs/task")
+	b.ReportMetric(float64(m.runBytes)/t, "run-B/task")
+	b.ReportMetric(float64(m.held)/t, "held-B/task")
+}
