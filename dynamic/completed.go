@@ -16,18 +16,26 @@ import (
 // from outside a run or from inside a task: inside a task, waiting for the
 // next completion gives the worker slot back.
 type Completed[T any] struct {
-	mu       sync.Mutex
-	notifier *core.Node
-	done     []*graph.Task[T] // finished, not yielded yet
-	byNode   map[*core.Node]*graph.Task[T]
-	waiting  int           // added, not finished
-	signal   chan struct{} // a completion arrived; capacity 1 so the notifier never blocks
+	mu        sync.Mutex
+	notifier  *core.Node
+	done      []*graph.Task[T]        // finished, not yielded yet
+	byNode    map[*core.Node]entry[T] // added, not finished
+	waiting   int                     // added, not finished
+	unchecked []*core.Node            // added since the last wait: not yet checked for waits that cannot end
+	signal    chan struct{}           // a completion arrived; capacity 1 so the notifier never blocks
+}
+
+// entry is a task added and not finished yet, and how many times it was
+// added: it is yielded that many times.
+type entry[T any] struct {
+	task  *graph.Task[T]
+	times int
 }
 
 // AsCompleted returns a Completed holding tasks.
 func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
 	c := &Completed[T]{
-		byNode: map[*core.Node]*graph.Task[T]{},
+		byNode: map[*core.Node]entry[T]{},
 		signal: make(chan struct{}, 1),
 	}
 	c.notifier = core.NewNotifier(c.finished)
@@ -39,10 +47,12 @@ func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
 // finished n, with n's lock held, so it only records and signals.
 func (c *Completed[T]) finished(n *core.Node) {
 	c.mu.Lock()
-	if t, ok := c.byNode[n]; ok {
+	if e, ok := c.byNode[n]; ok {
 		delete(c.byNode, n)
-		c.done = append(c.done, t)
-		c.waiting--
+		for range e.times {
+			c.done = append(c.done, e.task)
+		}
+		c.waiting -= e.times
 	}
 	c.mu.Unlock()
 	select {
@@ -52,7 +62,8 @@ func (c *Completed[T]) finished(n *core.Node) {
 }
 
 // Add adds tasks to be yielded when they finish; tasks that have finished
-// already are yielded next. Nil tasks are ignored.
+// already are yielded next. A task added twice is yielded twice. Nil tasks
+// are ignored.
 func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
 	for _, t := range tasks {
 		if t == nil {
@@ -60,10 +71,14 @@ func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
 		}
 		n := t.Core(core.Key{})
 		c.mu.Lock()
-		c.byNode[n] = t
+		e, dup := c.byNode[n]
+		c.byNode[n] = entry[T]{task: t, times: e.times + 1}
 		c.waiting++
+		if !dup {
+			c.unchecked = append(c.unchecked, n)
+		}
 		c.mu.Unlock()
-		if !n.Watch(c.notifier) {
+		if !dup && !n.Watch(c.notifier) {
 			c.finished(n)
 		}
 	}
@@ -112,41 +127,28 @@ func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
 			c.mu.Unlock()
 			return nil, nil
 		}
-		var some *core.Node
-		for n := range c.byNode {
-			some = n
-			break
-		}
+		// Check the tasks added since the last wait: checking all of them at
+		// every wait would cost O(n) per completion.
+		on := c.unchecked
+		c.unchecked = nil
 		c.mu.Unlock()
-		if err := scheduled(some); err != nil {
-			return nil, err
-		}
-		if err := block(ctx, c.signal); err != nil {
+		if err := block(ctx, c.signal, on); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// scheduled checks that a node being waited for is in a run, so that the
-// wait can end.
-func scheduled(n *core.Node) error {
-	if n == nil {
-		return nil
-	}
-	cg := n.Graph()
-	if cg == nil || cg.RunOf(n) == nil {
-		if n.State().Terminal() {
-			return nil
-		}
-		return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
-	}
-	return nil
-}
-
-// block waits for ch; inside a task it gives the slot back meanwhile.
-func block(ctx context.Context, ch <-chan struct{}) error {
+// block waits for ch, which stands for the completion of the nodes on;
+// inside a task it gives the slot back meanwhile. It fails at once if a
+// node of on is in no run, or (inside a task) needs the waiting task.
+func block(ctx context.Context, ch <-chan struct{}, on []*core.Node) error {
 	if a := core.AwaiterOf(ctx); a != nil {
-		return a.Block(ctx, ch)
+		return a.Block(ctx, ch, on)
+	}
+	for _, n := range on {
+		if n.State() == core.Idle {
+			return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
+		}
 	}
 	select {
 	case <-ch:
@@ -260,7 +262,6 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 			n.Unwatch(note)
 		}
 	}()
-	var some *core.Node
 	for _, t := range tasks {
 		if t == nil {
 			return nil, &graph.Error{Task: "<nil>", Err: graph.ErrNilInput}
@@ -273,12 +274,8 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 			return t, nil
 		}
 		watched = append(watched, n)
-		some = n
 	}
-	if err := scheduled(some); err != nil {
-		return nil, err
-	}
-	if err := block(ctx, ch); err != nil {
+	if err := block(ctx, ch, watched); err != nil {
 		return nil, err
 	}
 	mu.Lock()

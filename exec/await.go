@@ -22,13 +22,19 @@ import (
 func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	r := w.r
 	self := core.Current(ctx)
-	if cyc := deadlock(self, nodes); cyc != nil {
-		return &graph.DeadlockError{Cycle: cyc}
+	if err := check(self, nodes); err != nil {
+		return err
 	}
-	rest := slices.Clone(nodes)
+	if self != nil {
+		// Recorded for the whole wait, claims included: a wait that another
+		// task's check follows must be visible while the awaited tasks run.
+		self.WaitOn(nodes)
+		defer self.WaitOn(nil)
+	}
+	// nodes is never changed: WaitOn shares it with other goroutines' checks.
+	rest := nodes
 	for {
-		rest = slices.DeleteFunc(rest, func(n *core.Node) bool { return n.State().Terminal() })
-		if len(rest) == 0 {
+		if !slices.ContainsFunc(rest, func(n *core.Node) bool { return !n.State().Terminal() }) {
 			return nil
 		}
 		n := r.claim(w, rest)
@@ -52,16 +58,11 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	wt := core.NewWaiter(self)
 	wt.Pending().Store(1) // a guard while the watches are set up
 	for _, n := range rest {
-		n.Watch(wt)
+		n.Watch(wt) // a no-op for nodes that finished
 	}
 	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
 		return nil // everything finished meanwhile
 	}
-	if self != nil {
-		self.WaitOn(rest)
-		defer self.WaitOn(nil)
-	}
-
 	r.secede(w)
 	handed := true
 	select {
@@ -85,11 +86,19 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 
 // Block implements core.Awaiter: it waits for ch without holding the slot,
 // then queues for a slot again at the task's priority.
-func (w *worker) Block(ctx context.Context, ch <-chan struct{}) error {
+func (w *worker) Block(ctx context.Context, ch <-chan struct{}, on []*core.Node) error {
 	select {
 	case <-ch:
 		return nil
 	default:
+	}
+	self := core.Current(ctx)
+	if err := check(self, on); err != nil {
+		return err
+	}
+	if self != nil {
+		self.WaitOn(on)
+		defer self.WaitOn(nil)
 	}
 	r := w.r
 	r.secede(w)
@@ -154,13 +163,27 @@ func (r *runner) rejoin(w *worker, handed bool) {
 	r.mu.Unlock()
 }
 
+// check returns an error if waiting for nodes could never end: one is in
+// no run, or needs the waiter itself.
+func check(self *core.Node, nodes []*core.Node) error {
+	for _, n := range nodes {
+		if n.State() == core.Idle {
+			return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
+		}
+	}
+	if cyc := deadlock(self, nodes); cyc != nil {
+		return &graph.DeadlockError{Cycle: cyc}
+	}
+	return nil
+}
+
 // claim returns an awaited node that the waiter may run itself, moved to
 // Running: the best ready one among rest, when no queued task has a higher
 // priority and the waiter still holds its slot.
-func (r *runner) claim(w *worker, rest []*core.Node) *core.Node {
+func (r *runner) claim(w *worker, rest []*core.Node) *core.Node { // rest may hold finished nodes
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if w.away > 0 || r.stopped.Load() {
+	if w.away > 0 || r.halted() {
 		return nil
 	}
 	var best *core.Node

@@ -18,9 +18,10 @@ const (
 	EventSkipped                        // an input failed, so it never ran
 	EventCancelled                      // the run or the task was cancelled before it finished
 	EventRetried                        // an attempt failed and the task will run again
+	EventCreated                        // the task was added to the graph while it runs
 )
 
-var kindNames = [...]string{"", "ready", "started", "finished", "failed", "skipped", "cancelled", "retried"}
+var kindNames = [...]string{"", "ready", "started", "finished", "failed", "skipped", "cancelled", "retried", "created"}
 
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {

@@ -21,6 +21,7 @@ type config struct {
 	workers   int
 	stop      bool
 	targets   []graph.Ref
+	targeted  bool // Targets was given, even with no task: run only what they need
 	observers []Observer
 }
 
@@ -50,6 +51,7 @@ func StopOnError() Option {
 // are kept. Tasks that already hold a result are not run again.
 func Targets(tasks ...graph.Ref) Option {
 	return func(c *config) error {
+		c.targeted = true
 		for i, t := range tasks {
 			if t == nil {
 				return fmt.Errorf("exec: Targets: target %d is nil", i)
@@ -103,8 +105,7 @@ var ErrRunning = core.ErrRunning
 type Execution struct {
 	r       *runner
 	closeMu sync.Once
-	wait    sync.Once
-	err     error
+	err     error // the outcome; written before r.ended is closed
 }
 
 // Start starts a run like Run does and returns at once. Call Close when no
@@ -138,7 +139,7 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 		}
 		want = append(want, n)
 	}
-	if c.targets != nil && len(want) == 0 {
+	if c.targeted && want == nil {
 		want = []*core.Node{}
 	}
 	r := newRunner(ctx, cg, &c)
@@ -155,7 +156,14 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 		r.spawnLocked()
 	}
 	r.mu.Unlock()
-	return &Execution{r: r}, nil
+	e := &Execution{r: r}
+	// One goroutine per run winds it up when it ends, so that the graph is
+	// free to run again and Done closes even if nobody calls Wait.
+	go func() {
+		e.err = r.wait()
+		close(r.ended)
+	}()
+	return e, nil
 }
 
 // Close tells the run that no more tasks will be added from outside: it
@@ -176,7 +184,7 @@ func (e *Execution) Done() <-chan struct{} { return e.r.ended }
 // does not close the run: call Close first, or Wait returns only when the
 // run's context is done.
 func (e *Execution) Wait() error {
-	e.wait.Do(func() { e.err = e.r.wait() })
+	<-e.r.ended
 	return e.err
 }
 
@@ -219,7 +227,7 @@ const maxErrs = 8
 //
 // Ownership: mu guards the queue, the slot counts and ended; the per-node
 // state belongs to core's protocol (atomics and node locks); outstanding and
-// stopped are atomics read on the hot path without mu.
+// the run context's error are atomics read on the hot path without mu.
 type runner struct {
 	g         *core.Graph
 	ctx       context.Context // cancelled to stop the run
@@ -232,7 +240,6 @@ type runner struct {
 	stopAfter func() bool
 
 	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
-	stopped     atomic.Bool
 	queued      atomic.Int64 // the queue's length, stored under mu, read without it by pick
 
 	mu       sync.Mutex
@@ -260,7 +267,7 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		g:         g,
 		limit:     c.workers,
 		stopOnErr: c.stop,
-		releasing: c.targets != nil,
+		releasing: c.targeted,
 		obs:       c.observers,
 		ended:     make(chan struct{}),
 		fin:       make(chan struct{}),
@@ -272,6 +279,12 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 // Activated, Ready, Releasing and Cancel implement core.Run.
 
 func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
+
+func (r *runner) Added(n *core.Node) {
+	if r.obs != nil {
+		r.emit(EventCreated, n, -1, nil)
+	}
+}
 func (r *runner) Releasing() bool { return r.releasing }
 
 func (r *runner) Ready(n *core.Node) {
@@ -329,7 +342,7 @@ func (r *runner) enqueue(ns []*core.Node) {
 // are queued but no longer ready count too: at worst a worker wakes for
 // nothing and parks again.
 func (r *runner) wakeLocked() {
-	if r.finished || r.stopped.Load() {
+	if r.finished || r.halted() {
 		return // wait may be in wg.Wait: no new goroutines; End cancels what is queued
 	}
 	need := min(r.q.len(), r.limit-r.holders) - (r.live - r.holders)
@@ -376,9 +389,14 @@ func (r *runner) settle(k int64) {
 	}
 }
 
+// halted reports whether the run's context is done: then no task starts.
+// It is read before every task, and is exact: cancelling a parent context
+// cancels the run's at once, while stop (which wakes parked workers) runs
+// later on a goroutine of its own.
+func (r *runner) halted() bool { return r.ctx.Err() != nil }
+
 // stop is called when the run's context is done.
 func (r *runner) stop() {
-	r.stopped.Store(true)
 	r.mu.Lock()
 	r.wakeAllLocked()
 	r.mu.Unlock()
@@ -394,7 +412,7 @@ func (r *runner) wait() error {
 	case <-r.ctx.Done():
 	}
 	r.wg.Wait()
-	stoppedEarly := r.stopped.Load() && r.outstanding.Load() > 0
+	stoppedEarly := r.halted() && r.outstanding.Load() > 0
 	var cause error
 	if stoppedEarly {
 		cause = context.Cause(r.ctx)
@@ -402,10 +420,13 @@ func (r *runner) wait() error {
 	if cause == nil {
 		cause = context.Canceled // nodes added after the run finished
 	}
-	r.g.End(r.outstanding.Load() > 0, cause)
+	r.g.End(r.outstanding.Load() > 0, cause, func(n *core.Node) {
+		if r.obs != nil {
+			r.emit(EventCancelled, n, -1, cause)
+		}
+	})
 	r.stopAfter()
 	r.cancel(nil)
-	close(r.ended)
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
 	if stoppedEarly && (!r.stopOnErr || r.failed == 0) {
@@ -439,8 +460,8 @@ func (r *runner) fail(n *core.Node, s core.State, err error) {
 }
 
 func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
-	if n.Kind() != core.Task {
-		return // waiters are the executor's own bookkeeping
+	if n.Kind() != core.Task || k == EventReady && n.Joined() {
+		return // waiters, and flows ready to finish, are the executor's own bookkeeping
 	}
 	e := Event{Kind: k, Task: refOf(n), Time: time.Now(), Worker: worker, Err: err}
 	for _, o := range r.obs {

@@ -50,7 +50,7 @@ func (r *runner) loop(w *worker) {
 	w.ctx.Context = r.ctx
 	r.mu.Lock()
 	for {
-		if r.finished || r.stopped.Load() {
+		if r.finished || r.halted() {
 			break
 		}
 		if r.holders < r.limit {
@@ -104,7 +104,7 @@ func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
 			return false // cancelled, or taken by a waiter, while queued
 		}
 		n = r.execute(w, n, true)
-		if r.stopped.Load() {
+		if r.halted() {
 			return false
 		}
 	}
@@ -132,7 +132,7 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 		switch {
 		case n.CancelRequested():
 			state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
-		case err != nil && r.stopped.Load() && r.ctx.Err() != nil && errors.Is(err, r.ctx.Err()):
+		case err != nil && r.ctx.Err() != nil && errors.Is(err, r.ctx.Err()):
 			state = core.Cancelled // it gave up because the run stopped
 		case err != nil:
 			state = core.Failed
@@ -168,9 +168,19 @@ func (r *runner) retry(w *worker, n *core.Node) error {
 	if o == nil || o.Timeout == 0 && o.Retries == 0 && !o.Cancellable {
 		return attempt(&w.ctx, w, n)
 	}
+	var c core.Consumer = w
+	if o.Retries > 0 && r.releasing {
+		// Every attempt reads the inputs again: release them after the last.
+		c = keepInputs{}
+		defer func() {
+			for i, k := 0, n.Body().NumInputs(); i < k; i++ {
+				w.Consumed(n.Body().Input(i))
+			}
+		}()
+	}
 	backoff := time.Duration(o.Backoff)
 	for try := 0; ; try++ {
-		err := r.attemptWith(w, n, o)
+		err := r.attemptWith(w, c, n, o)
 		var pe *graph.PanicError
 		if err == nil || try >= o.Retries || errors.As(err, &pe) || r.ctx.Err() != nil || n.CancelRequested() {
 			return err
@@ -191,8 +201,13 @@ func (r *runner) retry(w *worker, n *core.Node) error {
 	}
 }
 
+// keepInputs is the Consumer of a task that will read its inputs again.
+type keepInputs struct{}
+
+func (keepInputs) Consumed(*core.Node) {}
+
 // attemptWith runs one attempt with the context n's options ask for.
-func (r *runner) attemptWith(w *worker, n *core.Node, o *core.Options) error {
+func (r *runner) attemptWith(w *worker, c core.Consumer, n *core.Node, o *core.Options) error {
 	var ctx context.Context = &w.ctx
 	if o.Cancellable {
 		c, cancel := context.WithCancel(ctx)
@@ -208,7 +223,7 @@ func (r *runner) attemptWith(w *worker, n *core.Node, o *core.Options) error {
 		defer cancel()
 		ctx = c
 	}
-	return attempt(ctx, w, n)
+	return attempt(ctx, c, n)
 }
 
 // attempt calls the function once, turning a panic into a *graph.PanicError.
@@ -241,11 +256,18 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	if r.obs != nil {
 		r.emit(kindOf(s), n, w.id, err)
 	}
+	if r.releasing && s == core.Done {
+		// Ordering inputs are never read by the function: they are
+		// consumed when it is done.
+		for i, k := n.Body().NumInputs(), n.NumDeps(); i < k; i++ {
+			w.Consumed(n.Dep(i))
+		}
+	}
 	ready, woke := n.FinishNotify(s, err, w.buf[:0])
 	w.buf = ready[:0]
 	w.yield = w.yield || woke
 	var next *core.Node
-	if len(ready) > 0 && !r.stopped.Load() {
+	if len(ready) > 0 && !r.halted() {
 		next = r.pick(ready, inline)
 	}
 	clear(ready)
@@ -255,40 +277,39 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 
 // pick queues the nodes a completion made ready, except the best one when
 // inline is set and nothing better is queued: that one is returned, to run
-// on this goroutine without a trip through the queue.
+// on this goroutine without a trip through the queue. The nodes are pushed
+// best first, so that nodes ready in creation order (a tree's children, a
+// wave's front) stay on the queue's FIFO run instead of its heap.
 func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 	if r.obs != nil {
 		for _, n := range ready {
 			r.emit(EventReady, n, -1, nil)
 		}
 	}
-	best := -1
-	if inline {
-		best = 0
+	if inline && len(ready) == 1 && r.queued.Load() == 0 {
+		return ready[0] // the common chain step: no lock at all
+	}
+	if len(ready) > 1 {
+		// Insertion sort: completions make few nodes ready, and the list is
+		// the worker's own.
 		for i := 1; i < len(ready); i++ {
-			if before(ready[i], ready[best]) {
-				best = i
+			for j := i; j > 0 && before(ready[j], ready[j-1]); j-- {
+				ready[j], ready[j-1] = ready[j-1], ready[j]
 			}
-		}
-		if len(ready) == 1 && r.queued.Load() == 0 {
-			return ready[0] // the common chain step: no lock at all
 		}
 	}
 	r.mu.Lock()
-	pushed := 0
-	for i, n := range ready {
-		if i != best {
-			r.q.push(n)
-			pushed++
+	var next *core.Node
+	if inline {
+		if top := r.q.peek(); top == nil || !before(top, ready[0]) {
+			next, ready = ready[0], ready[1:]
 		}
 	}
-	var next *core.Node
-	if best >= 0 {
-		next = ready[best]
-		if top := r.q.peek(); top != nil && before(top, next) {
-			r.q.push(next)
-			next = r.q.pop()
-		}
+	for _, n := range ready {
+		r.q.push(n)
+	}
+	if inline && next == nil {
+		next = r.q.pop()
 	}
 	r.queued.Store(int64(r.q.len()))
 	r.wakeLocked()

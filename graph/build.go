@@ -32,15 +32,18 @@ func (w within) scope() (*Graph, *core.Node) { return w.g, w.parent }
 // parent as their creator, so drawings of the evolved graph group them under
 // it. Inside a running task, dynamic.Scope(ctx) is the usual way to get one.
 func Within(parent Ref) Builder {
-	if parent == nil {
-		return within{}
+	if b, ok := parent.(Builder); ok {
+		return b // this module's handles are their own scopes: no allocation
 	}
-	n := parent.Core(core.Key{})
-	var g *Graph
-	if cg := n.Graph(); cg != nil {
-		g = cg.Owner().(*Graph)
+	return within{}
+}
+
+// scope makes a task handle the Builder of the tasks it creates (see Within).
+func (t *Task[T]) scope() (*Graph, *core.Node) {
+	if cg := t.n.Graph(); cg != nil {
+		return cg.Owner().(*Graph), &t.n
 	}
-	return within{g: g, parent: n}
+	return nil, nil
 }
 
 // Option sets something about a task other than its function and inputs.
@@ -218,10 +221,10 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	for i := 0; err == nil && i < len(nilIn); i++ {
 		if nilIn[i] {
 			err = fmt.Errorf("input %d: %w", i, ErrNilInput)
-		} else if in := body.Input(i); in.Graph() != &g.c {
+		} else if in := body.Input(i); in.Graph() == nil {
+			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
+		} else if in.Graph() != &g.c {
 			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
-		} else if in.State() == core.Failed && in.Graph() == nil {
-			err = fmt.Errorf("input %d (%q) could not be built", i, in.Name())
 		}
 	}
 	t.n.Init(name, s.prio, body)

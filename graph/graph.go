@@ -49,6 +49,9 @@ func (g *Graph) Order(before, after Ref) error {
 	if err := errors.Join(errB, errA); err != nil {
 		return err
 	}
+	if a == b {
+		return &CycleError{Cycle: []string{a.Name(), a.Name()}}
+	}
 	g.c.Lock()
 	defer g.c.Unlock()
 	if err := g.c.Order(b, a); err != nil {

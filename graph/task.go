@@ -196,13 +196,11 @@ func Await(ctx context.Context, refs ...Ref) error {
 		return a.Await(ctx, nodes)
 	}
 	for _, n := range nodes {
-		cg := n.Graph()
-		if cg == nil || cg.RunOf(n) == nil {
-			if !n.State().Terminal() {
-				return &Error{Task: n.Name(), Err: ErrNotScheduled}
-			}
-			continue
+		if n.State() == Idle {
+			return &Error{Task: n.Name(), Err: ErrNotScheduled}
 		}
+	}
+	for _, n := range nodes {
 		select {
 		case <-n.Done():
 		case <-ctx.Done():

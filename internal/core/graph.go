@@ -26,6 +26,9 @@ type Run interface {
 	Releasing() bool
 	// Cancel cancels n, which is in the run.
 	Cancel(n *Node) bool
+	// Added is told of a node added to the graph while it runs, before the
+	// node joins the run.
+	Added(n *Node)
 }
 
 // ErrRunning is returned when a graph is asked to run while it already runs.
@@ -87,7 +90,7 @@ func (g *Graph) Nodes() []*Node {
 	defer g.mu.Unlock()
 	out := make([]*Node, 0, g.n)
 	for _, c := range g.chunks {
-		out = append(out, c...)
+		out = append(out, c[:min(int64(len(c)), g.n-int64(len(out)))]...)
 	}
 	return out
 }
@@ -285,22 +288,22 @@ func (g *Graph) prepare(n *Node) {
 	n.epoch = g.epoch
 	n.state.Store(uint32(Waiting))
 	n.users.Store(0)
-	if n.ext == nil {
+	if n.xt() == nil {
 		return // nothing else to reset, and nothing another goroutine reads without g.mu
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if o := n.ext.opts; o != nil && o.Keep {
+	if o := n.xt().opts; o != nil && o.Keep {
 		n.users.Store(1)
 	}
 	{
-		n.ext.err = nil
-		n.ext.kids = 0
-		n.ext.cause.Store(nil)
-		if n.ext.done != nil {
+		n.xt().err = nil
+		n.xt().kids = 0
+		n.xt().cause.Store(nil)
+		if n.xt().done != nil {
 			select {
-			case <-n.ext.done:
-				n.ext.done = nil
+			case <-n.xt().done:
+				n.xt().done = nil
 			default:
 			}
 		}
@@ -345,10 +348,11 @@ func (g *Graph) activate(n *Node) {
 func (g *Graph) activateNew(n, parent *Node) {
 	for i, k := 0, n.NumDeps(); i < k; i++ {
 		d := n.Dep(i)
-		if d.State() != Done && d.epoch != g.epoch {
-			g.activate(d)
+		if s := d.State(); s == Released || s != Done && d.epoch != g.epoch {
+			g.activate(d) // recompute what was dropped, run what was not asked for
 		}
 	}
+	g.run.Added(n)
 	g.join(n, true)
 	if parent != nil && parent.epoch == g.epoch {
 		if o := parent.Options(); o != nil && o.Join && parent.State() == Running {
@@ -356,7 +360,7 @@ func (g *Graph) activateNew(n, parent *Node) {
 			// and have n's completion count it down.
 			parent.mu.Lock()
 			parent.pending.Add(1)
-			parent.ext.kids++
+			parent.xt().kids++
 			parent.mu.Unlock()
 			n.mu.Lock()
 			n.extra().waiters = append(n.extra().waiters, parent)
@@ -414,8 +418,9 @@ func (g *Graph) join(n *Node, link bool) {
 }
 
 // End closes the active run. If it stopped early, nodes of the run that
-// did not finish are marked cancelled with err, and their waiters are woken.
-func (g *Graph) End(early bool, err error) {
+// did not finish are marked cancelled with err (and passed to cancelled),
+// and their waiters are woken.
+func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !early {
@@ -429,6 +434,7 @@ func (g *Graph) End(early bool, err error) {
 			}
 			if n.epoch == g.epoch && !n.State().Terminal() {
 				n.Finish(Cancelled, err, nil)
+				cancelled(n)
 			}
 		}
 	}
@@ -484,16 +490,16 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) ([]*Node, bool) {
 			ready = append(ready, c)
 		}
 	}
-	if x := n.ext; x != nil {
+	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
 			if w.kind == Notifier {
-				w.ext.notify(n)
+				w.xt().notify(n)
 				woke = true
 				continue
 			}
 			if fail && w.kind == Task {
 				w.state.Or(poisoned)
-				w.ext.cause.CompareAndSwap(nil, n) // joining parents always have ext
+				w.xt().cause.CompareAndSwap(nil, n) // joining parents always have ext
 			}
 			if w.pending.Add(-1) == 0 && (w.CAS(Waiting, Ready) || w.CAS(Joining, Ready)) {
 				ready = append(ready, w)
@@ -535,14 +541,14 @@ func (n *Node) Watch(w *Node) bool {
 func (n *Node) Unwatch(w *Node) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ext == nil {
+	if n.xt() == nil {
 		return false
 	}
-	i := slices.Index(n.ext.waiters, w)
+	i := slices.Index(n.xt().waiters, w)
 	if i < 0 {
 		return false
 	}
-	n.ext.waiters = slices.Delete(n.ext.waiters, i, i+1)
+	n.xt().waiters = slices.Delete(n.xt().waiters, i, i+1)
 	return true
 }
 
@@ -602,8 +608,8 @@ func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
 		case Running, Joining:
 			n.state.Or(cancelReq)
 			n.mu.Lock()
-			if n.ext != nil && n.ext.cancel != nil {
-				n.ext.cancel()
+			if n.xt() != nil && n.xt().cancel != nil {
+				n.xt().cancel()
 			}
 			n.mu.Unlock()
 			return ready, CancelRunning

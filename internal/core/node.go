@@ -146,7 +146,7 @@ type Node struct {
 	mu      sync.Mutex
 	succ    *edge
 	body    Body
-	ext     *ext
+	xp      atomic.Pointer[ext] // created at most once, by extra; read with xt
 }
 
 // Init sets what a node is before it is added. Graph.Add fills in the rest.
@@ -159,7 +159,8 @@ func (n *Node) Init(name string, prio int, body Body) {
 // NewWaiter returns a Waiter node ordered like owner (its priority and
 // creation order), used to queue the resumption of a blocked task.
 func NewWaiter(owner *Node) *Node {
-	w := &Node{kind: Waiter, ext: &ext{wake: make(chan struct{}, 1)}}
+	w := &Node{kind: Waiter}
+	w.xp.Store(&ext{wake: make(chan struct{}, 1)})
 	w.state.Store(uint32(Waiting))
 	if owner != nil {
 		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.g
@@ -171,7 +172,9 @@ func NewWaiter(owner *Node) *Node {
 // watches when that node finishes. fn runs on the finishing goroutine with
 // the node's lock held: it must be quick and must not touch other nodes.
 func NewNotifier(fn func(*Node)) *Node {
-	return &Node{kind: Notifier, ext: &ext{notify: fn}}
+	n := &Node{kind: Notifier}
+	n.xp.Store(&ext{notify: fn})
+	return n
 }
 
 // ID is the node's index in its graph, which is also its creation order.
@@ -228,10 +231,10 @@ func (n *Node) Epoch() uint32 { return n.epoch }
 
 // Options returns the node's options, or nil.
 func (n *Node) Options() *Options {
-	if n.ext == nil {
+	if n.xt() == nil {
 		return nil
 	}
-	return n.ext.opts
+	return n.xt().opts
 }
 
 // SetOptions stores o; call it before the node is added.
@@ -243,10 +246,17 @@ func (n *Node) SetOptions(o *Options) {
 }
 
 func (n *Node) extra() *ext {
-	if n.ext == nil {
-		n.ext = &ext{}
+	if e := n.xp.Load(); e != nil {
+		return e
 	}
-	return n.ext
+	n.xp.CompareAndSwap(nil, &ext{})
+	return n.xp.Load()
+}
+
+// xt returns n's ext, or nil. The pointer is atomic because ext is created
+// lazily (a first waiter, a failure) while the executor reads options.
+func (n *Node) xt() *ext {
+	return n.xp.Load()
 }
 
 // Fail marks a node that could not be built as failed with err.
@@ -260,10 +270,10 @@ func (n *Node) Fail(err error) {
 func (n *Node) Err() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ext == nil {
+	if n.xt() == nil {
 		return nil
 	}
-	return n.ext.err
+	return n.xt().err
 }
 
 // NumDeps is the number of nodes n must wait for: its body's inputs and any
@@ -273,8 +283,8 @@ func (n *Node) NumDeps() int {
 	if n.body != nil {
 		k = n.body.NumInputs()
 	}
-	if n.ext != nil {
-		k += len(n.ext.after)
+	if n.xt() != nil {
+		k += len(n.xt().after)
 	}
 	return k
 }
@@ -288,7 +298,7 @@ func (n *Node) Dep(i int) *Node {
 			i -= k
 		}
 	}
-	return n.ext.after[i]
+	return n.xt().after[i]
 }
 
 // SetJoined marks a Join node whose function returned: when it becomes
@@ -303,20 +313,20 @@ func (n *Node) CancelRequested() bool { return n.state.Load()&cancelReq != 0 }
 
 // Cause is the first emitted task of a Join node that failed, or nil.
 func (n *Node) Cause() *Node {
-	if n.ext == nil {
+	if n.xt() == nil {
 		return nil
 	}
-	return n.ext.cause.Load()
+	return n.xt().cause.Load()
 }
 
 // Wake is the channel a Waiter's goroutine receives its slot on.
-func (n *Node) Wake() chan struct{} { return n.ext.wake }
+func (n *Node) Wake() chan struct{} { return n.xt().wake }
 
 // WaitOn records what n's body is blocked on, for deadlock reports; nil
 // clears it.
 func (n *Node) WaitOn(on []*Node) {
 	n.mu.Lock()
-	if on != nil || n.ext != nil {
+	if on != nil || n.xt() != nil {
 		n.extra().waitOn = on
 	}
 	n.mu.Unlock()
@@ -326,10 +336,10 @@ func (n *Node) WaitOn(on []*Node) {
 func (n *Node) WaitingOn() []*Node {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.ext == nil {
+	if n.xt() == nil {
 		return nil
 	}
-	return n.ext.waitOn
+	return n.xt().waitOn
 }
 
 // SetCancel stores the cancel function of a running node's own context.
@@ -373,8 +383,10 @@ var CurrentKey, AwaiterKey any = currentKey, awaiterKey
 type Awaiter interface {
 	// Await returns when every node finished, or ctx is done.
 	Await(ctx context.Context, nodes []*Node) error
-	// Block returns when ch is closed (or receives), or ctx is done.
-	Block(ctx context.Context, ch <-chan struct{}) error
+	// Block returns when ch is closed (or receives), or ctx is done. on
+	// lists the nodes whose completion ch stands for, to report a wait
+	// that could never end.
+	Block(ctx context.Context, ch <-chan struct{}, on []*Node) error
 }
 
 // Current returns the node whose function is running with ctx, or nil.

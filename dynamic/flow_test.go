@@ -1,0 +1,185 @@
+package dynamic_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/evolve-dag/evolve/dynamic"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// TestFlowJoinsEverythingItEmitted: a flow emits a diamond and a side task
+// and returns without waiting; the flow's consumer starts only after every
+// emitted task finished, the side task included (which finishes after the
+// returned task), and it reads the returned task's result.
+func TestFlowJoinsEverythingItEmitted(t *testing.T) {
+	for _, workers := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var events log
+			side := make(chan struct{})
+			var result *graph.Task[int]
+			emitted := []string{"a", "b", "c", "d", "side"}
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+				a := graph.Go(b, "a", func(context.Context) (int, error) { return 1, nil })
+				l := graph.Go1(b, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				r := graph.Go1(b, "c", a, func(_ context.Context, x int) (int, error) { return x * 10, nil })
+				result = graph.Go2(b, "d", l, r, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+				graph.Go(b, "side", func(ctx context.Context) (int, error) { return 0, block(ctx, side) }, graph.Priority(-5))
+				return result, nil
+			})
+			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (string, error) {
+				return fmt.Sprint("got ", x), nil
+			})
+			e := start(t, g, exec.Workers(workers), exec.Observe(events.observer(exec.EventStarted, exec.EventFinished)))
+			// The flow's function returns without waiting, and the returned
+			// task finishes, while side still blocks: the flow joins, its
+			// consumer waits. (Seeing the flow Joining orders the read of
+			// result after the flow's function wrote it.)
+			eventually(t, "the flow's function returns and the flow joins", func() bool { return fl.State() == graph.Joining })
+			awaitClosed(t, result.Done(), "the returned task")
+			if s := fl.State(); s != graph.Joining {
+				t.Errorf("flow is %v after the returned task finished, side still running; want joining", s)
+			}
+			if s := consumer.State(); s != graph.Waiting {
+				t.Errorf("consumer is %v while the flow joins; want waiting", s)
+			}
+			close(side)
+			if err := finish(t, e); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			check(t, consumer, "got 12")
+			check(t, fl, 12)
+			log := events.all()
+			startC := slices.Index(log, "started consumer")
+			if startC < 0 {
+				t.Fatalf("consumer never started: %q", log)
+			}
+			for _, name := range emitted {
+				if i := slices.Index(log, "finished "+name); i < 0 || i > startC {
+					t.Errorf("%s finished at %d, consumer started at %d; want every emitted task finished first: %q", name, i, startC, log)
+				}
+			}
+			if i := slices.Index(log, "finished flow"); i < 0 || i > startC {
+				t.Errorf("flow finished at %d, consumer started at %d: %q", i, startC, log)
+			}
+			for _, name := range emitted {
+				if c := findRef(g, name).Creator(); c != graph.Ref(fl) {
+					t.Errorf("%s.Creator() = %v; want flow", name, c)
+				}
+			}
+		})
+	}
+}
+
+// findRef returns the first task of g with the given name.
+func findRef(g *graph.Graph, name string) graph.Ref {
+	for r := range g.Tasks() {
+		if r.Name() == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// TestFlowEmittedFailureFailsTheFlow: when a task a flow emitted fails, the
+// flow fails with a *graph.SkipError naming that task (even when the
+// returned task is another one, and when the failure reached the returned
+// task through an input), errors.Is reaches the cause, and the flow's
+// consumers never run.
+func TestFlowEmittedFailureFailsTheFlow(t *testing.T) {
+	cases := []struct {
+		name string
+		emit func(b graph.Builder) *graph.Task[int]
+	}{
+		{"side task fails", func(b graph.Builder) *graph.Task[int] {
+			graph.Go(b, "bad", func(context.Context) (int, error) { return 0, errBoom })
+			return graph.Go(b, "ok", func(context.Context) (int, error) { return 1, nil })
+		}},
+		{"returned task's input fails", func(b graph.Builder) *graph.Task[int] {
+			bad := graph.Go(b, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("wrapped: %w", errBoom) })
+			return graph.Go1(b, "ok", bad, func(_ context.Context, x int) (int, error) { return x, nil })
+		}},
+		{"returned task fails", func(b graph.Builder) *graph.Task[int] {
+			graph.Go(b, "fine", func(context.Context) (int, error) { return 1, nil })
+			return graph.Go(b, "bad", func(context.Context) (int, error) { return 0, errBoom })
+		}},
+		{"nested flow's task fails", func(b graph.Builder) *graph.Task[int] {
+			return graph.Flow(b, "inner", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+				return graph.Go(b, "bad", func(context.Context) (int, error) { return 0, errBoom }), nil
+			})
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := graph.New()
+			fl := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+				return c.emit(b), nil
+			})
+			ran := false
+			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { ran = true; return x, nil })
+			independent := graph.Go(g, "independent", func(context.Context) (int, error) { return 7, nil })
+			err := run(t, g, exec.Workers(2))
+			if !errors.Is(err, errBoom) {
+				t.Errorf("Run = %v; want an error reaching errBoom", err)
+			}
+			_, ferr := fl.Result()
+			var se *graph.SkipError
+			if !errors.As(ferr, &se) {
+				t.Fatalf("flow error = %v (state %v); want a *graph.SkipError", ferr, fl.State())
+			}
+			if se.Task != "flow" || se.Failed != "bad" || !errors.Is(ferr, errBoom) {
+				t.Errorf("flow error = %+v; want Task flow, Failed bad, reaching errBoom", se)
+			}
+			if s := fl.State(); s == graph.Done {
+				t.Errorf("flow state = %v; want it not done", s)
+			}
+			if ran || consumer.State() != graph.Skipped {
+				t.Errorf("consumer ran=%v state=%v; want never run, skipped", ran, consumer.State())
+			}
+			if _, cerr := consumer.Result(); !errors.As(cerr, &se) || se.Failed != "bad" || !errors.Is(cerr, errBoom) {
+				t.Errorf("consumer error = %v; want a SkipError naming bad and reaching errBoom", cerr)
+			}
+			check(t, independent, 7)
+		})
+	}
+}
+
+// TestFlowInsideTask: a task adds a flow to the running graph and waits for
+// it; the wait ends only when everything the flow emitted finished.
+func TestFlowInsideTask(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var events log
+			root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
+				fl := graph.Flow(dynamic.Scope(ctx), "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+					for i := range 5 {
+						graph.Go(b, fmt.Sprint("e", i), func(context.Context) (int, error) {
+							events.add(fmt.Sprint("e", i))
+							return i, nil
+						}, graph.Priority(-i))
+					}
+					// The returned task is the first one emitted: the others
+					// still hold the flow.
+					return graph.Go(b, "first", func(context.Context) (int, error) { return 40, nil }, graph.Priority(9)), nil
+				})
+				v, err := fl.Wait(ctx)
+				events.add("root resumed")
+				return v + 2, err
+			})
+			if err := run(t, g, exec.Workers(workers)); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			check(t, root, 42)
+			log := events.all()
+			if len(log) != 6 || log[5] != "root resumed" {
+				t.Errorf("events = %q; want the five emitted tasks, then root resumed", log)
+			}
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/evolve-dag/evolve/dynamic"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// fib computes Fibonacci numbers by tasks that spawn two children and
+// await them: nested fan-out as deep as n.
+func fib(ctx context.Context, n int) (int, error) {
+	if n < 2 {
+		return n, nil
+	}
+	s := dynamic.Scope(ctx)
+	x := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-1) })
+	y := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-2) })
+	if err := graph.Await(ctx, x, y); err != nil {
+		return 0, err
+	}
+	a, err1 := x.Result()
+	b, err2 := y.Result()
+	return a + b, errors.Join(err1, err2)
+}
+
+// TestAwaitNestedFanOutNeverDeadlocks runs fib(15), where every task waits
+// for two children, in pools of one and two: waiting gives the slot back,
+// so even one worker finishes.
+func TestAwaitNestedFanOutNeverDeadlocks(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			root := graph.Go(g, "fib", func(ctx context.Context) (int, error) { return fib(ctx, 15) })
+			if err := runGuarded(t, t.Context(), g, exec.Workers(workers)); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := root.Result(); v != 610 || err != nil {
+				t.Fatalf("fib(15) = %v, %v; want 610", v, err)
+			}
+			// fib(n) spawns 2*fib(n+1)-2 tasks: 1972 for n=15, plus the root.
+			if n := g.Len(); n != 1973 {
+				t.Fatalf("graph has %d tasks, want 1973", n)
+			}
+		})
+	}
+}
+
+// TestAwaitOwnResultIsDeadlock: a task that waits for a task needing its
+// own result gets a *graph.DeadlockError at once instead of hanging.
+func TestAwaitOwnResultIsDeadlock(t *testing.T) {
+	g := graph.New()
+	var self *graph.Task[int]
+	self = graph.Go(g, "self", func(ctx context.Context) (int, error) {
+		child := graph.Go1(dynamic.Scope(ctx), "child", self, func(_ context.Context, x int) (int, error) { return x, nil })
+		_, err := child.Wait(ctx)
+		return 0, err
+	})
+	_ = runGuarded(t, t.Context(), g, exec.Workers(1))
+	var de *graph.DeadlockError
+	if !errors.As(self.Err(), &de) {
+		t.Fatalf("self: %v, want *graph.DeadlockError", self.Err())
+	}
+}

@@ -1,0 +1,192 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// TestObserveCountsEveryEvent runs a known graph and checks the exact
+// number of events of each kind, per task: two tasks succeed, one fails,
+// and two are skipped behind it (a skipped task becomes ready, and a
+// worker skips it without starting it). Values are not in the run.
+func TestObserveCountsEveryEvent(t *testing.T) {
+	const workers = 2
+	rec := &recorder{}
+	g := graph.New()
+	v := graph.Value(g, 1)
+	a := graph.Go1(g, "a", v, func(_ context.Context, x int) (int, error) { return x, nil })
+	graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+	c := graph.Go(g, "c", func(context.Context) (int, error) { return 0, errBoom })
+	d := graph.Go1(g, "d", c, func(_ context.Context, x int) (int, error) { return x, nil })
+	graph.Go1(g, "e", d, func(_ context.Context, x int) (int, error) { return x, nil })
+	if err := runGuarded(t, t.Context(), g, exec.Workers(workers), exec.Observe(rec)); !errors.Is(err, errBoom) {
+		t.Fatalf("Run = %v", err)
+	}
+
+	want := map[string][]exec.EventKind{
+		"a": {exec.EventReady, exec.EventStarted, exec.EventFinished},
+		"b": {exec.EventReady, exec.EventStarted, exec.EventFinished},
+		"c": {exec.EventReady, exec.EventStarted, exec.EventFailed},
+		"d": {exec.EventReady, exec.EventSkipped},
+		"e": {exec.EventReady, exec.EventSkipped},
+	}
+	got := map[string][]exec.Event{}
+	for _, e := range rec.all() {
+		got[e.Task.Name()] = append(got[e.Task.Name()], e)
+	}
+	if len(got) != len(want) {
+		t.Errorf("events for tasks %v, want exactly a..e", keys(got))
+	}
+	total := map[exec.EventKind]int{}
+	for name, kinds := range want {
+		evs := got[name]
+		if fmt.Sprint(kindsOf(evs)) != fmt.Sprint(kinds) {
+			t.Errorf("%s: events %v, want %v in this order", name, kindsOf(evs), kinds)
+			continue
+		}
+		for i, e := range evs {
+			total[e.Kind]++
+			if e.Time.IsZero() {
+				t.Errorf("%s: %v event has no time", name, e.Kind)
+			}
+			if i > 0 && e.Time.Before(evs[i-1].Time) {
+				t.Errorf("%s: %v at %v is before %v at %v", name, e.Kind, e.Time, evs[i-1].Kind, evs[i-1].Time)
+			}
+			switch e.Kind {
+			case exec.EventReady:
+				if e.Worker != -1 {
+					t.Errorf("%s: ready event has worker %d, want -1 (no worker yet)", name, e.Worker)
+				}
+			default:
+				if e.Worker < 0 || e.Worker >= workers {
+					t.Errorf("%s: %v event has worker %d, want in [0, %d)", name, e.Kind, e.Worker, workers)
+				}
+			}
+			switch e.Kind {
+			case exec.EventFailed, exec.EventSkipped:
+				if !errors.Is(e.Err, errBoom) {
+					t.Errorf("%s: %v event has error %v, want the failure", name, e.Kind, e.Err)
+				}
+			default:
+				if e.Err != nil {
+					t.Errorf("%s: %v event has error %v, want nil", name, e.Kind, e.Err)
+				}
+			}
+		}
+	}
+	for k, n := range map[exec.EventKind]int{
+		exec.EventReady: 5, exec.EventStarted: 3, exec.EventFinished: 2, exec.EventFailed: 1,
+		exec.EventSkipped: 2, exec.EventCancelled: 0, exec.EventRetried: 0,
+	} {
+		if c := rec.count(k, ""); c != n {
+			t.Errorf("%d %v events, want %d", c, k, n)
+		}
+		if total[k] != n {
+			t.Errorf("%d %v events in per-task sequences, want %d", total[k], k, n)
+		}
+	}
+	var se *graph.SkipError
+	if !errors.As(d.Err(), &se) {
+		t.Errorf("d: %v", d.Err())
+	}
+}
+
+// TestObserveReportsCancelledTasks cancels runs while one task runs and
+// its consumers wait: every task must get exactly one event ending its life
+// (finished, failed, skipped or cancelled), and every task that ends
+// cancelled an EventCancelled, so that observers see each life to its end.
+// Whether the consumers end cancelled depends on scheduling, so it tries
+// several rounds, and lets the run notice the cancel before a returns.
+func TestObserveReportsCancelledTasks(t *testing.T) {
+	for round := range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		rec := &recorder{}
+		g := graph.New()
+		a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+			cancel()
+			err := blockUntil(ctx, nil)
+			time.Sleep(time.Millisecond) // give the run time to notice the cancel; not an assertion
+			return 0, err
+		})
+		b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+		c := graph.Go1(g, "c", b, func(_ context.Context, x int) (int, error) { return x, nil })
+		if err := runGuarded(t, ctx, g, exec.Workers(1), exec.Observe(rec)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: Run = %v", round, err)
+		}
+		cancel()
+		for _, h := range []*graph.Task[int]{a, b, c} {
+			var terminal int
+			for _, e := range rec.all() {
+				if e.Task.Name() != h.Name() {
+					continue
+				}
+				switch e.Kind {
+				case exec.EventFinished, exec.EventFailed, exec.EventSkipped, exec.EventCancelled:
+					terminal++
+				}
+			}
+			if h.State() == graph.Cancelled && rec.count(exec.EventCancelled, h.Name()) != 1 {
+				t.Errorf("round %d: %s ended cancelled but got %d cancelled events", round, h.Name(), rec.count(exec.EventCancelled, h.Name()))
+			}
+			if terminal != 1 {
+				t.Errorf("round %d: %s (state %v): %d events ending its life, want exactly 1", round, h.Name(), h.State(), terminal)
+			}
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// TestObserveSeesTaskCancel checks the event of a task cancelled with
+// Task.Cancel before it started.
+func TestObserveSeesTaskCancel(t *testing.T) {
+	release := make(chan struct{})
+	rec := &recorder{}
+	g := graph.New()
+	a := graph.Go(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
+	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+	e, err := exec.Start(t.Context(), g, exec.Observe(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Cancel() {
+		t.Fatal("Cancel on a waiting task reported false")
+	}
+	close(release)
+	e.Close()
+	if err := waitGuarded(t, e); err != nil {
+		t.Fatalf("Run = %v; a task cancelled on purpose is not a failure", err)
+	}
+	if b.State() != graph.Cancelled || !errors.Is(b.Err(), graph.ErrCancelled) {
+		t.Fatalf("b: %v, %v; want cancelled with ErrCancelled", b.State(), b.Err())
+	}
+	if n := rec.count(exec.EventCancelled, "b"); n != 1 {
+		t.Fatalf("%d cancelled events for b, want 1", n)
+	}
+	if n := rec.count(exec.EventStarted, "b"); n != 0 {
+		t.Fatalf("cancelled task b started")
+	}
+}
+
+func kindsOf(evs []exec.Event) []exec.EventKind {
+	out := make([]exec.EventKind, len(evs))
+	for i, e := range evs {
+		out[i] = e.Kind
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

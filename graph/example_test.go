@@ -1,0 +1,128 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// Go1 adds a task that reads one input; the compiler checks that the
+// function takes the input's result type.
+func ExampleGo1() {
+	g := graph.New()
+	text := graph.Value(g, "42")
+	n := graph.Go1(g, "parse", text, func(_ context.Context, s string) (int, error) { return strconv.Atoi(s) })
+	double := graph.Go1(g, "double", n, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+
+	fmt.Println(double.State()) // building runs nothing
+	if err := exec.Run(context.Background(), g); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(double.Result())
+	// Output:
+	// idle
+	// 84 <nil>
+}
+
+// GoN gathers any number of inputs of one type, in order.
+func ExampleGoN() {
+	g := graph.New()
+	var parts []*graph.Task[string]
+	for _, w := range []string{"fan", "in", "works"} {
+		parts = append(parts, graph.Go(g, "word", func(context.Context) (string, error) { return strings.ToUpper(w), nil }))
+	}
+	joined := graph.GoN(g, "join", parts, func(_ context.Context, ws []string) (string, error) {
+		return strings.Join(ws, " "), nil
+	})
+	if err := exec.Run(context.Background(), g); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(joined.Result())
+	// Output: FAN IN WORKS <nil>
+}
+
+// A task whose input failed is skipped; its error names the task where the
+// failure started and wraps that task's error.
+func ExampleSkipError() {
+	errDisk := errors.New("disk full")
+	g := graph.New()
+	save := graph.Go(g, "save", func(context.Context) (int, error) { return 0, errDisk })
+	report := graph.Go1(g, "report", save, func(_ context.Context, n int) (string, error) { return fmt.Sprint(n), nil })
+	_ = exec.Run(context.Background(), g)
+
+	var skip *graph.SkipError
+	if errors.As(report.Err(), &skip) {
+		fmt.Println(skip.Task, "skipped because", skip.Failed, "failed:", errors.Is(skip, errDisk))
+	}
+	fmt.Println(report.Err())
+	// Output:
+	// report skipped because save failed: true
+	// task "report" skipped: input "save" failed: disk full
+}
+
+// A panic in a task fails that task with a *graph.PanicError holding the
+// value and the stack; the program goes on.
+func ExamplePanicError() {
+	g := graph.New()
+	bad := graph.Go(g, "bad", func(context.Context) (int, error) { panic("index out of range") })
+	_ = exec.Run(context.Background(), g)
+
+	var pe *graph.PanicError
+	if errors.As(bad.Err(), &pe) {
+		fmt.Println(pe.Task, pe.Value, len(pe.Stack) > 0)
+	}
+	// Output: bad index out of range true
+}
+
+// A handle is a future: a client waits for a task of a running graph.
+func ExampleTask_Wait() {
+	g := graph.New()
+	e, err := exec.Start(context.Background(), g)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	a := graph.Go(g, "a", func(context.Context) (int, error) { return 20, nil })
+	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 22, nil })
+	fmt.Println(b.Wait(context.Background()))
+	e.Close()
+	fmt.Println(e.Wait())
+
+	idle := graph.Go(g, "idle", func(context.Context) (int, error) { return 0, nil })
+	_, err = idle.Wait(context.Background()) // in no run: it would wait forever
+	fmt.Println(errors.Is(err, graph.ErrNotScheduled))
+	// Output:
+	// 42 <nil>
+	// <nil>
+	// true
+}
+
+// Order makes a task wait for another whose result it does not read: here
+// "read" has the higher priority but runs after "write".
+func ExampleGraph_Order() {
+	g := graph.New()
+	var log []string
+	write := graph.Go(g, "write", func(context.Context) (int, error) { log = append(log, "write"); return 0, nil })
+	read := graph.Go(g, "read", func(context.Context) (int, error) { log = append(log, "read"); return 0, nil }, graph.Priority(10))
+	if err := g.Order(write, read); err != nil {
+		fmt.Println(err)
+	}
+	if err := exec.Run(context.Background(), g, exec.Workers(1)); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(log)
+
+	// Order is the only way to close a cycle; runs refuse cyclic graphs.
+	if err := g.Order(read, write); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(g.Validate())
+	// Output:
+	// [write read]
+	// cycle: write -> read -> write
+}
