@@ -28,7 +28,8 @@ func TestClientsSubmitWhileRunning(t *testing.T) {
 	errs := make(chan error, clients)
 	for c := range clients {
 		wg.Go(func() {
-			ctx := context.Background()
+			ctx, cancel := context.WithTimeout(context.Background(), liveness)
+			defer cancel()
 			var mine []*graph.Task[int]
 			for i := range per {
 				src := graph.Go(g, "src", func(context.Context) (int, error) { runs.Add(1); return c*per + i, nil }, graph.Priority(i%3))
@@ -66,6 +67,42 @@ func TestClientsSubmitWhileRunning(t *testing.T) {
 	}
 	if n := g.Len(); n != 1+2*clients*per {
 		t.Errorf("g.Len() = %d; want %d", n, 1+2*clients*per)
+	}
+}
+
+// TestOpenRunStaysOpenWhileClientsAdd: a client adds, one after another,
+// a task and a reader of it to an open run in which nothing else is
+// pending, and waits for the reader. The run must stay open (it holds until
+// Close) however the reader's input finishes around the reader's joining:
+// every wait succeeds and the run has not ended.
+func TestOpenRunStaysOpenWhileClientsAdd(t *testing.T) {
+	g := graph.New()
+	e := start(t, g, exec.Workers(2))
+	ctx, cancel := context.WithTimeout(context.Background(), liveness)
+	defer cancel()
+	for i := range 3000 {
+		src := graph.Go(g, "src", func(context.Context) (int, error) { return i, nil })
+		dbl := graph.Go1(g, "dbl", src, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+		if v, err := dbl.Wait(ctx); err != nil || v != 2*i {
+			t.Fatalf("round %d: Wait = %v, %v; want %d (run ended: %v)", i, v, err, 2*i, isClosed(e.Done()))
+		}
+	}
+	select {
+	case <-e.Done():
+		t.Fatalf("the run ended before Close")
+	default:
+	}
+	if err := finish(t, e); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -22,7 +22,8 @@ type Completed[T any] struct {
 	byNode    map[*core.Node]entry[T] // added, not finished
 	waiting   int                     // added, not finished
 	unchecked []*core.Node            // added since the last wait: not yet checked for waits that cannot end
-	signal    chan struct{}           // a completion arrived; capacity 1 so the notifier never blocks
+	pending   []*core.Node            // added, maybe finished: what a wait inside a task records it waits on
+	signal    *core.Signal            // fired by each completion
 }
 
 // entry is a task added and not finished yet, and how many times it was
@@ -36,7 +37,7 @@ type entry[T any] struct {
 func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
 	c := &Completed[T]{
 		byNode: map[*core.Node]entry[T]{},
-		signal: make(chan struct{}, 1),
+		signal: core.NewSignal(),
 	}
 	c.notifier = core.NewNotifier(c.finished)
 	c.Add(tasks...)
@@ -55,10 +56,7 @@ func (c *Completed[T]) finished(n *core.Node) {
 		c.waiting -= e.times
 	}
 	c.mu.Unlock()
-	select {
-	case c.signal <- struct{}{}:
-	default:
-	}
+	c.signal.Fire()
 }
 
 // Add adds tasks to be yielded when they finish; tasks that have finished
@@ -76,12 +74,29 @@ func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
 		c.waiting++
 		if !dup {
 			c.unchecked = append(c.unchecked, n)
+			c.pending = append(c.pending, n)
 		}
 		c.mu.Unlock()
 		if !dup && !n.Watch(c.notifier) {
 			c.finished(n)
 		}
 	}
+}
+
+// compact drops finished nodes from pending once they are most of it. It
+// builds a new slice, never rewriting one that a wait has recorded, so
+// other goroutines may read those. The caller holds c.mu.
+func (c *Completed[T]) compact() {
+	if len(c.pending) < 64 || len(c.byNode)*2 > len(c.pending) {
+		return
+	}
+	live := make([]*core.Node, 0, 2*len(c.byNode))
+	for _, n := range c.pending {
+		if _, ok := c.byNode[n]; ok {
+			live = append(live, n)
+		}
+	}
+	c.pending = live
 }
 
 // Len is the number of tasks added and not yielded yet.
@@ -127,31 +142,35 @@ func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
 			c.mu.Unlock()
 			return nil, nil
 		}
-		// Check the tasks added since the last wait: checking all of them at
-		// every wait would cost O(n) per completion.
+		// Check the tasks added since the last wait (checking all of them at
+		// every wait would cost O(n) per completion), but record every
+		// pending one as waited on, for the checks of other waits.
 		on := c.unchecked
 		c.unchecked = nil
+		c.compact()
+		pending := c.pending
 		c.mu.Unlock()
-		if err := block(ctx, c.signal, on); err != nil {
+		if err := block(ctx, c.signal, on, pending); err != nil {
 			return nil, err
 		}
 	}
 }
 
-// block waits for ch, which stands for the completion of the nodes on;
-// inside a task it gives the slot back meanwhile. It fails at once if a
-// node of on is in no run, or (inside a task) needs the waiting task.
-func block(ctx context.Context, ch <-chan struct{}, on []*core.Node) error {
-	if a := core.AwaiterOf(ctx); a != nil {
-		return a.Block(ctx, ch, on)
-	}
-	for _, n := range on {
+// block waits for sig, fired when a node of pending finishes; inside a task
+// it gives the slot back meanwhile. It fails at once if a node of check is
+// in no run, or (inside a task) needs the waiting task.
+func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) error {
+	for _, n := range check {
 		if n.State() == core.Idle {
 			return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
 		}
 	}
+	if a := core.AwaiterOf(ctx); a != nil {
+		return a.Block(ctx, sig, pending)
+	}
 	select {
-	case <-ch:
+	case <-sig.C():
+		sig.Consume()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -239,7 +258,7 @@ func WaitAll(ctx context.Context, tasks ...graph.Ref) error { return graph.Await
 // WaitFirst waits until one of the tasks finished and returns it.
 func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 	var first graph.Ref
-	ch := make(chan struct{}, 1)
+	sig := core.NewSignal()
 	var mu sync.Mutex
 	byNode := make(map[*core.Node]graph.Ref, len(tasks))
 	note := core.NewNotifier(func(n *core.Node) {
@@ -248,10 +267,7 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 			first = byNode[n]
 		}
 		mu.Unlock()
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
+		sig.Fire()
 	})
 	if len(tasks) == 0 {
 		return nil, errors.New("dynamic: WaitFirst: no tasks")
@@ -275,7 +291,7 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 		}
 		watched = append(watched, n)
 	}
-	if err := block(ctx, ch, watched); err != nil {
+	if err := block(ctx, sig, watched, watched); err != nil {
 		return nil, err
 	}
 	mu.Lock()

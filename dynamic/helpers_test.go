@@ -127,10 +127,8 @@ func (l *log) all() []string {
 	return slices.Clone(l.s)
 }
 
-// index returns where s is in the log, or -1.
-func (l *log) index(s string) int { return slices.Index(l.all(), s) }
-
-// started is an Observer logging the names of tasks as they start.
+// observer is an Observer logging "<kind> <task>" for events of the given
+// kinds.
 func (l *log) observer(kinds ...exec.EventKind) exec.Observer {
 	return exec.ObserverFunc(func(e exec.Event) {
 		if slices.Contains(kinds, e.Kind) {

@@ -522,12 +522,15 @@ func TestAsCompletedLaterWaitCycle(t *testing.T) {
 
 // TestGoroutinesInsideTaskWait: a task runs one goroutine per item, each
 // adding its own child and waiting for it with the task's context (the
-// async style inside a task); on a pool of one this completes with every
-// result.
+// async style inside a task); on pools of one and two this completes with
+// every result, and the children (which count themselves outside their
+// own waits) never run more than N at once: the task's goroutines share
+// its one slot.
 func TestGoroutinesInsideTaskWait(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
+			var ga gauge
 			root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
 				s := dynamic.Scope(ctx)
 				results := make([]int, 6)
@@ -536,8 +539,20 @@ func TestGoroutinesInsideTaskWait(t *testing.T) {
 				for i := range results {
 					wg.Go(func() {
 						child := graph.Go(s, fmt.Sprint("child", i), func(ctx context.Context) (int, error) {
-							grand := graph.Go(dynamic.Scope(ctx), "grand", func(context.Context) (int, error) { return i, nil })
+							ga.in()
+							defer ga.out()
+							for range 20 {
+								runtime.Gosched()
+							}
+							grand := graph.Go(dynamic.Scope(ctx), "grand", func(context.Context) (int, error) {
+								ga.in()
+								defer ga.out()
+								runtime.Gosched()
+								return i, nil
+							})
+							ga.out()
 							v, err := grand.Wait(ctx)
+							ga.in()
 							return v * v, err
 						})
 						results[i], errs[i] = child.Wait(ctx)
@@ -554,6 +569,9 @@ func TestGoroutinesInsideTaskWait(t *testing.T) {
 				t.Fatalf("Run: %v", err)
 			}
 			check(t, root, 0+1+4+9+16+25)
+			if p := ga.peak.Load(); p > int64(workers) {
+				t.Errorf("peak of child bodies running at once = %d; want at most %d", p, workers)
+			}
 		})
 	}
 }

@@ -50,6 +50,16 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		sub.id, sub.yield = w.id, false
 		r.execute(sub, n, false)
 		r.subs.Put(sub)
+		r.mu.Lock()
+		w.claim = false
+		if w.away > 0 {
+			// Another goroutine of this task began to wait meanwhile and could
+			// not give the slot back while it was in use: give it now.
+			r.holders--
+			r.live--
+			r.wakeLocked()
+		}
+		r.mu.Unlock()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -84,14 +94,11 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	return nil
 }
 
-// Block implements core.Awaiter: it waits for ch without holding the slot,
-// then queues for a slot again at the task's priority.
-func (w *worker) Block(ctx context.Context, ch <-chan struct{}, on []*core.Node) error {
-	select {
-	case <-ch:
-		return nil
-	default:
-	}
+// Block implements core.Awaiter: it waits for sig without holding the slot.
+// The signal makes the resumption ready from inside the completion that
+// fires it, so the task queues for a slot again at its own priority, in
+// order, as Await does.
+func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) error {
 	self := core.Current(ctx)
 	if err := check(self, on); err != nil {
 		return err
@@ -101,22 +108,18 @@ func (w *worker) Block(ctx context.Context, ch <-chan struct{}, on []*core.Node)
 		defer self.WaitOn(nil)
 	}
 	r := w.r
-	r.secede(w)
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		r.rejoin(w, false)
-		return ctx.Err()
+	wt := core.NewWaiter(self)
+	if !sig.Arm(wt, r) {
+		return nil // fired already
 	}
-	wt := core.NewWaiter(core.Current(ctx))
-	wt.SetState(core.Ready)
-	r.Ready(wt)
+	r.secede(w)
 	handed := true
 	select {
 	case <-wt.Wake():
 	case <-ctx.Done():
-		if wt.CAS(core.Ready, core.Cancelled) {
+		if wt.CAS(core.Waiting, core.Cancelled) || wt.CAS(core.Ready, core.Cancelled) {
 			handed = false
+			sig.Disarm(wt)
 		} else {
 			<-wt.Wake()
 		}
@@ -135,7 +138,7 @@ var _ core.Awaiter = (*worker)(nil)
 func (r *runner) secede(w *worker) {
 	r.mu.Lock()
 	w.away++
-	if w.away == 1 {
+	if w.away == 1 && !w.claim { // while a claim runs, the claim gives the slot back when it ends
 		r.holders--
 		r.live--
 		r.wakeLocked()
@@ -183,8 +186,8 @@ func check(self *core.Node, nodes []*core.Node) error {
 func (r *runner) claim(w *worker, rest []*core.Node) *core.Node { // rest may hold finished nodes
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if w.away > 0 || r.halted() {
-		return nil
+	if w.away > 0 || w.claim || r.halted() {
+		return nil // the slot is not this goroutine's to use
 	}
 	var best *core.Node
 	for _, n := range rest {
@@ -203,6 +206,7 @@ func (r *runner) claim(w *worker, rest []*core.Node) *core.Node { // rest may ho
 	if !best.CAS(core.Ready, core.Running) {
 		return nil
 	}
+	w.claim = true
 	return best
 }
 

@@ -20,7 +20,8 @@ type worker struct {
 	buf   []*core.Node  // nodes made ready by the last completion; reused
 	ctx   taskCtx       // the context given to task functions
 	wake  chan struct{} // a parked worker is woken here; buffered so waking never blocks
-	away  int           // goroutines of the current task blocked in Await (guarded by r.mu)
+	away  int           // goroutines of the current task blocked in a wait (guarded by r.mu)
+	claim bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
 	yield bool          // a completion woke a client goroutine: let it run before picking again
 }
 
@@ -120,6 +121,8 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 	switch {
 	case n.Poisoned():
 		state, err = core.Skipped, skipError(n)
+	case n.Joined() && n.CancelRequested():
+		state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
 	case n.Joined():
 		if err = n.Body().(joiner).Joined(); err != nil {
 			state = core.Failed

@@ -250,6 +250,7 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	if key != "" {
 		if old := g.c.Keyed(key); old != nil {
 			if h, ok := old.Body().Handle().(*Task[T]); ok {
+				g.c.Want(old) // asked for again while the graph runs: run it
 				return h
 			}
 			err := &Error{Task: name, Err: fmt.Errorf("key %q is taken by task %q of another result type", key, old.Name())}

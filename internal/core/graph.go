@@ -373,6 +373,9 @@ func (g *Graph) activateNew(n, parent *Node) {
 // each input's completion either counts n down or finished before n looked.
 // link adds the input edges too (for nodes new to the graph).
 func (g *Graph) join(n *Node, link bool) {
+	// Counted before any input can see it: an input finishing right after
+	// the locks are released may run n to completion before this returns.
+	g.run.Activated(1)
 	var small [4]*Node // most tasks have few inputs: lock them without allocating
 	k := n.NumDeps()
 	locked := small[:0]
@@ -411,7 +414,6 @@ func (g *Graph) join(n *Node, link bool) {
 	for _, d := range locked {
 		d.mu.Unlock()
 	}
-	g.run.Activated(1)
 	if pending == 0 && n.CAS(Waiting, Ready) {
 		g.run.Ready(n)
 	}
@@ -449,6 +451,17 @@ func (g *Graph) RunOf(n *Node) Run {
 		return nil
 	}
 	return g.run
+}
+
+// Want brings n, an existing node, into the active run if there is one and
+// n neither is in it nor has a result. The caller holds the lock.
+func (g *Graph) Want(n *Node) {
+	if g.run == nil {
+		return
+	}
+	if s := n.State(); s == Released || s != Done && n.epoch != g.epoch {
+		g.activate(n)
+	}
 }
 
 // Current returns the active run, or nil.

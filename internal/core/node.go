@@ -383,10 +383,10 @@ var CurrentKey, AwaiterKey any = currentKey, awaiterKey
 type Awaiter interface {
 	// Await returns when every node finished, or ctx is done.
 	Await(ctx context.Context, nodes []*Node) error
-	// Block returns when ch is closed (or receives), or ctx is done. on
-	// lists the nodes whose completion ch stands for, to report a wait
-	// that could never end.
-	Block(ctx context.Context, ch <-chan struct{}, on []*Node) error
+	// Block returns when sig fires (or fired since the last Block), or ctx
+	// is done. on lists the nodes whose completion fires sig, to report a
+	// wait that could never end and to let other waits see this one.
+	Block(ctx context.Context, sig *Signal, on []*Node) error
 }
 
 // Current returns the node whose function is running with ctx, or nil.
