@@ -15,7 +15,13 @@
 //
 // Usage:
 //
-//	go run ./examples/evolving [-seed 1] [-scale 1] [-workers 6] [-json]
+//	go run ./examples/evolving [-seed 1] [-scale 1] [-workers 6] [-json] [-out dir] [-progress]
+//
+// With -out, the graphs the as_completed and tasks_from_tasks variants grew
+// are written to dir as DOT (and SVG when graphviz is installed), coloured
+// by state with each task's children grouped under it, and each run's trace
+// as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev) and
+// chrome://tracing open.
 package main
 
 import (
@@ -26,11 +32,18 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"time"
 
 	"github.com/evolve-dag/evolve/examples/evolving/workload"
+	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/viz"
 )
+
+// drawn are the variants whose evolved graph -out writes: the two whose
+// graphs grow through the library (the client-driven and the task-driven).
+var drawn = map[string]bool{"as_completed": true, "tasks_from_tasks": true}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -58,6 +71,8 @@ func run(args []string, out io.Writer) error {
 	files := fs.Int("files", 10, "number of files")
 	asJSON := fs.Bool("json", false, "print one JSON object per variant")
 	only := fs.String("variant", "", "run only this variant")
+	outDir := fs.String("out", "", "write the evolved graphs (.dot, .svg) and traces (.trace.json) of as_completed and tasks_from_tasks here")
+	progress := fs.Bool("progress", false, "show a progress bar on the terminal while each variant runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,11 +107,34 @@ func run(args []string, out io.Writer) error {
 			return err
 		}
 		g := graph.New()
+		var opts []exec.Option
+		var rec *viz.Recorder
+		if *outDir != "" && drawn[v.name] {
+			rec = new(viz.Recorder)
+			opts = append(opts, exec.Observe(rec))
+		}
+		var bar *viz.Progress
+		if *progress {
+			bar = viz.NewProgress(os.Stderr)
+			opts = append(opts, exec.Observe(bar))
+		}
 		start := time.Now()
-		results, err := v.run(ctx, w, slots, g, nil)
+		results, err := v.run(ctx, w, slots, g, opts)
 		wall := time.Since(start)
+		if bar != nil {
+			bar.Stop()
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", v.name, err)
+		}
+		if rec != nil {
+			paths, err := viz.WriteFiles(ctx, g, rec, filepath.Join(*outDir, v.name), viz.Title(v.name+" (evolved)"))
+			if err != nil {
+				return fmt.Errorf("%s: drawing: %w", v.name, err)
+			}
+			for _, p := range paths {
+				fmt.Fprintln(os.Stderr, "wrote", p)
+			}
 		}
 		sum := workload.Checksum(results)
 		if len(results) != wantN || sum != wantSum {
