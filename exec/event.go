@@ -23,6 +23,7 @@ const (
 
 var kindNames = [...]string{"", "ready", "started", "finished", "failed", "skipped", "cancelled", "retried", "created"}
 
+// String returns the kind's name, such as "finished".
 func (k EventKind) String() string {
 	if int(k) < len(kindNames) && k > 0 {
 		return kindNames[k]

@@ -197,6 +197,7 @@ type Error struct {
 	Errs    []error // the first failures, each a *graph.Error naming its task
 }
 
+// Error summarises the failures, listing the first ones.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "exec: %d task(s) failed, %d skipped", e.Failed, e.Skipped)

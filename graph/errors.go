@@ -33,6 +33,7 @@ type Error struct {
 	Err  error
 }
 
+// Error names the task and the mistake.
 func (e *Error) Error() string { return fmt.Sprintf("task %q: %v", e.Task, e.Err) }
 
 // Unwrap returns the cause.
@@ -47,6 +48,7 @@ type SkipError struct {
 	Err    error  // the failed task's error
 }
 
+// Error names the skipped task, the failed one and its error.
 func (e *SkipError) Error() string {
 	return fmt.Sprintf("task %q skipped: input %q failed: %v", e.Task, e.Failed, e.Err)
 }
@@ -78,6 +80,7 @@ type DeadlockError struct {
 	Cycle []string // task names, the waiter first and last
 }
 
+// Error names the cycle of waits and needs.
 func (e *DeadlockError) Error() string {
 	return "wait would deadlock: cycle: " + strings.Join(e.Cycle, " -> ")
 }

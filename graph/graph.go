@@ -133,6 +133,7 @@ type CycleError struct {
 	Cycle []string // task names, first repeated last
 }
 
+// Error names the cycle, as "cycle: a -> b -> a".
 func (e *CycleError) Error() string { return "cycle: " + strings.Join(e.Cycle, " -> ") }
 
 // The methods below implement gonum's graph.Directed. Edges go from an input
