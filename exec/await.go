@@ -21,14 +21,11 @@ import (
 // at its own priority and creation order, like any ready task.
 func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	r := w.r
-	self := core.Current(ctx)
-	if err := check(self, nodes); err != nil {
+	self, err := enter(ctx, nodes)
+	if err != nil {
 		return err
 	}
 	if self != nil {
-		// Recorded for the whole wait, claims included: a wait that another
-		// task's check follows must be visible while the awaited tasks run.
-		self.WaitOn(nodes)
 		defer self.WaitOn(nil)
 	}
 	// nodes is never changed: WaitOn shares it with other goroutines' checks.
@@ -99,12 +96,11 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 // fires it, so the task queues for a slot again at its own priority, in
 // order, as Await does.
 func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) error {
-	self := core.Current(ctx)
-	if err := check(self, on); err != nil {
+	self, err := enter(ctx, on)
+	if err != nil {
 		return err
 	}
 	if self != nil {
-		self.WaitOn(on)
 		defer self.WaitOn(nil)
 	}
 	r := w.r
@@ -164,6 +160,21 @@ func (r *runner) rejoin(w *worker, handed bool) {
 		r.live++
 	}
 	r.mu.Unlock()
+}
+
+// enter begins a wait of the task running with ctx for nodes: it returns
+// the task, after checking that the wait can end and recording it, for the
+// whole wait (claims included), so that other waits' checks see it. The
+// caller clears the record with WaitOn(nil) when the wait ends.
+func enter(ctx context.Context, nodes []*core.Node) (*core.Node, error) {
+	self := core.Current(ctx)
+	if err := check(self, nodes); err != nil {
+		return nil, err
+	}
+	if self != nil {
+		self.WaitOn(nodes)
+	}
+	return self, nil
 }
 
 // check returns an error if waiting for nodes could never end: one is in

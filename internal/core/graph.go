@@ -262,9 +262,26 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 // yet: no worker runs and the graph lock is held.
 func (g *Graph) begin(r Run, n *Node, releasing bool) {
 	g.prepare(n)
+	pending := g.countInputs(n, false, releasing)
+	n.pending.Store(pending)
+	if pending == 0 {
+		n.state.Store(n.state.Load()&^stateMask | uint32(Ready))
+		r.Ready(n)
+	}
+}
+
+// countInputs returns how many of n's inputs are in the run and not
+// finished (each will count n down when it finishes), marks n poisoned if
+// an input failed in the run, counts n as a reader of each input when the
+// run releases results, and, with link, adds n to its inputs' consumers.
+// Inputs neither in the run nor done must have been brought in first.
+func (g *Graph) countInputs(n *Node, link, releasing bool) int32 {
 	var pending int32
 	for i, k := 0, n.NumDeps(); i < k; i++ {
 		d := n.Dep(i)
+		if link {
+			d.succ = g.newEdge(n, d.succ)
+		}
 		switch s := d.State(); {
 		case d.epoch == g.epoch && !s.Terminal():
 			pending++
@@ -276,11 +293,7 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 			d.users.Add(1)
 		}
 	}
-	n.pending.Store(pending)
-	if pending == 0 {
-		n.state.Store(n.state.Load()&^stateMask | uint32(Ready))
-		r.Ready(n)
-	}
+	return pending
 }
 
 // prepare resets n for a run of its own.
@@ -392,24 +405,7 @@ func (g *Graph) join(n *Node, link bool) {
 		d.mu.Lock()
 	}
 	g.prepare(n)
-	releasing := g.run.Releasing()
-	var pending int32
-	for i := range k {
-		d := n.Dep(i)
-		if link {
-			d.succ = g.newEdge(n, d.succ)
-		}
-		switch s := d.State(); {
-		case d.epoch == g.epoch && !s.Terminal():
-			pending++
-		case s == Done:
-		default:
-			n.state.Or(poisoned)
-		}
-		if releasing {
-			d.users.Add(1)
-		}
-	}
+	pending := g.countInputs(n, link, g.run.Releasing())
 	n.pending.Store(pending)
 	for _, d := range locked {
 		d.mu.Unlock()
