@@ -311,7 +311,6 @@ func (g *Graph) prepare(n *Node) {
 	}
 	{
 		n.xt().err = nil
-		n.xt().kids = 0
 		n.xt().cause.Store(nil)
 		if n.xt().done != nil {
 			select {
@@ -365,21 +364,19 @@ func (g *Graph) activateNew(n, parent *Node) {
 			g.activate(d) // recompute what was dropped, run what was not asked for
 		}
 	}
-	g.run.Added(n)
-	g.join(n, true)
 	if parent != nil && parent.epoch == g.epoch {
 		if o := parent.Options(); o != nil && o.Join && parent.State() == Running {
-			// the parent finishes only after n: count n into its pending,
-			// and have n's completion count it down.
-			parent.mu.Lock()
+			// The parent finishes only after n: count n into its pending, and
+			// have n's completion count it down. Done before n joins the run,
+			// since n may finish as soon as it has joined.
 			parent.pending.Add(1)
-			parent.xt().kids++
-			parent.mu.Unlock()
 			n.mu.Lock()
 			n.extra().waiters = append(n.extra().waiters, parent)
 			n.mu.Unlock()
 		}
 	}
+	g.run.Added(n)
+	g.join(n, true)
 }
 
 // join puts n in the active run while holding every input's lock, so that
