@@ -46,7 +46,7 @@ func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
 
 // finished is the notifier's function: it runs on the goroutine that
 // finished n, with n's lock held, so it only records and signals.
-func (c *Completed[T]) finished(n *core.Node) {
+func (c *Completed[T]) finished(n *core.Node) *core.Signal {
 	c.mu.Lock()
 	if e, ok := c.byNode[n]; ok {
 		delete(c.byNode, n)
@@ -56,7 +56,10 @@ func (c *Completed[T]) finished(n *core.Node) {
 		c.waiting -= e.times
 	}
 	c.mu.Unlock()
-	c.signal.Fire()
+	if c.signal.Fire() {
+		return c.signal
+	}
+	return nil
 }
 
 // Add adds tasks to be yielded when they finish; tasks that have finished
@@ -78,7 +81,7 @@ func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
 		}
 		c.mu.Unlock()
 		if !dup && !n.Watch(c.notifier) {
-			c.finished(n)
+			c.finished(n) // on the caller's goroutine: nobody to give time to
 		}
 	}
 }
@@ -168,6 +171,7 @@ func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) e
 	if a := core.AwaiterOf(ctx); a != nil {
 		return a.Block(ctx, sig, pending)
 	}
+	sig.Blocking()
 	select {
 	case <-sig.C():
 		sig.Consume()
@@ -261,13 +265,16 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 	sig := core.NewSignal()
 	var mu sync.Mutex
 	byNode := make(map[*core.Node]graph.Ref, len(tasks))
-	note := core.NewNotifier(func(n *core.Node) {
+	note := core.NewNotifier(func(n *core.Node) *core.Signal {
 		mu.Lock()
 		if first == nil {
 			first = byNode[n]
 		}
 		mu.Unlock()
-		sig.Fire()
+		if sig.Fire() {
+			return sig
+		}
+		return nil
 	})
 	if len(tasks) == 0 {
 		return nil, errors.New("dynamic: WaitFirst: no tasks")

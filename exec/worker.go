@@ -14,15 +14,16 @@ import (
 // worker is one goroutine of a run, or the stand-in a waiter uses to run an
 // awaited task itself. Its fields belong to the goroutine running it.
 type worker struct {
-	r     *runner
-	id    int
-	cur   *core.Node    // the task whose function runs now
-	buf   []*core.Node  // nodes made ready by the last completion; reused
-	ctx   taskCtx       // the context given to task functions
-	wake  chan struct{} // a parked worker is woken here; buffered so waking never blocks
-	away  int           // goroutines of the current task blocked in a wait (guarded by r.mu)
-	claim bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
-	yield bool          // a completion woke a client goroutine: let it run before picking again
+	r      *runner
+	id     int
+	cur    *core.Node    // the task whose function runs now
+	buf    []*core.Node  // nodes made ready by the last completion; reused
+	ctx    taskCtx       // the context given to task functions
+	wake   chan struct{} // a parked worker is woken here; buffered so waking never blocks
+	away   int           // goroutines of the current task blocked in a wait (guarded by r.mu)
+	claim  bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
+	yield  bool          // a completion woke a client goroutine: let it run before picking again
+	client *core.Signal  // ...and this is the signal of the as-completed or wait-first it woke, if any
 }
 
 // taskCtx is the context a task function gets: the run's context, plus the
@@ -61,13 +62,8 @@ func (r *runner) loop(w *worker) {
 				r.mu.Unlock()
 				gave := r.dispatch(w, n)
 				if w.yield {
-					// A client goroutine woken by a completion usually reacts by
-					// adding tasks (as_completed, a goroutine awaiting its
-					// future). It was woken onto this processor, so yielding once
-					// lets it add them before this worker picks its next task:
-					// the pick then sees them, as a greedy scheduler would.
 					w.yield = false
-					runtime.Gosched()
+					r.letClientsReact(w)
 				}
 				r.mu.Lock()
 				if !gave { // a slot given to a waiter is the waiter's now (see rejoin)
@@ -87,6 +83,35 @@ func (r *runner) loop(w *worker) {
 	}
 	r.live--
 	r.mu.Unlock()
+}
+
+// reactBound is how long a worker waits at most for a client it woke to
+// react before it picks its next task.
+const reactBound = time.Millisecond
+
+// letClientsReact gives a client goroutine woken by the last completion the
+// chance to add tasks before this worker picks its next one, so that the
+// pick sees them, as a greedy scheduler would: that is what makes the
+// as_completed pattern (submit more at a higher priority as results
+// arrive) schedule like the simulation.
+//
+// The client was woken onto this processor, so yielding once usually lets
+// it run first. When it waits in as-completed or wait-first (a Signal), the
+// worker knows when it is done reacting, because it comes back to wait, and
+// yields until then, for a millisecond at most: another processor may have
+// taken this worker before the client ran. A client that is already busy
+// with earlier completions was not woken, so it never holds a worker back.
+func (r *runner) letClientsReact(w *worker) {
+	runtime.Gosched()
+	sig := w.client
+	w.client = nil
+	if sig == nil || !sig.Reacting() {
+		return
+	}
+	deadline := time.Now().Add(reactBound)
+	for sig.Reacting() && !r.halted() && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }
 
 // dispatch runs n, and then the successors it makes ready while nothing
@@ -266,9 +291,12 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 			w.Consumed(n.Dep(i))
 		}
 	}
-	ready, woke := n.FinishNotify(s, err, w.buf[:0])
+	ready, woke, client := n.FinishNotify(s, err, w.buf[:0])
 	w.buf = ready[:0]
 	w.yield = w.yield || woke
+	if client != nil {
+		w.client = client
+	}
 	var next *core.Node
 	if len(ready) > 0 && !r.halted() {
 		next = r.pick(ready, inline)

@@ -469,14 +469,14 @@ func (g *Graph) Current() Run {
 // consumers and waiters that this made ready. A failed n poisons its
 // consumers so that they are skipped.
 func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
-	ready, _ = n.FinishNotify(s, err, ready)
+	ready, _, _ = n.FinishNotify(s, err, ready)
 	return ready
 }
 
 // FinishNotify is Finish, and also reports whether it woke a goroutine
-// outside the executor: a Notifier, or a reader of Done.
-func (n *Node) FinishNotify(s State, err error, ready []*Node) ([]*Node, bool) {
-	woke := false
+// outside the executor (a Notifier's, or a reader of Done), and returns the
+// Signal of a client it woke from a wait, if any.
+func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke bool, client *Signal) {
 	n.mu.Lock()
 	if err != nil {
 		n.extra().err = err
@@ -499,7 +499,9 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) ([]*Node, bool) {
 	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
 			if w.kind == Notifier {
-				w.xt().notify(n)
+				if sig := w.xt().notify(n); sig != nil {
+					client = sig
+				}
 				woke = true
 				continue
 			}
@@ -523,7 +525,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) ([]*Node, bool) {
 		}
 	}
 	n.mu.Unlock()
-	return ready, woke
+	return ready, woke, client
 }
 
 // Watch makes w (a Waiter, a Notifier, or a joining task) a waiter on n:

@@ -124,7 +124,7 @@ type ext struct {
 	cancel  context.CancelFunc   // set while a cancellable node runs
 	waitOn  []*Node              // what the node is blocked on inside its body, for deadlock reports
 	wake    chan struct{}        // Waiter nodes: receives the slot handed back
-	notify  func(*Node)          // Notifier nodes: called with each watched node that finishes
+	notify  func(*Node) *Signal  // Notifier nodes: called with each watched node that finishes
 	joined  bool                 // Join nodes: the function returned, the join is pending
 	cancel_ bool                 // Cancel was called while the node ran: discard its result
 	cause   atomic.Pointer[Node] // Join nodes: the first emitted task that failed
@@ -169,8 +169,10 @@ func NewWaiter(owner *Node) *Node {
 
 // NewNotifier returns a Notifier node that calls fn with each node it
 // watches when that node finishes. fn runs on the finishing goroutine with
-// the node's lock held: it must be quick and must not touch other nodes.
-func NewNotifier(fn func(*Node)) *Node {
+// the node's lock held: it must be quick and must not touch other nodes. It
+// returns the Signal it fired if that woke a client goroutine from its
+// wait (see Signal.Fire), or nil.
+func NewNotifier(fn func(*Node) *Signal) *Node {
 	n := &Node{kind: Notifier}
 	n.xp.Store(&ext{notify: fn})
 	return n

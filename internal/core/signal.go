@@ -1,6 +1,9 @@
 package core
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Signal wakes whoever waits for "one of these nodes finished" (an
 // as-completed loop, a wait for the first): a goroutine outside any task
@@ -14,6 +17,11 @@ type Signal struct {
 	waiter *Node // the Waiter of a task blocked on the signal
 	run    Run
 	ch     chan struct{} // capacity 1: a token for goroutines outside tasks
+
+	// reacting: a goroutine outside tasks was woken and has not come back
+	// to wait yet: it is reacting to the completion, usually by adding
+	// tasks. Cleared by Blocking, set by Fire.
+	reacting atomic.Bool
 }
 
 // NewSignal returns a Signal that has not fired.
@@ -22,8 +30,11 @@ func NewSignal() *Signal { return &Signal{ch: make(chan struct{}, 1)} }
 // C is the channel a goroutine outside any task receives from.
 func (s *Signal) C() <-chan struct{} { return s.ch }
 
-// Fire wakes the armed waiter, or records the firing for the next Arm.
-func (s *Signal) Fire() {
+// Fire wakes the armed waiter, or records the firing for the next Arm. It
+// reports whether it woke a goroutine outside tasks that was waiting (or
+// about to): the finishing worker may then give that goroutine a moment to
+// react before it picks its next task (see Reacting).
+func (s *Signal) Fire() bool {
 	s.mu.Lock()
 	w, r := s.waiter, s.run
 	s.waiter, s.run = nil, nil
@@ -33,12 +44,22 @@ func (s *Signal) Fire() {
 	s.mu.Unlock()
 	if w != nil && w.CAS(Waiting, Ready) {
 		r.Ready(w)
+		return false
 	}
 	select {
 	case s.ch <- struct{}{}:
 	default:
 	}
+	return w == nil && s.reacting.CompareAndSwap(false, true)
 }
+
+// Blocking is called by a goroutine outside tasks right before it waits on
+// C: it has reacted to the last firing.
+func (s *Signal) Blocking() { s.reacting.Store(false) }
+
+// Reacting reports whether the goroutine woken by the last firing has not
+// come back to wait yet.
+func (s *Signal) Reacting() bool { return s.reacting.Load() }
 
 // Arm makes w, a Waiter in state Waiting, the one Fire makes ready through
 // r. It reports false, arming nothing, when the signal fired since the
