@@ -167,6 +167,12 @@ func NewWaiter(owner *Node) *Node {
 	return w
 }
 
+// NewDetached returns a task node outside any graph with the given
+// priority and id, for tests of what orders nodes.
+func NewDetached(name string, prio int, id int64) *Node {
+	return &Node{name: name, prio: int32(prio), id: id}
+}
+
 // NewNotifier returns a Notifier node that calls fn with each node it
 // watches when that node finishes. fn runs on the finishing goroutine with
 // the node's lock held: it must be quick and must not touch other nodes. It
