@@ -240,8 +240,15 @@ type runner struct {
 	starting  bool       // Begin is filling the queue: no lock, no wake-ups
 	stopAfter func() bool
 
+	// The fields above are read on every task and written once; those below
+	// are written on every task by every worker. Padding keeps them on
+	// separate cache lines, so that a write by one worker does not make the
+	// others reload the read-mostly ones.
+	_ [64]byte
+
 	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
 	queued      atomic.Int64 // the queue's length, stored under mu, read without it by pick
+	_           [64]byte     // apart from the lock and the queue, written by whoever holds mu
 
 	mu       sync.Mutex
 	q        queue
