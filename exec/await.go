@@ -70,6 +70,17 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
 		return nil // everything finished meanwhile
 	}
+	return r.park(ctx, w, wt, func() {
+		for _, n := range rest {
+			n.Unwatch(wt)
+		}
+	})
+}
+
+// park blocks the task of w until wt, its waiter, is handed a slot: the
+// slot goes back to the pool meanwhile. If ctx ends first, withdraw undoes
+// what would make wt ready, and the wait returns ctx's error.
+func (r *runner) park(ctx context.Context, w *worker, wt *core.Node, withdraw func()) error {
 	r.secede(w)
 	handed := true
 	select {
@@ -77,9 +88,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	case <-ctx.Done():
 		if wt.CAS(core.Waiting, core.Cancelled) || wt.CAS(core.Ready, core.Cancelled) {
 			handed = false
-			for _, n := range rest {
-				n.Unwatch(wt)
-			}
+			withdraw()
 		} else {
 			<-wt.Wake() // a worker is handing its slot over: take it, to keep the count right
 		}
@@ -108,23 +117,7 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 	if !sig.Arm(wt, r) {
 		return nil // fired already
 	}
-	r.secede(w)
-	handed := true
-	select {
-	case <-wt.Wake():
-	case <-ctx.Done():
-		if wt.CAS(core.Waiting, core.Cancelled) || wt.CAS(core.Ready, core.Cancelled) {
-			handed = false
-			sig.Disarm(wt)
-		} else {
-			<-wt.Wake()
-		}
-	}
-	r.rejoin(w, handed)
-	if !handed {
-		return ctx.Err()
-	}
-	return nil
+	return r.park(ctx, w, wt, func() { sig.Disarm(wt) })
 }
 
 var _ core.Awaiter = (*worker)(nil)
