@@ -246,9 +246,10 @@ type runner struct {
 	// others reload the read-mostly ones.
 	_ [64]byte
 
-	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
-	queued      atomic.Int64 // the queue's length, stored under mu, read without it by pick
-	_           [64]byte     // apart from the lock and the queue, written by whoever holds mu
+	reacting    atomic.Pointer[core.Signal] // a client woken by a completion, still reacting (see letClientReact)
+	outstanding atomic.Int64                // nodes of the run not finished, plus one until Close
+	queued      atomic.Int64                // the queue's length, stored under mu, read without it by pick
+	_           [64]byte                    // apart from the lock and the queue, written by whoever holds mu
 
 	mu       sync.Mutex
 	q        queue

@@ -56,14 +56,22 @@ func (r *runner) loop(w *worker) {
 			break
 		}
 		if r.holders < r.limit {
+			if r.reacting.Load() != nil {
+				r.mu.Unlock()
+				r.letClientReact()
+				r.mu.Lock()
+				continue
+			}
 			if n := r.q.pop(); n != nil {
 				r.queued.Store(int64(r.q.len()))
 				r.holders++
 				r.mu.Unlock()
 				gave := r.dispatch(w, n)
 				if w.yield {
+					// The client was woken onto this processor: yielding once
+					// usually lets it run (and react) first.
 					w.yield = false
-					r.letClientsReact(w)
+					runtime.Gosched()
 				}
 				r.mu.Lock()
 				if !gave { // a slot given to a waiter is the waiter's now (see rejoin)
@@ -85,33 +93,33 @@ func (r *runner) loop(w *worker) {
 	r.mu.Unlock()
 }
 
-// reactBound is how long a worker waits at most for a client it woke to
-// react before it picks its next task.
+// reactBound is how long workers wait at most for a client to react.
 const reactBound = time.Millisecond
 
-// letClientsReact gives a client goroutine woken by the last completion the
-// chance to add tasks before this worker picks its next one, so that the
-// pick sees them, as a greedy scheduler would: that is what makes the
-// as_completed pattern (submit more at a higher priority as results
-// arrive) schedule like the simulation.
+// letClientReact gives a client goroutine woken by a completion the chance
+// to add tasks before a worker picks its next one, so that the pick sees
+// them, as a greedy scheduler would: that is what makes the as_completed
+// pattern (submit more at a higher priority as results arrive) schedule
+// like the simulation.
 //
-// The client was woken onto this processor, so yielding once usually lets
-// it run first. When it waits in as-completed or wait-first (a Signal), the
-// worker knows when it is done reacting, because it comes back to wait, and
-// yields until then, for a millisecond at most: another processor may have
-// taken this worker before the client ran. A client that is already busy
-// with earlier completions was not woken, so it never holds a worker back.
-func (r *runner) letClientsReact(w *worker) {
-	runtime.Gosched()
-	sig := w.client
-	w.client = nil
-	if sig == nil || !sig.Reacting() {
-		return
+// A client waiting in as-completed or wait-first (a Signal) tells when it
+// is done reacting, by coming back to wait: until then, for a millisecond
+// at most, every worker of the run yields instead of picking. Only a
+// client that was waiting is waited for: one still busy with earlier
+// completions would otherwise throttle the workers to its pace. It reports
+// whether it waited. The caller does not hold r.mu.
+func (r *runner) letClientReact() bool {
+	sig := r.reacting.Load()
+	if sig == nil {
+		return false
 	}
-	deadline := time.Now().Add(reactBound)
-	for sig.Reacting() && !r.halted() && time.Now().Before(deadline) {
+	waited := false
+	for sig.Reacting(reactBound) && !r.halted() {
 		runtime.Gosched()
+		waited = true
 	}
+	r.reacting.CompareAndSwap(sig, nil)
+	return waited
 }
 
 // dispatch runs n, and then the successors it makes ready while nothing
@@ -295,7 +303,7 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	w.buf = ready[:0]
 	w.yield = w.yield || woke
 	if client != nil {
-		w.client = client
+		r.reacting.Store(client)
 	}
 	var next *core.Node
 	if len(ready) > 0 && !r.halted() {

@@ -3,6 +3,7 @@ package core
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Signal wakes whoever waits for "one of these nodes finished" (an
@@ -22,6 +23,7 @@ type Signal struct {
 	// to wait yet: it is reacting to the completion, usually by adding
 	// tasks. Cleared by Blocking, set by Fire.
 	reacting atomic.Bool
+	firedAt  atomic.Int64 // when reacting was last set, in Unix nanoseconds
 }
 
 // NewSignal returns a Signal that has not fired.
@@ -50,7 +52,11 @@ func (s *Signal) Fire() bool {
 	case s.ch <- struct{}{}:
 	default:
 	}
-	return w == nil && s.reacting.CompareAndSwap(false, true)
+	if w == nil && s.reacting.CompareAndSwap(false, true) {
+		s.firedAt.Store(time.Now().UnixNano())
+		return true
+	}
+	return false
 }
 
 // Blocking is called by a goroutine outside tasks right before it waits on
@@ -58,8 +64,10 @@ func (s *Signal) Fire() bool {
 func (s *Signal) Blocking() { s.reacting.Store(false) }
 
 // Reacting reports whether the goroutine woken by the last firing has not
-// come back to wait yet.
-func (s *Signal) Reacting() bool { return s.reacting.Load() }
+// come back to wait yet, for at most bound after the firing.
+func (s *Signal) Reacting(bound time.Duration) bool {
+	return s.reacting.Load() && time.Now().UnixNano()-s.firedAt.Load() < int64(bound)
+}
 
 // Arm makes w, a Waiter in state Waiting, the one Fire makes ready through
 // r. It reports false, arming nothing, when the signal fired since the
