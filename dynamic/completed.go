@@ -271,9 +271,9 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 			first = byNode[n]
 		}
 		mu.Unlock()
-		if sig.Fire() {
-			return sig
-		}
+		// Unlike an as-completed loop, a WaitFirst caller never comes back to
+		// this signal, so the executor is not asked to wait for its reaction.
+		sig.Fire()
 		return nil
 	})
 	if len(tasks) == 0 {

@@ -102,7 +102,7 @@ const reactBound = time.Millisecond
 // pattern (submit more at a higher priority as results arrive) schedule
 // like the simulation.
 //
-// A client waiting in as-completed or wait-first (a Signal) tells when it
+// A client waiting in an as-completed loop (a Signal) tells when it
 // is done reacting, by coming back to wait: until then, for a millisecond
 // at most, every worker of the run yields instead of picking. Only a
 // client that was waiting is waited for: one still busy with earlier
