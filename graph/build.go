@@ -65,6 +65,7 @@ const (
 	optKey
 	optPure
 	optCancellable
+	optJoin // Flow's own: its function's emitted tasks join it
 )
 
 // Priority sets the task's priority. Among ready tasks, higher priorities
@@ -138,6 +139,8 @@ func (s *settings) apply(opts []Option) error {
 			s.pure = true
 		case optCancellable:
 			s.opts.Cancellable, s.set = true, true
+		case optJoin:
+			s.opts.Join, s.set = true, true
 		default:
 			return fmt.Errorf("option %d is unknown (use the graph package's constructors)", o.kind)
 		}
@@ -199,8 +202,6 @@ func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Tas
 	return add(b, &t.Task, t, name, opts, fn == nil)
 }
 
-const optJoin optKind = 100
-
 // add checks and adds a task built by one of the constructors. noFn tells
 // whether the function is nil, and nilIn, for each input in order, whether
 // it was nil.
@@ -211,7 +212,7 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 		g, parent = b.scope()
 	}
 	var s settings
-	err := s.applyAll(opts)
+	err := s.apply(opts)
 	switch {
 	case g == nil:
 		err = ErrNilBuilder
@@ -261,21 +262,6 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	}
 	g.c.Add(&t.n, parent, key)
 	return t
-}
-
-func (s *settings) applyAll(opts []Option) error {
-	var join bool
-	rest := opts
-	if k := len(opts); k > 0 && opts[k-1].kind == optJoin {
-		join, rest = true, opts[:k-1]
-	}
-	if err := s.apply(rest); err != nil {
-		return err
-	}
-	if join {
-		s.opts.Join, s.set = true, true
-	}
-	return nil
 }
 
 // pureKey names a pure task by its name and its inputs' ids.

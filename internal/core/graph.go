@@ -457,13 +457,6 @@ func (g *Graph) Want(n *Node) {
 	}
 }
 
-// Current returns the active run, or nil.
-func (g *Graph) Current() Run {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.run
-}
-
 // Finish moves n to the terminal state s (keeping err as the reason when s is
 // not Done), counts down every consumer in the run, and appends to ready the
 // consumers and waiters that this made ready. A failed n poisons its

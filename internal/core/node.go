@@ -233,9 +233,6 @@ func (n *Node) Pending() *atomic.Int32 { return &n.pending }
 // Users is the node's count of consumers that have not read its result.
 func (n *Node) Users() *atomic.Int32 { return &n.users }
 
-// Epoch is the run the node last took part in.
-func (n *Node) Epoch() uint32 { return n.epoch }
-
 // Options returns the node's options, or nil.
 func (n *Node) Options() *Options {
 	if n.xt() == nil {
