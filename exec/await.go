@@ -46,8 +46,8 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		}
 		sub.id, sub.yield = w.id, false
 		r.execute(sub, n, false)
-		r.subs.Put(sub)
 		r.mu.Lock()
+		r.settleLocked(sub)
 		w.claim = false
 		if w.away > 0 {
 			// Another goroutine of this task began to wait meanwhile and could
@@ -57,6 +57,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			r.wakeLocked()
 		}
 		r.mu.Unlock()
+		r.subs.Put(sub)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

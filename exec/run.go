@@ -391,11 +391,29 @@ func (r *runner) spawnLocked() {
 func (r *runner) settle(k int64) {
 	if r.outstanding.Add(-k) == 0 {
 		r.mu.Lock()
-		r.finished = true
-		r.wakeAllLocked()
+		r.finishLocked()
 		r.mu.Unlock()
-		r.finOnce.Do(func() { close(r.fin) })
 	}
+}
+
+// settleLocked subtracts the nodes w finished from the run's count; the
+// caller holds r.mu.
+func (r *runner) settleLocked(w *worker) {
+	if w.settled == 0 {
+		return
+	}
+	k := w.settled
+	w.settled = 0
+	if r.outstanding.Add(-k) == 0 {
+		r.finishLocked()
+	}
+}
+
+// finishLocked ends a run with nothing left to do.
+func (r *runner) finishLocked() {
+	r.finished = true
+	r.wakeAllLocked()
+	r.finOnce.Do(func() { close(r.fin) })
 }
 
 // halted reports whether the run's context is done: then no task starts.

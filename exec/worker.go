@@ -24,6 +24,11 @@ type worker struct {
 	claim  bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
 	yield  bool          // a completion woke a client goroutine: let it run before picking again
 	client *core.Signal  // ...and this is the signal of the as-completed or wait-first it woke, if any
+	// settled counts the nodes this worker finished and has not yet
+	// subtracted from r.outstanding. One atomic per park instead of one per
+	// task: the run cannot end while this worker still runs, so the count
+	// only has to be exact when it parks or exits (see loop).
+	settled int64
 }
 
 // taskCtx is the context a task function gets: the run's context, plus the
@@ -80,6 +85,10 @@ func (r *runner) loop(w *worker) {
 				continue
 			}
 		}
+		r.settleLocked(w)
+		if r.finished {
+			break
+		}
 		if len(r.idle) >= r.limit {
 			break // a surplus worker, spawned while a task waited
 		}
@@ -89,6 +98,7 @@ func (r *runner) loop(w *worker) {
 		<-w.wake
 		r.mu.Lock()
 	}
+	r.settleLocked(w)
 	r.live--
 	r.mu.Unlock()
 }
@@ -310,7 +320,7 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 		next = r.pick(ready, inline)
 	}
 	clear(ready)
-	r.settle(1)
+	w.settled++
 	return next
 }
 

@@ -244,6 +244,12 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	g.c.Lock()
 	defer g.c.Unlock()
 	g.c.SetOwner(g)
+	if g.c.Full() {
+		err := &Error{Task: name, Err: fmt.Errorf("the graph holds %d tasks, its most", core.MaxNodes)}
+		t.n.Fail(err)
+		g.c.FailLocked(err)
+		return t
+	}
 	key := s.key
 	if key == "" && s.pure {
 		key = pureKey(name, body)

@@ -98,11 +98,16 @@ func (g *Graph) Nodes() []*Node {
 // Succs returns a snapshot of n's consumers (a consumer that reads n twice
 // is listed twice).
 func (g *Graph) Succs(n *Node) []*Node {
+	g.mu.Lock() // consumers are linked under g.mu alone while no run is active
+	defer g.mu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []*Node
 	for e := n.succ; e != nil; e = e.next {
 		out = append(out, e.to)
+	}
+	if n.succ1 != nil {
+		out = append(out, n.succ1)
 	}
 	slices.Reverse(out) // the list is built by prepending
 	return out
@@ -148,12 +153,14 @@ func (g *Graph) Running() bool {
 // holds the lock.
 func (g *Graph) Add(n *Node, parent *Node, key string) {
 	n.g = g
-	n.parent = parent
-	n.id = g.n
-	if n.id>>chunkBits == int64(len(g.chunks)) {
+	if parent != nil {
+		n.parent = parent
+	}
+	n.id = int32(g.n)
+	if g.n>>chunkBits == int64(len(g.chunks)) {
 		g.chunks = append(g.chunks, make([]*Node, 1<<chunkBits))
 	}
-	g.chunks[n.id>>chunkBits][n.id&(1<<chunkBits-1)] = n
+	g.chunks[g.n>>chunkBits][g.n&(1<<chunkBits-1)] = n
 	g.n++
 	if key != "" {
 		if g.keys == nil {
@@ -165,16 +172,19 @@ func (g *Graph) Add(n *Node, parent *Node, key string) {
 		return
 	}
 	if g.run == nil {
+		// No run is active, so no completion reads consumer lists, and every
+		// other reader (Succs) holds g.mu: the inputs' locks are not needed.
 		for i, k := 0, n.NumDeps(); i < k; i++ {
-			d := n.Dep(i)
-			d.mu.Lock()
-			d.succ = g.newEdge(n, d.succ)
-			d.mu.Unlock()
+			g.link(n.Dep(i), n)
 		}
 		return
 	}
 	g.activateNew(n, parent)
 }
+
+// Full reports whether the graph holds MaxNodes nodes already. The caller
+// holds the lock.
+func (g *Graph) Full() bool { return g.n >= MaxNodes }
 
 // Order makes after wait for before. It is refused while the graph runs,
 // since after may be about to start. The caller holds the lock.
@@ -188,10 +198,18 @@ func (g *Graph) Order(before, after *Node) error {
 	g.order = true
 	e := after.extra()
 	e.after = append(e.after, before)
-	before.mu.Lock()
-	before.succ = g.newEdge(after, before.succ)
-	before.mu.Unlock()
+	g.link(before, after)
 	return nil
+}
+
+// link adds to as a consumer of from. The caller holds g.mu, and also
+// from.mu while a run is active.
+func (g *Graph) link(from, to *Node) {
+	if from.succ1 == nil {
+		from.succ1 = to
+		return
+	}
+	from.succ = g.newEdge(to, from.succ)
 }
 
 func (g *Graph) newEdge(to *Node, next *edge) *edge {
@@ -218,7 +236,8 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	releasing := r.Releasing()
 	if want == nil {
 		// The whole graph: every node without a result, in creation order,
-		// straight from the index.
+		// straight from the index, in one pass. The count is told after the
+		// nodes are queued: no worker runs before Begin returns.
 		k := 0
 		for _, c := range g.chunks {
 			for _, n := range c {
@@ -226,21 +245,12 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 					break
 				}
 				if n.State() != Done {
+					g.begin(r, n, releasing)
 					k++
 				}
 			}
 		}
 		r.Activated(k)
-		for _, c := range g.chunks {
-			for _, n := range c {
-				if n == nil {
-					break
-				}
-				if n.State() != Done {
-					g.begin(r, n, releasing)
-				}
-			}
-		}
 	} else {
 		set := g.needs(want, false)
 		r.Activated(len(set))
@@ -261,39 +271,57 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 // settled before its consumers look at it. Nothing else touches these nodes
 // yet: no worker runs and the graph lock is held.
 func (g *Graph) begin(r Run, n *Node, releasing bool) {
-	g.prepare(n)
-	pending := g.countInputs(n, false, releasing)
-	n.pending.Store(pending)
+	if n.xt() != nil {
+		g.prepare(n)
+	} else {
+		// prepare's common case, with one atomic write instead of three:
+		// a million-task run begins a million of these.
+		n.epoch = g.epoch
+		if n.users.Load() != 0 {
+			n.users.Store(0)
+		}
+	}
+	pending, poison := g.countInputs(n, false, releasing)
+	if n.pending.Load() != pending {
+		n.pending.Store(pending)
+	}
+	st := uint32(Waiting)
 	if pending == 0 {
-		n.state.Store(n.state.Load()&^stateMask | uint32(Ready))
+		st = uint32(Ready)
+	}
+	if poison {
+		st |= poisoned
+	}
+	n.state.Store(st)
+	if pending == 0 {
 		r.Ready(n)
 	}
 }
 
 // countInputs returns how many of n's inputs are in the run and not
-// finished (each will count n down when it finishes), marks n poisoned if
-// an input failed in the run, counts n as a reader of each input when the
-// run releases results, and, with link, adds n to its inputs' consumers.
-// Inputs neither in the run nor done must have been brought in first.
-func (g *Graph) countInputs(n *Node, link, releasing bool) int32 {
-	var pending int32
+// finished (each will count n down when it finishes) and whether an input
+// failed in the run (so n must be poisoned); it counts n as a reader of
+// each input when the run releases results, and, with link, adds n to its
+// inputs' consumers. Inputs neither in the run nor done must have been
+// brought in first.
+func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poison bool) {
 	for i, k := 0, n.NumDeps(); i < k; i++ {
 		d := n.Dep(i)
 		if link {
-			d.succ = g.newEdge(n, d.succ)
+			g.link(d, n)
 		}
 		switch s := d.State(); {
 		case d.epoch == g.epoch && !s.Terminal():
 			pending++
 		case s == Done:
 		default:
-			n.state.Or(poisoned)
+			poison = true
 		}
 		if releasing {
 			d.users.Add(1)
 		}
 	}
-	return pending
+	return pending, poison
 }
 
 // prepare resets n for a run of its own.
@@ -402,7 +430,10 @@ func (g *Graph) join(n *Node, link bool) {
 		d.mu.Lock()
 	}
 	g.prepare(n)
-	pending := g.countInputs(n, link, g.run.Releasing())
+	pending, poison := g.countInputs(n, link, g.run.Releasing())
+	if poison {
+		n.state.Or(poisoned)
+	}
 	n.pending.Store(pending)
 	for _, d := range locked {
 		d.mu.Unlock()
@@ -477,28 +508,23 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 	n.state.Store(uint32(s))
 	fail := s != Done
 	epoch := n.epoch
-	for e := n.succ; e != nil; e = e.next {
-		c := e.to
-		if c.epoch != epoch {
-			continue
-		}
-		if fail {
-			c.state.Or(poisoned)
-		}
-		if c.pending.Add(-1) == 0 && c.CAS(Waiting, Ready) {
-			ready = append(ready, c)
+	if c := n.succ1; c != nil {
+		ready = countDown(c, epoch, fail, ready)
+		for e := n.succ; e != nil; e = e.next {
+			ready = countDown(e.to, epoch, fail, ready)
 		}
 	}
 	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
-			if w.kind == Notifier {
+			kind := w.Kind()
+			if kind == Notifier {
 				if sig := w.xt().notify(n); sig != nil {
 					client = sig
 				}
 				woke = true
 				continue
 			}
-			if fail && w.kind == Task {
+			if fail && kind == Task {
 				w.state.Or(poisoned)
 				w.xt().cause.CompareAndSwap(nil, n) // joining parents always have ext
 			}
@@ -521,6 +547,21 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 	return ready, woke, client
 }
 
+// countDown counts one finished input of c, a consumer of a node of run
+// epoch that failed or not, and appends c to ready if that made it ready.
+func countDown(c *Node, epoch uint32, fail bool, ready []*Node) []*Node {
+	if c.epoch != epoch {
+		return ready
+	}
+	if fail {
+		c.state.Or(poisoned)
+	}
+	if c.pending.Add(-1) == 0 && c.CAS(Waiting, Ready) {
+		ready = append(ready, c)
+	}
+	return ready
+}
+
 // Watch makes w (a Waiter, a Notifier, or a joining task) a waiter on n:
 // it is counted down (or, for a Notifier, called) when n finishes. It
 // reports false, doing nothing, when n has already finished.
@@ -530,7 +571,7 @@ func (n *Node) Watch(w *Node) bool {
 	if n.State().Terminal() {
 		return false
 	}
-	if w.kind != Notifier {
+	if w.Kind() != Notifier {
 		w.pending.Add(1)
 	}
 	e := n.extra()

@@ -19,6 +19,7 @@ package core
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -131,22 +132,32 @@ type ext struct {
 }
 
 // Node is one task in a graph, or a Waiter outside it.
+//
+// Every byte counts: a run of a million tasks holds a million nodes, and
+// building them costs page faults and garbage-collector marking in
+// proportion to their size and their pointers. So the id is 32 bits (a
+// graph holds at most MaxNodes), the kind is not stored (see Kind), and the
+// first consumer is held in the node, so that the common node with one
+// consumer needs no edge.
 type Node struct {
 	name    string
-	id      int64
+	id      int32
 	prio    int32
 	pending atomic.Int32 // inputs (and emitted tasks, for joins) not finished, plus guards
 	state   atomic.Uint32
 	users   atomic.Int32 // consumers in this run that have not read the result, plus one if kept
 	epoch   uint32
-	kind    Kind
 	g       *Graph
 	parent  *Node
 	mu      sync.Mutex
-	succ    *edge
+	succ1   *Node // the first consumer, or nil
+	succ    *edge // the later consumers, latest first
 	body    Body
 	xp      atomic.Pointer[ext] // created at most once, by extra; read with xt
 }
+
+// MaxNodes is how many nodes a graph can hold.
+const MaxNodes = math.MaxInt32
 
 // Init sets what a node is before it is added. Graph.Add fills in the rest.
 func (n *Node) Init(name string, prio int, body Body) {
@@ -158,7 +169,7 @@ func (n *Node) Init(name string, prio int, body Body) {
 // NewWaiter returns a Waiter node ordered like owner (its priority and
 // creation order), used to queue the resumption of a blocked task.
 func NewWaiter(owner *Node) *Node {
-	w := &Node{kind: Waiter}
+	w := &Node{}
 	w.xp.Store(&ext{wake: make(chan struct{}, 1)})
 	w.state.Store(uint32(Waiting))
 	if owner != nil {
@@ -170,7 +181,7 @@ func NewWaiter(owner *Node) *Node {
 // NewDetached returns a task node outside any graph with the given
 // priority and id, for tests of what orders nodes.
 func NewDetached(name string, prio int, id int64) *Node {
-	return &Node{name: name, prio: int32(prio), id: id}
+	return &Node{name: name, prio: int32(prio), id: int32(id)}
 }
 
 // NewNotifier returns a Notifier node that calls fn with each node it
@@ -179,13 +190,13 @@ func NewDetached(name string, prio int, id int64) *Node {
 // returns the Signal it fired if that woke a client goroutine from its
 // wait (see Signal.Fire), or nil.
 func NewNotifier(fn func(*Node) *Signal) *Node {
-	n := &Node{kind: Notifier}
+	n := &Node{}
 	n.xp.Store(&ext{notify: fn})
 	return n
 }
 
 // ID is the node's index in its graph, which is also its creation order.
-func (n *Node) ID() int64 { return n.id }
+func (n *Node) ID() int64 { return int64(n.id) }
 
 // Name is the name the node was built with.
 func (n *Node) Name() string { return n.name }
@@ -199,8 +210,23 @@ func (n *Node) Graph() *Graph { return n.g }
 // Parent is the task that was running when the node was added, or nil.
 func (n *Node) Parent() *Node { return n.parent }
 
-// Kind says whether n is a task or a waiter.
-func (n *Node) Kind() Kind { return n.kind }
+// Kind says whether n is a task, a waiter or a notifier. It is not stored:
+// graph nodes have a body, and the others are told apart by what their ext
+// holds, which is set before they are shared.
+func (n *Node) Kind() Kind {
+	if n.body != nil {
+		return Task
+	}
+	if x := n.xt(); x != nil {
+		switch {
+		case x.wake != nil:
+			return Waiter
+		case x.notify != nil:
+			return Notifier
+		}
+	}
+	return Task
+}
 
 // Body is the node's typed part.
 func (n *Node) Body() Body { return n.body }

@@ -1,0 +1,83 @@
+package core
+
+import (
+	"context"
+	"testing"
+	"unsafe"
+)
+
+func TestKindIsDerived(t *testing.T) {
+	cases := []struct {
+		name string
+		n    *Node
+		want Kind
+	}{
+		{"waiter", NewWaiter(nil), Waiter},
+		{"notifier", NewNotifier(func(*Node) *Signal { return nil }), Notifier},
+		{"detached task", NewDetached("t", 0, 1), Task},
+	}
+	for _, c := range cases {
+		if got := c.n.Kind(); got != c.want {
+			t.Errorf("%s: Kind() = %v, want %v", c.name, got, c.want)
+		}
+	}
+	// A task whose ext was created (options, a failure) stays a task.
+	n := NewDetached("t", 0, 2)
+	n.SetOptions(&Options{Retries: 1})
+	if n.Kind() != Task {
+		t.Errorf("task with options: Kind() = %v, want Task", n.Kind())
+	}
+}
+
+// The node's size is part of the cost of every task (see Node): a change
+// that grows it should be a decision, not an accident.
+func TestNodeSize(t *testing.T) {
+	if got := unsafe.Sizeof(Node{}); got > 104 {
+		t.Errorf("Node is %d bytes, want at most 104", got)
+	}
+}
+
+func TestFull(t *testing.T) {
+	var g Graph
+	if g.Full() {
+		t.Fatal("an empty graph is full")
+	}
+	g.n = MaxNodes
+	if !g.Full() {
+		t.Fatalf("a graph of %d nodes is not full", g.n)
+	}
+}
+
+func TestSuccsKeepsOrder(t *testing.T) {
+	var g Graph
+	g.SetOwner(1)
+	in := NewDetached("in", 0, 0)
+	g.Lock()
+	g.Add(in, nil, "")
+	var want []*Node
+	for range 4 {
+		c := &Node{}
+		c.Init("c", 0, oneInput{in})
+		g.Add(c, nil, "")
+		want = append(want, c)
+	}
+	g.Unlock()
+	got := g.Succs(in)
+	if len(got) != len(want) {
+		t.Fatalf("Succs has %d nodes, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Succs[%d] is node %d, want %d", i, got[i].ID(), want[i].ID())
+		}
+	}
+}
+
+// oneInput is a body with one input, for tests of linking.
+type oneInput struct{ in *Node }
+
+func (b oneInput) Run(ctx context.Context, c Consumer) error { return nil }
+func (b oneInput) NumInputs() int                            { return 1 }
+func (b oneInput) Input(int) *Node                           { return b.in }
+func (b oneInput) Drop()                                     {}
+func (b oneInput) Handle() any                               { return nil }
