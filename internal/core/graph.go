@@ -103,11 +103,11 @@ func (g *Graph) Succs(n *Node) []*Node {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []*Node
-	for e := n.succ; e != nil; e = e.next {
+	for e := n.succ.Load(); e != nil; e = e.next {
 		out = append(out, e.to)
 	}
-	if n.succ1 != nil {
-		out = append(out, n.succ1)
+	if c := n.succ1.Load(); c != nil {
+		out = append(out, c)
 	}
 	slices.Reverse(out) // the list is built by prepending
 	return out
@@ -192,7 +192,7 @@ func (g *Graph) Order(before, after *Node) error {
 	switch {
 	case g.run != nil:
 		return ErrRunning
-	case after.State() == Done && after.epoch == 0:
+	case after.State() == Done && after.epoch.Load() == 0:
 		return errors.New("it is a value, which never waits")
 	}
 	g.order = true
@@ -203,13 +203,15 @@ func (g *Graph) Order(before, after *Node) error {
 }
 
 // link adds to as a consumer of from. The caller holds g.mu, and also
-// from.mu while a run is active.
+// from.mu while a run is active. The lists are atomic because a completion
+// may read them without from.mu (see announce) while a consumer that
+// finds from finished is linked for later runs.
 func (g *Graph) link(from, to *Node) {
-	if from.succ1 == nil {
-		from.succ1 = to
+	if from.succ1.Load() == nil {
+		from.succ1.Store(to)
 		return
 	}
-	from.succ = g.newEdge(to, from.succ)
+	from.succ.Store(g.newEdge(to, from.succ.Load()))
 }
 
 func (g *Graph) newEdge(to *Node, next *edge) *edge {
@@ -276,7 +278,7 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 	} else {
 		// prepare's common case, with one atomic write instead of three:
 		// a million-task run begins a million of these.
-		n.epoch = g.epoch
+		n.epoch.Store(g.epoch)
 		if n.users.Load() != 0 {
 			n.users.Store(0)
 		}
@@ -292,7 +294,7 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 	if poison {
 		st |= poisoned
 	}
-	n.state.Store(st)
+	n.store(st)
 	if pending == 0 {
 		r.Ready(n)
 	}
@@ -311,7 +313,7 @@ func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poiso
 			g.link(d, n)
 		}
 		switch s := d.State(); {
-		case d.epoch == g.epoch && !s.Terminal():
+		case d.epoch.Load() == g.epoch && !s.Terminal():
 			pending++
 		case s == Done:
 		default:
@@ -326,8 +328,8 @@ func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poiso
 
 // prepare resets n for a run of its own.
 func (g *Graph) prepare(n *Node) {
-	n.epoch = g.epoch
-	n.state.Store(uint32(Waiting))
+	n.epoch.Store(g.epoch)
+	n.store(uint32(Waiting))
 	n.users.Store(0)
 	if n.xt() == nil {
 		return // nothing else to reset, and nothing another goroutine reads without g.mu
@@ -362,7 +364,7 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[n] || n.State() == Done || inRun && n.epoch == g.epoch && !n.State().Terminal() {
+		if seen[n] || n.State() == Done || inRun && n.epoch.Load() == g.epoch && !n.State().Terminal() {
 			continue
 		}
 		seen[n] = true
@@ -388,11 +390,11 @@ func (g *Graph) activate(n *Node) {
 func (g *Graph) activateNew(n, parent *Node) {
 	for i, k := 0, n.NumDeps(); i < k; i++ {
 		d := n.Dep(i)
-		if s := d.State(); s == Released || s != Done && d.epoch != g.epoch {
+		if s := d.State(); s == Released || s != Done && d.epoch.Load() != g.epoch {
 			g.activate(d) // recompute what was dropped, run what was not asked for
 		}
 	}
-	if parent != nil && parent.epoch == g.epoch {
+	if parent != nil && parent.epoch.Load() == g.epoch {
 		if o := parent.Options(); o != nil && o.Join && parent.State() == Running {
 			// The parent finishes only after n: count n into its pending, and
 			// have n's completion count it down. Done before n joins the run,
@@ -427,6 +429,7 @@ func (g *Graph) join(n *Node, link bool) {
 	slices.SortFunc(locked, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
 	locked = slices.Compact(locked)
 	for _, d := range locked {
+		d.announce()
 		d.mu.Lock()
 	}
 	g.prepare(n)
@@ -437,6 +440,7 @@ func (g *Graph) join(n *Node, link bool) {
 	n.pending.Store(pending)
 	for _, d := range locked {
 		d.mu.Unlock()
+		d.withdraw()
 	}
 	if pending == 0 && n.CAS(Waiting, Ready) {
 		g.run.Ready(n)
@@ -458,7 +462,7 @@ func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
 			if n == nil {
 				break
 			}
-			if n.epoch == g.epoch && !n.State().Terminal() {
+			if n.epoch.Load() == g.epoch && !n.State().Terminal() {
 				n.Finish(Cancelled, err, nil)
 				cancelled(n)
 			}
@@ -471,7 +475,7 @@ func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
 func (g *Graph) RunOf(n *Node) Run {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.run == nil || n.epoch != g.epoch {
+	if g.run == nil || n.epoch.Load() != g.epoch {
 		return nil
 	}
 	return g.run
@@ -483,7 +487,7 @@ func (g *Graph) Want(n *Node) {
 	if g.run == nil {
 		return
 	}
-	if s := n.State(); s == Released || s != Done && n.epoch != g.epoch {
+	if s := n.State(); s == Released || s != Done && n.epoch.Load() != g.epoch {
 		g.activate(n)
 	}
 }
@@ -501,19 +505,22 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 // outside the executor (a Notifier's, or a reader of Done), and returns the
 // Signal of a client it woke from a wait, if any.
 func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke bool, client *Signal) {
-	n.mu.Lock()
-	if err != nil {
-		n.extra().err = err
-	}
-	n.state.Store(uint32(s))
 	fail := s != Done
-	epoch := n.epoch
-	if c := n.succ1; c != nil {
-		ready = countDown(c, epoch, fail, ready)
-		for e := n.succ; e != nil; e = e.next {
-			ready = countDown(e.to, epoch, fail, ready)
+	if err == nil && n.xt() == nil {
+		// The common case: nothing to record, and, unless a registration is
+		// under way (see announce), nobody to tell but the consumers.
+		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
+			return n.countDownConsumers(fail, ready), false, nil
 		}
+		n.mu.Lock()
+	} else {
+		n.mu.Lock()
+		if err != nil {
+			n.extra().err = err
+		}
+		n.store(uint32(s))
 	}
+	ready = n.countDownConsumers(fail, ready)
 	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
 			kind := w.Kind()
@@ -547,10 +554,23 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 	return ready, woke, client
 }
 
+// countDownConsumers counts n, finished, down in each of its consumers in
+// its run, and appends those this made ready to ready.
+func (n *Node) countDownConsumers(fail bool, ready []*Node) []*Node {
+	if c := n.succ1.Load(); c != nil {
+		epoch := n.epoch.Load()
+		ready = countDown(c, epoch, fail, ready)
+		for e := n.succ.Load(); e != nil; e = e.next {
+			ready = countDown(e.to, epoch, fail, ready)
+		}
+	}
+	return ready
+}
+
 // countDown counts one finished input of c, a consumer of a node of run
 // epoch that failed or not, and appends c to ready if that made it ready.
 func countDown(c *Node, epoch uint32, fail bool, ready []*Node) []*Node {
-	if c.epoch != epoch {
+	if c.epoch.Load() != epoch {
 		return ready
 	}
 	if fail {
@@ -566,6 +586,8 @@ func countDown(c *Node, epoch uint32, fail bool, ready []*Node) []*Node {
 // it is counted down (or, for a Notifier, called) when n finishes. It
 // reports false, doing nothing, when n has already finished.
 func (n *Node) Watch(w *Node) bool {
+	n.announce()
+	defer n.withdraw()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.State().Terminal() {
@@ -617,7 +639,7 @@ func (n *Node) Release() bool {
 	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
 		return false
 	}
-	n.state.Store(uint32(Released))
+	n.store(uint32(Released))
 	n.body.Drop()
 	return true
 }

@@ -7,12 +7,16 @@
 // is added. Its scheduling fields change while a run goes on:
 //
 //   - state and pending are atomics written by the executor's workers.
-//   - succ (the list of consumers) and the terminal transition of state are
-//     guarded by mu, so that a node added while its input completes is either
-//     counted by the input's completion or sees the input finished, never
-//     both and never neither.
-//   - epoch says which run the node takes part in; it is written only while
-//     every input's mu is held, so a completing input reads it consistently.
+//   - Registering for a node's completion (linking a consumer, a Watch, a
+//     Done channel) happens under mu, after announcing it in the state word.
+//     A completion that sees no announcement and no ext switches to its
+//     terminal state and counts down its consumers without taking mu;
+//     otherwise it does so under mu. Either way a node added while its input
+//     completes is counted by the input's completion or sees the input
+//     finished, never both and never neither (see announce).
+//   - epoch says which run the node takes part in; it is written while
+//     every input's mu is held, and read by completions without it, so it
+//     is atomic, as are the consumer lists.
 //   - ext holds what few nodes need (options, failure, waiters) and is nil
 //     for most, keeping the common node at 104 bytes.
 package core
@@ -69,6 +73,13 @@ const (
 	cancelReq = 1 << 10
 
 	stateMask = 1<<8 - 1
+
+	// The top 16 bits count goroutines registering for n's completion
+	// right now (a consumer being linked, a Watch, a Done channel): see
+	// announce. They let a completion that sees none, and no ext, skip the
+	// node's lock.
+	announceOne  = 1 << 16
+	announceMask = ^uint32(announceOne - 1)
 )
 
 // Kind tells the executor what to do when a node becomes ready.
@@ -145,13 +156,13 @@ type Node struct {
 	prio    int32
 	pending atomic.Int32 // inputs (and emitted tasks, for joins) not finished, plus guards
 	state   atomic.Uint32
-	users   atomic.Int32 // consumers in this run that have not read the result, plus one if kept
-	epoch   uint32
+	users   atomic.Int32  // consumers in this run that have not read the result, plus one if kept
+	epoch   atomic.Uint32 // the run the node takes part in (see Graph.epoch); atomic, as completions read it without locks
 	g       *Graph
 	parent  *Node
 	mu      sync.Mutex
-	succ1   *Node // the first consumer, or nil
-	succ    *edge // the later consumers, latest first
+	succ1   atomic.Pointer[Node] // the first consumer, or nil
+	succ    atomic.Pointer[edge] // the later consumers, latest first
 	body    Body
 	xp      atomic.Pointer[ext] // created at most once, by extra; read with xt
 }
@@ -237,8 +248,35 @@ func (n *Node) State() State { return State(n.state.Load() & stateMask) }
 // Poisoned reports whether an input of n failed in this run.
 func (n *Node) Poisoned() bool { return n.state.Load()&poisoned != 0 }
 
-// SetState stores s, clearing the flags.
+// SetState stores s, clearing the flags. Call it only before the node is
+// added: it does not keep announcements.
 func (n *Node) SetState(s State) { n.state.Store(uint32(s)) }
+
+// store sets the state and flags to v, keeping the announcement count, and
+// returns the word it replaced.
+func (n *Node) store(v uint32) uint32 {
+	for {
+		old := n.state.Load()
+		if n.state.CompareAndSwap(old, old&announceMask|v) {
+			return old
+		}
+	}
+}
+
+// announce tells a completion of n that the caller is about to take n's
+// lock to register for that completion (link a consumer, watch, make a
+// Done channel); withdraw ends it. The caller registers only if, under the
+// lock, n has not finished.
+//
+// Why this is enough for FinishNotify's lock-free path: the announcement
+// and the completion's switch to a terminal state are read-modify-writes of
+// the same word, so one comes first. If the completion comes first, the
+// registrant sees the terminal state and does not register. If the
+// announcement comes first, the completion either sees it still counted,
+// and takes the lock (waiting for the registrant), or sees it withdrawn,
+// and then sees everything the registrant wrote before withdrawing.
+func (n *Node) announce() { n.state.Add(announceOne) }
+func (n *Node) withdraw() { n.state.Add(^uint32(announceOne - 1)) } // adds -announceOne
 
 // CAS moves n from old to new state, keeping the flags.
 func (n *Node) CAS(old, new State) bool {
@@ -382,6 +420,8 @@ func (n *Node) SetCancel(c context.CancelFunc) {
 // Done returns a channel closed when the node reaches a terminal state in
 // the current or next run.
 func (n *Node) Done() <-chan struct{} {
+	n.announce()
+	defer n.withdraw()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e := n.extra()
