@@ -235,3 +235,66 @@ func (x *benchErrgroup) run(i int32) {
 		}
 	}
 }
+
+// benchRecord is a task as the smallest heap-allocated typed graph would
+// store it: its function, its result, an in-degree counter and its
+// consumers. The `records` runner builds one per task and runs them with
+// the sequential floor's Kahn loop: what building and walking a graph of
+// heap objects costs in Go (allocation, page faults, the collector marking
+// them), before any scheduling, concurrency or growth.
+type benchRecord struct {
+	fn      func(int) int
+	val     int
+	pending int32
+	succ1   *benchRecord   // the first consumer
+	more    []*benchRecord // the others
+}
+
+// buildBenchRecords allocates and links the records of a shape, in
+// creation order, as evolve's build does.
+func buildBenchRecords(sh *benchShape, fn func(int) int) []*benchRecord {
+	rs := make([]*benchRecord, sh.n)
+	for i := range rs {
+		rs[i] = &benchRecord{fn: fn}
+	}
+	var buf []int32
+	for i, r := range rs {
+		buf = sh.succ(int32(i), buf[:0])
+		for j, c := range buf {
+			if j == 0 {
+				r.succ1 = rs[c]
+			} else {
+				r.more = append(r.more, rs[c])
+			}
+			rs[c].pending++
+		}
+	}
+	return rs
+}
+
+// runBenchRecords is the sequential floor's Kahn loop over records.
+func runBenchRecords(rs []*benchRecord) {
+	fifo := make([]*benchRecord, 0, len(rs))
+	for _, r := range rs {
+		if r.pending == 0 {
+			fifo = append(fifo, r)
+		}
+	}
+	for h := 0; h < len(fifo); h++ {
+		r := fifo[h]
+		r.val = r.fn(r.val)
+		if r.succ1 == nil {
+			continue
+		}
+		for i := -1; i < len(r.more); i++ {
+			c := r.succ1
+			if i >= 0 {
+				c = r.more[i]
+			}
+			c.val += r.val
+			if c.pending--; c.pending == 0 {
+				fifo = append(fifo, c)
+			}
+		}
+	}
+}

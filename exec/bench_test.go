@@ -52,6 +52,9 @@ func BenchmarkShapes(b *testing.B) {
 		b.Run(sh.name+"/sequential/workers=1", func(b *testing.B) {
 			benchBaseline(b, sh, func(a *benchAdj, work func()) { benchSequential(a, work) })
 		})
+		b.Run(sh.name+"/records/workers=1", func(b *testing.B) {
+			benchRecords(b, sh)
+		})
 		for _, w := range benchWorkers {
 			b.Run(fmt.Sprintf("%s/errgroup/workers=%d", sh.name, w), func(b *testing.B) {
 				benchBaseline(b, sh, func(a *benchAdj, work func()) { runBenchErrgroup(a, w, work) })
@@ -104,6 +107,24 @@ func benchBaseline(b *testing.B, sh benchShape, run func(*benchAdj, func())) {
 				c := x.c
 				run(x.g, func() { c.Add(1) })
 				benchCheck(b, c, sh.n)
+				return sh.n
+			})
+	}
+	m.report(b, true)
+}
+
+func benchRecords(b *testing.B, sh benchShape) {
+	var m benchMeter
+	for range b.N {
+		benchOp(b, &m,
+			func() benchBuilt[[]*benchRecord] {
+				c := new(atomic.Int64)
+				fn := func(x int) int { c.Add(1); return x }
+				return benchBuilt[[]*benchRecord]{buildBenchRecords(&sh, fn), c}
+			},
+			func(x benchBuilt[[]*benchRecord]) int {
+				runBenchRecords(x.g)
+				benchCheck(b, x.c, sh.n)
 				return sh.n
 			})
 	}
