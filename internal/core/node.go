@@ -137,8 +137,6 @@ type ext struct {
 	waitOn  []*Node              // what the node is blocked on inside its body, for deadlock reports
 	wake    chan struct{}        // Waiter nodes: receives the slot handed back
 	notify  func(*Node) *Signal  // Notifier nodes: called with each watched node that finishes
-	joined  bool                 // Join nodes: the function returned, the join is pending
-	cancel_ bool                 // Cancel was called while the node ran: discard its result
 	cause   atomic.Pointer[Node] // Join nodes: the first emitted task that failed
 }
 
