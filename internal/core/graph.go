@@ -98,10 +98,8 @@ func (g *Graph) Nodes() []*Node {
 // Succs returns a snapshot of n's consumers (a consumer that reads n twice
 // is listed twice).
 func (g *Graph) Succs(n *Node) []*Node {
-	g.mu.Lock() // consumers are linked under g.mu alone while no run is active
+	g.mu.Lock() // every link is made under g.mu
 	defer g.mu.Unlock()
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	var out []*Node
 	for e := n.succ.Load(); e != nil; e = e.next {
 		out = append(out, e.to)
@@ -153,9 +151,7 @@ func (g *Graph) Running() bool {
 // holds the lock.
 func (g *Graph) Add(n *Node, parent *Node, key string) {
 	n.g = g
-	if parent != nil {
-		n.parent = parent
-	}
+	n.parent = parent
 	n.id = int32(g.n)
 	if g.n>>chunkBits == int64(len(g.chunks)) {
 		g.chunks = append(g.chunks, make([]*Node, 1<<chunkBits))
@@ -273,20 +269,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 // settled before its consumers look at it. Nothing else touches these nodes
 // yet: no worker runs and the graph lock is held.
 func (g *Graph) begin(r Run, n *Node, releasing bool) {
-	if n.xt() != nil {
-		g.prepare(n)
-	} else {
-		// prepare's common case, with one atomic write instead of three:
-		// a million-task run begins a million of these.
-		n.epoch.Store(g.epoch)
-		if n.users.Load() != 0 {
-			n.users.Store(0)
-		}
-	}
 	pending, poison := g.countInputs(n, false, releasing)
-	if n.pending.Load() != pending {
-		n.pending.Store(pending)
-	}
 	st := uint32(Waiting)
 	if pending == 0 {
 		st = uint32(Ready)
@@ -294,7 +277,10 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 	if poison {
 		st |= poisoned
 	}
-	n.store(st)
+	g.prepare(n, st)
+	if n.pending.Load() != pending {
+		n.pending.Store(pending) // a million-task run begins a million nodes: skip writes that change nothing
+	}
 	if pending == 0 {
 		r.Ready(n)
 	}
@@ -326,11 +312,13 @@ func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poiso
 	return pending, poison
 }
 
-// prepare resets n for a run of its own.
-func (g *Graph) prepare(n *Node) {
+// prepare resets n for a run of its own, starting in state (and flags) st.
+func (g *Graph) prepare(n *Node, st uint32) {
 	n.epoch.Store(g.epoch)
-	n.store(uint32(Waiting))
-	n.users.Store(0)
+	n.store(st)
+	if n.users.Load() != 0 {
+		n.users.Store(0)
+	}
 	if n.xt() == nil {
 		return // nothing else to reset, and nothing another goroutine reads without g.mu
 	}
@@ -432,7 +420,7 @@ func (g *Graph) join(n *Node, link bool) {
 		d.announce()
 		d.mu.Lock()
 	}
-	g.prepare(n)
+	g.prepare(n, uint32(Waiting))
 	pending, poison := g.countInputs(n, link, g.run.Releasing())
 	if poison {
 		n.state.Or(poisoned)

@@ -50,7 +50,6 @@ func TestFull(t *testing.T) {
 
 func TestSuccsKeepsOrder(t *testing.T) {
 	var g Graph
-	g.SetOwner(1)
 	in := NewDetached("in", 0, 0)
 	g.Lock()
 	g.Add(in, nil, "")
