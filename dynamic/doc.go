@@ -16,7 +16,10 @@
 //     order they finish, accepting new ones as it goes.
 //   - Goroutines. Any number of client goroutines add tasks to the running
 //     graph and wait for their own, each like a sequential program (the
-//     async/await style).
+//     async/await style). A client that reacts to a result with several
+//     tasks adds them with graph.Batch, so that they reach the run as one
+//     step; the run's workers hold back (up to a millisecond) for the
+//     reaction of a client they woke from Task.Wait.
 //
 // Every handle is a future: Task.Wait, Done, State, Err and Cancel.
 //

@@ -247,6 +247,8 @@ type runner struct {
 	_ [64]byte
 
 	reacting    atomic.Pointer[core.Signal] // a client woken by a completion, still reacting (see letClientReact)
+	doneWake    atomic.Int64                // when a completion closed a Done channel, or 0 (see letWaiterReact)
+	doneActs    atomic.Uint64               // the graph's client acts at that moment
 	outstanding atomic.Int64                // nodes of the run not finished, plus one until Close
 	queued      atomic.Int64                // the queue's length, stored under mu, read without it by pick
 	_           [64]byte                    // apart from the lock and the queue, written by whoever holds mu
@@ -311,6 +313,8 @@ func (r *runner) Ready(n *core.Node) {
 	r.wakeLocked()
 	r.mu.Unlock()
 }
+
+func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
 
 func (r *runner) Cancel(n *core.Node) bool {
 	err := &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}

@@ -16,17 +16,60 @@ import (
 // gives one that records the running task as the creator of what it adds.
 // Adding from inside a task looks exactly like adding before the run.
 type Builder interface {
-	scope() (*Graph, *core.Node)
+	// scope returns the graph to add to, the creator of what is added (nil
+	// outside any task), and the batch holding back ready tasks, if any.
+	scope() (*Graph, *core.Node, *core.Batch)
 }
 
-func (g *Graph) scope() (*Graph, *core.Node) { return g, nil }
+func (g *Graph) scope() (*Graph, *core.Node, *core.Batch) { return g, nil, nil }
 
 type within struct {
 	g      *Graph
 	parent *core.Node
 }
 
-func (w within) scope() (*Graph, *core.Node) { return w.g, w.parent }
+func (w within) scope() (*Graph, *core.Node, *core.Batch) { return w.g, w.parent, nil }
+
+// batch is the Builder that Batch gives its function.
+type batch struct {
+	g      *Graph
+	parent *core.Node
+	hold   *core.Batch
+}
+
+func (b *batch) scope() (*Graph, *core.Node, *core.Batch) { return b.g, b.parent, b.hold }
+
+// Batch calls fn with a Builder that adds to b's graph, with b's creator,
+// and makes everything fn adds reach a running graph as one step: tasks
+// that are ready as soon as they are added are queued together when fn
+// returns (or panics), so that no worker picks among them, or in their
+// place, before the whole batch is there. It is how a client reacting to a
+// result submits its reaction (Dask's client.map): one worker becoming free
+// while the client is halfway through adding would otherwise take older,
+// lower-priority work. Tasks that wait for inputs still in the run are not
+// held back: they start when their inputs finish, as usual. Outside a run,
+// Batch is the same as adding the tasks one by one. The Builder is meant
+// for fn alone; tasks added with it after Batch returns are queued as usual.
+//
+// Batch reports ErrNilBuilder or ErrNilFunc; mistakes in building single
+// tasks are reported on those tasks, as always.
+func Batch(b Builder, fn func(Builder)) error {
+	var g *Graph
+	var parent *core.Node
+	if b != nil {
+		g, parent, _ = b.scope()
+	}
+	switch {
+	case g == nil:
+		return &Error{Task: "batch", Err: ErrNilBuilder}
+	case fn == nil:
+		return &Error{Task: "batch", Err: ErrNilFunc}
+	}
+	x := &batch{g: g, parent: parent, hold: &core.Batch{Client: parent == nil}}
+	defer g.c.Flush(x.hold)
+	fn(x)
+	return nil
+}
 
 // Within returns a Builder that adds tasks to parent's graph and records
 // parent as their creator, so drawings of the evolved graph group them under
@@ -39,11 +82,11 @@ func Within(parent Ref) Builder {
 }
 
 // scope makes a task handle the Builder of the tasks it creates (see Within).
-func (t *Task[T]) scope() (*Graph, *core.Node) {
+func (t *Task[T]) scope() (*Graph, *core.Node, *core.Batch) {
 	if cg := t.n.Graph(); cg != nil {
-		return cg.Owner().(*Graph), &t.n
+		return cg.Owner().(*Graph), &t.n, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // Option sets something about a task other than its function and inputs.
@@ -208,8 +251,9 @@ func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Tas
 func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) *Task[T] {
 	var g *Graph
 	var parent *core.Node
+	var hold *core.Batch
 	if b != nil {
-		g, parent = b.scope()
+		g, parent, hold = b.scope()
 	}
 	var s settings
 	err := s.apply(opts)
@@ -266,7 +310,7 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 			return t
 		}
 	}
-	g.c.Add(&t.n, parent, key)
+	g.c.Add(&t.n, parent, key, hold)
 	return t
 }
 

@@ -126,3 +126,33 @@ func ExampleGraph_Order() {
 	// [write read]
 	// cycle: write -> read -> write
 }
+
+// Batch adds a client's reaction to a running graph as one step: here four
+// tasks reach the run's idle worker together, so it starts them by
+// priority, the last added first.
+func ExampleBatch() {
+	g := graph.New()
+	run, err := exec.Start(context.Background(), g, exec.Workers(1))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var order []int
+	err = graph.Batch(g, func(b graph.Builder) {
+		for i := range 4 {
+			graph.Go(b, "step", func(context.Context) (int, error) {
+				order = append(order, i) // one worker: no other task runs meanwhile
+				return i, nil
+			}, graph.Priority(i))
+		}
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	run.Close()
+	if err := run.Wait(); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(order)
+	// Output: [3 2 1 0]
+}

@@ -200,6 +200,7 @@ func Await(ctx context.Context, refs ...Ref) error {
 			return &Error{Task: n.Name(), Err: ErrNotScheduled}
 		}
 	}
+	nodes[0].Graph().ClientActed() // the client is back: see exec's letWaiterReact
 	for _, n := range nodes {
 		select {
 		case <-n.Done():

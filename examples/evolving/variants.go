@@ -109,13 +109,21 @@ func goroutines(ctx context.Context, w workload.Workload, workers int, g *graph.
 				errs[i] = err
 				return
 			}
-			for j := range n {
-				item := graph.Go1(g, "getitem", list, func(_ context.Context, l []float64) (float64, error) {
-					return l[j], nil
-				}, graph.Priority(10))
-				perFile[i] = append(perFile[i], graph.Go1(g, "process_item", item, func(ctx context.Context, x float64) (float64, error) {
-					return workload.Process(ctx, workload.Item{X: x, Sleep: f.Items[j].Sleep})
-				}, graph.Priority(10)))
+			// The reaction reaches the run as one step, as a Dask client's
+			// submissions do: a worker that becomes free meanwhile sees all
+			// of it or none, never a parse in place of half of it.
+			err = graph.Batch(g, func(b graph.Builder) {
+				for j := range n {
+					item := graph.Go1(b, "getitem", list, func(_ context.Context, l []float64) (float64, error) {
+						return l[j], nil
+					}, graph.Priority(10))
+					perFile[i] = append(perFile[i], graph.Go1(b, "process_item", item, func(ctx context.Context, x float64) (float64, error) {
+						return workload.Process(ctx, workload.Item{X: x, Sleep: f.Items[j].Sleep})
+					}, graph.Priority(10)))
+				}
+			})
+			if err != nil {
+				errs[i] = err
 			}
 		})
 		<-submitted

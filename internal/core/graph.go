@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // chunkBits sets the size of the node index's chunks: 1,024 pointers, so
@@ -22,6 +23,9 @@ type Run interface {
 	// Ready is given a node, already in state Ready, whose inputs are all
 	// finished.
 	Ready(n *Node)
+	// ReadyAll is Ready for several nodes at once: they are queued
+	// together, so no worker sees some of them without the others.
+	ReadyAll(ns []*Node)
 	// Releasing reports whether the run drops results nobody needs.
 	Releasing() bool
 	// Cancel cancels n, which is in the run.
@@ -46,7 +50,18 @@ type Graph struct {
 	owner  any // the public graph that wraps this one
 	errs   []error
 	order  bool // an ordering edge was added, so cycles are possible
+
+	// acts counts what clients (code outside any task) did to the graph
+	// while it ran: tasks added, waits begun. The executor reads it to tell
+	// when a client it woke has reacted.
+	acts atomic.Uint64
 }
+
+// ClientActed records that a client added a task or began a wait.
+func (g *Graph) ClientActed() { g.acts.Add(1) }
+
+// ClientActs is the number of ClientActed calls so far.
+func (g *Graph) ClientActs() uint64 { return g.acts.Load() }
 
 // Lock and Unlock give callers that must change several things at once
 // (a keyed lookup and an add) the graph's lock.
@@ -147,9 +162,10 @@ func (g *Graph) Running() bool {
 
 // Add gives n an id, links it to its inputs and, when the graph is running,
 // brings it into the run. n must have been set up with Init, and its inputs
-// must belong to g. key, when not empty, registers n for Keyed. The caller
-// holds the lock.
-func (g *Graph) Add(n *Node, parent *Node, key string) {
+// must belong to g. key, when not empty, registers n for Keyed. hold, when
+// not nil, keeps n back if it is ready at once (see Batch). The caller holds
+// the lock.
+func (g *Graph) Add(n *Node, parent *Node, key string, hold *Batch) {
 	n.g = g
 	n.parent = parent
 	n.id = int32(g.n)
@@ -175,7 +191,37 @@ func (g *Graph) Add(n *Node, parent *Node, key string) {
 		}
 		return
 	}
-	g.activateNew(n, parent)
+	g.activateNew(n, parent, hold)
+	if parent == nil && hold == nil {
+		g.ClientActed() // after n is queued, if it is ready: see exec's letWaiterReact
+	}
+}
+
+// Batch keeps back the nodes that are ready when they join a run, until
+// Flush queues them together. Its fields are guarded by the graph's lock.
+type Batch struct {
+	// Client says the batch is added from outside any task: its Flush
+	// counts as a client act (see ClientActed).
+	Client bool
+	closed bool
+	run    Run
+	ready  []*Node
+}
+
+// Flush queues the nodes b kept back, all at once, and closes b: nodes
+// added with it later are queued as usual.
+func (g *Graph) Flush(b *Batch) {
+	g.mu.Lock()
+	b.closed = true
+	ready, run := b.ready, b.run
+	b.ready, b.run = nil, nil
+	g.mu.Unlock()
+	if len(ready) > 0 {
+		run.ReadyAll(ready)
+	}
+	if b.Client {
+		g.ClientActed()
+	}
 }
 
 // Full reports whether the graph holds MaxNodes nodes already. The caller
@@ -369,13 +415,13 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 // The caller holds the lock.
 func (g *Graph) activate(n *Node) {
 	for _, m := range g.needs([]*Node{n}, true) {
-		g.join(m, false)
+		g.join(m, false, nil)
 	}
 }
 
 // activateNew links a node added during a run and brings it, and any input
 // it needs that is not in the run, into the run. The caller holds the lock.
-func (g *Graph) activateNew(n, parent *Node) {
+func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 	for i, k := 0, n.NumDeps(); i < k; i++ {
 		d := n.Dep(i)
 		if s := d.State(); s == Released || s != Done && d.epoch.Load() != g.epoch {
@@ -394,13 +440,13 @@ func (g *Graph) activateNew(n, parent *Node) {
 		}
 	}
 	g.run.Added(n)
-	g.join(n, true)
+	g.join(n, true, hold)
 }
 
 // join puts n in the active run while holding every input's lock, so that
 // each input's completion either counts n down or finished before n looked.
 // link adds the input edges too (for nodes new to the graph).
-func (g *Graph) join(n *Node, link bool) {
+func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	// Counted before any input can see it: an input finishing right after
 	// the locks are released may run n to completion before this returns.
 	g.run.Activated(1)
@@ -431,6 +477,11 @@ func (g *Graph) join(n *Node, link bool) {
 		d.withdraw()
 	}
 	if pending == 0 && n.CAS(Waiting, Ready) {
+		if hold != nil && !hold.closed {
+			hold.run = g.run
+			hold.ready = append(hold.ready, n)
+			return
+		}
 		g.run.Ready(n)
 	}
 }
@@ -489,16 +540,24 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 	return ready
 }
 
-// FinishNotify is Finish, and also reports whether it woke a goroutine
-// outside the executor (a Notifier's, or a reader of Done), and returns the
-// Signal of a client it woke from a wait, if any.
-func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke bool, client *Signal) {
+// Woke says whom a completion woke outside the executor.
+type Woke uint8
+
+// What a completion woke, as bits.
+const (
+	WokeNotifier Woke = 1 << iota // a Notifier was called
+	WokeDone                      // a Done channel was closed: a client may be waiting on it
+)
+
+// FinishNotify is Finish, and also reports whom it woke outside the
+// executor, and returns the Signal of a client it woke from a wait, if any.
+func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke Woke, client *Signal) {
 	fail := s != Done
 	if err == nil && n.xt() == nil {
 		// The common case: nothing to record, and, unless a registration is
 		// under way (see announce), nobody to tell but the consumers.
 		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
-			return n.countDownConsumers(fail, ready), false, nil
+			return n.countDownConsumers(fail, ready), 0, nil
 		}
 		n.mu.Lock()
 	} else {
@@ -516,7 +575,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 				if sig := w.xt().notify(n); sig != nil {
 					client = sig
 				}
-				woke = true
+				woke |= WokeNotifier
 				continue
 			}
 			if fail && kind == Task {
@@ -534,7 +593,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 			case <-x.done:
 			default:
 				close(x.done)
-				woke = true
+				woke |= WokeDone
 			}
 		}
 	}

@@ -52,12 +52,12 @@ func TestSuccsKeepsOrder(t *testing.T) {
 	var g Graph
 	in := NewDetached("in", 0, 0)
 	g.Lock()
-	g.Add(in, nil, "")
+	g.Add(in, nil, "", nil)
 	var want []*Node
 	for range 4 {
 		c := &Node{}
 		c.Init("c", 0, oneInput{in})
-		g.Add(c, nil, "")
+		g.Add(c, nil, "", nil)
 		want = append(want, c)
 	}
 	g.Unlock()

@@ -72,6 +72,7 @@ type fakeRun struct{ ready []*Node }
 
 func (f *fakeRun) Activated(int)       {}
 func (f *fakeRun) Ready(n *Node)       { f.ready = append(f.ready, n) }
+func (f *fakeRun) ReadyAll(ns []*Node) { f.ready = append(f.ready, ns...) }
 func (f *fakeRun) Releasing() bool     { return false }
 func (f *fakeRun) Cancel(n *Node) bool { return false }
 func (f *fakeRun) Added(n *Node)       {}
