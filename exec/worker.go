@@ -215,7 +215,9 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 	switch {
 	case n.Poisoned():
 		state, err = core.Skipped, skipError(n)
-	case n.Joined() && n.CancelRequested():
+	case n.CancelRequested():
+		// Cancelled after it was moved to Running and before its function
+		// started (or, for a flow, while it joined): it never starts.
 		state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
 	case n.Joined():
 		if err = n.Body().(joiner).Joined(); err != nil {
@@ -360,13 +362,20 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 			w.Consumed(n.Dep(i))
 		}
 	}
+	// A completion can close a Done channel only if n has an ext, and
+	// the woken client may act at once: count its acts before.
+	var acts uint64
+	hasExt := n.HasExt()
+	if hasExt {
+		acts = r.g.ClientActs()
+	}
 	ready, woke, client := n.FinishNotify(s, err, w.buf[:0])
 	w.buf = ready[:0]
 	w.yield = w.yield || woke != 0
 	if client != nil {
 		r.reacting.Store(client)
-	} else if woke&core.WokeDone != 0 {
-		r.doneActs.Store(r.g.ClientActs())
+	} else if woke&core.WokeDone != 0 && hasExt {
+		r.doneActs.Store(acts)
 		r.doneWake.Store(time.Now().UnixNano())
 	}
 	var next *core.Node

@@ -319,6 +319,10 @@ func (n *Node) extra() *ext {
 	return n.xp.Load()
 }
 
+// HasExt reports whether n has an ext: options, a failure, waiters or a
+// Done channel.
+func (n *Node) HasExt() bool { return n.xp.Load() != nil }
+
 // xt returns n's ext, or nil. The pointer is atomic because ext is created
 // lazily (a first waiter, a failure) while the executor reads options.
 func (n *Node) xt() *ext {
