@@ -30,23 +30,24 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	}
 	// nodes is never changed: WaitOn shares it with other goroutines' checks.
 	rest := nodes
+	var sub *worker
+	r.mu.Lock()
 	for {
 		if !slices.ContainsFunc(rest, func(n *core.Node) bool { return !n.State().Terminal() }) {
+			r.mu.Unlock()
+			r.putSub(sub)
 			return nil
 		}
-		n := r.claim(w, rest)
+		n := r.claimLocked(w, rest)
 		if n == nil {
 			break
 		}
-		sub, _ := r.subs.Get().(*worker)
+		r.mu.Unlock()
 		if sub == nil {
-			sub = &worker{r: r}
-			sub.ctx.w = sub
-			sub.ctx.Context = r.ctx
+			sub = r.getSub(w)
 		}
-		sub.id, sub.yield = w.id, false
 		r.execute(sub, n, false)
-		r.mu.Lock()
+		r.mu.Lock() // held on to the next claim: one lock per awaited task run here
 		r.settleLocked(sub)
 		w.claim = false
 		if w.away > 0 {
@@ -56,9 +57,9 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			r.live--
 			r.wakeLocked()
 		}
-		r.mu.Unlock()
-		r.subs.Put(sub)
 	}
+	r.mu.Unlock()
+	r.putSub(sub)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -123,6 +124,26 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 
 var _ core.Awaiter = (*worker)(nil)
 
+// getSub returns a worker for w's goroutine to run an awaited task on, as
+// w's stand-in: its own current task and context, w's id in events.
+func (r *runner) getSub(w *worker) *worker {
+	sub, _ := r.subs.Get().(*worker)
+	if sub == nil {
+		sub = &worker{r: r}
+		sub.ctx.w = sub
+		sub.ctx.Context = r.ctx
+	}
+	sub.id, sub.yield = w.id, false
+	return sub
+}
+
+// putSub returns a stand-in worker, if any, for reuse.
+func (r *runner) putSub(sub *worker) {
+	if sub != nil {
+		r.subs.Put(sub)
+	}
+}
+
 // secede gives the slot of w's task back to the pool while a goroutine of
 // the task waits; only the first of several concurrent waiters has one to give.
 func (r *runner) secede(w *worker) {
@@ -185,12 +206,11 @@ func check(self *core.Node, nodes []*core.Node) error {
 	return nil
 }
 
-// claim returns an awaited node that the waiter may run itself, moved to
-// Running: the best ready one among rest, when no queued task has a higher
-// priority and the waiter still holds its slot.
-func (r *runner) claim(w *worker, rest []*core.Node) *core.Node { // rest may hold finished nodes
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// claimLocked returns an awaited node that the waiter may run itself,
+// moved to Running: the best ready one among rest, when no queued task has
+// a higher priority and the waiter still holds its slot. The caller holds
+// r.mu.
+func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest may hold finished nodes
 	if w.away > 0 || w.claim || r.halted() {
 		return nil // the slot is not this goroutine's to use
 	}
