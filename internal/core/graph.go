@@ -245,8 +245,8 @@ func (g *Graph) Order(before, after *Node) error {
 }
 
 // link adds to as a consumer of from. The caller holds g.mu, and also
-// from.mu while a run is active. The lists are atomic because a completion
-// may read them without from.mu (see announce) while a consumer that
+// from's lock while a run is active. The lists are atomic because a
+// completion may read them without that lock (see announce) while a consumer that
 // finds from finished is linked for later runs.
 func (g *Graph) link(from, to *Node) {
 	if from.succ1.Load() == nil {
@@ -368,8 +368,8 @@ func (g *Graph) prepare(n *Node, st uint32) {
 	if n.xt() == nil {
 		return // nothing else to reset, and nothing another goroutine reads without g.mu
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lock()
+	defer n.unlock()
 	if o := n.xt().opts; o != nil && o.Keep {
 		n.users.Store(1)
 	}
@@ -434,9 +434,9 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 			// have n's completion count it down. Done before n joins the run,
 			// since n may finish as soon as it has joined.
 			parent.pending.Add(1)
-			n.mu.Lock()
+			n.lock()
 			n.extra().waiters = append(n.extra().waiters, parent)
-			n.mu.Unlock()
+			n.unlock()
 		}
 	}
 	g.run.Added(n)
@@ -464,7 +464,7 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	locked = slices.Compact(locked)
 	for _, d := range locked {
 		d.announce()
-		d.mu.Lock()
+		d.lock()
 	}
 	g.prepare(n, uint32(Waiting))
 	pending, poison := g.countInputs(n, link, g.run.Releasing())
@@ -473,7 +473,7 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	}
 	n.pending.Store(pending)
 	for _, d := range locked {
-		d.mu.Unlock()
+		d.unlock()
 		d.withdraw()
 	}
 	if pending == 0 && n.CAS(Waiting, Ready) {
@@ -559,9 +559,9 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
 			return n.countDownConsumers(fail, ready), 0, nil
 		}
-		n.mu.Lock()
+		n.lock()
 	} else {
-		n.mu.Lock()
+		n.lock()
 		if err != nil {
 			n.extra().err = err
 		}
@@ -597,7 +597,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 			}
 		}
 	}
-	n.mu.Unlock()
+	n.unlock()
 	return ready, woke, client
 }
 
@@ -635,8 +635,8 @@ func countDown(c *Node, epoch uint32, fail bool, ready []*Node) []*Node {
 func (n *Node) Watch(w *Node) bool {
 	n.announce()
 	defer n.withdraw()
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lock()
+	defer n.unlock()
 	if n.State().Terminal() {
 		return false
 	}
@@ -650,8 +650,8 @@ func (n *Node) Watch(w *Node) bool {
 
 // Unwatch removes w from n's waiters, reporting whether it was there.
 func (n *Node) Unwatch(w *Node) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lock()
+	defer n.unlock()
 	if n.xt() == nil {
 		return false
 	}
@@ -666,12 +666,12 @@ func (n *Node) Unwatch(w *Node) bool {
 // Unkeep undoes the Keep option and releases the result if no consumer in
 // the run still has to read it.
 func (n *Node) Unkeep() {
-	n.mu.Lock()
+	n.lock()
 	if o := n.Options(); o != nil && o.Keep {
 		o.Keep = false
 		n.users.Add(-1)
 	}
-	n.mu.Unlock()
+	n.unlock()
 	if n.g != nil && n.g.RunOf(n) == nil {
 		n.users.Store(0) // no run reads it any more
 	}
@@ -681,8 +681,8 @@ func (n *Node) Unkeep() {
 // Release drops n's result when no consumer in the run still has to read
 // it. It reports whether it did.
 func (n *Node) Release() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	n.lock()
+	defer n.unlock()
 	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
 		return false
 	}
@@ -718,11 +718,11 @@ func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
 			}
 		case Running, Joining:
 			n.state.Or(cancelReq)
-			n.mu.Lock()
+			n.lock()
 			if n.xt() != nil && n.xt().cancel != nil {
 				n.xt().cancel()
 			}
-			n.mu.Unlock()
+			n.unlock()
 			return ready, CancelRunning
 		default:
 			return ready, NotCancelled
