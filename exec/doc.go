@@ -40,7 +40,7 @@
 // # Cost
 //
 // A task costs about 50 to 105 ns to run on one worker, and allocates
-// nothing while running; building it costs one allocation of 120 to 144
+// nothing while running; building it costs one allocation of 112 to 128
 // bytes and 95 to 150 ns (graph package), most of it page faults and the
 // garbage collector marking the new tasks.
 // BENCHMARKS.md has the measurements, against a sequential loop and an
