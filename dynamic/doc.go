@@ -25,11 +25,11 @@
 //
 // # Cost
 //
-// A task spawned from a task and awaited costs about 400–430 ns (fib(25),
+// A task spawned from a task and awaited costs about 400–500 ns (fib(25),
 // one or two workers) and 3 allocations: the task, its function's closure,
 // and the waiter's record of what it waits for. When the awaited task is
 // ready and nothing outranks it, the waiter runs it on its own goroutine,
 // so there is no goroutine switch; a wait that must block hands the slot to
 // another goroutine, about a microsecond. A task submitted by a client
-// while the run goes on costs about 200 ns. See BENCHMARKS.md.
+// while the run goes on costs about 200–250 ns. See BENCHMARKS.md.
 package dynamic
