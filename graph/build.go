@@ -50,8 +50,8 @@ func (b *batch) scope() (*Graph, *core.Node, *core.Batch) { return b.g, b.parent
 // held back: they start when their inputs finish, as usual. Outside a run,
 // Batch is the same as adding the tasks one by one. The Builder is meant
 // for fn alone; tasks added with it after Batch returns are queued as usual.
-// fn must not wait for the tasks it adds from outside a task: they are
-// queued only when it returns. (Inside a task, a wait runs them itself.)
+// fn must not wait for the tasks it adds: they are queued only when it
+// returns.
 //
 // Batch reports ErrNilBuilder or ErrNilFunc; mistakes in building single
 // tasks are reported on those tasks, as always.
