@@ -215,3 +215,57 @@ func TestBatchBadInput(t *testing.T) {
 		t.Errorf("nil func: %v, want ErrNilFunc", err)
 	}
 }
+
+// TestWaitInsideBatchFails: waiting inside a batch's function for a task
+// the batch holds back could never end; every way of waiting says so at
+// once, from outside a task and from inside one.
+func TestWaitInsideBatchFails(t *testing.T) {
+	g := graph.New()
+	ctx, cancel := context.WithTimeout(context.Background(), liveness)
+	defer cancel()
+	waits := map[string]func(context.Context, *graph.Task[int]) error{
+		"Wait": func(ctx context.Context, x *graph.Task[int]) error { _, err := x.Wait(ctx); return err },
+		"Gather": func(ctx context.Context, x *graph.Task[int]) error {
+			_, err := dynamic.Gather(ctx, []*graph.Task[int]{x}, dynamic.Raise)
+			return err
+		},
+		"AsCompleted": func(ctx context.Context, x *graph.Task[int]) error {
+			for _, err := range dynamic.AsCompleted(x).All(ctx) {
+				return err
+			}
+			return nil
+		},
+	}
+	e := start(t, g, exec.Workers(2))
+	for name, wait := range waits {
+		var outside error
+		err := graph.Batch(g, func(b graph.Builder) {
+			x := graph.Go(b, "held", func(context.Context) (int, error) { return 1, nil })
+			outside = wait(ctx, x)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(outside, graph.ErrInBatch) {
+			t.Errorf("%s from a client inside the batch: %v, want ErrInBatch", name, outside)
+		}
+		inTask := graph.Go(g, "waiter", func(ctx context.Context) (int, error) {
+			var inside error
+			err := graph.Batch(dynamic.Scope(ctx), func(b graph.Builder) {
+				x := graph.Go(b, "held", func(context.Context) (int, error) { return 1, nil })
+				inside = wait(ctx, x)
+			})
+			if err != nil {
+				return 0, err
+			}
+			return 0, inside
+		})
+		if _, err := inTask.Wait(ctx); !errors.Is(err, graph.ErrInBatch) {
+			t.Errorf("%s from a task inside the batch: %v, want ErrInBatch", name, err)
+		}
+	}
+	e.Close()
+	if err := e.Wait(); err == nil {
+		t.Error("the run reported no failure, but the waiting tasks failed")
+	}
+}

@@ -161,11 +161,12 @@ func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
 
 // block waits for sig, fired when a node of pending finishes; inside a task
 // it gives the slot back meanwhile. It fails at once if a node of check is
-// in no run, or (inside a task) needs the waiting task.
+// in no run or held by an open batch, or (inside a task) needs the waiting
+// task.
 func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) error {
 	for _, n := range check {
-		if n.State() == core.Idle {
-			return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
+		if err := graph.Waitable(core.Key{}, n); err != nil {
+			return err
 		}
 	}
 	if a := core.AwaiterOf(ctx); a != nil {

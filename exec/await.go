@@ -196,8 +196,8 @@ func enter(ctx context.Context, nodes []*core.Node) (*core.Node, error) {
 // no run, or needs the waiter itself.
 func check(self *core.Node, nodes []*core.Node) error {
 	for _, n := range nodes {
-		if n.State() == core.Idle {
-			return &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
+		if err := graph.Waitable(core.Key{}, n); err != nil {
+			return err
 		}
 	}
 	if cyc := deadlock(self, nodes); cyc != nil {

@@ -50,8 +50,8 @@ func (b *batch) scope() (*Graph, *core.Node, *core.Batch) { return b.g, b.parent
 // held back: they start when their inputs finish, as usual. Outside a run,
 // Batch is the same as adding the tasks one by one. The Builder is meant
 // for fn alone; tasks added with it after Batch returns are queued as usual.
-// fn must not wait for the tasks it adds: they are queued only when it
-// returns.
+// The tasks fn adds are queued only when it returns, so fn cannot wait for
+// them: such a wait fails at once with ErrInBatch.
 //
 // Batch reports ErrNilBuilder or ErrNilFunc; mistakes in building single
 // tasks are reported on those tasks, as always.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // Mistakes in building, reported by Graph.Err and by the task's Err.
@@ -23,6 +25,10 @@ var (
 	ErrReleased = errors.New("result released")
 	// ErrNotScheduled: the task is in no run, so waiting for it would hang.
 	ErrNotScheduled = errors.New("not scheduled in a run")
+	// ErrInBatch: the task was added by a Batch whose function has not
+	// returned, so it is not queued yet, and waiting for it from inside
+	// that function would hang.
+	ErrInBatch = errors.New("held by a batch that has not ended (wait after Batch returns)")
 	// ErrCancelled: the task was cancelled with Task.Cancel.
 	ErrCancelled = errors.New("task cancelled")
 )
@@ -83,4 +89,17 @@ type DeadlockError struct {
 // Error names the cycle of waits and needs.
 func (e *DeadlockError) Error() string {
 	return "wait would deadlock: cycle: " + strings.Join(e.Cycle, " -> ")
+}
+
+// Waitable is for evolve's own packages: it returns the error of a wait for
+// n that could never end, because n is in no run or is held by an open
+// Batch, or nil.
+func Waitable(_ core.Key, n *core.Node) error {
+	switch {
+	case n.State() == Idle:
+		return &Error{Task: n.Name(), Err: ErrNotScheduled}
+	case n.Held():
+		return &Error{Task: n.Name(), Err: ErrInBatch}
+	}
+	return nil
 }

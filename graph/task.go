@@ -196,8 +196,8 @@ func Await(ctx context.Context, refs ...Ref) error {
 		return a.Await(ctx, nodes)
 	}
 	for _, n := range nodes {
-		if n.State() == Idle {
-			return &Error{Task: n.Name(), Err: ErrNotScheduled}
+		if err := Waitable(core.Key{}, n); err != nil {
+			return err
 		}
 	}
 	nodes[0].Graph().ClientActed() // the client is back: see exec's letWaiterReact

@@ -216,6 +216,9 @@ func (g *Graph) Flush(b *Batch) {
 	ready, run := b.ready, b.run
 	b.ready, b.run = nil, nil
 	g.mu.Unlock()
+	for _, n := range ready {
+		n.state.And(^uint32(held))
+	}
 	if len(ready) > 0 {
 		run.ReadyAll(ready)
 	}
@@ -478,6 +481,7 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	}
 	if pending == 0 && n.CAS(Waiting, Ready) {
 		if hold != nil && !hold.closed {
+			n.state.Or(held)
 			hold.run = g.run
 			hold.ready = append(hold.ready, n)
 			return

@@ -77,6 +77,8 @@ const (
 
 	// lockBit is set while a goroutine holds the node's lock (see lock).
 	lockBit = 1 << 11
+	// held: the node is ready, but a Batch keeps it back until it ends.
+	held = 1 << 12
 
 	// The top 16 bits count goroutines registering for n's completion
 	// right now (a consumer being linked, a Watch, a Done channel): see
@@ -393,6 +395,9 @@ func (n *Node) Dep(i int) *Node {
 	}
 	return n.xt().after[i]
 }
+
+// Held reports whether a Batch that has not ended keeps n back.
+func (n *Node) Held() bool { return n.state.Load()&held != 0 }
 
 // SetJoined marks a Join node whose function returned: when it becomes
 // ready again it is finished, not run.
