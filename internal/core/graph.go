@@ -242,7 +242,10 @@ func (g *Graph) Order(before, after *Node) error {
 	}
 	g.order = true
 	e := after.extra()
-	e.after = append(e.after, before)
+	if e.rare == nil {
+		e.rare = &extRare{}
+	}
+	e.rare.after = append(e.rare.after, before)
 	g.link(before, after)
 	return nil
 }
@@ -378,7 +381,9 @@ func (g *Graph) prepare(n *Node, st uint32) {
 	}
 	{
 		n.xt().err = nil
-		n.xt().cause.Store(nil)
+		if r := n.xt().rare; r != nil {
+			r.cause.Store(nil)
+		}
 		if n.xt().done != nil {
 			select {
 			case <-n.xt().done:
@@ -576,7 +581,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		for _, w := range x.waiters {
 			kind := w.Kind()
 			if kind == Notifier {
-				if sig := w.xt().notify(n); sig != nil {
+				if sig := w.rare().notify(n); sig != nil {
 					client = sig
 				}
 				woke |= WokeNotifier
@@ -584,7 +589,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 			}
 			if fail && kind == Task {
 				w.state.Or(poisoned)
-				w.xt().cause.CompareAndSwap(nil, n) // joining parents always have ext
+				w.rare().cause.CompareAndSwap(nil, n) // joining parents have it (SetOptions)
 			}
 			if w.pending.Add(-1) == 0 && (w.CAS(Waiting, Ready) || w.CAS(Joining, Ready)) {
 				ready = append(ready, w)

@@ -132,18 +132,46 @@ type Options struct {
 	Join        bool  // the node finishes only when every task it emitted has finished
 }
 
-// ext holds the rare parts of a node.
+// ext holds the rare parts of a node. What only some kinds of node use is
+// in rare, so that the common ext (a task that waits, fails, has options or
+// a Done channel) fits in 96 bytes.
 type ext struct {
 	opts    *Options
 	err     error   // why the node failed, was skipped or was cancelled
-	after   []*Node // ordering inputs added with Graph.Order, read by no body
 	waiters []*Node // Waiter nodes (and joining parents) to notify on completion
 	done    chan struct{}
-	cancel  context.CancelFunc   // set while a cancellable node runs
-	waitOn  []*Node              // what the node is blocked on inside its body, for deadlock reports
-	wake    chan struct{}        // Waiter nodes: receives the slot handed back
-	notify  func(*Node) *Signal  // Notifier nodes: called with each watched node that finishes
-	cause   atomic.Pointer[Node] // Join nodes: the first emitted task that failed
+	cancel  context.CancelFunc // set while a cancellable node runs
+	waitOn  []*Node            // what the node is blocked on inside its body, for deadlock reports
+	rare    *extRare           // set before the node is shared, or under the graph's lock (after)
+}
+
+// extRare is what only ordered, waiter, notifier and join nodes use.
+type extRare struct {
+	after  []*Node              // ordering inputs added with Graph.Order, read by no body
+	wake   chan struct{}        // Waiter nodes: receives the slot handed back
+	notify func(*Node) *Signal  // Notifier nodes: called with each watched node that finishes
+	cause  atomic.Pointer[Node] // Join nodes: the first emitted task that failed
+}
+
+// withRare is the ext of waiter and notifier nodes, in one allocation.
+type withRare struct {
+	ext
+	r extRare
+}
+
+// newExtRare returns an ext with its rare part, in one allocation.
+func newExtRare() *ext {
+	w := &withRare{}
+	w.ext.rare = &w.r
+	return &w.ext
+}
+
+// rare returns n's rare part, or nil.
+func (n *Node) rare() *extRare {
+	if x := n.xt(); x != nil {
+		return x.rare
+	}
+	return nil
 }
 
 // Node is one task in a graph, or a Waiter outside it.
@@ -184,7 +212,9 @@ func (n *Node) Init(name string, prio int, body Body) {
 // creation order), used to queue the resumption of a blocked task.
 func NewWaiter(owner *Node) *Node {
 	w := &Node{}
-	w.xp.Store(&ext{wake: make(chan struct{}, 1)})
+	x := newExtRare()
+	x.rare.wake = make(chan struct{}, 1)
+	w.xp.Store(x)
 	w.state.Store(uint32(Waiting))
 	if owner != nil {
 		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.g
@@ -205,7 +235,9 @@ func NewDetached(name string, prio int, id int64) *Node {
 // wait (see Signal.Fire), or nil.
 func NewNotifier(fn func(*Node) *Signal) *Node {
 	n := &Node{}
-	n.xp.Store(&ext{notify: fn})
+	x := newExtRare()
+	x.rare.notify = fn
+	n.xp.Store(x)
 	return n
 }
 
@@ -231,11 +263,11 @@ func (n *Node) Kind() Kind {
 	if n.body != nil {
 		return Task
 	}
-	if x := n.xt(); x != nil {
+	if r := n.rare(); r != nil {
 		switch {
-		case x.wake != nil:
+		case r.wake != nil:
 			return Waiter
-		case x.notify != nil:
+		case r.notify != nil:
 			return Notifier
 		}
 	}
@@ -333,7 +365,11 @@ func (n *Node) SetOptions(o *Options) {
 	if o == nil {
 		return
 	}
-	n.extra().opts = o
+	x := n.extra()
+	x.opts = o
+	if o.Join && x.rare == nil {
+		x.rare = &extRare{} // for cause, written by emitted tasks' completions
+	}
 }
 
 func (n *Node) extra() *ext {
@@ -378,8 +414,8 @@ func (n *Node) NumDeps() int {
 	if n.body != nil {
 		k = n.body.NumInputs()
 	}
-	if n.xt() != nil {
-		k += len(n.xt().after)
+	if r := n.rare(); r != nil {
+		k += len(r.after)
 	}
 	return k
 }
@@ -393,7 +429,7 @@ func (n *Node) Dep(i int) *Node {
 			i -= k
 		}
 	}
-	return n.xt().after[i]
+	return n.rare().after[i]
 }
 
 // Held reports whether a Batch that has not ended keeps n back.
@@ -411,14 +447,14 @@ func (n *Node) CancelRequested() bool { return n.state.Load()&cancelReq != 0 }
 
 // Cause is the first emitted task of a Join node that failed, or nil.
 func (n *Node) Cause() *Node {
-	if n.xt() == nil {
-		return nil
+	if r := n.rare(); r != nil {
+		return r.cause.Load()
 	}
-	return n.xt().cause.Load()
+	return nil
 }
 
 // Wake is the channel a Waiter's goroutine receives its slot on.
-func (n *Node) Wake() chan struct{} { return n.xt().wake }
+func (n *Node) Wake() chan struct{} { return n.rare().wake }
 
 // WaitOn records what n's body is blocked on, for deadlock reports; nil
 // clears it.

@@ -36,6 +36,10 @@ func TestNodeSize(t *testing.T) {
 	if got := unsafe.Sizeof(Node{}); got > 96 {
 		t.Errorf("Node is %d bytes, want at most 96", got)
 	}
+	// Every task that waits, fails or has options allocates an ext.
+	if got := unsafe.Sizeof(ext{}); got > 96 {
+		t.Errorf("ext is %d bytes, want at most 96", got)
+	}
 }
 
 func TestFull(t *testing.T) {
