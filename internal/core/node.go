@@ -257,8 +257,8 @@ func (n *Node) Graph() *Graph { return n.g }
 func (n *Node) Parent() *Node { return n.parent }
 
 // Kind says whether n is a task, a waiter or a notifier. It is not stored:
-// graph nodes have a body, and the others are told apart by what their ext
-// holds, which is set before they are shared.
+// graph nodes have a body, and the others are told apart by the rare part
+// of their ext, which is set before they are shared.
 func (n *Node) Kind() Kind {
 	if n.body != nil {
 		return Task
