@@ -224,7 +224,7 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 		return nil
 	}
 	top := r.q.peekLive()
-	r.queued.Store(int64(r.q.len()))
+	r.noteQueueLocked()
 	if top != nil && top.Priority() > best.Priority() {
 		return nil
 	}

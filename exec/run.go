@@ -250,7 +250,7 @@ type runner struct {
 	doneWake    atomic.Int64                // when a completion closed a Done channel, or 0 (see letWaiterReact)
 	doneActs    atomic.Uint64               // the graph's client acts at that moment
 	outstanding atomic.Int64                // nodes of the run not finished, plus one until Close
-	queued      atomic.Int64                // the queue's length, stored under mu, read without it by pick
+	hasQueued   atomic.Bool                 // the queue is not empty: written under mu (see noteQueueLocked), read without it by pick
 	_           [64]byte                    // apart from the lock and the queue, written by whoever holds mu
 
 	mu       sync.Mutex
@@ -304,12 +304,12 @@ func (r *runner) Ready(n *core.Node) {
 	}
 	if r.starting {
 		r.q.push(n)
-		r.queued.Store(int64(r.q.len()))
+		r.noteQueueLocked()
 		return
 	}
 	r.mu.Lock()
 	r.q.push(n)
-	r.queued.Store(int64(r.q.len()))
+	r.noteQueueLocked()
 	r.wakeLocked()
 	r.mu.Unlock()
 }
@@ -343,9 +343,19 @@ func (r *runner) enqueue(ns []*core.Node) {
 	for _, n := range ns {
 		r.q.push(n)
 	}
-	r.queued.Store(int64(r.q.len()))
+	r.noteQueueLocked()
 	r.wakeLocked()
 	r.mu.Unlock()
+}
+
+// noteQueueLocked publishes whether the queue holds nodes, for pick's
+// check without the lock. It writes only when that changes: the queue
+// changes on every task that goes through it, and an atomic store is a
+// full barrier on amd64. The caller holds r.mu.
+func (r *runner) noteQueueLocked() {
+	if has := r.q.len() > 0; has != r.hasQueued.Load() {
+		r.hasQueued.Store(has)
+	}
 }
 
 // wakeLocked makes sure queued nodes find goroutines to run them while

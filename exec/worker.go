@@ -74,7 +74,7 @@ func (r *runner) loop(w *worker) {
 				continue
 			}
 			if n := r.q.pop(); n != nil {
-				r.queued.Store(int64(r.q.len()))
+				r.noteQueueLocked()
 				r.holders++
 				r.mu.Unlock()
 				gave := r.dispatch(w, n)
@@ -378,11 +378,13 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 		r.doneActs.Store(acts)
 		r.doneWake.Store(time.Now().UnixNano())
 	}
+	// ready is not cleared after use: the nodes it still points to belong
+	// to the graph, which outlives the worker, so clearing would only cost
+	// a call and write barriers on every task.
 	var next *core.Node
 	if len(ready) > 0 && !r.halted() {
 		next = r.pick(ready, inline)
 	}
-	clear(ready)
 	w.settled++
 	return next
 }
@@ -398,7 +400,7 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 			r.emit(EventReady, n, -1, nil)
 		}
 	}
-	if inline && len(ready) == 1 && r.queued.Load() == 0 {
+	if inline && len(ready) == 1 && !r.hasQueued.Load() {
 		return ready[0] // the common chain step: no lock at all
 	}
 	if len(ready) > 1 {
@@ -423,7 +425,7 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 	if inline && next == nil {
 		next = r.q.pop()
 	}
-	r.queued.Store(int64(r.q.len()))
+	r.noteQueueLocked()
 	r.wakeLocked()
 	r.mu.Unlock()
 	return next
