@@ -2,6 +2,7 @@ package exec_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -293,6 +294,57 @@ func runBenchRecords(rs []*benchRecord) {
 			}
 			c.val += r.val
 			if c.pending--; c.pending == 0 {
+				fifo = append(fifo, c)
+			}
+		}
+	}
+}
+
+// benchAtomics is the sequential floor's Kahn loop with the per-task
+// synchronisation that a runner must pay when other goroutines may add
+// consumers, wait for results or cancel tasks while it runs: a CAS to claim
+// each task, an atomic count-down and a CAS to make each consumer ready, an
+// atomic store of the outcome, and a frame that recovers a panic. Same
+// arrays, same single goroutine, no queue lock: it is the floor of the run
+// of any executor whose graphs can grow while they run.
+func benchAtomics(a *benchAdj, work func()) {
+	const (
+		waiting = iota
+		ready
+		running
+		done
+	)
+	n := len(a.indeg)
+	state := make([]atomic.Uint32, n)
+	pending := make([]atomic.Int32, n)
+	fifo := make([]int32, 0, n)
+	for i, d := range a.indeg {
+		pending[i].Store(d)
+		if d == 0 {
+			state[i].Store(ready)
+			fifo = append(fifo, int32(i))
+		}
+	}
+	call := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("panic: %v", v)
+			}
+		}()
+		work()
+		return nil
+	}
+	for h := 0; h < len(fifo); h++ {
+		i := fifo[h]
+		if !state[i].CompareAndSwap(ready, running) {
+			continue
+		}
+		if call() != nil {
+			panic("unreachable: work does not panic")
+		}
+		state[i].Store(done)
+		for _, c := range a.to[a.off[i]:a.off[i+1]] {
+			if pending[c].Add(-1) == 0 && state[c].CompareAndSwap(waiting, ready) {
 				fifo = append(fifo, c)
 			}
 		}

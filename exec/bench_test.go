@@ -52,6 +52,9 @@ func BenchmarkShapes(b *testing.B) {
 		b.Run(sh.name+"/sequential/workers=1", func(b *testing.B) {
 			benchBaseline(b, sh, func(a *benchAdj, work func()) { benchSequential(a, work) })
 		})
+		b.Run(sh.name+"/atomics/workers=1", func(b *testing.B) {
+			benchBaseline(b, sh, func(a *benchAdj, work func()) { benchAtomics(a, work) })
+		})
 		b.Run(sh.name+"/records/workers=1", func(b *testing.B) {
 			benchRecords(b, sh)
 		})
