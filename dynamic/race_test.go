@@ -98,3 +98,51 @@ func TestRegistrationsRaceCompletions(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerOfFinishingTaskWaitsForItsOtherInput adds consumers of two
+// inputs while the first is finishing on another goroutine and the second
+// is held back: none may run before the second finishes. A completion that
+// counted down a consumer which, seeing its input finished, had not counted
+// it, ran such consumers early.
+func TestConsumerOfFinishingTaskWaitsForItsOtherInput(t *testing.T) {
+	for _, workers := range []int{2, 4} {
+		g := graph.New()
+		ctx, cancel := context.WithTimeout(context.Background(), liveness)
+		defer cancel()
+		e, err := exec.Start(ctx, g, exec.Workers(workers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := make(chan struct{})
+		gate := graph.Go(g, "gate", func(ctx context.Context) (int, error) { return 0, block(ctx, release) })
+		const clients, rounds = 3, 2000
+		var ran, early atomic.Int64
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Go(func() {
+				for i := range rounds {
+					a := graph.Go(g, "a", func(context.Context) (int, error) { return i, nil })
+					graph.Go2(g, "c", a, gate, func(context.Context, int, int) (int, error) {
+						if gate.State() != graph.Done {
+							early.Add(1)
+						}
+						ran.Add(1)
+						return 0, nil
+					})
+				}
+			})
+		}
+		wg.Wait()
+		close(release)
+		e.Close()
+		if err := e.Wait(); err != nil {
+			t.Fatalf("workers=%d: %v", workers, err)
+		}
+		if early.Load() != 0 {
+			t.Errorf("workers=%d: %d consumers ran before their held-back input finished", workers, early.Load())
+		}
+		if want := int64(clients * rounds); ran.Load() != want {
+			t.Errorf("workers=%d: %d consumers ran, want %d", workers, ran.Load(), want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package core
 import (
 	"cmp"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -350,8 +351,12 @@ func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poiso
 		if link {
 			g.link(d, n)
 		}
-		switch s := d.State(); {
-		case d.epoch.Load() == g.epoch && !s.Terminal():
+		v := d.state.Load()
+		switch s := State(v & stateMask); {
+		case d.epoch.Load() == g.epoch && (!s.Terminal() || v&counted == 0):
+			// Unfinished, or finished since join looked, by a completion
+			// that saw join's announcement and counts n down once join
+			// lets go of the lock.
 			pending++
 		case s == Done:
 		default:
@@ -470,10 +475,36 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	// Lock in id order, each node once, so that two joins never deadlock.
 	slices.SortFunc(locked, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
 	locked = slices.Compact(locked)
-	for _, d := range locked {
-		d.announce()
-		d.lock()
+	for {
+		for _, d := range locked {
+			d.announce()
+			d.lock()
+		}
+		// An input that has finished but whose completion has not yet
+		// counted down its consumers (it may be doing so without the lock,
+		// or waiting for it) might count n down too, although n, seeing it
+		// finished, would not wait for it. Let the completion end first.
+		var busy *Node
+		for _, d := range locked {
+			if v := d.state.Load(); State(v&stateMask).Terminal() && v&counted == 0 {
+				busy = d
+				break
+			}
+		}
+		if busy == nil {
+			break
+		}
+		for _, d := range locked {
+			d.unlock()
+			d.withdraw()
+		}
+		for v := busy.state.Load(); State(v&stateMask).Terminal() && v&counted == 0; v = busy.state.Load() {
+			runtime.Gosched()
+		}
 	}
+	// Every input is now either unfinished, so that its completion, which
+	// will see the announcement, counts n down under the lock after this,
+	// or finished with its consumers counted: n counts the former only.
 	g.prepare(n, uint32(Waiting))
 	pending, poison := g.countInputs(n, link, g.run.Releasing())
 	if poison {
@@ -566,7 +597,9 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		// The common case: nothing to record, and, unless a registration is
 		// under way (see announce), nobody to tell but the consumers.
 		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
-			return n.countDownConsumers(fail, ready), 0, nil
+			ready = n.countDownConsumers(fail, ready)
+			n.state.Or(counted)
+			return ready, 0, nil
 		}
 		n.lock()
 	} else {
@@ -606,6 +639,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 			}
 		}
 	}
+	n.state.Or(counted)
 	n.unlock()
 	return ready, woke, client
 }
@@ -695,7 +729,7 @@ func (n *Node) Release() bool {
 	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
 		return false
 	}
-	n.store(uint32(Released))
+	n.store(uint32(Released) | counted) // its consumers were counted down when it finished
 	n.body.Drop()
 	return true
 }

@@ -12,9 +12,11 @@
 //     word, see lock), after announcing it in the state word.
 //     A completion that sees no announcement and no ext switches to its
 //     terminal state and counts down its consumers without the lock;
-//     otherwise it does so under the lock. Either way a node added while its input
-//     completes is counted by the input's completion or sees the input
-//     finished, never both and never neither (see announce).
+//     otherwise it does so under the lock, and then it marks the node
+//     counted. A consumer joining the run waits for an input that has
+//     finished to be counted before it links to it, so that it is counted
+//     down by the input's completion or sees the input finished, never
+//     both and never neither (see announce and Graph.join).
 //   - epoch says which run the node takes part in; it is written while
 //     every input's lock is held, and read by completions without it, so it
 //     is atomic, as are the consumer lists.
@@ -79,6 +81,14 @@ const (
 	lockBit = 1 << 11
 	// held: the node is ready, but a Batch keeps it back until it ends.
 	held = 1 << 12
+	// counted: the node is finished and its completion has counted down
+	// every consumer linked to it before. A consumer joining the run links
+	// itself to a finished input only once it is set: before, the
+	// completion may still count the new consumer down although the
+	// consumer, seeing the input finished, does not wait for it (see
+	// Graph.join). Nodes made finished without a completion (values,
+	// tasks that could not be built) have it from the start.
+	counted = 1 << 13
 
 	// The top 16 bits count goroutines registering for n's completion
 	// right now (a consumer being linked, a Watch, a Done channel): see
@@ -285,7 +295,13 @@ func (n *Node) Poisoned() bool { return n.state.Load()&poisoned != 0 }
 
 // SetState stores s, clearing the flags. Call it only before the node is
 // added: it does not keep announcements.
-func (n *Node) SetState(s State) { n.state.Store(uint32(s)) }
+func (n *Node) SetState(s State) {
+	v := uint32(s)
+	if s.Terminal() {
+		v |= counted // no completion will count consumers down
+	}
+	n.state.Store(v)
+}
 
 // store sets the state and flags to v, keeping the announcement count and
 // the lock, and returns the word it replaced.
@@ -306,10 +322,13 @@ func (n *Node) store(v uint32) uint32 {
 // Why this is enough for FinishNotify's lock-free path: the announcement
 // and the completion's switch to a terminal state are read-modify-writes of
 // the same word, so one comes first. If the completion comes first, the
-// registrant sees the terminal state and does not register. If the
-// announcement comes first, the completion either sees it still counted,
-// and takes the lock (waiting for the registrant), or sees it withdrawn,
-// and then sees everything the registrant wrote before withdrawing.
+// registrant sees the terminal state and does not register; a consumer,
+// which registers by linking itself into the completion's list, also waits
+// until the completion has gone through that list (the counted flag), or
+// the completion could still find it there. If the announcement comes
+// first, the completion either sees it still counted, and takes the lock
+// (waiting for the registrant), or sees it withdrawn, and then sees
+// everything the registrant wrote before withdrawing.
 func (n *Node) announce() { n.state.Add(announceOne) }
 
 // lock takes the node's lock, a bit of the state word: a node is held by
@@ -393,7 +412,7 @@ func (n *Node) xt() *ext {
 // Fail marks a node that could not be built as failed with err.
 func (n *Node) Fail(err error) {
 	n.extra().err = err
-	n.state.Store(uint32(Failed))
+	n.state.Store(uint32(Failed) | counted)
 }
 
 // Err is why the node did not succeed, or nil. Read it after the node
