@@ -183,3 +183,76 @@ func TestFlowInsideTask(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle: a flow emits a task
+// that reads a task that reads the flow. The flow joins what it emitted, so
+// none of the three can ever finish, and no task waits anywhere for Await
+// to notice. The run must not hang: the emitted task fails with a
+// *graph.DeadlockError naming the cycle, the flow ends with a
+// *graph.SkipError naming it (as when any emitted task fails), the reader
+// is skipped, and the run ends.
+func TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var reader, emitted *graph.Task[int]
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+				emitted = graph.Go1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
+				return emitted, nil
+			})
+			reader = graph.Go1(g, "reader", fl, func(_ context.Context, x int) (int, error) { return x, nil })
+			after := graph.Go(g, "independent", func(context.Context) (int, error) { return 7, nil })
+			err := run(t, g, exec.Workers(workers))
+			var ee *exec.Error
+			if !errors.As(err, &ee) {
+				t.Fatalf("run: %v; want an *exec.Error", err)
+			}
+			if got, _ := deadlockCycle(emitted.Err()); !slices.Equal(got, []string{"emitted", "reader", "flow", "emitted"}) {
+				t.Errorf("emitted: %v; want a *graph.DeadlockError with cycle emitted -> reader -> flow -> emitted", emitted.Err())
+			}
+			var se *graph.SkipError
+			if !errors.As(fl.Err(), &se) || se.Failed != "emitted" {
+				t.Errorf("flow: %v, %v; want a *graph.SkipError naming emitted", fl.State(), fl.Err())
+			}
+			if reader.State() != graph.Skipped {
+				t.Errorf("reader: %v; want skipped", reader.State())
+			}
+			check(t, after, 7)
+		})
+	}
+}
+
+// TestWaitForFlowThatComesToNeedTheWaiter: a task waits for a flow it
+// added, which then emits a task reading a reader of the waiter. When the
+// wait began the flow had emitted nothing, so the cycle closed later,
+// without any wait beginning: the run must still end, with the emitted
+// task failed by a *graph.DeadlockError and the waiter's wait over.
+func TestWaitForFlowThatComesToNeedTheWaiter(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var reader, emitted *graph.Task[int]
+			waiter := graph.Go(g, "waiter", func(ctx context.Context) (int, error) {
+				fl := graph.Flow(dynamic.Scope(ctx), "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+					emitted = graph.Go1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
+					return emitted, nil
+				})
+				return fl.Wait(ctx)
+			})
+			reader = graph.Go1(g, "reader", waiter, func(_ context.Context, x int) (int, error) { return x, nil })
+			if err := run(t, g, exec.Workers(workers)); err == nil {
+				t.Fatal("run succeeded; want the deadlock reported")
+			}
+			cycle, _ := deadlockCycle(emitted.Err())
+			if len(cycle) == 0 || cycle[0] != "emitted" || cycle[len(cycle)-1] != "emitted" || !slices.Contains(cycle, "waiter") {
+				t.Errorf("emitted: %v; want a *graph.DeadlockError with a cycle from emitted through waiter", emitted.Err())
+			}
+			if waiter.State() != graph.Failed {
+				t.Errorf("waiter: %v; want failed (the flow it waited for failed)", waiter.State())
+			}
+			if reader.State() != graph.Skipped {
+				t.Errorf("reader: %v; want skipped", reader.State())
+			}
+		})
+	}
+}

@@ -238,6 +238,9 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 // deadlock returns a cycle of waits and needs that leads from self, through
 // the awaited nodes, back to self, or nil. A node on such a cycle can only
 // finish after self does, and self waits for it: the wait could never end.
+// Needs are inputs, what running tasks wait for, and what flows join (see
+// core.Node.Needs); cycles that close later, through a task that a flow
+// emits, are broken by the executor when the run stalls (breakDeadlock).
 func deadlock(self *core.Node, nodes []*core.Node) []string {
 	if self == nil {
 		return nil
@@ -247,7 +250,7 @@ func deadlock(self *core.Node, nodes []*core.Node) []string {
 		if n == self {
 			return []string{self.Name(), self.Name()}
 		}
-		if n.NumDeps() > 0 || n.State() == core.Running {
+		if st := n.State(); n.NumDeps() > 0 || st == core.Running || st == core.Joining {
 			simple = false
 		}
 	}
@@ -268,14 +271,7 @@ func deadlock(self *core.Node, nodes []*core.Node) []string {
 		if x.State().Terminal() {
 			continue
 		}
-		next := make([]*core.Node, 0, x.NumDeps())
-		for i, k := 0, x.NumDeps(); i < k; i++ {
-			next = append(next, x.Dep(i))
-		}
-		if x.State() == core.Running {
-			next = append(next, x.WaitingOn()...)
-		}
-		for _, y := range next {
+		for _, y := range x.Needs() {
 			if y == self {
 				path := []string{self.Name()}
 				for z := x; z != self; z = prev[z] {

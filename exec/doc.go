@@ -24,6 +24,13 @@
 //     an awaited task that is ready and outranked by nothing runs at once
 //     on the waiter's own slot. Nested waits of any depth never deadlock a
 //     pool of one.
+//   - Tasks that need each other never hang a run. A wait that could never
+//     end returns a *graph.DeadlockError naming the cycle at once. A cycle
+//     that closes without a wait (a flow emits a task that needs, through
+//     its inputs, the flow itself or a task waiting for it) is found when
+//     nothing runs and nothing is queued: the newest task on it that has
+//     not started (or that joins what it emitted) fails with a
+//     *graph.DeadlockError, and the rest of the run goes on.
 //   - A task's error or panic fails it (a panic becomes a *graph.PanicError
 //     with the stack); tasks that need it are skipped with a
 //     *graph.SkipError that names it. Other branches go on unless

@@ -270,6 +270,9 @@ type runner struct {
 	skipped int
 	errs    []error
 
+	stallMu   sync.Mutex
+	stallSeen [2]int64 // outstanding and graph size at the last deadlock search
+
 	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
 
@@ -369,6 +372,12 @@ func (r *runner) wakeLocked() {
 		return // wait may be in wg.Wait: no new goroutines; End cancels what is queued
 	}
 	need := min(r.q.len(), r.limit-r.holders) - (r.live - r.holders)
+	if need <= 0 && r.live == 0 && r.stalledLocked() {
+		// The last task to stop gave its slot back to wait, and no worker
+		// is awake to park after it: parking is where a stalled run is
+		// searched for a deadlock (see loop), so wake one to do it.
+		need = 1
+	}
 	for ; need > 0; need-- {
 		if i := len(r.idle) - 1; i >= 0 {
 			w := r.idle[i]
@@ -428,6 +437,69 @@ func (r *runner) finishLocked() {
 	r.finished = true
 	r.wakeAllLocked()
 	r.finOnce.Do(func() { close(r.fin) })
+}
+
+// stalledLocked reports whether the run has unfinished tasks while none
+// runs, none is queued and nobody is adding one: then every unfinished task
+// waits for another one, and maybe some of them for each other (see
+// breakDeadlock). A task being added counts before it is queued, so a
+// client adding tasks one by one to a run that keeps up would otherwise
+// look stalled between every two. The caller holds r.mu.
+func (r *runner) stalledLocked() bool {
+	// One of outstanding may be the hold until Close; more is tasks.
+	return r.holders == 0 && r.q.len() == 0 && r.outstanding.Load() > 1 && !r.halted() && !r.g.Adding()
+}
+
+// breakDeadlock looks for a cycle of tasks that need each other in a
+// stalled run, and fails one of them with a *graph.DeadlockError naming
+// the cycle, so that the rest of the run goes on and ends instead of
+// hanging. Such cycles close without any wait beginning, so Await's own
+// check cannot see them: a flow emits (or returns) a task whose inputs
+// need the flow itself, or a task that waits for the flow. The task
+// failed is the newest on the cycle that waits for inputs or
+// joins what it emitted (the one whose addition most likely closed it);
+// tasks whose bodies wait are left to their waits. It reports whether it
+// failed one. The caller does not hold r.mu.
+func (r *runner) breakDeadlock() bool {
+	// Search once per state of the run: a stall with no cycle (a task
+	// waits for one that a Batch holds back) can last while workers park
+	// and wake, and each search reads the whole graph.
+	seen := [2]int64{r.outstanding.Load(), r.g.Len()}
+	r.stallMu.Lock()
+	again := seen == r.stallSeen
+	r.stallSeen = seen
+	r.stallMu.Unlock()
+	if again {
+		return false
+	}
+	cycle := r.g.Stuck()
+	victim := -1
+	for i, n := range cycle {
+		if st := n.State(); (st == core.Waiting || st == core.Joining) && (victim < 0 || n.ID() > cycle[victim].ID()) {
+			victim = i
+		}
+	}
+	if victim < 0 {
+		return false
+	}
+	v := cycle[victim]
+	names := make([]string, 0, len(cycle)+1)
+	for i := range cycle {
+		names = append(names, cycle[(victim+i)%len(cycle)].Name())
+	}
+	names = append(names, v.Name())
+	err := &graph.Error{Task: v.Name(), Err: &graph.DeadlockError{Cycle: names}}
+	ready, ok := v.Abort(core.Failed, err, nil)
+	if !ok {
+		return false // it moved on meanwhile (a client cancelled it)
+	}
+	r.fail(v, core.Failed, err)
+	if r.obs != nil {
+		r.emit(EventFailed, v, -1, err)
+	}
+	r.enqueue(ready)
+	r.settle(1)
+	return true
 }
 
 // halted reports whether the run's context is done: then no task starts.

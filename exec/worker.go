@@ -95,6 +95,17 @@ func (r *runner) loop(w *worker) {
 		if r.finished {
 			break
 		}
+		if r.stalledLocked() {
+			r.mu.Unlock()
+			broke := r.breakDeadlock()
+			r.mu.Lock()
+			// Tasks queued meanwhile counted this worker as awake and woke
+			// nobody, and the run may have finished: look again before
+			// parking.
+			if broke || r.q.len() > 0 || r.finished {
+				continue
+			}
+		}
 		if len(r.idle) >= r.limit {
 			break // a surplus worker, spawned while a task waited
 		}
@@ -483,6 +494,7 @@ func (r *runner) beginJoin(n *core.Node) bool {
 	p.Add(1) // a guard, so the count cannot reach zero before Joining is set
 	n.SetJoined()
 	if on := n.Body().(joiner).JoinOn(); on != nil && on.Parent() != n {
+		n.AddJoin(on) // its emitted tasks are there already (see core.Node.Joins)
 		on.Watch(n)
 	}
 	n.CAS(core.Running, core.Joining)

@@ -388,6 +388,7 @@ func (g *Graph) prepare(n *Node, st uint32) {
 		n.xt().err = nil
 		if r := n.xt().rare; r != nil {
 			r.cause.Store(nil)
+			r.joins = nil
 		}
 		if n.xt().done != nil {
 			select {
@@ -450,6 +451,7 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 			n.lock()
 			n.extra().waiters = append(n.extra().waiters, parent)
 			n.unlock()
+			parent.AddJoin(n) // for deadlock searches (see Needs)
 		}
 	}
 	g.run.Added(n)
@@ -524,6 +526,94 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 		}
 		g.run.Ready(n)
 	}
+}
+
+// Adding reports whether a goroutine is adding to the graph right now (it
+// holds the graph's lock). It never blocks, so it may be called while
+// holding locks that adders take after the graph's.
+func (g *Graph) Adding() bool {
+	if !g.mu.TryLock() {
+		return true
+	}
+	g.mu.Unlock()
+	return false
+}
+
+// Stuck looks for a deadlock in the active run, for an executor that has
+// found no task running and none queued while the run has unfinished
+// nodes. It returns a cycle of needs among them (see Needs), each node
+// needing the next and the last needing the first, or nil when some
+// unfinished node may still go on by itself: one that is ready (or held
+// back by a Batch), or one that runs while waiting for nothing recorded.
+func (g *Graph) Stuck() []*Node {
+	g.mu.Lock()
+	var open []*Node
+	for _, c := range g.chunks {
+		for _, n := range c {
+			if n == nil {
+				break
+			}
+			if n.epoch.Load() == g.epoch && !n.State().Terminal() {
+				open = append(open, n)
+			}
+		}
+	}
+	g.mu.Unlock()
+	needs := make(map[*Node][]*Node, len(open))
+	for _, n := range open {
+		switch n.State() {
+		case Ready:
+			return nil
+		case Running:
+			if len(n.WaitingOn()) == 0 && len(n.Joins()) == 0 {
+				return nil // blocked on something no search can see
+			}
+		}
+		needs[n] = n.Needs()
+	}
+	// Every unfinished node needs another one, so a walk along needs that
+	// stays among them must come back to a node it has seen.
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	mark := make(map[*Node]int, len(open))
+	for _, root := range open {
+		if mark[root] != unseen {
+			continue
+		}
+		path := []*Node{root}
+		next := []int{0} // per path node: the index of its next need to try
+		mark[root] = onPath
+		for len(path) > 0 {
+			top := len(path) - 1
+			x := path[top]
+			ns := needs[x]
+			if next[top] == len(ns) {
+				mark[x] = done
+				path, next = path[:top], next[:top]
+				continue
+			}
+			y := ns[next[top]]
+			next[top]++
+			if _, open := needs[y]; !open {
+				continue // finished, or in no run: not part of a cycle
+			}
+			switch mark[y] {
+			case onPath:
+				i := len(path) - 1
+				for path[i] != y {
+					i--
+				}
+				return append([]*Node(nil), path[i:]...)
+			case unseen:
+				mark[y] = onPath
+				path, next = append(path, y), append(next, 0)
+			}
+		}
+	}
+	return nil
 }
 
 // End closes the active run. If it stopped early, nodes of the run that

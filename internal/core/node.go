@@ -161,6 +161,7 @@ type extRare struct {
 	wake   chan struct{}        // Waiter nodes: receives the slot handed back
 	notify func(*Node) *Signal  // Notifier nodes: called with each watched node that finishes
 	cause  atomic.Pointer[Node] // Join nodes: the first emitted task that failed
+	joins  []*Node              // Join nodes: what they join in this run (see Joins); under the node's lock
 }
 
 // withRare is the ext of waiter and notifier nodes, in one allocation.
@@ -483,6 +484,63 @@ func (n *Node) WaitOn(on []*Node) {
 		n.extra().waitOn = on
 	}
 	n.unlock()
+}
+
+// Joins returns what a Join node waits for before it finishes, in this
+// run: the tasks it emitted while it ran, and the task its function
+// returned if it did not emit it. It is nil for other nodes.
+func (n *Node) Joins() []*Node {
+	r := n.rare()
+	if r == nil {
+		return nil
+	}
+	n.lock()
+	defer n.unlock()
+	return r.joins // appended to, never changed in place: the caller's view stays valid
+}
+
+// AddJoin records that n, a Join node, also waits for on (see Joins).
+func (n *Node) AddJoin(on *Node) {
+	n.lock()
+	n.rare().joins = append(n.rare().joins, on)
+	n.unlock()
+}
+
+// Needs returns the nodes n cannot finish without, as far as is known now:
+// its inputs; while it runs, what its body waits for; and while a Join node
+// runs or joins, what it joins. Cycles among them are deadlocks.
+func (n *Node) Needs() []*Node {
+	k := n.NumDeps()
+	out := make([]*Node, 0, k)
+	for i := range k {
+		out = append(out, n.Dep(i))
+	}
+	switch n.State() {
+	case Running:
+		out = append(out, n.WaitingOn()...)
+		out = append(out, n.Joins()...)
+	case Joining:
+		out = append(out, n.Joins()...)
+	}
+	return out
+}
+
+// Abort finishes n in state s with err while it is not running: waiting
+// for its inputs, ready, or joining what it emitted. The consumers this
+// makes ready are appended to ready (they are poisoned, to be skipped). It
+// reports false, doing nothing, when n is in another state. The executor
+// uses it to break a deadlock.
+func (n *Node) Abort(s State, err error, ready []*Node) ([]*Node, bool) {
+	for {
+		switch st := n.State(); st {
+		case Waiting, Ready, Joining:
+			if n.CAS(st, s) {
+				return n.Finish(s, err, ready), true
+			}
+		default:
+			return ready, false
+		}
+	}
 }
 
 // WaitingOn returns what n's body is blocked on.

@@ -1,0 +1,444 @@
+package dynamic_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evolve-dag/evolve/dynamic"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// TestRandomGrowingRuns drives runs with random workloads that use the
+// dynamic features together, the way an application would: tasks that add
+// tasks and wait for them, tasks that add tasks and return, flows, tasks
+// that fail or panic, and client goroutines that add tasks (one by one and
+// in batches), wait for results, iterate them as they complete and cancel
+// tasks, all while the run goes on. New tasks read any existing task,
+// finished or not, so waits that could never end arise too. After each run
+// it checks what must hold whatever the interleaving:
+//
+//   - the run ends, and every task ends in a terminal state;
+//   - no body runs twice, none runs before its inputs succeeded, and never
+//     more bodies run at once than there are workers;
+//   - a task that succeeded has the result its inputs (and the children it
+//     waited for, or the task its flow returned) give;
+//   - a task that did not succeed has a reason: it was told to fail or
+//     panic, an input or a child it waited for did not succeed, it was
+//     cancelled, or its wait could never end, in which case every step of
+//     the reported cycle is a real input or wait.
+func TestRandomGrowingRuns(t *testing.T) {
+	seeds := 40
+	if testing.Short() {
+		seeds = 10
+	}
+	for seed := range seeds {
+		for _, workers := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
+				runStress(t, uint64(seed), workers)
+			})
+		}
+	}
+}
+
+// What a task's body does.
+const (
+	planPlain     = iota // return 1 + the sum of its inputs
+	planFail             // return errBoom
+	planPanic            // panic
+	planSpawn            // add children, and return without waiting
+	planSpawnWait        // add children and wait for them; add their results
+	planFlow             // a graph.Flow: emit children, return the last one
+)
+
+// stressTask is one task of a stress run, with what the test needs to check
+// it afterwards.
+type stressTask struct {
+	name   string
+	h      *graph.Task[int]
+	inputs []*stressTask
+	plan   int
+	kids   int // children to add, for the spawning plans
+	runs   atomic.Int32
+	// Written by the body, read after the run.
+	waited  []*stressTask // the children it waited for
+	emitted *stressTask   // a flow's returned task; nil when it emitted none
+	// Written by clients.
+	cancelled atomic.Bool
+}
+
+// stressWorld is one stress run: the graph and every task added to it.
+type stressWorld struct {
+	t      *testing.T
+	seed   uint64
+	g      *graph.Graph
+	gauge  gauge
+	seq    atomic.Int64
+	budget atomic.Int64 // tasks that may still be added: bounds the growth
+
+	mu     sync.Mutex
+	all    []*stressTask // in the order they were added
+	byName map[string]*stressTask
+	broken []string // invariants broken inside bodies
+}
+
+func runStress(t *testing.T, seed uint64, workers int) {
+	w := &stressWorld{t: t, seed: seed, g: graph.New(), byName: map[string]*stressTask{}}
+	w.budget.Store(160)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for range 20 {
+		w.add(w.g, rng, 0)
+	}
+	e := start(t, w.g, exec.Workers(workers))
+	var clients sync.WaitGroup
+	for c := range 2 {
+		clients.Go(func() { w.client(t.Context(), rand.New(rand.NewPCG(seed, uint64(c)+1))) })
+	}
+	clients.Wait()
+	runErr := finish(t, e)
+	if errors.Is(runErr, context.DeadlineExceeded) {
+		t.Errorf("the run did not end within %v: %v", liveness, runErr)
+	}
+	w.check(workers, runErr)
+}
+
+// add adds a task with a random plan, reading up to three random existing
+// tasks, and returns it; nil when the budget is spent.
+func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTask {
+	if w.budget.Add(-1) < 0 {
+		return nil
+	}
+	st := &stressTask{name: fmt.Sprintf("t%d", w.seq.Add(1))}
+	switch r := rng.IntN(20); {
+	case r == 0:
+		st.plan = planFail
+	case r == 1:
+		st.plan = planPanic
+	case r < 5 && depth < 4:
+		st.plan, st.kids = planSpawn, 1+rng.IntN(3)
+	case r < 9 && depth < 4:
+		st.plan, st.kids = planSpawnWait, 1+rng.IntN(3)
+	case r < 11 && depth < 4:
+		st.plan, st.kids = planFlow, 1+rng.IntN(3)
+	default:
+		st.plan = planPlain
+	}
+	prio := graph.Priority(rng.IntN(3))
+	if st.plan == planFlow {
+		st.h = graph.Flow(b, st.name, w.flowBody(st, depth), prio)
+	} else {
+		w.mu.Lock()
+		for k := rng.IntN(4); k > 0 && len(w.all) > 0; k-- {
+			st.inputs = append(st.inputs, w.all[rng.IntN(len(w.all))])
+		}
+		w.mu.Unlock()
+		in := make([]*graph.Task[int], len(st.inputs))
+		for i, x := range st.inputs {
+			in[i] = x.h
+		}
+		st.h = graph.GoN(b, st.name, in, w.body(st, depth), prio)
+	}
+	w.mu.Lock()
+	w.all = append(w.all, st)
+	w.byName[st.name] = st
+	w.mu.Unlock()
+	return st
+}
+
+// enter is the start of every body: it counts the run and checks that
+// every input has succeeded.
+func (w *stressWorld) enter(st *stressTask) *rand.Rand {
+	if n := st.runs.Add(1); n != 1 {
+		w.breakf("%s: body ran %d times", st.name, n)
+	}
+	for _, x := range st.inputs {
+		if s := x.h.State(); s != graph.Done {
+			w.breakf("%s: body ran while its input %s was %v", st.name, x.name, s)
+		}
+	}
+	h := fnv.New64a()
+	h.Write([]byte(st.name))
+	return rand.New(rand.NewPCG(w.seed, h.Sum64()))
+}
+
+func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []int) (int, error) {
+	return func(ctx context.Context, in []int) (int, error) {
+		w.gauge.in()
+		defer w.gauge.out()
+		rng := w.enter(st)
+		v := 1
+		for _, x := range in {
+			v += x
+		}
+		switch st.plan {
+		case planFail:
+			return 0, errBoom
+		case planPanic:
+			panic("stress: told to panic")
+		case planSpawn, planSpawnWait:
+			s := dynamic.Scope(ctx)
+			var kids []*stressTask
+			for range st.kids {
+				if k := w.add(s, rng, depth+1); k != nil {
+					kids = append(kids, k)
+				}
+			}
+			if st.plan == planSpawn || len(kids) == 0 {
+				break
+			}
+			st.waited = kids
+			refs := make([]graph.Ref, len(kids))
+			for i, k := range kids {
+				refs[i] = k.h
+			}
+			w.gauge.out() // a waiting body gives its slot back
+			err := graph.Await(ctx, refs...)
+			w.gauge.in()
+			if err != nil {
+				return 0, err
+			}
+			for _, k := range kids {
+				r, err := k.h.Result()
+				if err != nil {
+					return 0, err
+				}
+				v += r
+			}
+		}
+		return v, nil
+	}
+}
+
+func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, graph.Builder) (*graph.Task[int], error) {
+	return func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+		w.gauge.in()
+		defer w.gauge.out()
+		rng := w.enter(st)
+		var last *stressTask
+		for range st.kids {
+			if k := w.add(b, rng, depth+1); k != nil {
+				last = k
+			}
+		}
+		if last == nil {
+			return graph.Value(b, 0), nil
+		}
+		st.emitted = last
+		return last.h, nil
+	}
+}
+
+// client acts on the running graph as an application's goroutine would.
+func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
+	pick := func() *stressTask {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.all[rng.IntN(len(w.all))]
+	}
+	for range 15 {
+		switch rng.IntN(6) {
+		case 0, 1:
+			w.add(w.g, rng, 0)
+		case 2:
+			graph.Batch(w.g, func(b graph.Builder) {
+				for range 1 + rng.IntN(3) {
+					w.add(b, rng, 0)
+				}
+			})
+		case 3:
+			// A wait may fail (the task failed, or is held by a batch); it
+			// must not hang.
+			wctx, cancel := context.WithTimeout(ctx, liveness)
+			p := pick()
+			_, err := p.h.Wait(wctx)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) {
+				w.breakf("a client's Task.Wait did not end within %v", liveness)
+			}
+		case 4:
+			if rng.IntN(3) == 0 {
+				st := pick()
+				st.cancelled.Store(true)
+				st.h.Cancel()
+			}
+		case 5:
+			ts := []*graph.Task[int]{pick().h, pick().h, pick().h}
+			seen := 0
+			wctx, cancel := context.WithTimeout(ctx, liveness)
+			for _, err := range dynamic.AsCompleted(ts...).All(wctx) {
+				if errors.Is(err, context.DeadlineExceeded) {
+					w.breakf("AsCompleted did not end within %v", liveness)
+					break
+				}
+				seen++
+			}
+			cancel()
+			if seen > len(ts) {
+				w.breakf("AsCompleted yielded %d tasks of %d", seen, len(ts))
+			}
+		}
+	}
+}
+
+func (w *stressWorld) breakf(format string, args ...any) {
+	w.mu.Lock()
+	w.broken = append(w.broken, fmt.Sprintf(format, args...))
+	w.mu.Unlock()
+}
+
+// check checks every task once the run has ended.
+func (w *stressWorld) check(workers int, runErr error) {
+	t := w.t
+	for _, b := range w.broken {
+		t.Error(b)
+	}
+	if p := w.gauge.peak.Load(); p > int64(workers) {
+		t.Errorf("%d bodies ran at once with %d workers", p, workers)
+	}
+	var failedRuns int
+	for _, st := range w.all {
+		s := st.h.State()
+		if !s.Terminal() {
+			t.Errorf("%s: %v after the run ended", st.name, s)
+			continue
+		}
+		if s == graph.Done {
+			w.checkDone(st)
+			continue
+		}
+		failedRuns++
+		if why := w.reason(st); why != "" {
+			t.Errorf("%s: %v with %v: %s", st.name, s, st.h.Err(), why)
+		}
+	}
+	if failedRuns > 0 && runErr == nil {
+		t.Errorf("%d tasks did not succeed, but the run returned nil", failedRuns)
+	}
+}
+
+// checkDone checks the result of a task that succeeded.
+func (w *stressWorld) checkDone(st *stressTask) {
+	t := w.t
+	if st.runs.Load() != 1 {
+		t.Errorf("%s: done, but its body ran %d times", st.name, st.runs.Load())
+	}
+	got, err := st.h.Result()
+	if err != nil {
+		t.Errorf("%s: done, but Result says %v", st.name, err)
+		return
+	}
+	want := 0
+	switch st.plan {
+	case planFail, planPanic:
+		t.Errorf("%s: done, but it was told to fail", st.name)
+		return
+	case planFlow:
+		if st.emitted != nil {
+			want = result(t, st, st.emitted)
+		}
+	default:
+		want = 1
+		for _, x := range st.inputs {
+			want += result(t, st, x)
+		}
+		for _, k := range st.waited {
+			want += result(t, st, k)
+		}
+	}
+	if got != want {
+		t.Errorf("%s: result %d, want %d", st.name, got, want)
+	}
+}
+
+// result is the result of in, which the success of by says succeeded.
+func result(t *testing.T, by, in *stressTask) int {
+	v, err := in.h.Result()
+	if err != nil {
+		t.Errorf("%s succeeded, so %s must have too, but: %v", by.name, in.name, err)
+	}
+	return v
+}
+
+// reason returns "" when the task that did not succeed had a reason not to,
+// or what is wrong.
+func (w *stressWorld) reason(st *stressTask) string {
+	err := st.h.Err()
+	if st.cancelled.Load() {
+		return ""
+	}
+	var de *graph.DeadlockError
+	if errors.As(err, &de) && len(de.Cycle) > 0 && de.Cycle[0] == st.name {
+		// Its own wait could never end, or the executor broke a cycle of
+		// tasks needing each other at it.
+		return w.checkCycle(st, de.Cycle)
+	}
+	if st.runs.Load() > 0 {
+		switch st.plan {
+		case planFail:
+			if errors.Is(err, errBoom) {
+				return ""
+			}
+		case planPanic:
+			var pe *graph.PanicError
+			if errors.As(err, &pe) {
+				return ""
+			}
+			return "told to panic, but the error is no *graph.PanicError"
+		}
+	}
+	for _, x := range w.needs(st) {
+		if x.h.State() != graph.Done {
+			return "" // something it needs did not succeed
+		}
+	}
+	return "nothing it needs failed, and nothing else explains it"
+}
+
+// needs returns what st needs to succeed: its inputs, the children it
+// waited for, and, for a flow, the tasks it emitted.
+func (w *stressWorld) needs(st *stressTask) []*stressTask {
+	out := append(append([]*stressTask(nil), st.inputs...), st.waited...)
+	if st.plan == planFlow {
+		for _, x := range w.all {
+			if c := x.h.Creator(); c != nil && c.Name() == st.name {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
+// checkCycle checks that each step of a reported cycle, from st back to
+// it, is a real need: an input, a child waited for, or a task a flow
+// emitted.
+func (w *stressWorld) checkCycle(st *stressTask, cycle []string) string {
+	if len(cycle) < 2 || cycle[0] != st.name || cycle[len(cycle)-1] != st.name {
+		return fmt.Sprintf("the cycle %v does not go from the task back to it", cycle)
+	}
+	for i := 0; i+1 < len(cycle); i++ {
+		a, b := w.byName[cycle[i]], w.byName[cycle[i+1]]
+		if a == nil || b == nil {
+			return fmt.Sprintf("the cycle %v names a task the test did not add", cycle)
+		}
+		if !hasTask(w.needs(a), b) {
+			return fmt.Sprintf("in the cycle %s, %s does not need %s", strings.Join(cycle, " -> "), a.name, b.name)
+		}
+	}
+	return ""
+}
+
+func hasTask(ts []*stressTask, x *stressTask) bool {
+	for _, t := range ts {
+		if t == x {
+			return true
+		}
+	}
+	return false
+}
