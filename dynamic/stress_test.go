@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
@@ -31,9 +32,10 @@ import (
 //   - a task that succeeded has the result its inputs (and the children it
 //     waited for, or the task its flow returned) give;
 //   - a task that did not succeed has a reason: it was told to fail or
-//     panic, an input or a child it waited for did not succeed, it was
-//     cancelled, or its wait could never end, in which case every step of
-//     the reported cycle is a real input or wait.
+//     panic, an input, a child it waited for or a task its flow emitted
+//     did not succeed, it was cancelled, or it was on a cycle of tasks
+//     needing each other, in which case every step of the reported cycle
+//     is a real input, wait or join.
 func TestRandomGrowingRuns(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
@@ -101,12 +103,42 @@ func runStress(t *testing.T, seed uint64, workers int) {
 	for c := range 2 {
 		clients.Go(func() { w.client(t.Context(), rand.New(rand.NewPCG(seed, uint64(c)+1))) })
 	}
+	// If the run hangs, say where before the liveness bound ends it.
+	var watchdog sync.WaitGroup
+	watch := make(chan struct{})
+	watchdog.Go(func() {
+		select {
+		case <-e.Done():
+		case <-watch:
+		case <-time.After(liveness / 2):
+			w.logUnfinished()
+		}
+	})
 	clients.Wait()
 	runErr := finish(t, e)
-	if errors.Is(runErr, context.DeadlineExceeded) {
+	close(watch)
+	watchdog.Wait()
+	if errors.Is(runErr, errLiveness) || errors.Is(runErr, context.DeadlineExceeded) {
 		t.Errorf("the run did not end within %v: %v", liveness, runErr)
 	}
 	w.check(workers, runErr)
+}
+
+// logUnfinished logs every task that has not finished, with what it needs.
+func (w *stressWorld) logUnfinished() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, st := range w.all {
+		s := st.h.State()
+		if s.Terminal() {
+			continue
+		}
+		var needs []string
+		for _, x := range w.needs(st) {
+			needs = append(needs, x.name+":"+x.h.State().String())
+		}
+		w.t.Logf("unfinished after %v: %s (plan %d) is %v, needs %v", liveness/2, st.name, st.plan, s, needs)
+	}
 }
 
 // add adds a task with a random plan, reading up to three random existing
@@ -194,12 +226,8 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 				break
 			}
 			st.waited = kids
-			refs := make([]graph.Ref, len(kids))
-			for i, k := range kids {
-				refs[i] = k.h
-			}
 			w.gauge.out() // a waiting body gives its slot back
-			err := graph.Await(ctx, refs...)
+			err := waitForAll(ctx, rng, kids)
 			w.gauge.in()
 			if err != nil {
 				return 0, err
@@ -213,6 +241,32 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 			}
 		}
 		return v, nil
+	}
+}
+
+// waitForAll waits for every task of kids to finish, in one of the ways a
+// task can wait for its children.
+func waitForAll(ctx context.Context, rng *rand.Rand, kids []*stressTask) error {
+	hs := make([]*graph.Task[int], len(kids))
+	refs := make([]graph.Ref, len(kids))
+	for i, k := range kids {
+		hs[i], refs[i] = k.h, k.h
+	}
+	switch rng.IntN(4) {
+	case 0:
+		return graph.Await(ctx, refs...)
+	case 1:
+		return dynamic.WaitAll(ctx, refs...)
+	case 2:
+		_, err := dynamic.Gather(ctx, hs, dynamic.Raise)
+		return err
+	default:
+		for _, err := range dynamic.AsCompleted(hs...).All(ctx) {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 
@@ -243,7 +297,7 @@ func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
 		return w.all[rng.IntN(len(w.all))]
 	}
 	for range 15 {
-		switch rng.IntN(6) {
+		switch rng.IntN(7) {
 		case 0, 1:
 			w.add(w.g, rng, 0)
 		case 2:
@@ -282,6 +336,17 @@ func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
 			cancel()
 			if seen > len(ts) {
 				w.breakf("AsCompleted yielded %d tasks of %d", seen, len(ts))
+			}
+		case 6:
+			a, b := pick(), pick()
+			wctx, cancel := context.WithTimeout(ctx, liveness)
+			first, err := dynamic.WaitFirst(wctx, a.h, b.h)
+			cancel()
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				w.breakf("WaitFirst did not end within %v", liveness)
+			case err == nil && !first.State().Terminal():
+				w.breakf("WaitFirst returned %s, which is %v", first.Name(), first.State())
 			}
 		}
 	}

@@ -440,14 +440,12 @@ func (r *runner) finishLocked() {
 }
 
 // stalledLocked reports whether the run has unfinished tasks while none
-// runs, none is queued and nobody is adding one: then every unfinished task
-// waits for another one, and maybe some of them for each other (see
-// breakDeadlock). A task being added counts before it is queued, so a
-// client adding tasks one by one to a run that keeps up would otherwise
-// look stalled between every two. The caller holds r.mu.
+// runs and none is queued: then every unfinished task waits for another
+// one, and maybe some of them for each other (see breakDeadlock), unless
+// a task is being added. The caller holds r.mu.
 func (r *runner) stalledLocked() bool {
 	// One of outstanding may be the hold until Close; more is tasks.
-	return r.holders == 0 && r.q.len() == 0 && r.outstanding.Load() > 1 && !r.halted() && !r.g.Adding()
+	return r.holders == 0 && r.q.len() == 0 && r.outstanding.Load() > 1 && !r.halted()
 }
 
 // breakDeadlock looks for a cycle of tasks that need each other in a
@@ -461,10 +459,21 @@ func (r *runner) stalledLocked() bool {
 // tasks whose bodies wait are left to their waits. It reports whether it
 // failed one. The caller does not hold r.mu.
 func (r *runner) breakDeadlock() bool {
+	// A task being added counts in outstanding before it is queued, so a
+	// client adding tasks to a run that keeps up makes it look stalled
+	// for a moment, again and again. Wait for adds under way to end (Len
+	// takes the graph's lock) and look again before reading the graph.
+	size := r.g.Len()
+	r.mu.Lock()
+	stalled := r.stalledLocked() && !r.finished
+	r.mu.Unlock()
+	if !stalled {
+		return false
+	}
 	// Search once per state of the run: a stall with no cycle (a task
 	// waits for one that a Batch holds back) can last while workers park
 	// and wake, and each search reads the whole graph.
-	seen := [2]int64{r.outstanding.Load(), r.g.Len()}
+	seen := [2]int64{r.outstanding.Load(), size}
 	r.stallMu.Lock()
 	again := seen == r.stallSeen
 	r.stallSeen = seen

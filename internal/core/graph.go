@@ -528,17 +528,6 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	}
 }
 
-// Adding reports whether a goroutine is adding to the graph right now (it
-// holds the graph's lock). It never blocks, so it may be called while
-// holding locks that adders take after the graph's.
-func (g *Graph) Adding() bool {
-	if !g.mu.TryLock() {
-		return true
-	}
-	g.mu.Unlock()
-	return false
-}
-
 // Stuck looks for a deadlock in the active run, for an executor that has
 // found no task running and none queued while the run has unfinished
 // nodes. It returns a cycle of needs among them (see Needs), each node
