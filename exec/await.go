@@ -81,25 +81,35 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 
 // park blocks the task of w until wt, its waiter, is handed a slot: the
 // slot goes back to the pool meanwhile. If ctx ends first, withdraw undoes
-// what would make wt ready, and the wait returns ctx's error.
+// what would make wt ready, and the wait returns ctx's error once the task
+// has a slot again: while the run goes on it queues for one like any
+// resumption, so that a wait cut short by the task's own timeout or
+// cancellation never lets more bodies run than the pool's bound; once the
+// run stops, nobody hands slots over any more, and it takes one at once.
 func (r *runner) park(ctx context.Context, w *worker, wt *core.Node, withdraw func()) error {
 	r.secede(w)
+	var err error
 	handed := true
 	select {
 	case <-wt.Wake():
 	case <-ctx.Done():
-		if wt.CAS(core.Waiting, core.Cancelled) || wt.CAS(core.Ready, core.Cancelled) {
-			handed = false
+		err = ctx.Err()
+		if wt.CAS(core.Waiting, core.Ready) {
 			withdraw()
-		} else {
-			<-wt.Wake() // a worker is handing its slot over: take it, to keep the count right
+			r.enqueue([]*core.Node{wt})
+		}
+		select {
+		case <-wt.Wake():
+		case <-r.ctx.Done():
+			if wt.CAS(core.Ready, core.Cancelled) {
+				handed = false
+			} else {
+				<-wt.Wake() // a worker is handing its slot over: take it, to keep the count right
+			}
 		}
 	}
 	r.rejoin(w, handed)
-	if !handed {
-		return ctx.Err()
-	}
-	return nil
+	return err
 }
 
 // Block implements core.Awaiter: it waits for sig without holding the slot.

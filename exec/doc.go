@@ -23,7 +23,9 @@
 //     and queues for one again, at its own priority, before it goes on;
 //     an awaited task that is ready and outranked by nothing runs at once
 //     on the waiter's own slot. Nested waits of any depth never deadlock a
-//     pool of one.
+//     pool of one. A wait cut short by the task's own context queues for a
+//     slot too before it returns; only once the run is stopped do tasks
+//     whose waits it ended go on without one, to return.
 //   - Tasks that need each other never hang a run. A wait that could never
 //     end returns a *graph.DeadlockError naming the cycle at once. A cycle
 //     that closes without a wait (a flow emits a task that needs, through

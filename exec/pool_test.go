@@ -2,6 +2,7 @@ package exec_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 )
@@ -106,5 +108,57 @@ func TestPoolFillsEveryWorker(t *testing.T) {
 				t.Fatalf("peak %d task bodies at once, want exactly %d", p, n)
 			}
 		})
+	}
+}
+
+// TestWaitCutShortQueuesForItsSlot: a task whose own wait ends early (its
+// context is cancelled) while another task holds the only slot must not go
+// on until it has a slot again, or two bodies would run in a pool of one.
+func TestWaitCutShortQueuesForItsSlot(t *testing.T) {
+	g := graph.New()
+	var c gauge
+	gate, started := make(chan struct{}), make(chan struct{})
+	cut := make(chan context.CancelFunc, 1)
+	var waitErr error
+	x := graph.Go(g, "x", func(ctx context.Context) (int, error) {
+		c.enter()
+		defer c.exit()
+		close(started)
+		return 1, blockUntil(ctx, gate)
+	})
+	graph.Go(g, "p", func(ctx context.Context) (int, error) {
+		c.enter()
+		defer c.exit()
+		child := graph.Go1(dynamic.Scope(ctx), "child", x, func(_ context.Context, v int) (int, error) { return v, nil })
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		cut <- cancel
+		c.exit() // a waiting body gives its slot back
+		_, waitErr = child.Wait(wctx)
+		c.enter()
+		return 0, nil
+	}, graph.Priority(1)) // p starts first, and x runs while p waits
+	done := make(chan error, 1)
+	go func() { done <- exec.Run(context.Background(), g, exec.Workers(1)) }()
+	awaitClosed(t, started, "x starts while p waits")
+	(<-cut)()
+	// Give a wrongly resumed p the time to show: it would enter at once.
+	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline) && c.cur.Load() < 2; {
+		runtime.Gosched()
+	}
+	close(gate)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-timeAfterLiveness():
+		t.Fatal("the run did not end")
+	}
+	if p := c.peak.Load(); p > 1 {
+		t.Errorf("%d bodies ran at once with one worker: the cut-short wait did not queue for its slot", p)
+	}
+	if !errors.Is(waitErr, context.Canceled) {
+		t.Errorf("the cut-short wait returned %v; want context.Canceled", waitErr)
 	}
 }
