@@ -23,8 +23,9 @@ import (
 // that fail or panic, and client goroutines that add tasks (one by one and
 // in batches), wait for results, iterate them as they complete and cancel
 // tasks, all while the run goes on. New tasks read any existing task,
-// finished or not, so waits that could never end arise too. After each run
-// it checks what must hold whatever the interleaving:
+// finished or not, so waits that could never end arise too; one run in
+// four is stopped while it grows. After each run it checks what must hold
+// whatever the interleaving:
 //
 //   - the run ends, and every task ends in a terminal state;
 //   - no body runs twice, none runs before its inputs succeeded, and never
@@ -89,6 +90,19 @@ type stressWorld struct {
 	all    []*stressTask // in the order they were added
 	byName map[string]*stressTask
 	broken []string // invariants broken inside bodies
+
+	stopped bool // the test stops the run while it grows
+}
+
+// unfinished counts the tasks that did not succeed.
+func (w *stressWorld) unfinished() int {
+	k := 0
+	for _, st := range w.all {
+		if st.h.State() != graph.Done {
+			k++
+		}
+	}
+	return k
 }
 
 func runStress(t *testing.T, seed uint64, workers int) {
@@ -99,6 +113,14 @@ func runStress(t *testing.T, seed uint64, workers int) {
 		w.add(w.g, rng, 0)
 	}
 	e := start(t, w.g, exec.Workers(workers))
+	if seed%4 == 3 {
+		// Stop the run while it grows: everything must still end, and
+		// promptly.
+		w.stopped = true
+		after := time.Duration(rng.IntN(2000)) * time.Microsecond
+		stop := time.AfterFunc(after, e.Stop)
+		defer stop.Stop()
+	}
 	var clients sync.WaitGroup
 	for c := range 2 {
 		clients.Go(func() { w.client(t.Context(), rand.New(rand.NewPCG(seed, uint64(c)+1))) })
@@ -118,6 +140,9 @@ func runStress(t *testing.T, seed uint64, workers int) {
 	runErr := finish(t, e)
 	close(watch)
 	watchdog.Wait()
+	if w.stopped && runErr == nil && w.unfinished() > 0 {
+		t.Errorf("the run was stopped with tasks unfinished, but returned nil")
+	}
 	if errors.Is(runErr, errLiveness) || errors.Is(runErr, context.DeadlineExceeded) {
 		t.Errorf("the run did not end within %v: %v", liveness, runErr)
 	}
@@ -364,12 +389,17 @@ func (w *stressWorld) check(workers int, runErr error) {
 	for _, b := range w.broken {
 		t.Error(b)
 	}
-	if p := w.gauge.peak.Load(); p > int64(workers) {
+	// Once a run is stopped, tasks whose waits it ended go on without a
+	// slot, to return (see exec's concurrency contract).
+	if p := w.gauge.peak.Load(); p > int64(workers) && !w.stopped {
 		t.Errorf("%d bodies ran at once with %d workers", p, workers)
 	}
 	var failedRuns int
 	for _, st := range w.all {
 		s := st.h.State()
+		if s == graph.Idle && w.stopped {
+			continue // added after the stopped run had ended
+		}
 		if !s.Terminal() {
 			t.Errorf("%s: %v after the run ended", st.name, s)
 			continue
@@ -435,7 +465,7 @@ func result(t *testing.T, by, in *stressTask) int {
 // or what is wrong.
 func (w *stressWorld) reason(st *stressTask) string {
 	err := st.h.Err()
-	if st.cancelled.Load() {
+	if st.cancelled.Load() || w.stopped && st.h.State() == graph.Cancelled {
 		return ""
 	}
 	var de *graph.DeadlockError
