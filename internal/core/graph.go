@@ -709,6 +709,9 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		}
 		x.waiters = nil
 		x.cancel = nil
+		if x.rare != nil {
+			x.rare.joins = nil // read by deadlock searches only while the node runs or joins
+		}
 		if x.done != nil {
 			select {
 			case <-x.done:
