@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -165,5 +166,98 @@ func TestRetryInTargetsRunRereadsInput(t *testing.T) {
 	}
 	if v, err := b.Result(); v != 42 || err != nil {
 		t.Fatalf("retried task got input %v, %v; want 42 on every attempt", v, err)
+	}
+}
+
+// TestTargetsOnRandomGraphs runs random graphs twice, each time for a few
+// random targets, on one to four workers, with some tasks built Keep. In
+// each run exactly the tasks the targets need and that hold no result run,
+// once; the targets and kept tasks end done with the right result; every
+// other task that ran ends released and says so; tasks not needed stay
+// as they were.
+func TestTargetsOnRandomGraphs(t *testing.T) {
+	for _, workers := range []int{1, 2, 4} {
+		for seed := range uint64(40) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			d := randomDAG(rng, 1+rng.IntN(50), 3, 0, 2)
+			n := len(d.prio)
+			want := make([]int, n) // a task's result: its number plus its inputs'
+			keep := make([]bool, n)
+			runs := make([]atomic.Int32, n)
+			g := graph.New()
+			ts := make([]*graph.Task[int], n)
+			for i := range n {
+				want[i] = i
+				in := make([]*graph.Task[int], len(d.in[i]))
+				for k, j := range d.in[i] {
+					in[k] = ts[j]
+					want[i] += want[j]
+				}
+				opts := []graph.Option{graph.Priority(d.prio[i])}
+				if keep[i] = rng.IntN(8) == 0; keep[i] {
+					opts = append(opts, graph.Keep())
+				}
+				ts[i] = graph.GoN(g, fmt.Sprintf("t%d", i), in, func(_ context.Context, xs []int) (int, error) {
+					runs[i].Add(1)
+					v := i
+					for _, x := range xs {
+						v += x
+					}
+					return v, nil
+				}, opts...)
+			}
+			for round := range 2 {
+				where := fmt.Sprintf("workers=%d seed=%d round=%d", workers, seed, round)
+				targets := map[int]bool{}
+				var refs []graph.Ref
+				for range 1 + rng.IntN(3) {
+					i := rng.IntN(n)
+					targets[i] = true
+					refs = append(refs, ts[i])
+				}
+				// needed: the targets and, through inputs, what they read
+				// that holds no result (a done task's inputs are not read).
+				before := make([]graph.State, n)
+				for i := range n {
+					before[i] = ts[i].State()
+					runs[i].Store(0)
+				}
+				needed := make([]bool, n)
+				var need func(i int)
+				need = func(i int) {
+					if needed[i] || before[i] == graph.Done {
+						return
+					}
+					needed[i] = true
+					for _, j := range d.in[i] {
+						need(j)
+					}
+				}
+				for i := range targets {
+					if before[i] != graph.Done {
+						need(i)
+					}
+				}
+				if err := runGuarded(t, t.Context(), g, exec.Targets(refs...), exec.Workers(workers)); err != nil {
+					t.Fatalf("%s: run: %v", where, err)
+				}
+				for i := range n {
+					got, err := ts[i].Result()
+					switch r := runs[i].Load(); {
+					case needed[i] && r != 1, !needed[i] && r != 0:
+						t.Errorf("%s: t%d ran %d times (needed: %v)", where, i, r, needed[i])
+					case !needed[i] && ts[i].State() != before[i]:
+						t.Errorf("%s: t%d was not needed but went from %v to %v", where, i, before[i], ts[i].State())
+					case !needed[i]:
+					case targets[i] || keep[i]:
+						if err != nil || got != want[i] {
+							t.Errorf("%s: t%d (target %v, kept %v) = %d, %v; want %d", where, i, targets[i], keep[i], got, err, want[i])
+						}
+					case !errors.Is(err, graph.ErrReleased):
+						t.Errorf("%s: t%d = %d, %v (state %v); want it released", where, i, got, err, ts[i].State())
+					}
+				}
+			}
+		}
 	}
 }
