@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evolve-dag/evolve/dynamic"
@@ -227,5 +228,44 @@ func TestExecutionStopReleasesClients(t *testing.T) {
 		}
 	case <-doneAfter(liveness):
 		t.Fatalf("Wait after Stop did not return")
+	}
+}
+
+// TestCancelledTaskDoesNotRunAgainForNewReaders: a task cancelled in a run
+// stays cancelled in it. A reader added later, even through a task not yet
+// in the run that reads it, is skipped; the cancelled task never runs.
+// (Bringing the later reader into the run used to run the cancelled task
+// after all, so that its first reader had been skipped for a task that
+// then succeeded.)
+func TestCancelledTaskDoesNotRunAgainForNewReaders(t *testing.T) {
+	g := graph.New()
+	gate := make(chan struct{})
+	var xRuns atomic.Int32
+	target := graph.Go(g, "target", func(ctx context.Context) (int, error) { return 0, block(ctx, gate) })
+	x := graph.Go(g, "x", func(context.Context) (int, error) { xRuns.Add(1); return 1, nil })
+	z := graph.Go1(g, "z", x, func(_ context.Context, v int) (int, error) { return v, nil })
+	// A run for target alone: x and z are not in it, and its one worker is
+	// busy with target until the gate opens.
+	e := start(t, g, exec.Workers(1), exec.Targets(target))
+	eventually(t, "target runs", func() bool { return target.State() == graph.Running })
+	r := graph.Go1(g, "r", x, func(_ context.Context, v int) (int, error) { return v, nil })
+	if !x.Cancel() {
+		t.Fatalf("Cancel of x, queued behind target, reported false (x is %v)", x.State())
+	}
+	s := graph.Go1(g, "s", z, func(_ context.Context, v int) (int, error) { return v, nil })
+	close(gate)
+	if err := finish(t, e); err == nil {
+		t.Fatal("run succeeded; want the cancellation reported")
+	}
+	if n := xRuns.Load(); n != 0 {
+		t.Errorf("x ran %d times after it was cancelled", n)
+	}
+	for _, c := range []struct {
+		task *graph.Task[int]
+		want graph.State
+	}{{x, graph.Cancelled}, {r, graph.Skipped}, {z, graph.Skipped}, {s, graph.Skipped}} {
+		if got := c.task.State(); got != c.want {
+			t.Errorf("%s: %v; want %v", c.task.Name(), got, c.want)
+		}
 	}
 }

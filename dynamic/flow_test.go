@@ -256,3 +256,30 @@ func TestWaitForFlowThatComesToNeedTheWaiter(t *testing.T) {
 		})
 	}
 }
+
+// TestFlowInTargetedRunKeepsWhatItReturns: in a run for a target, which
+// releases results once their readers have read them, a flow returns a
+// task that another emitted task reads. The flow must still take the
+// returned task's result when it joins; after that, the result is
+// released like any other.
+func TestFlowInTargetedRunKeepsWhatItReturns(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var a *graph.Task[int]
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+				a = graph.Go(b, "a", func(context.Context) (int, error) { return 20, nil })
+				graph.Go1(b, "reader", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				return a, nil
+			})
+			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			check(t, consumer, 21)
+			if _, err := a.Result(); !errors.Is(err, graph.ErrReleased) {
+				t.Errorf("a: %v; want it released once the flow took it", err)
+			}
+		})
+	}
+}

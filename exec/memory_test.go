@@ -261,3 +261,31 @@ func TestTargetsOnRandomGraphs(t *testing.T) {
 		}
 	}
 }
+
+// TestResultRacingReleaseNeverReadsZero reads a kept result while another
+// goroutine releases it: Result returns the result or ErrReleased, never a
+// zero value with a nil error (and, under -race, without a data race).
+func TestResultRacingReleaseNeverReadsZero(t *testing.T) {
+	for i := range 200 {
+		g := graph.New()
+		task := graph.Go(g, "t", func(context.Context) (int, error) { return 42, nil }, graph.Keep())
+		if err := runGuarded(t, t.Context(), g, exec.Targets(task)); err != nil {
+			t.Fatal(err)
+		}
+		released := make(chan struct{})
+		go func() { task.Release(); close(released) }()
+		for {
+			v, err := task.Result()
+			if err == nil && v != 42 {
+				t.Fatalf("round %d: Result = %d, nil while the result was being released", i, v)
+			}
+			if err != nil {
+				if !errors.Is(err, graph.ErrReleased) {
+					t.Fatalf("round %d: Result error %v; want ErrReleased", i, err)
+				}
+				break
+			}
+		}
+		<-released
+	}
+}

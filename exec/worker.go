@@ -373,6 +373,13 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 			w.Consumed(n.Dep(i))
 		}
 	}
+	if r.releasing && isJoin(n) {
+		// A flow kept what it joins until it took its result (see
+		// core.Graph.activateNew and beginJoin).
+		for _, e := range n.Joins() {
+			w.Consumed(e)
+		}
+	}
 	// A completion can close a Done channel only if n has an ext, and
 	// the woken client may act at once: count its acts before.
 	var acts uint64
@@ -495,6 +502,9 @@ func (r *runner) beginJoin(n *core.Node) bool {
 	n.SetJoined()
 	if on := n.Body().(joiner).JoinOn(); on != nil && on.Parent() != n {
 		n.AddJoin(on) // its emitted tasks are there already (see core.Node.Joins)
+		if r.releasing {
+			on.Users().Add(1) // read when the flow joins, like its emitted tasks (see complete)
+		}
 		on.Watch(n)
 	}
 	n.CAS(core.Running, core.Joining)

@@ -117,7 +117,16 @@ func (t *Task[T]) Result() (T, error) {
 	var zero T
 	switch s := t.n.State(); s {
 	case Done:
-		return t.val, nil
+		// Release drops the result under the node's lock: read it under
+		// the lock too, or a release between the check and the read would
+		// hand out a zero value as if it were the result.
+		t.n.Lock()
+		v, done := t.val, t.n.State() == Done
+		t.n.Unlock()
+		if done {
+			return v, nil
+		}
+		return zero, &Error{Task: t.n.Name(), Err: ErrReleased}
 	case Released:
 		return zero, &Error{Task: t.n.Name(), Err: ErrReleased}
 	case Failed, Skipped, Cancelled:

@@ -402,7 +402,10 @@ func (g *Graph) prepare(n *Node, st uint32) {
 
 // needs returns, in creation order, the nodes of want and every input they
 // need that has no result yet. With inRun, nodes already in the active run
-// are left out, and so are their inputs.
+// are left out, and so are their inputs, unless their result was released:
+// one that failed, was skipped or was cancelled in this run does not run
+// again in it (its readers are skipped), while a released one is computed
+// again for its new reader.
 func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 	seen := make(map[*Node]bool, len(want))
 	var set, stack []*Node
@@ -412,7 +415,7 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[n] || n.State() == Done || inRun && n.epoch.Load() == g.epoch && !n.State().Terminal() {
+		if seen[n] || n.State() == Done || inRun && n.epoch.Load() == g.epoch && n.State() != Released {
 			continue
 		}
 		seen[n] = true
@@ -442,8 +445,10 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 			g.activate(d) // recompute what was dropped, run what was not asked for
 		}
 	}
+	joined := false
 	if parent != nil && parent.epoch.Load() == g.epoch {
 		if o := parent.Options(); o != nil && o.Join && parent.State() == Running {
+			joined = true
 			// The parent finishes only after n: count n into its pending, and
 			// have n's completion count it down. Done before n joins the run,
 			// since n may finish as soon as it has joined.
@@ -456,6 +461,12 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 	}
 	g.run.Added(n)
 	g.join(n, true, hold)
+	if joined && g.run.Releasing() {
+		// The flow may take n's result as its own when it joins: keep it
+		// until then (the executor lets go when the flow finishes). No
+		// reader of n can exist yet to release it first.
+		n.users.Add(1)
+	}
 }
 
 // join puts n in the active run while holding every input's lock, so that
@@ -485,20 +496,30 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 		// An input that has finished but whose completion has not yet
 		// counted down its consumers (it may be doing so without the lock,
 		// or waiting for it) might count n down too, although n, seeing it
-		// finished, would not wait for it. Let the completion end first.
-		var busy *Node
+		// finished, would not wait for it: let the completion end first.
+		// An input whose result was released since the caller looked (its
+		// last reader read it meanwhile) must be computed again.
+		var busy, dropped *Node
 		for _, d := range locked {
-			if v := d.state.Load(); State(v&stateMask).Terminal() && v&counted == 0 {
+			v := d.state.Load()
+			if s := State(v & stateMask); s == Released {
+				dropped = d
+				break
+			} else if s.Terminal() && v&counted == 0 {
 				busy = d
 				break
 			}
 		}
-		if busy == nil {
+		if busy == nil && dropped == nil {
 			break
 		}
 		for _, d := range locked {
 			d.unlock()
 			d.withdraw()
+		}
+		if dropped != nil {
+			g.activate(dropped)
+			continue
 		}
 		for v := busy.state.Load(); State(v&stateMask).Terminal() && v&counted == 0; v = busy.state.Load() {
 			runtime.Gosched()

@@ -349,6 +349,11 @@ func (n *Node) lock() {
 	}
 }
 
+// Lock and Unlock take and release the node's lock, for readers of the
+// result that Release drops under it.
+func (n *Node) Lock()   { n.lock() }
+func (n *Node) Unlock() { n.unlock() }
+
 // unlock releases the lock taken with lock.
 func (n *Node) unlock()   { n.state.And(^uint32(lockBit)) }
 func (n *Node) withdraw() { n.state.Add(^uint32(announceOne - 1)) } // adds -announceOne
