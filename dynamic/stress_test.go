@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +25,9 @@ import (
 // in batches), wait for results, iterate them as they complete and cancel
 // tasks, all while the run goes on. New tasks read any existing task,
 // finished or not, so waits that could never end arise too; one run in
-// four is stopped while it grows. After each run it checks what must hold
-// whatever the interleaving:
+// four is stopped while it grows, and one in four is for a few targets, so
+// that results are released and computed again when a new task reads them.
+// After each run it checks what must hold whatever the interleaving:
 //
 //   - the run ends, and every task ends in a terminal state;
 //   - no body runs twice, none runs before its inputs succeeded, and never
@@ -75,6 +77,7 @@ type stressTask struct {
 	// Written by the body, read after the run.
 	waited  []*stressTask // the children it waited for
 	emitted *stressTask   // a flow's returned task; nil when it emitted none
+	vals    []int         // every result the body returned, in order (guarded by the world's mu)
 	// Written by clients.
 	cancelled atomic.Bool
 }
@@ -93,7 +96,8 @@ type stressWorld struct {
 	byName map[string]*stressTask
 	broken []string // invariants broken inside bodies
 
-	stopped bool // the test stops the run while it grows
+	stopped  bool // the test stops the run while it grows
+	targeted bool // the run is for a few targets: results nobody needs any more are released
 }
 
 // unfinished counts the tasks that did not succeed.
@@ -114,7 +118,14 @@ func runStress(t *testing.T, seed uint64, workers int) {
 	for range 20 {
 		w.add(w.g, rng, 0)
 	}
-	e := start(t, w.g, exec.Workers(workers))
+	opts := []exec.Option{exec.Workers(workers)}
+	if seed%4 == 1 {
+		// A run for a few targets, which releases results nobody needs any
+		// more; tasks added later that read them have them computed again.
+		w.targeted = true
+		opts = append(opts, exec.Targets(w.all[rng.IntN(len(w.all))].h, w.all[rng.IntN(len(w.all))].h))
+	}
+	e := start(t, w.g, opts...)
 	if seed%4 == 3 {
 		// Stop the run while it grows: everything must still end, and
 		// promptly.
@@ -219,11 +230,13 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 // enter is the start of every body: it counts the run and checks that
 // every input has succeeded.
 func (w *stressWorld) enter(st *stressTask) *rand.Rand {
-	if n := st.runs.Add(1); n != 1 {
+	if n := st.runs.Add(1); n != 1 && !w.targeted {
 		w.breakf("%s: body ran %d times", st.name, n)
 	}
 	for _, x := range st.inputs {
-		if s := x.h.State(); s != graph.Done {
+		// In a targeted run, an input this body was the last to read may
+		// be released already.
+		if s := x.h.State(); s != graph.Done && !(w.targeted && s == graph.Released) {
 			w.breakf("%s: body ran while its input %s was %v", st.name, x.name, s)
 		}
 	}
@@ -238,7 +251,10 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 		defer w.gauge.out()
 		rng := w.enter(st)
 		v := 1
-		for _, x := range in {
+		for k, x := range in {
+			if !slices.Contains(w.results(st.inputs[k]), x) {
+				w.breakf("%s: read %d from %s, which never computed it (%v)", st.name, x, st.inputs[k].name, w.results(st.inputs[k]))
+			}
 			v += x
 		}
 		switch st.plan {
@@ -272,6 +288,9 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 				v += r
 			}
 		}
+		w.mu.Lock()
+		st.vals = append(st.vals, v)
+		w.mu.Unlock()
 		return v, nil
 	}
 }
@@ -379,7 +398,7 @@ func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
 			switch {
 			case late:
 				w.breakf("WaitFirst did not end within %v", liveness)
-			case err == nil && !first.State().Terminal():
+			case err == nil && !first.State().Terminal() && !w.targeted: // a targeted run may be computing it again
 				w.breakf("WaitFirst returned %s, which is %v", first.Name(), first.State())
 			}
 		}
@@ -406,14 +425,14 @@ func (w *stressWorld) check(workers int, runErr error) {
 	var failedRuns int
 	for _, st := range w.all {
 		s := st.h.State()
-		if s == graph.Idle && w.stopped {
-			continue // added after the stopped run had ended
+		if s == graph.Idle && (w.stopped || w.targeted) {
+			continue // added after the stopped run had ended, or not needed by the targets
 		}
 		if !s.Terminal() {
 			t.Errorf("%s: %v after the run ended", st.name, s)
 			continue
 		}
-		if s == graph.Done {
+		if s == graph.Done || s == graph.Released {
 			w.checkDone(st)
 			continue
 		}
@@ -427,47 +446,48 @@ func (w *stressWorld) check(workers int, runErr error) {
 	}
 }
 
-// checkDone checks the result of a task that succeeded.
+// checkDone checks a task that succeeded: its body ran (once, unless a
+// run for targets released its result and a new reader had it computed
+// again) and a done task's result is the one it last computed. Whether
+// that result is right for its inputs, each body checked when it read
+// them.
 func (w *stressWorld) checkDone(st *stressTask) {
 	t := w.t
-	if st.runs.Load() != 1 {
-		t.Errorf("%s: done, but its body ran %d times", st.name, st.runs.Load())
+	if r := st.runs.Load(); r != 1 && !(w.targeted && r > 1) {
+		t.Errorf("%s: succeeded, but its body ran %d times", st.name, r)
 	}
-	got, err := st.h.Result()
-	if err != nil {
-		t.Errorf("%s: done, but Result says %v", st.name, err)
+	if st.plan == planFail || st.plan == planPanic {
+		t.Errorf("%s: succeeded, but it was told to fail", st.name)
 		return
 	}
-	want := 0
-	switch st.plan {
-	case planFail, planPanic:
-		t.Errorf("%s: done, but it was told to fail", st.name)
+	vals := w.results(st)
+	if len(vals) == 0 {
+		t.Errorf("%s: succeeded, but it never computed a result", st.name)
 		return
-	case planFlow:
-		if st.emitted != nil {
-			want = result(t, st, st.emitted)
-		}
-	default:
-		want = 1
-		for _, x := range st.inputs {
-			want += result(t, st, x)
-		}
-		for _, k := range st.waited {
-			want += result(t, st, k)
-		}
 	}
-	if got != want {
-		t.Errorf("%s: result %d, want %d", st.name, got, want)
+	if st.h.State() != graph.Done {
+		if _, err := st.h.Result(); !errors.Is(err, graph.ErrReleased) {
+			t.Errorf("%s: released, but Result says %v", st.name, err)
+		}
+		return
+	}
+	if v, err := st.h.Result(); err != nil || v != vals[len(vals)-1] {
+		t.Errorf("%s: done, but Result says %d, %v; it computed %v", st.name, v, err, vals)
 	}
 }
 
-// result is the result of in, which the success of by says succeeded.
-func result(t *testing.T, by, in *stressTask) int {
-	v, err := in.h.Result()
-	if err != nil {
-		t.Errorf("%s succeeded, so %s must have too, but: %v", by.name, in.name, err)
+// results returns the results st computed so far: its body's, or for a
+// flow its returned task's (0 for a flow that emitted nothing).
+func (w *stressWorld) results(st *stressTask) []int {
+	if st.plan == planFlow {
+		if st.emitted == nil {
+			return []int{0}
+		}
+		return w.results(st.emitted)
 	}
-	return v
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(st.vals)
 }
 
 // reason returns "" when the task that did not succeed had a reason not to,
@@ -486,6 +506,13 @@ func (w *stressWorld) reason(st *stressTask) string {
 	if st.timeout && errors.Is(err, context.DeadlineExceeded) {
 		return "" // its deadline cut its wait short
 	}
+	if w.targeted && st.plan == planSpawnWait && (errors.Is(err, graph.ErrReleased) || errors.Is(err, graph.ErrNotDone)) {
+		// A run for targets releases a result once the tasks that read it
+		// as an input have (and computes it again for a new reader): a
+		// child's result read with Result after a wait is not kept for
+		// its parent unless built Keep (exec.Targets says so).
+		return ""
+	}
 	if st.runs.Load() > 0 {
 		switch st.plan {
 		case planFail:
@@ -501,7 +528,7 @@ func (w *stressWorld) reason(st *stressTask) string {
 		}
 	}
 	for _, x := range w.needs(st) {
-		if x.h.State() != graph.Done {
+		if s := x.h.State(); s != graph.Done && s != graph.Released {
 			return "" // something it needs did not succeed
 		}
 	}
