@@ -100,9 +100,10 @@ func (r *runner) loop(w *worker) {
 			broke := r.breakDeadlock()
 			r.mu.Lock()
 			// Tasks queued meanwhile counted this worker as awake and woke
-			// nobody, and the run may have finished: look again before
+			// nobody, and the run may have finished or stopped (waking
+			// the workers parked then, not this one): look again before
 			// parking.
-			if broke || r.q.len() > 0 || r.finished {
+			if broke || r.q.len() > 0 || r.finished || r.halted() {
 				continue
 			}
 		}
