@@ -349,9 +349,11 @@ func (n *Node) lock() {
 	}
 }
 
-// Lock and Unlock take and release the node's lock, for readers of the
-// result that Release drops under it.
-func (n *Node) Lock()   { n.lock() }
+// Lock takes the node's lock, for readers of the result that Release
+// drops under it (see graph's Task.Result).
+func (n *Node) Lock() { n.lock() }
+
+// Unlock releases the lock taken with Lock.
 func (n *Node) Unlock() { n.unlock() }
 
 // unlock releases the lock taken with lock.
