@@ -107,12 +107,7 @@ func TestRegistrationsRaceCompletions(t *testing.T) {
 func TestConsumerOfFinishingTaskWaitsForItsOtherInput(t *testing.T) {
 	for _, workers := range []int{2, 4} {
 		g := graph.New()
-		ctx, cancel := context.WithTimeout(context.Background(), liveness)
-		defer cancel()
-		e, err := exec.Start(ctx, g, exec.Workers(workers))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := start(t, g, exec.Workers(workers))
 		release := make(chan struct{})
 		gate := graph.Go(g, "gate", func(ctx context.Context) (int, error) { return 0, block(ctx, release) })
 		const clients, rounds = 3, 2000
@@ -134,8 +129,7 @@ func TestConsumerOfFinishingTaskWaitsForItsOtherInput(t *testing.T) {
 		}
 		wg.Wait()
 		close(release)
-		e.Close()
-		if err := e.Wait(); err != nil {
+		if err := finish(t, e); err != nil {
 			t.Fatalf("workers=%d: %v", workers, err)
 		}
 		if early.Load() != 0 {
