@@ -241,6 +241,8 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 	if !best.CAS(core.Ready, core.Running) {
 		return nil
 	}
+	r.q.dropDeadTail()
+	r.noteQueueLocked()
 	w.claim = true
 	return best
 }

@@ -99,6 +99,23 @@ func (q *queue) peekLive() *core.Node {
 	}
 }
 
+// dropDeadTail drops nodes that are no longer ready from the back of the
+// FIFO run. A waiter that runs the tasks it awaits itself claims the ones
+// it just added, which sit at the back: without this, a recursion that
+// runs inline (fib) would leave every task it ever added in the queue
+// until it returned, since the front holds a live sibling all along.
+func (q *queue) dropDeadTail() {
+	k := len(q.fifo)
+	for k > q.head && q.fifo[k-1].State() != core.Ready {
+		k--
+		q.fifo[k] = nil
+	}
+	q.fifo = q.fifo[:k]
+	if k == q.head {
+		q.fifo, q.head = q.fifo[:0], 0
+	}
+}
+
 func (q *queue) up(i int) {
 	h := q.heap
 	for i > 0 {

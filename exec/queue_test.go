@@ -68,6 +68,39 @@ func TestQueueSkipsStaleNodes(t *testing.T) {
 	}
 }
 
+// TestQueueDropsDeadTail checks that dropDeadTail drops the nodes at the
+// back of the FIFO run that are no longer ready, and stops at a ready one.
+func TestQueueDropsDeadTail(t *testing.T) {
+	var q queue
+	ns := []*core.Node{testNode(t, 0, 1), testNode(t, 0, 2), testNode(t, 0, 3), testNode(t, 0, 4)}
+	for _, n := range ns {
+		n.SetState(core.Ready)
+		q.push(n)
+	}
+	ns[1].SetState(core.Running) // taken by a waiter, behind a ready node: stays for now
+	ns[3].SetState(core.Done)
+	for _, c := range []struct {
+		dead *core.Node
+		want int
+	}{{nil, 3}, {ns[2], 1}, {ns[0], 0}} {
+		if c.dead != nil {
+			c.dead.SetState(core.Running)
+		}
+		q.dropDeadTail()
+		if q.len() != c.want {
+			t.Fatalf("len = %d after dropping the dead tail, want %d", q.len(), c.want)
+		}
+	}
+	if q.peekLive() != nil {
+		t.Fatal("an emptied queue returned a node")
+	}
+	q.push(ns[0]) // the emptied queue takes nodes again
+	ns[0].SetState(core.Ready)
+	if got := q.pop(); got != ns[0] {
+		t.Fatalf("pop = %v, want %v", desc(got), desc(ns[0]))
+	}
+}
+
 // testNode makes a node with a priority and an id, as Graph.Add would.
 func testNode(t *testing.T, prio int, id int64) *core.Node {
 	t.Helper()
