@@ -21,14 +21,12 @@ import (
 // at its own priority and creation order, like any ready task.
 func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	r := w.r
-	self, err := enter(ctx, nodes)
-	if err != nil {
+	self := core.Current(ctx)
+	if err := check(w, self, nodes); err != nil {
 		return err
 	}
-	if self != nil {
-		defer self.WaitOn(nil)
-	}
-	// nodes is never changed: WaitOn shares it with other goroutines' checks.
+	// nodes is never changed: records of the wait share it with other
+	// goroutines' checks.
 	rest := nodes
 	var sub *worker
 	r.mu.Lock()
@@ -36,6 +34,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		if !slices.ContainsFunc(rest, func(n *core.Node) bool { return !n.State().Terminal() }) {
 			r.mu.Unlock()
 			r.putSub(sub)
+			forget(self)
 			return nil
 		}
 		n := r.claimLocked(w, rest)
@@ -44,7 +43,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		}
 		r.mu.Unlock()
 		if sub == nil {
-			sub = r.getSub(w)
+			sub = r.getSub(w, self, rest)
 		}
 		r.execute(sub, n, false)
 		r.mu.Lock() // held on to the next claim: one lock per awaited task run here
@@ -60,7 +59,11 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	}
 	r.mu.Unlock()
 	r.putSub(sub)
+	defer forget(self)
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := record(w, self, rest); err != nil {
 		return err
 	}
 
@@ -117,12 +120,13 @@ func (r *runner) park(ctx context.Context, w *worker, wt *core.Node, withdraw fu
 // fires it, so the task queues for a slot again at its own priority, in
 // order, as Await does.
 func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) error {
-	self, err := enter(ctx, on)
-	if err != nil {
+	self := core.Current(ctx)
+	if err := check(w, self, on); err != nil {
 		return err
 	}
-	if self != nil {
-		defer self.WaitOn(nil)
+	defer forget(self)
+	if err := record(w, self, on); err != nil {
+		return err
 	}
 	r := w.r
 	wt := core.NewWaiter(self)
@@ -135,8 +139,10 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 var _ core.Awaiter = (*worker)(nil)
 
 // getSub returns a worker for w's goroutine to run an awaited task on, as
-// w's stand-in: its own current task and context, w's id in events.
-func (r *runner) getSub(w *worker) *worker {
+// w's stand-in: its own current task and context, w's id in events. It
+// remembers that claimer, the task of w, awaits nodes meanwhile (see
+// record).
+func (r *runner) getSub(w *worker, claimer *core.Node, nodes []*core.Node) *worker {
 	sub, _ := r.subs.Get().(*worker)
 	if sub == nil {
 		sub = &worker{r: r}
@@ -144,12 +150,14 @@ func (r *runner) getSub(w *worker) *worker {
 		sub.ctx.Context = r.ctx
 	}
 	sub.id, sub.yield = w.id, false
+	sub.outer, sub.claimer, sub.awaits = w, claimer, nodes
 	return sub
 }
 
 // putSub returns a stand-in worker, if any, for reuse.
 func (r *runner) putSub(sub *worker) {
 	if sub != nil {
+		sub.outer, sub.claimer, sub.awaits = nil, nil, nil
 		r.subs.Put(sub)
 	}
 }
@@ -187,31 +195,71 @@ func (r *runner) rejoin(w *worker, handed bool) {
 	r.mu.Unlock()
 }
 
-// enter begins a wait of the task running with ctx for nodes: it returns
-// the task, after checking that the wait can end and recording it, for the
-// whole wait (claims included), so that other waits' checks see it. The
-// caller clears the record with WaitOn(nil) when the wait ends.
-func enter(ctx context.Context, nodes []*core.Node) (*core.Node, error) {
-	self := core.Current(ctx)
-	if err := check(self, nodes); err != nil {
-		return nil, err
-	}
-	if self != nil {
-		self.WaitOn(nodes)
-	}
-	return self, nil
-}
+// Waits are recorded lazily. A task that runs what it awaits on its own
+// goroutine (a claim) is not blocked: only a goroutine about to park is.
+// So a wait records what it waits for (core.Node.WaitOn, which other
+// waits' checks and the executor's deadlock search read) only before it
+// parks, together with the claims its goroutine is inside of, the chain
+// of stand-ins up to the worker; until then, a check made on the same
+// goroutine follows that chain itself. This keeps fib's waits, which
+// always claim with one worker, from allocating a record each.
+//
+// No cycle goes unreported: a cycle of waits blocks every task on it, so
+// each has recorded its part (or is a claimer on the chain of a parked
+// goroutine, which recorded it), and the last of them to record checked
+// after the others had, and found it. A cycle through a claimer that does
+// not pass through the goroutine's own wait is found when that claimer
+// itself comes to park, since its goroutine is not blocked by it until
+// then.
 
-// check returns an error if waiting for nodes could never end: one is in
-// no run, or needs the waiter itself.
-func check(self *core.Node, nodes []*core.Node) error {
+// check returns an error if the wait of self for nodes, on w's goroutine,
+// could never end: one is in no run, or needs the waiter itself.
+func check(w *worker, self *core.Node, nodes []*core.Node) error {
 	for _, n := range nodes {
 		if err := graph.Waitable(core.Key{}, n); err != nil {
 			return err
 		}
 	}
-	if cyc := deadlock(self, nodes); cyc != nil {
+	if cyc := deadlock(w, self, nodes); cyc != nil {
 		return &graph.DeadlockError{Cycle: cyc}
+	}
+	return nil
+}
+
+// record is called by a wait of self for nodes on w's goroutine before it
+// parks: it records the wait, and the claims of the chain, and checks
+// again now that they are visible to other goroutines' checks, which may
+// have missed them while they were not recorded.
+func record(w *worker, self *core.Node, nodes []*core.Node) error {
+	if self == nil {
+		return nil
+	}
+	self.WaitOn(nodes)
+	for s := w; s.outer != nil; s = s.outer {
+		if s.claimer != nil {
+			s.claimer.WaitOn(s.awaits) // the same list each time: idempotent
+		}
+	}
+	if cyc := deadlock(w, self, nodes); cyc != nil {
+		return &graph.DeadlockError{Cycle: cyc}
+	}
+	return nil
+}
+
+// forget ends the record of a wait of self, if one was made.
+func forget(self *core.Node) {
+	if self != nil && self.HasExt() {
+		self.WaitOn(nil)
+	}
+}
+
+// chainAwaits returns what x awaits if x is a task on w's chain of claims
+// (see record), or nil.
+func (w *worker) chainAwaits(x *core.Node) []*core.Node {
+	for s := w; s != nil && s.outer != nil; s = s.outer {
+		if s.claimer == x {
+			return s.awaits
+		}
 	}
 	return nil
 }
@@ -253,7 +301,10 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 // Needs are inputs, what running tasks wait for, and what flows join (see
 // core.Node.Needs); cycles that close later, through a task that a flow
 // emits, are broken by the executor when the run stalls (breakDeadlock).
-func deadlock(self *core.Node, nodes []*core.Node) []string {
+//
+// Tasks on the chain of claims of w's goroutine need what they await too,
+// recorded or not.
+func deadlock(w *worker, self *core.Node, nodes []*core.Node) []string {
 	if self == nil {
 		return nil
 	}
@@ -283,7 +334,7 @@ func deadlock(self *core.Node, nodes []*core.Node) []string {
 		if x.State().Terminal() {
 			continue
 		}
-		for _, y := range x.Needs() {
+		for _, y := range append(x.Needs(), w.chainAwaits(x)...) { // Needs returns a slice of its own
 			if y == self {
 				path := []string{self.Name()}
 				for z := x; z != self; z = prev[z] {

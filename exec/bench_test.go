@@ -69,6 +69,9 @@ func BenchmarkShapes(b *testing.B) {
 			benchFibRun(b, sc.fib, w)
 		})
 	}
+	b.Run("fib/records/workers=1", func(b *testing.B) {
+		benchFibRecords(b, sc.fib)
+	})
 }
 
 // benchBuilt is a built shape and the counter its tasks add to.
@@ -181,6 +184,62 @@ func benchFibWant(n int) int {
 		a, b = b, a+b
 	}
 	return a
+}
+
+// benchFibRecord is a spawned task as the smallest graph that records its
+// growth would keep it: its function, its result, the task that spawned
+// it and its number. The `fib/records` runner is the floor of fib: the
+// same recursion as plain calls, except that each spawned task is such a
+// record, kept in the graph's list and run by a direct call at once.
+// It is what allocating and keeping a record per spawned task costs in Go
+// (the collector marking a heap that grows with the graph included),
+// before any scheduling, waiting or concurrency.
+type benchFibRecord struct {
+	fn     func() int
+	val    int
+	parent *benchFibRecord
+	id     int
+}
+
+type benchFibGraph struct{ tasks []*benchFibRecord }
+
+func (g *benchFibGraph) spawn(parent *benchFibRecord, fn func() int) *benchFibRecord {
+	r := &benchFibRecord{fn: fn, parent: parent, id: len(g.tasks)}
+	g.tasks = append(g.tasks, r)
+	return r
+}
+
+func (g *benchFibGraph) fib(self *benchFibRecord, n int, c *atomic.Int64) int {
+	c.Add(1)
+	if n < 2 {
+		return n
+	}
+	x := g.spawn(self, nil)
+	x.fn = func() int { return g.fib(x, n-1, c) }
+	y := g.spawn(self, nil)
+	y.fn = func() int { return g.fib(y, n-2, c) }
+	x.val = x.fn()
+	y.val = y.fn()
+	return x.val + y.val
+}
+
+func benchFibRecords(b *testing.B, n int) {
+	want := benchFibWant(n)
+	var m benchMeter
+	for range b.N {
+		benchOp(b, &m,
+			func() *benchFibGraph { return new(benchFibGraph) },
+			func(g *benchFibGraph) int {
+				c := new(atomic.Int64)
+				root := g.spawn(nil, nil)
+				if v := g.fib(root, n, c); v != want {
+					b.Fatalf("fib(%d) = %d, want %d", n, v, want)
+				}
+				benchCheck(b, c, len(g.tasks))
+				return len(g.tasks)
+			})
+	}
+	m.report(b, false)
 }
 
 func benchFibRun(b *testing.B, n, workers int) {

@@ -24,6 +24,11 @@ type worker struct {
 	claim  bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
 	yield  bool          // a completion woke a client goroutine: let it run before picking again
 	client *core.Signal  // ...and this is the signal of the as-completed or wait-first it woke, if any
+	// A stand-in (see getSub) runs on the goroutine of outer, whose task,
+	// claimer, awaits awaits meanwhile; nil for a worker goroutine's own.
+	outer   *worker
+	claimer *core.Node
+	awaits  []*core.Node
 	// settled counts the nodes this worker finished and has not yet
 	// subtracted from r.outstanding. One atomic per park instead of one per
 	// task: the run cannot end while this worker still runs, so the count
