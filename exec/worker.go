@@ -46,11 +46,13 @@ type taskCtx struct {
 }
 
 func (c *taskCtx) Value(key any) any {
-	switch key {
-	case core.CurrentKey:
-		return c.w.cur
-	case core.AwaiterKey:
-		return c.w
+	if k, ok := key.(core.CtxKey); ok {
+		switch k {
+		case core.CurrentKey:
+			return c.w.cur
+		case core.AwaiterKey:
+			return c.w
+		}
 	}
 	return c.Context.Value(key)
 }

@@ -588,15 +588,17 @@ func (n *Node) Done() <-chan struct{} {
 // modules cannot name the type, so they cannot make a Key.
 type Key struct{ _ struct{} }
 
-type ctxKey int
+// CtxKey is the type of the context keys the executor answers. A context
+// that answers them checks a key's type first (one comparison) and only
+// then its value: tasks that add tasks and wait look them up several times
+// each, and comparing interface values costs a call.
+type CtxKey int
 
+// The context keys the executor answers.
 const (
-	currentKey ctxKey = iota // the running node
-	awaiterKey               // how a running task waits
+	CurrentKey CtxKey = iota // the running node
+	AwaiterKey               // how a running task waits
 )
-
-// CurrentKey and AwaiterKey are the context keys the executor answers.
-var CurrentKey, AwaiterKey any = currentKey, awaiterKey
 
 // Awaiter is how code running inside a task waits for other nodes without
 // holding its worker slot.
@@ -611,13 +613,13 @@ type Awaiter interface {
 
 // Current returns the node whose function is running with ctx, or nil.
 func Current(ctx context.Context) *Node {
-	n, _ := ctx.Value(currentKey).(*Node)
+	n, _ := ctx.Value(CurrentKey).(*Node)
 	return n
 }
 
 // AwaiterOf returns the awaiter of the task running with ctx, or nil.
 func AwaiterOf(ctx context.Context) Awaiter {
-	a, _ := ctx.Value(awaiterKey).(Awaiter)
+	a, _ := ctx.Value(AwaiterKey).(Awaiter)
 	return a
 }
 
