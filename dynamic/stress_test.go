@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,10 +41,21 @@ import (
 //     did not succeed, it was cancelled, or it was on a cycle of tasks
 //     needing each other, in which case every step of the reported cycle
 //     is a real input, wait or join.
+//
+// EVOLVE_STRESS_SEEDS=n runs n seeds instead of 40, to search longer:
+//
+//	EVOLVE_STRESS_SEEDS=2000 go test ./dynamic -run TestRandomGrowingRuns
 func TestRandomGrowingRuns(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
 		seeds = 10
+	}
+	if v := os.Getenv("EVOLVE_STRESS_SEEDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("EVOLVE_STRESS_SEEDS=%q: want a positive number of seeds", v)
+		}
+		seeds = n
 	}
 	for seed := range seeds {
 		for _, workers := range []int{1, 2, 3} {
