@@ -197,8 +197,12 @@ const (
 // Gather waits for tasks and returns their results in order. In Raise mode
 // it returns at the first failure, with an error that names the task and
 // wraps its cause; in Skip mode it returns the results of the tasks that
-// succeeded. Inside a task it waits without holding the worker slot.
+// succeeded. Inside a task it waits without holding the worker slot. In a
+// run for targets it reads each result before it can be released, as
+// Task.Wait does.
 func Gather[T any](ctx context.Context, tasks []*graph.Task[T], mode Mode) ([]T, error) {
+	held := hold(tasks)
+	defer unhold(held)
 	switch mode {
 	case Raise:
 		c := AsCompleted(tasks...)
@@ -305,4 +309,34 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	return first, nil
+}
+
+// heldNode is a result held for a reader (see core.Graph.Hold).
+type heldNode struct {
+	n     *core.Node
+	epoch uint32
+}
+
+// hold keeps the results of tasks from being released until unhold, in a
+// run that releases results; it returns nil in any other run.
+func hold[T any](tasks []*graph.Task[T]) []heldNode {
+	var held []heldNode
+	for _, t := range tasks {
+		if t == nil {
+			continue
+		}
+		n := t.Core(core.Key{})
+		if cg := n.Graph(); cg != nil {
+			if epoch, ok := cg.Hold(n); ok {
+				held = append(held, heldNode{n, epoch})
+			}
+		}
+	}
+	return held
+}
+
+func unhold(held []heldNode) {
+	for _, h := range held {
+		h.n.Graph().Unhold(h.n, h.epoch)
+	}
 }

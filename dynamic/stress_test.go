@@ -88,7 +88,10 @@ type stressTask struct {
 	timeout bool
 	runs    atomic.Int32
 	// Written by the body, read after the run.
-	waited  []*stressTask // the children it waited for
+	waited []*stressTask // the children it waited for
+	// holding: it read them with Task.Wait or Gather, which read a result
+	// before it can be released (see exec.Targets)
+	holding bool
 	returns []*stressTask // a flow's returned task in each of its runs; nil for a run that emitted none (guarded by the world's mu)
 	vals    []int         // every result the body returned, in order (guarded by the world's mu)
 	// Written by clients.
@@ -289,18 +292,13 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 			}
 			st.waited = kids
 			w.gauge.out() // a waiting body gives its slot back
-			err := waitForAll(ctx, rng, kids)
+			sum, holding, err := w.readAll(ctx, rng, kids)
 			w.gauge.in()
+			st.holding = holding
 			if err != nil {
 				return 0, err
 			}
-			for _, k := range kids {
-				r, err := k.h.Result()
-				if err != nil {
-					return 0, err
-				}
-				v += r
-			}
+			v += sum
 		}
 		w.mu.Lock()
 		st.vals = append(st.vals, v)
@@ -309,30 +307,61 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 	}
 }
 
-// waitForAll waits for every task of kids to finish, in one of the ways a
-// task can wait for its children.
-func waitForAll(ctx context.Context, rng *rand.Rand, kids []*stressTask) error {
+// readAll waits for every task of kids to finish, in one of the ways a
+// task can wait for its children, and returns the sum of their results,
+// and whether the way it read them holds results (Task.Wait, Gather). It
+// checks that each value read is one the child computed.
+func (w *stressWorld) readAll(ctx context.Context, rng *rand.Rand, kids []*stressTask) (sum int, holding bool, err error) {
 	hs := make([]*graph.Task[int], len(kids))
 	refs := make([]graph.Ref, len(kids))
 	for i, k := range kids {
 		hs[i], refs[i] = k.h, k.h
 	}
-	switch rng.IntN(4) {
+	read := func(i, v int) {
+		if !slices.Contains(w.results(kids[i]), v) {
+			w.breakf("read %d from child %s, which never computed it (%v)", v, kids[i].name, w.results(kids[i]))
+		}
+		sum += v
+	}
+	switch rng.IntN(5) {
 	case 0:
-		return graph.Await(ctx, refs...)
+		err = graph.Await(ctx, refs...)
 	case 1:
-		return dynamic.WaitAll(ctx, refs...)
+		err = dynamic.WaitAll(ctx, refs...)
 	case 2:
-		_, err := dynamic.Gather(ctx, hs, dynamic.Raise)
-		return err
-	default:
-		for _, err := range dynamic.AsCompleted(hs...).All(ctx) {
+		vs, err := dynamic.Gather(ctx, hs, dynamic.Raise)
+		for i, v := range vs {
+			read(i, v)
+		}
+		return sum, true, err
+	case 3:
+		for i, h := range hs {
+			v, err := h.Wait(ctx)
 			if err != nil {
-				return err
+				return 0, true, err
+			}
+			read(i, v)
+		}
+		return sum, true, nil
+	default:
+		for _, e := range dynamic.AsCompleted(hs...).All(ctx) {
+			if e != nil {
+				err = e
+				break
 			}
 		}
-		return nil
 	}
+	if err != nil {
+		return 0, false, err
+	}
+	for i, h := range hs {
+		v, err := h.Result()
+		if err != nil {
+			return 0, false, err
+		}
+		read(i, v)
+	}
+	return sum, false, nil
 }
 
 func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, graph.Builder) (*graph.Task[int], error) {
@@ -527,11 +556,12 @@ func (w *stressWorld) reason(st *stressTask) string {
 	if st.timeout && errors.Is(err, context.DeadlineExceeded) {
 		return "" // its deadline cut its wait short
 	}
-	if w.targeted && st.plan == planSpawnWait && (errors.Is(err, graph.ErrReleased) || errors.Is(err, graph.ErrNotDone)) {
+	if w.targeted && st.plan == planSpawnWait && !st.holding && (errors.Is(err, graph.ErrReleased) || errors.Is(err, graph.ErrNotDone)) {
 		// A run for targets releases a result once the tasks that read it
 		// as an input have (and computes it again for a new reader): a
 		// child's result read with Result after a wait is not kept for
-		// its parent unless built Keep (exec.Targets says so).
+		// its parent unless built Keep (exec.Targets says so). Task.Wait
+		// and Gather read results before they can be released.
 		return ""
 	}
 	if st.runs.Load() > 0 {

@@ -49,6 +49,13 @@ func StopOnError() Option {
 // the run that reads them has started, so long pipelines run in bounded
 // memory; the targets' results, and those of tasks built with graph.Keep,
 // are kept. Tasks that already hold a result are not run again.
+//
+// Code that reads results by handle is a reader too when it reads them
+// with Task.Wait or dynamic.Gather: those read a result before it can be
+// released, and have one released already computed again. A result read
+// with Task.Result after another wait (graph.Await, dynamic.WaitAll, an
+// as-completed loop) can have been released by then; build such tasks
+// with graph.Keep.
 func Targets(tasks ...graph.Ref) Option {
 	return func(c *config) error {
 		c.targeted = true

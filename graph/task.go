@@ -147,7 +147,18 @@ func (t *Task[T]) Done() <-chan struct{} { return t.n.Done() }
 // own result) returns a *DeadlockError at once. Called from outside a run,
 // it returns when the task finishes or ctx is done. A task that no run has
 // been asked for makes Wait return an error wrapping ErrNotScheduled.
+//
+// In a run for targets, which releases a result once the tasks that read
+// it as an input have, Wait is a reader too: the result it returns cannot
+// be released before it has read it, and one released already is computed
+// again, as for a new reader. (Result, read after Await, WaitAll or an
+// as-completed loop, has no such guarantee: build the task with Keep.)
 func (t *Task[T]) Wait(ctx context.Context) (T, error) {
+	if cg := t.n.Graph(); cg != nil {
+		if epoch, ok := cg.Hold(&t.n); ok {
+			defer cg.Unhold(&t.n, epoch)
+		}
+	}
 	if err := Await(ctx, t); err != nil {
 		var zero T
 		return zero, err

@@ -56,6 +56,9 @@ type Graph struct {
 	// while it ran: tasks added, waits begun. The executor reads it to tell
 	// when a client it woke has reacted.
 	acts atomic.Uint64
+	// releasing is set while a run that releases results is active, so
+	// that Hold costs one atomic load in every other run.
+	releasing atomic.Bool
 }
 
 // ClientActed records that a client added a task or began a wait.
@@ -285,6 +288,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	g.run = r
 	g.epoch++
 	releasing := r.Releasing()
+	g.releasing.Store(releasing)
 	if want == nil {
 		// The whole graph: every node without a result, in creation order,
 		// straight from the index, in one pass. The count is told after the
@@ -632,6 +636,7 @@ func (g *Graph) Stuck() []*Node {
 func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.releasing.Store(false)
 	if !early {
 		g.run = nil
 		return
@@ -658,6 +663,47 @@ func (g *Graph) RunOf(n *Node) Run {
 		return nil
 	}
 	return g.run
+}
+
+// Hold keeps n's result for a reader that is none of its consumers (a wait
+// that returns it), in an active run that releases results and that n is
+// in: until Unhold, the reads of its consumers do not release it. A result
+// released already is computed again, as for a new consumer. It returns
+// the run's epoch for Unhold, and false when there is nothing to hold: no
+// such run, or n is not in it.
+func (g *Graph) Hold(n *Node) (epoch uint32, ok bool) {
+	if !g.releasing.Load() {
+		return 0, false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run == nil || n.epoch.Load() != g.epoch {
+		return 0, false
+	}
+	for {
+		n.lock()
+		if n.State() != Released {
+			// Release checks users under this lock, so once it is counted
+			// the result stays.
+			n.users.Add(1)
+			n.unlock()
+			return g.epoch, true
+		}
+		n.unlock()
+		g.activate(n)
+	}
+}
+
+// Unhold ends a Hold made in the run of epoch. The result is not released
+// then, even if no consumer is left to read it: like the result of a task
+// no consumer reads, it stays until the caller releases it (Task.Release)
+// or the next run that needs n computes it again.
+func (g *Graph) Unhold(n *Node, epoch uint32) {
+	g.mu.Lock()
+	if g.run != nil && g.epoch == epoch && n.epoch.Load() == epoch {
+		n.users.Add(-1)
+	}
+	g.mu.Unlock()
 }
 
 // Want brings n, an existing node, into the active run if there is one and
