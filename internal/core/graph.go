@@ -878,8 +878,11 @@ func (n *Node) Release() bool {
 	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
 		return false
 	}
-	n.store(uint32(Released) | counted) // its consumers were counted down when it finished
+	// Drop first: once the state says Released, a new reader may have
+	// the node computed again at once (Graph.activateNew reads the state
+	// without this lock), and a drop after that would wipe the new result.
 	n.body.Drop()
+	n.store(uint32(Released) | counted) // its consumers were counted down when it finished
 	return true
 }
 
