@@ -42,28 +42,39 @@ import (
 //     needing each other, in which case every step of the reported cycle
 //     is a real input, wait or join.
 //
-// EVOLVE_STRESS_SEEDS=n runs n seeds instead of 40, to search longer:
+// EVOLVE_STRESS_SEEDS=n runs n seeds instead of 40, to search longer, and
+// EVOLVE_STRESS_FROM=k starts at seed k, to run a failing seed again:
 //
 //	EVOLVE_STRESS_SEEDS=2000 go test ./dynamic -run TestRandomGrowingRuns
+//	EVOLVE_STRESS_FROM=17 EVOLVE_STRESS_SEEDS=1 go test ./dynamic -run TestRandomGrowingRuns -count 1000
 func TestRandomGrowingRuns(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
 		seeds = 10
 	}
-	if v := os.Getenv("EVOLVE_STRESS_SEEDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("EVOLVE_STRESS_SEEDS=%q: want a positive number of seeds", v)
-		}
-		seeds = n
-	}
-	for seed := range seeds {
+	seeds = stressEnv(t, "EVOLVE_STRESS_SEEDS", seeds, 1)
+	from := stressEnv(t, "EVOLVE_STRESS_FROM", 0, 0)
+	for seed := from; seed < from+seeds; seed++ {
 		for _, workers := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
 				runStress(t, uint64(seed), workers)
 			})
 		}
 	}
+}
+
+// stressEnv returns the number in the environment variable name, at least
+// min, or def when it is not set.
+func stressEnv(t *testing.T, name string, def, min int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min {
+		t.Fatalf("%s=%q: want a whole number, at least %d", name, v, min)
+	}
+	return n
 }
 
 // What a task's body does.
