@@ -19,10 +19,13 @@ import (
 // result was released: it is computed again) or before (it is held until
 // read, then released by the reader as usual).
 
+// readFunc reads a task's result by handle.
+type readFunc func(ctx context.Context, t *graph.Task[int]) (int, error)
+
 // readers are the ways of reading a child's result by handle that hold it.
 var readers = []struct {
 	name string
-	read func(ctx context.Context, t *graph.Task[int]) (int, error)
+	read readFunc
 }{
 	{"Wait", func(ctx context.Context, t *graph.Task[int]) (int, error) { return t.Wait(ctx) }},
 	{"Gather", func(ctx context.Context, t *graph.Task[int]) (int, error) {
@@ -34,72 +37,78 @@ var readers = []struct {
 	}},
 }
 
-func TestWaitReadsAReleasedResultAgain(t *testing.T) {
+// eachReader runs test for every reader, on one and two workers.
+func eachReader(t *testing.T, test func(t *testing.T, read readFunc, workers int)) {
 	for _, rd := range readers {
 		for _, workers := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/workers=%d", rd.name, workers), func(t *testing.T) {
-				g := graph.New()
-				var runs atomic.Int32
-				var child *graph.Task[int]
-				parent := graph.Go(g, "parent", func(ctx context.Context) (int, error) {
-					s := dynamic.Scope(ctx)
-					child = graph.Go(s, "child", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
-					reader := graph.Go1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-					// Once the reader has run, the child's result is gone.
-					if err := graph.Await(ctx, reader); err != nil {
-						return 0, err
-					}
-					if _, err := child.Result(); !errors.Is(err, graph.ErrReleased) {
-						return 0, fmt.Errorf("child before the second read: %v; want it released", err)
-					}
-					v, err := rd.read(ctx, child)
-					return v + 1, err
-				})
-				if err := run(t, g, exec.Workers(workers), exec.Targets(parent)); err != nil {
-					t.Fatalf("run: %v", err)
-				}
-				check(t, parent, 21)
-				if n := runs.Load(); n != 2 {
-					t.Errorf("child ran %d times, want 2 (once more for the read)", n)
-				}
+				test(t, rd.read, workers)
 			})
 		}
 	}
 }
 
-func TestWaitHoldsAResultUntilRead(t *testing.T) {
-	for _, rd := range readers {
-		for _, workers := range []int{1, 2} {
-			t.Run(fmt.Sprintf("%s/workers=%d", rd.name, workers), func(t *testing.T) {
-				g := graph.New()
-				var runs atomic.Int32
-				var child, reader *graph.Task[int]
-				parent := graph.Go(g, "parent", func(ctx context.Context) (int, error) {
-					s := dynamic.Scope(ctx)
-					// With one worker: first outranks the child, so the
-					// parent cannot run the child itself and parks; when the
-					// child is done, the reader outranks the parent's
-					// resumption, so it reads the child (and would release
-					// it) before the parent does.
-					graph.Go(s, "first", func(context.Context) (int, error) { return 0, nil }, graph.Priority(2))
-					child = graph.Go(s, "child", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
-					reader = graph.Go1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil }, graph.Priority(1))
-					v, err := rd.read(ctx, child)
-					return v + 1, err
-				})
-				if err := run(t, g, exec.Workers(workers), exec.Targets(parent)); err != nil {
-					t.Fatalf("run: %v", err)
-				}
-				check(t, parent, 21)
-				if n := runs.Load(); n != 1 {
-					t.Errorf("child ran %d times, want once", n)
-				}
-				if reader.State() != graph.Done && reader.State() != graph.Released {
-					t.Errorf("reader: %v; want it run", reader.State())
-				}
-			})
-		}
+// runParent runs a parent task, whose body is given the child's function,
+// in a run for the parent alone, checks that it returns 21, and returns
+// how many times the child's function ran.
+func runParent(t *testing.T, workers int, body func(ctx context.Context, child func(context.Context) (int, error)) (int, error)) int32 {
+	t.Helper()
+	g := graph.New()
+	var runs atomic.Int32
+	child := func(context.Context) (int, error) { runs.Add(1); return 20, nil }
+	parent := graph.Go(g, "parent", func(ctx context.Context) (int, error) { return body(ctx, child) })
+	if err := run(t, g, exec.Workers(workers), exec.Targets(parent)); err != nil {
+		t.Fatalf("run: %v", err)
 	}
+	check(t, parent, 21)
+	return runs.Load()
+}
+
+func TestWaitReadsAReleasedResultAgain(t *testing.T) {
+	eachReader(t, func(t *testing.T, read readFunc, workers int) {
+		runs := runParent(t, workers, func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
+			s := dynamic.Scope(ctx)
+			child := graph.Go(s, "child", fn)
+			reader := graph.Go1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			// Once the reader has run, the child's result is gone.
+			if err := graph.Await(ctx, reader); err != nil {
+				return 0, err
+			}
+			if _, err := child.Result(); !errors.Is(err, graph.ErrReleased) {
+				return 0, fmt.Errorf("child before the second read: %v; want it released", err)
+			}
+			v, err := read(ctx, child)
+			return v + 1, err
+		})
+		if runs != 2 {
+			t.Errorf("child ran %d times, want 2 (once more for the read)", runs)
+		}
+	})
+}
+
+func TestWaitHoldsAResultUntilRead(t *testing.T) {
+	eachReader(t, func(t *testing.T, read readFunc, workers int) {
+		var reader *graph.Task[int]
+		runs := runParent(t, workers, func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
+			s := dynamic.Scope(ctx)
+			// With one worker: first outranks the child, so the parent
+			// cannot run the child itself and parks; when the child is
+			// done, the reader outranks the parent's resumption, so it
+			// reads the child (and would release it) before the parent
+			// does.
+			graph.Go(s, "first", func(context.Context) (int, error) { return 0, nil }, graph.Priority(2))
+			child := graph.Go(s, "child", fn)
+			reader = graph.Go1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil }, graph.Priority(1))
+			v, err := read(ctx, child)
+			return v + 1, err
+		})
+		if runs != 1 {
+			t.Errorf("child ran %d times, want once", runs)
+		}
+		if reader.State() != graph.Done && reader.State() != graph.Released {
+			t.Errorf("reader: %v; want it run", reader.State())
+		}
+	})
 }
 
 // TestClientWaitReadsAReleasedResultAgain: the same for a client of an open
