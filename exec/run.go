@@ -278,7 +278,12 @@ type runner struct {
 	errs    []error
 
 	stallMu   sync.Mutex
-	stallSeen [2]int64 // outstanding and graph size at the last deadlock search
+	stallSeen [3]int64 // outstanding, activations and graph size at the last deadlock search
+	// activations counts every task brought into the run, ever: with
+	// outstanding, it tells any change of the run's state apart, where
+	// outstanding alone comes back to an old value when a run for targets
+	// computes a released result again.
+	activations atomic.Int64
 
 	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
@@ -299,7 +304,10 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 
 // Activated, Ready, Releasing and Cancel implement core.Run.
 
-func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
+func (r *runner) Activated(k int) {
+	r.activations.Add(int64(k))
+	r.outstanding.Add(int64(k))
+}
 
 func (r *runner) Added(n *core.Node) {
 	if r.obs != nil {
@@ -479,8 +487,12 @@ func (r *runner) breakDeadlock() bool {
 	}
 	// Search once per state of the run: a stall with no cycle (a task
 	// waits for one that a Batch holds back) can last while workers park
-	// and wake, and each search reads the whole graph.
-	seen := [2]int64{r.outstanding.Load(), size}
+	// and wake, and each search reads the whole graph. The state is what
+	// is left to do, what was ever begun and the graph's size. What is
+	// left to do alone can come back to a value it had, in a run for
+	// targets that computes a released result again: a later deadlock
+	// then went unsearched, and the run hung.
+	seen := [3]int64{r.outstanding.Load(), r.activations.Load(), size}
 	r.stallMu.Lock()
 	again := seen == r.stallSeen
 	r.stallSeen = seen
