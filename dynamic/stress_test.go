@@ -51,7 +51,8 @@ import (
 // EVOLVE_STRESS_MIX=flows makes a third of the tasks flows and every run a
 // run for targets. That mix hangs about one run in 50,000 on cycles of
 // joining flows and their readers that the executor's stall search should
-// break: a known bug, not yet found (see CHANGELOG.md).
+// break, and once read a zero value: known bugs, not yet found (see
+// CHANGELOG.md).
 func TestRandomGrowingRuns(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
