@@ -278,12 +278,7 @@ type runner struct {
 	errs    []error
 
 	stallMu   sync.Mutex
-	stallSeen [3]int64 // outstanding, activations and graph size at the last deadlock search
-	// activations counts every task brought into the run, ever: with
-	// outstanding, it tells any change of the run's state apart, where
-	// outstanding alone comes back to an old value when a run for targets
-	// computes a released result again.
-	activations atomic.Int64
+	stallSeen [3]int64 // outstanding and the graph's growth (core.Graph.Growth) at the last deadlock search
 
 	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
@@ -304,10 +299,7 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 
 // Activated, Ready, Releasing and Cancel implement core.Run.
 
-func (r *runner) Activated(k int) {
-	r.activations.Add(int64(k))
-	r.outstanding.Add(int64(k))
-}
+func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
 
 func (r *runner) Added(n *core.Node) {
 	if r.obs != nil {
@@ -476,9 +468,10 @@ func (r *runner) stalledLocked() bool {
 func (r *runner) breakDeadlock() bool {
 	// A task being added counts in outstanding before it is queued, so a
 	// client adding tasks to a run that keeps up makes it look stalled
-	// for a moment, again and again. Wait for adds under way to end (Len
-	// takes the graph's lock) and look again before reading the graph.
-	size := r.g.Len()
+	// for a moment, again and again. Wait for adds under way to end
+	// (Growth takes the graph's lock) and look again before reading the
+	// graph.
+	size, revived := r.g.Growth()
 	r.mu.Lock()
 	stalled := r.stalledLocked() && !r.finished
 	r.mu.Unlock()
@@ -488,11 +481,10 @@ func (r *runner) breakDeadlock() bool {
 	// Search once per state of the run: a stall with no cycle (a task
 	// waits for one that a Batch holds back) can last while workers park
 	// and wake, and each search reads the whole graph. The state is what
-	// is left to do, what was ever begun and the graph's size. What is
-	// left to do alone can come back to a value it had, in a run for
-	// targets that computes a released result again: a later deadlock
-	// then went unsearched, and the run hung.
-	seen := [3]int64{r.outstanding.Load(), r.activations.Load(), size}
+	// is left to do and how the graph grew. What is left to do alone can
+	// come back to a value it had, in a run for targets that computes a
+	// released result again: a later deadlock then went unsearched.
+	seen := [3]int64{r.outstanding.Load(), size, revived}
 	r.stallMu.Lock()
 	again := seen == r.stallSeen
 	r.stallSeen = seen

@@ -59,6 +59,9 @@ type Graph struct {
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
 	releasing atomic.Bool
+	// revived counts the times existing nodes were brought into a run
+	// while it ran (see activate); guarded by mu.
+	revived int64
 }
 
 // ClientActed records that a client added a task or began a wait.
@@ -87,6 +90,17 @@ func (g *Graph) Len() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.n
+}
+
+// Growth returns the number of nodes and the number of times existing
+// nodes were brought into the active run (a released result computed
+// again, a node the run did not need until a new one read it). Both only
+// grow: an executor tells two states of a run apart by them and by what
+// is left to do, which alone can come back to an old value.
+func (g *Graph) Growth() (nodes, revived int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n, g.revived
 }
 
 // Node returns the node with the given id, or nil.
@@ -435,6 +449,7 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 // activate brings an existing node, and what it needs, into the active run.
 // The caller holds the lock.
 func (g *Graph) activate(n *Node) {
+	g.revived++
 	for _, m := range g.needs([]*Node{n}, true) {
 		g.join(m, false, nil)
 	}
