@@ -46,7 +46,7 @@ func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
 
 // finished is the notifier's function: it runs on the goroutine that
 // finished n, with n's lock held, so it only records and signals.
-func (c *Completed[T]) finished(n *core.Node) *core.Signal {
+func (c *Completed[T]) finished(n *core.Node) {
 	c.mu.Lock()
 	if e, ok := c.byNode[n]; ok {
 		delete(c.byNode, n)
@@ -56,10 +56,7 @@ func (c *Completed[T]) finished(n *core.Node) *core.Signal {
 		c.waiting -= e.times
 	}
 	c.mu.Unlock()
-	if c.signal.Fire() {
-		return c.signal
-	}
-	return nil
+	c.signal.Fire()
 }
 
 // Add adds tasks to be yielded when they finish; tasks that have finished
@@ -172,7 +169,6 @@ func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) e
 	if a := core.AwaiterOf(ctx); a != nil {
 		return a.Block(ctx, sig, pending)
 	}
-	sig.Blocking()
 	select {
 	case <-sig.C():
 		sig.Consume()
@@ -270,16 +266,13 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 	sig := core.NewSignal()
 	var mu sync.Mutex
 	byNode := make(map[*core.Node]graph.Ref, len(tasks))
-	note := core.NewNotifier(func(n *core.Node) *core.Signal {
+	note := core.NewNotifier(func(n *core.Node) {
 		mu.Lock()
 		if first == nil {
 			first = byNode[n]
 		}
 		mu.Unlock()
-		// Unlike an as-completed loop, a WaitFirst caller never comes back to
-		// this signal, so the executor is not asked to wait for its reaction.
 		sig.Fire()
-		return nil
 	})
 	if len(tasks) == 0 {
 		return nil, errors.New("dynamic: WaitFirst: no tasks")

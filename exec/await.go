@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/core"
@@ -19,14 +20,19 @@ import (
 // in a pool of one at near function-call cost). Otherwise the waiter gives
 // its slot back to the pool, blocks, and on wake-up queues for a slot again
 // at its own priority and creation order, like any ready task.
+//
+// A wait that could never end (what it waits for needs the waiting task)
+// returns a *graph.DeadlockError once nothing else in the run can go on
+// (see the runner's notes on stalls); a wait for the waiting task itself
+// returns one at once.
 func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	r := w.r
 	self := core.Current(ctx)
-	if err := check(w, self, nodes); err != nil {
+	if err := check(self, nodes); err != nil {
 		return err
 	}
-	// nodes is never changed: records of the wait share it with other
-	// goroutines' checks.
+	// nodes is never changed: the record of a parked wait shares it with
+	// stall searches.
 	rest := nodes
 	var sub *worker
 	r.mu.Lock()
@@ -34,7 +40,6 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		if !slices.ContainsFunc(rest, func(n *core.Node) bool { return !n.State().Terminal() }) {
 			r.mu.Unlock()
 			r.putSub(sub)
-			forget(self)
 			return nil
 		}
 		n := r.claimLocked(w, rest)
@@ -52,18 +57,19 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		if w.away > 0 {
 			// Another goroutine of this task began to wait meanwhile and could
 			// not give the slot back while it was in use: give it now.
-			r.holders--
 			r.live--
+			stalled := r.releaseSlotLocked()
 			r.wakeLocked()
+			if stalled {
+				r.mu.Unlock()
+				r.breakStall()
+				r.mu.Lock()
+			}
 		}
 	}
 	r.mu.Unlock()
 	r.putSub(sub)
-	defer forget(self)
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := record(w, self, rest); err != nil {
 		return err
 	}
 
@@ -75,22 +81,60 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
 		return nil // everything finished meanwhile
 	}
-	return r.park(ctx, w, wt, func() {
+	p := &parked{self: self, wt: wt, on: rest, chain: w.chain()}
+	return r.park(ctx, w, p, func() {
 		for _, n := range rest {
 			n.Unwatch(wt)
 		}
 	})
 }
 
-// park blocks the task of w until wt, its waiter, is handed a slot: the
+// parked is a goroutine of a task blocked in a wait, as stall searches see
+// it. The runner holds it in r.parked from just before the goroutine gives
+// its slot back until it has one again.
+type parked struct {
+	self  *core.Node   // the waiting task
+	wt    *core.Node   // its waiter: made ready to resume the goroutine
+	on    []*core.Node // what it waits for; never changed
+	any   bool         // it resumes when any one of on finishes (Block), not all (Await)
+	chain []claim      // the claims its goroutine runs inside of, innermost first
+	// err, once set, is what the wait returns: a stall search found it on a
+	// cycle (see breakCycle). Set before wt is made ready.
+	err atomic.Pointer[graph.DeadlockError]
+}
+
+// claim is a task running what it awaits on its own goroutine: it cannot
+// go on before awaits have finished, though its goroutine runs another
+// task's body (see getSub).
+type claim struct {
+	claimer *core.Node
+	awaits  []*core.Node
+}
+
+// chain returns the claims that w's goroutine runs inside of, innermost
+// first.
+func (w *worker) chain() []claim {
+	var out []claim
+	for s := w; s.outer != nil; s = s.outer {
+		if s.claimer != nil {
+			out = append(out, claim{s.claimer, s.awaits})
+		}
+	}
+	return out
+}
+
+// park blocks the goroutine of p until p's waiter is handed a slot: the
 // slot goes back to the pool meanwhile. If ctx ends first, withdraw undoes
-// what would make wt ready, and the wait returns ctx's error once the task
-// has a slot again: while the run goes on it queues for one like any
-// resumption, so that a wait cut short by the task's own timeout or
+// what would make the waiter ready, and the wait returns ctx's error once
+// the task has a slot again: while the run goes on it queues for one like
+// any resumption, so that a wait cut short by the task's own timeout or
 // cancellation never lets more bodies run than the pool's bound; once the
 // run stops, nobody hands slots over any more, and it takes one at once.
-func (r *runner) park(ctx context.Context, w *worker, wt *core.Node, withdraw func()) error {
-	r.secede(w)
+// A wait that a stall search ended returns the *graph.DeadlockError it
+// was given.
+func (r *runner) park(ctx context.Context, w *worker, p *parked, withdraw func()) error {
+	wt := p.wt
+	r.secede(w, p)
 	var err error
 	handed := true
 	select {
@@ -111,7 +155,11 @@ func (r *runner) park(ctx context.Context, w *worker, wt *core.Node, withdraw fu
 			}
 		}
 	}
-	r.rejoin(w, handed)
+	r.rejoin(w, p, handed)
+	if de := p.err.Load(); de != nil {
+		withdraw()
+		return de
+	}
 	return err
 }
 
@@ -121,11 +169,7 @@ func (r *runner) park(ctx context.Context, w *worker, wt *core.Node, withdraw fu
 // order, as Await does.
 func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) error {
 	self := core.Current(ctx)
-	if err := check(w, self, on); err != nil {
-		return err
-	}
-	defer forget(self)
-	if err := record(w, self, on); err != nil {
+	if err := check(self, on); err != nil {
 		return err
 	}
 	r := w.r
@@ -133,7 +177,8 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 	if !sig.Arm(wt, r) {
 		return nil // fired already
 	}
-	return r.park(ctx, w, wt, func() { sig.Disarm(wt) })
+	p := &parked{self: self, wt: wt, on: on, any: true, chain: w.chain()}
+	return r.park(ctx, w, p, func() { sig.Disarm(wt) })
 }
 
 var _ core.Awaiter = (*worker)(nil)
@@ -149,7 +194,7 @@ func (r *runner) getSub(w *worker, claimer *core.Node, nodes []*core.Node) *work
 		sub.ctx.w = sub
 		sub.ctx.Context = r.ctx
 	}
-	sub.id, sub.yield = w.id, false
+	sub.id = w.id
 	sub.outer, sub.claimer, sub.awaits = w, claimer, nodes
 	return sub
 }
@@ -162,103 +207,62 @@ func (r *runner) putSub(sub *worker) {
 	}
 }
 
-// secede gives the slot of w's task back to the pool while a goroutine of
-// the task waits; only the first of several concurrent waiters has one to give.
-func (r *runner) secede(w *worker) {
+// secede records p, a goroutine of w's task about to block, and gives the
+// task's slot back to the pool while it waits; only the first of several
+// concurrent waiters has one to give. The record comes first: a stall
+// that the slot's release brings about must see the wait.
+func (r *runner) secede(w *worker, p *parked) {
 	r.mu.Lock()
+	r.parked[p] = struct{}{}
 	w.away++
+	stalled := false
 	if w.away == 1 && !w.claim { // while a claim runs, the claim gives the slot back when it ends
-		r.holders--
 		r.live--
+		stalled = r.releaseSlotLocked()
 		r.wakeLocked()
 	}
 	r.mu.Unlock()
+	if stalled {
+		r.breakStall()
+	}
 }
 
-// rejoin ends a wait. handed tells whether a worker handed this goroutine a
-// slot (through the waiter node); if not (the wait was cancelled), the slot
-// is taken back without queueing, since the run is stopping anyway.
-func (r *runner) rejoin(w *worker, handed bool) {
+// rejoin ends the wait of p. handed tells whether a worker handed this
+// goroutine a slot (through the waiter node); if not (the wait was
+// cancelled), the slot is taken back without queueing, since the run is
+// stopping anyway.
+func (r *runner) rejoin(w *worker, p *parked, handed bool) {
 	r.mu.Lock()
+	delete(r.parked, p)
 	w.away--
+	stalled := false
 	switch {
 	case w.away > 0 && handed:
 		// other goroutines of this task still wait: the slot is not ours yet
-		r.holders--
+		stalled = r.releaseSlotLocked()
 		r.wakeLocked()
 	case w.away == 0 && !handed:
-		r.holders++
+		r.takeSlotLocked()
 		r.live++
 	case w.away == 0:
 		r.live++
 	}
 	r.mu.Unlock()
+	if stalled {
+		r.breakStall()
+	}
 }
 
-// Waits are recorded lazily. A task that runs what it awaits on its own
-// goroutine (a claim) is not blocked: only a goroutine about to park is.
-// So a wait records what it waits for (core.Node.WaitOn, which other
-// waits' checks and the executor's deadlock search read) only before it
-// parks, together with the claims its goroutine is inside of, the chain
-// of stand-ins up to the worker; until then, a check made on the same
-// goroutine follows that chain itself. This keeps fib's waits, which
-// always claim with one worker, from allocating a record each.
-//
-// No cycle goes unreported: a cycle of waits blocks every task on it, so
-// each has recorded its part (or is a claimer on the chain of a parked
-// goroutine, which recorded it), and the last of them to record checked
-// after the others had, and found it. A cycle through a claimer that does
-// not pass through the goroutine's own wait is found when that claimer
-// itself comes to park, since its goroutine is not blocked by it until
-// then.
-
-// check returns an error if the wait of self for nodes, on w's goroutine,
-// could never end: one is in no run, or needs the waiter itself.
-func check(w *worker, self *core.Node, nodes []*core.Node) error {
+// check returns an error if the wait of self for nodes can never begin or
+// end: a node is in no run (or held back by an open Batch), or is self.
+// Longer cycles are found when the run stalls (see breakStall).
+func check(self *core.Node, nodes []*core.Node) error {
 	for _, n := range nodes {
 		if err := graph.Waitable(core.Key{}, n); err != nil {
 			return err
 		}
-	}
-	if cyc := deadlock(w, self, nodes); cyc != nil {
-		return &graph.DeadlockError{Cycle: cyc}
-	}
-	return nil
-}
-
-// record is called by a wait of self for nodes on w's goroutine before it
-// parks: it records the wait, and the claims of the chain, and checks
-// again now that they are visible to other goroutines' checks, which may
-// have missed them while they were not recorded.
-func record(w *worker, self *core.Node, nodes []*core.Node) error {
-	if self == nil {
-		return nil
-	}
-	self.WaitOn(nodes)
-	for s := w; s.outer != nil; s = s.outer {
-		if s.claimer != nil {
-			s.claimer.WaitOn(s.awaits) // the same list each time: idempotent
-		}
-	}
-	if cyc := deadlock(w, self, nodes); cyc != nil {
-		return &graph.DeadlockError{Cycle: cyc}
-	}
-	return nil
-}
-
-// forget ends the record of a wait of self, if one was made.
-func forget(self *core.Node) {
-	if self != nil && self.HasExt() {
-		self.WaitOn(nil)
-	}
-}
-
-// chainAwaits returns what x awaits if x is a task on w's chain of claims
-// (see record), or nil.
-func (w *worker) chainAwaits(x *core.Node) []*core.Node {
-	for s := w; s != nil && s.outer != nil; s = s.outer {
-		if s.claimer == x {
-			return s.awaits
+		if n == self {
+			return &graph.DeadlockError{Cycle: []string{self.Name(), self.Name()}}
 		}
 	}
 	return nil
@@ -295,59 +299,3 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 	return best
 }
 
-// deadlock returns a cycle of waits and needs that leads from self, through
-// the awaited nodes, back to self, or nil. A node on such a cycle can only
-// finish after self does, and self waits for it: the wait could never end.
-// Needs are inputs, what running tasks wait for, and what flows join (see
-// core.Node.Needs); cycles that close later, through a task that a flow
-// emits, are broken by the executor when the run stalls (breakDeadlock).
-//
-// Tasks on the chain of claims of w's goroutine need what they await too,
-// recorded or not.
-func deadlock(w *worker, self *core.Node, nodes []*core.Node) []string {
-	if self == nil {
-		return nil
-	}
-	simple := true
-	for _, n := range nodes {
-		if n == self {
-			return []string{self.Name(), self.Name()}
-		}
-		if st := n.State(); n.NumDeps() > 0 || st == core.Running || st == core.Joining {
-			simple = false
-		}
-	}
-	if simple {
-		return nil // awaited nodes with no inputs that are not waiting: no cycle through them
-	}
-	prev := map[*core.Node]*core.Node{}
-	var stack []*core.Node
-	for _, n := range nodes {
-		if _, ok := prev[n]; !ok {
-			prev[n] = self
-			stack = append(stack, n)
-		}
-	}
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if x.State().Terminal() {
-			continue
-		}
-		for _, y := range append(x.Needs(), w.chainAwaits(x)...) { // Needs returns a slice of its own
-			if y == self {
-				path := []string{self.Name()}
-				for z := x; z != self; z = prev[z] {
-					path = append(path, z.Name())
-				}
-				slices.Reverse(path[1:])
-				return append(path, self.Name())
-			}
-			if _, ok := prev[y]; !ok && !y.State().Terminal() {
-				prev[y] = x
-				stack = append(stack, y)
-			}
-		}
-	}
-	return nil
-}

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
-	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // fib computes Fibonacci numbers by tasks that spawn two children and
@@ -70,71 +68,49 @@ func TestAwaitOwnResultIsDeadlock(t *testing.T) {
 	}
 }
 
-// recorded blocks until t's body records a wait that is about to park
-// (core.Node.WaitingOn), for at most liveness, and reports whether it did.
-func recorded(t graph.Ref) bool {
-	n := t.Core(core.Key{})
-	for end := time.Now().Add(liveness); time.Now().Before(end); time.Sleep(50 * time.Microsecond) {
-		if n.WaitingOn() != nil {
-			return true
-		}
-	}
-	return false
-}
-
 // TestCycleThroughAClaimIsFound: a parent runs the child it awaits on its
-// own goroutine (a claim); it records that wait only when its goroutine
-// is about to park. Another task, other, waits for the parent, and the
-// child waits for other: a cycle child -> other -> parent -> child. It
-// must be reported whichever wait closes it:
-//
-//   - other parks first: the child's wait finds the cycle through the
-//     claim of its own goroutine;
-//   - the child parks first: its park records its parent's claim too, so
-//     that other's wait sees it.
+// own goroutine (a claim), so that the parent is blocked while no wait of
+// its own is parked. Another task, other, waits for the parent, and the
+// child waits for other: a cycle child -> other -> parent -> child. The
+// stall search follows the claim and ends the newest parked wait on the
+// cycle, the child's, whichever wait parked last.
 func TestCycleThroughAClaimIsFound(t *testing.T) {
-	for _, childFirst := range []bool{false, true} {
-		t.Run(fmt.Sprintf("childFirst=%v", childFirst), func(t *testing.T) {
-			g := graph.New()
-			started, otherRuns := make(chan struct{}), make(chan struct{})
-			var parent, other, child *graph.Task[int]
-			var otherErr, childErr error
-			parent = graph.Go(g, "parent", func(ctx context.Context) (int, error) {
-				if err := blockUntil(ctx, otherRuns); err != nil { // so that the child cannot claim it
-					return 0, err
-				}
-				child = graph.Go(dynamic.Scope(ctx), "child", func(ctx context.Context) (int, error) {
-					close(started)
-					if !childFirst && !recorded(other) {
-						return 0, errors.New("other never parked")
-					}
-					_, childErr = other.Wait(ctx)
-					return 0, childErr
-				})
-				return child.Wait(ctx)
+	for round := range 20 {
+		g := graph.New()
+		started, otherRuns := make(chan struct{}), make(chan struct{})
+		var parent, other, child *graph.Task[int]
+		var otherErr, childErr error
+		parent = graph.Go(g, "parent", func(ctx context.Context) (int, error) {
+			if err := blockUntil(ctx, otherRuns); err != nil { // so that the child cannot claim it
+				return 0, err
+			}
+			child = graph.Go(dynamic.Scope(ctx), "child", func(ctx context.Context) (int, error) {
+				close(started)
+				_, childErr = other.Wait(ctx)
+				return 0, childErr
 			})
-			other = graph.Go(g, "other", func(ctx context.Context) (int, error) {
-				close(otherRuns)
-				if err := blockUntil(ctx, started); err != nil {
-					return 0, err
-				}
-				if childFirst && !recorded(child) {
-					return 0, errors.New("child never parked")
-				}
-				_, otherErr = parent.Wait(ctx)
-				return 0, otherErr
-			})
-			if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err == nil {
-				t.Fatal("run succeeded; want the deadlock reported")
-			}
-			closer, err, want := "child", childErr, []string{"child", "other", "parent", "child"}
-			if childFirst {
-				closer, err, want = "other", otherErr, []string{"other", "parent", "child", "other"}
-			}
-			var de *graph.DeadlockError
-			if !errors.As(err, &de) || !slices.Equal(de.Cycle, want) {
-				t.Fatalf("%s's wait: %v; want a *graph.DeadlockError with cycle %q", closer, err, want)
-			}
+			return child.Wait(ctx)
 		})
+		other = graph.Go(g, "other", func(ctx context.Context) (int, error) {
+			close(otherRuns)
+			if err := blockUntil(ctx, started); err != nil {
+				return 0, err
+			}
+			_, otherErr = parent.Wait(ctx)
+			return 0, otherErr
+		})
+		if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err == nil {
+			t.Fatal("run succeeded; want the deadlock reported")
+		}
+		want := []string{"child", "other", "parent", "child"}
+		var de *graph.DeadlockError
+		if !errors.As(childErr, &de) || !slices.Equal(de.Cycle, want) {
+			t.Fatalf("round %d: child's wait: %v; want a *graph.DeadlockError with cycle %q", round, childErr, want)
+		}
+		// other's wait returns the parent's failure, which is the child's
+		// error passed on: the same error, not a second report.
+		if d, ok := otherErr.(*graph.DeadlockError); ok && d != de {
+			t.Fatalf("round %d: other's wait was ended too (%v): one cycle, one error", round, otherErr)
+		}
 	}
 }

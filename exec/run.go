@@ -1,10 +1,12 @@
 package exec
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,15 +229,39 @@ const maxErrs = 8
 
 // runner is one run of a graph.
 //
-// Implementation notes. Goroutines: Start spawns `workers` worker goroutines;
-// a task that waits (Await) gives its slot back and, if no worker is parked,
-// a new worker goroutine is spawned to use it; surplus workers exit once
-// more than `workers` are parked. Every goroutine is counted in wg, so none
+// Implementation notes.
+//
+// Goroutines: Start spawns `workers` worker goroutines; a task that waits
+// (Await, Block) gives its slot back and, if no worker is parked, a new
+// worker goroutine is spawned to use it; surplus workers exit once more
+// than `workers` are parked. Every goroutine is counted in wg, so none
 // outlives wait.
 //
-// Ownership: mu guards the queue, the slot counts and ended; the per-node
-// state belongs to core's protocol (atomics and node locks); outstanding and
-// the run context's error are atomics read on the hot path without mu.
+// Ownership: mu guards the queue, the slot counts, the records of what is
+// blocked (parked, joining) and finished. Per-node state belongs to core's
+// protocol (atomics and node locks, changed through core's methods only).
+// outstanding and the run context's error are atomics read on the hot path
+// without mu.
+//
+// Lock order: a node's lock, then mu (a completion holding a node's lock
+// fires a Signal, which queues a waiter under mu); the graph's lock, then
+// a node's lock. mu is never held while a node's lock is taken, nor while
+// the graph's lock is taken.
+//
+// Stalls. The runnable work of a run is holders + q.len(): slots held by
+// goroutines running task bodies (or breaking a stall), and ready nodes
+// queued. Both change only under mu, and a node is made ready (and queued)
+// by a goroutine that holds a slot, or raises the count before it lets go
+// of its own (raise before lower, as a WaitGroup does). So when the count
+// is zero while tasks are outstanding, nothing can ever run again but for a
+// client (adding tasks, flushing a Batch, cancelling) or a wait's own
+// deadline: every outstanding task waits for another, and when one waits in
+// its body or joins what it emitted, they may wait for each other. The
+// goroutine whose release of a slot brings the count to zero searches
+// for such a cycle at once (breakStall): no other goroutine needs to be
+// woken to do it, so none can be missed. A cycle of inputs alone cannot
+// exist (inputs are fixed when a task is added), so every cycle passes
+// through a parked wait or a joining flow: those are the search's roots.
 type runner struct {
 	g         *core.Graph
 	ctx       context.Context // cancelled to stop the run
@@ -253,16 +279,13 @@ type runner struct {
 	// others reload the read-mostly ones.
 	_ [64]byte
 
-	reacting    atomic.Pointer[core.Signal] // a client woken by a completion, still reacting (see letClientReact)
-	doneWake    atomic.Int64                // when a completion closed a Done channel, or 0 (see letWaiterReact)
-	doneActs    atomic.Uint64               // the graph's client acts at that moment
-	outstanding atomic.Int64                // nodes of the run not finished, plus one until Close
-	hasQueued   atomic.Bool                 // the queue is not empty: written under mu (see noteQueueLocked), read without it by pick
-	_           [64]byte                    // apart from the lock and the queue, written by whoever holds mu
+	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
+	hasQueued   atomic.Bool  // the queue is not empty: written under mu (see noteQueueLocked), read without it by pick
+	_           [64]byte     // apart from the lock and the queue, written by whoever holds mu
 
 	mu       sync.Mutex
 	q        queue
-	holders  int       // goroutines holding a slot: running a task, or about to
+	holders  int       // goroutines holding a slot: running a task, about to, or breaking a stall
 	live     int       // worker goroutines not parked and not blocked in a wait
 	idle     []*worker // parked workers, woken last-in first-out (warm caches)
 	finished bool      // every node finished and the run is closed: workers exit
@@ -272,13 +295,16 @@ type runner struct {
 	finOnce  sync.Once
 	ended    chan struct{} // closed when wait has wound the run up
 
+	// raised counts the times the runnable work grew (a node queued, a slot
+	// taken): a stall breaker acts only if it did not grow since the search.
+	raised  uint64
+	parked  map[*parked]struct{}   // goroutines of tasks blocked in a wait
+	joining map[*core.Node]struct{} // flows that joined what they emitted; finished ones are dropped by the next search
+
 	failMu  sync.Mutex
 	failed  int
 	skipped int
 	errs    []error
-
-	stallMu   sync.Mutex
-	stallSeen [3]int64 // outstanding and the graph's growth (core.Graph.Growth) at the last deadlock search
 
 	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
@@ -292,6 +318,8 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		obs:       c.observers,
 		ended:     make(chan struct{}),
 		fin:       make(chan struct{}),
+		parked:    make(map[*parked]struct{}),
+		joining:   make(map[*core.Node]struct{}),
 	}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	return r
@@ -318,10 +346,17 @@ func (r *runner) Ready(n *core.Node) {
 		return
 	}
 	r.mu.Lock()
-	r.q.push(n)
+	r.pushLocked(n)
 	r.noteQueueLocked()
 	r.wakeLocked()
 	r.mu.Unlock()
+}
+
+// pushLocked queues a ready node: the runnable work grows. The caller
+// holds r.mu.
+func (r *runner) pushLocked(n *core.Node) {
+	r.q.push(n)
+	r.raised++
 }
 
 func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
@@ -351,7 +386,7 @@ func (r *runner) enqueue(ns []*core.Node) {
 	}
 	r.mu.Lock()
 	for _, n := range ns {
-		r.q.push(n)
+		r.pushLocked(n)
 	}
 	r.noteQueueLocked()
 	r.wakeLocked()
@@ -379,12 +414,6 @@ func (r *runner) wakeLocked() {
 		return // wait may be in wg.Wait: no new goroutines; End cancels what is queued
 	}
 	need := min(r.q.len(), r.limit-r.holders) - (r.live - r.holders)
-	if need <= 0 && r.live == 0 && r.stalledLocked() {
-		// The last task to stop gave its slot back to wait, and no worker
-		// is awake to park after it: parking is where a stalled run is
-		// searched for a deadlock (see loop), so wake one to do it.
-		need = 1
-	}
 	for ; need > 0; need-- {
 		if i := len(r.idle) - 1; i >= 0 {
 			w := r.idle[i]
@@ -446,61 +475,167 @@ func (r *runner) finishLocked() {
 	r.finOnce.Do(func() { close(r.fin) })
 }
 
-// stalledLocked reports whether the run has unfinished tasks while none
-// runs and none is queued: then every unfinished task waits for another
-// one, and maybe some of them for each other (see breakDeadlock), unless
-// a task is being added. The caller holds r.mu.
-func (r *runner) stalledLocked() bool {
-	// One of outstanding may be the hold until Close; more is tasks.
-	return r.holders == 0 && r.q.len() == 0 && r.outstanding.Load() > 1 && !r.halted()
+// takeSlotLocked counts a slot taken: the runnable work grows. The
+// caller holds r.mu.
+func (r *runner) takeSlotLocked() {
+	r.holders++
+	r.raised++
 }
 
-// breakDeadlock looks for a cycle of tasks that need each other in a
-// stalled run, and fails one of them with a *graph.DeadlockError naming
-// the cycle, so that the rest of the run goes on and ends instead of
-// hanging. Such cycles close without any wait beginning, so Await's own
-// check cannot see them: a flow emits (or returns) a task whose inputs
-// need the flow itself, or a task that waits for the flow. The task
-// failed is the newest on the cycle that waits for inputs or
-// joins what it emitted (the one whose addition most likely closed it);
-// tasks whose bodies wait are left to their waits. It reports whether it
-// failed one. The caller does not hold r.mu.
-func (r *runner) breakDeadlock() bool {
-	// A task being added counts in outstanding before it is queued, so a
-	// client adding tasks to a run that keeps up makes it look stalled
-	// for a moment, again and again. Wait for adds under way to end
-	// (Growth takes the graph's lock) and look again before reading the
-	// graph.
-	size, revived := r.g.Growth()
-	r.mu.Lock()
-	stalled := r.stalledLocked() && !r.finished
-	r.mu.Unlock()
-	if !stalled {
-		return false
+// releaseSlotLocked gives a slot back and reports whether that stalled the
+// run: then the caller must call breakStall once it has let go of r.mu.
+// The caller holds r.mu.
+func (r *runner) releaseSlotLocked() (stalled bool) {
+	r.holders--
+	return r.stalledLocked()
+}
+
+// stalledLocked reports whether nothing runs and nothing is queued while
+// the run has tasks outstanding of which some wait in their bodies or
+// join: then every outstanding task waits for another, and some may wait
+// for each other (see the runner's notes). The caller holds r.mu.
+func (r *runner) stalledLocked() bool {
+	return r.holders == 0 && r.q.len() == 0 && (len(r.parked) > 0 || len(r.joining) > 0) &&
+		r.outstanding.Load() > 0 && !r.finished && !r.halted()
+}
+
+// breakStall is called by the goroutine whose release of a slot stalled
+// the run (see releaseSlotLocked). It looks for a cycle of tasks that need
+// each other and breaks it (see breakCycle), and goes on while the run
+// stays stalled. It returns when the run is no longer stalled, or is
+// stalled with no cycle: every outstanding task then waits, directly or
+// not, for what only a client can bring (a Batch it has not flushed). The
+// caller does not hold r.mu.
+func (r *runner) breakStall() {
+	for {
+		r.mu.Lock()
+		if !r.stalledLocked() {
+			r.mu.Unlock()
+			return
+		}
+		raised := r.raised
+		roots, waits := r.blockedLocked()
+		r.mu.Unlock()
+
+		cycle, byWait := r.findCycle(roots, waits)
+		if cycle == nil {
+			return
+		}
+		r.mu.Lock()
+		if r.raised != raised || !r.stalledLocked() {
+			// Something became runnable since the search began (a client's
+			// task, a wait's deadline). Whoever lets the run stall again
+			// searches again.
+			r.mu.Unlock()
+			return
+		}
+		// The breaker holds a slot while it breaks, like a task: no other
+		// goroutine finds the run stalled meanwhile.
+		r.takeSlotLocked()
+		r.mu.Unlock()
+		r.breakCycle(cycle, byWait)
+		r.mu.Lock()
+		r.holders-- // looked at again at the top of the loop
+		r.wakeLocked()
+		r.mu.Unlock()
 	}
-	// Search once per state of the run: a stall with no cycle (a task
-	// waits for one that a Batch holds back) can last while workers park
-	// and wake, and each search reads the whole graph. The state is what
-	// is left to do and how the graph grew. What is left to do alone can
-	// come back to a value it had, in a run for targets that computes a
-	// released result again: a later deadlock then went unsearched.
-	seen := [3]int64{r.outstanding.Load(), size, revived}
-	r.stallMu.Lock()
-	again := seen == r.stallSeen
-	r.stallSeen = seen
-	r.stallMu.Unlock()
-	if again {
-		return false
+}
+
+// blockedLocked returns the roots of a stall search, the tasks blocked in
+// a wait (and the claimers their goroutines run for) and the flows that
+// join, and the records of the parked waits. Flows that finished are
+// dropped from r.joining here. The caller holds r.mu.
+func (r *runner) blockedLocked() (roots []*core.Node, waits []*parked) {
+	for p := range r.parked {
+		waits = append(waits, p)
+		roots = append(roots, p.self)
+		for _, c := range p.chain {
+			roots = append(roots, c.claimer)
+		}
 	}
-	cycle := r.g.Stuck()
+	for n := range r.joining {
+		if n.State() != core.Joining {
+			delete(r.joining, n)
+			continue
+		}
+		roots = append(roots, n)
+	}
+	// Map order is random: sort, so that the same stall is searched the
+	// same way every time.
+	slices.SortFunc(roots, func(a, b *core.Node) int { return cmp.Compare(a.ID(), b.ID()) })
+	slices.SortFunc(waits, func(a, b *parked) int { return cmp.Compare(a.self.ID(), b.self.ID()) })
+	return roots, waits
+}
+
+// findCycle returns a cycle of tasks that need each other among the
+// unfinished tasks reachable from roots, and for each task on it that is
+// blocked in a wait, the record of that wait; or nil. What a task needs:
+// its inputs; what a flow joins; what a parked wait waits for (and, for a
+// goroutine running a claim, what each claimer on its chain awaits).
+//
+// Waits for all of a set (Await) are searched first: a cycle of those is a
+// deadlock whatever else happens. A wait for any one of a set (an
+// as-completed loop, WaitFirst) is stuck only if every member is, so such
+// waits are followed only when no cycle of the first kind exists; then
+// everything outstanding is stuck, and any cycle found is one.
+func (r *runner) findCycle(roots []*core.Node, waits []*parked) ([]*core.Node, map[*core.Node]*parked) {
+	byNode := make(map[*core.Node]*parked, len(waits))
+	for _, p := range waits {
+		if _, ok := byNode[p.self]; !ok {
+			byNode[p.self] = p
+		}
+	}
+	for _, withAny := range []bool{false, true} {
+		needs := func(n *core.Node, out []*core.Node) []*core.Node {
+			for _, p := range waits {
+				if p.self == n && (!p.any || withAny) {
+					out = append(out, p.on...)
+				}
+				for _, c := range p.chain {
+					if c.claimer == n {
+						out = append(out, c.awaits...)
+					}
+				}
+			}
+			return out
+		}
+		if cycle := r.g.FindCycle(roots, needs); cycle != nil {
+			return cycle, byNode
+		}
+	}
+	return nil, nil
+}
+
+// breakCycle ends a deadlock: a cycle of tasks each of which cannot finish
+// before the next one does. If a task on it is blocked in a wait, the wait
+// of the newest such task returns a *graph.DeadlockError (the task may
+// handle it: that is why a wait is chosen first); otherwise the newest
+// task that waits for its inputs or joins what it emitted fails with one.
+// The error names the cycle, starting from the task it ends. The caller
+// holds a slot and not r.mu.
+func (r *runner) breakCycle(cycle []*core.Node, byWait map[*core.Node]*parked) {
 	victim := -1
 	for i, n := range cycle {
-		if st := n.State(); (st == core.Waiting || st == core.Joining) && (victim < 0 || n.ID() > cycle[victim].ID()) {
+		if _, ok := byWait[n]; ok && (victim < 0 || n.ID() > cycle[victim].ID()) {
 			victim = i
 		}
 	}
 	if victim < 0 {
-		return false
+		for i, n := range cycle {
+			if st := n.State(); (st == core.Waiting || st == core.Joining) && (victim < 0 || n.ID() > cycle[victim].ID()) {
+				victim = i
+			}
+		}
+	}
+	if victim < 0 {
+		// Only claimers: tasks running what they await on their own
+		// goroutine, whose goroutine is parked deeper. End the newest one's
+		// innermost wait.
+		for i, n := range cycle {
+			if victim < 0 || n.ID() > cycle[victim].ID() {
+				victim = i
+			}
+		}
 	}
 	v := cycle[victim]
 	names := make([]string, 0, len(cycle)+1)
@@ -508,18 +643,49 @@ func (r *runner) breakDeadlock() bool {
 		names = append(names, cycle[(victim+i)%len(cycle)].Name())
 	}
 	names = append(names, v.Name())
-	err := &graph.Error{Task: v.Name(), Err: &graph.DeadlockError{Cycle: names}}
-	ready, ok := v.Abort(core.Failed, err, nil)
-	if !ok {
-		return false // it moved on meanwhile (a client cancelled it)
+	de := &graph.DeadlockError{Cycle: names}
+
+	if p := byWait[v]; p != nil {
+		r.failWait(p, de)
+		return
 	}
-	r.fail(v, core.Failed, err)
-	if r.obs != nil {
-		r.emit(EventFailed, v, -1, err)
+	if st := v.State(); st == core.Waiting || st == core.Joining {
+		err := &graph.Error{Task: v.Name(), Err: de}
+		ready, ok := v.Abort(core.Failed, err, nil)
+		if !ok {
+			return // it moved on meanwhile (a client cancelled it)
+		}
+		r.fail(v, core.Failed, err)
+		if r.obs != nil {
+			r.emit(EventFailed, v, -1, err)
+		}
+		r.enqueue(ready)
+		r.settle(1)
+		return
 	}
-	r.enqueue(ready)
-	r.settle(1)
-	return true
+	r.mu.Lock()
+	var inner *parked
+	for p := range r.parked {
+		for _, c := range p.chain {
+			if c.claimer == v && (inner == nil || p.self.ID() > inner.self.ID()) {
+				inner = p
+			}
+		}
+	}
+	r.mu.Unlock()
+	if inner != nil {
+		r.failWait(inner, de)
+	}
+}
+
+// failWait makes the parked wait p return err: its waiter is made ready,
+// so that its task resumes, in turn, like any other.
+func (r *runner) failWait(p *parked, err *graph.DeadlockError) {
+	if !p.wt.CAS(core.Waiting, core.Ready) {
+		return // it is being resumed already
+	}
+	p.err.Store(err)
+	r.enqueue([]*core.Node{p.wt})
 }
 
 // halted reports whether the run's context is done: then no task starts.

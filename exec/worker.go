@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"errors"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -22,8 +21,6 @@ type worker struct {
 	wake   chan struct{} // a parked worker is woken here; buffered so waking never blocks
 	away   int           // goroutines of the current task blocked in a wait (guarded by r.mu)
 	claim  bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
-	yield  bool          // a completion woke a client goroutine: let it run before picking again
-	client *core.Signal  // ...and this is the signal of the as-completed or wait-first it woke, if any
 	// A stand-in (see getSub) runs on the goroutine of outer, whose task,
 	// claimer, awaits awaits meanwhile; nil for a worker goroutine's own.
 	outer   *worker
@@ -68,32 +65,18 @@ func (r *runner) loop(w *worker) {
 			break
 		}
 		if r.holders < r.limit {
-			if r.reacting.Load() != nil {
-				r.mu.Unlock()
-				r.letClientReact()
-				r.mu.Lock()
-				continue
-			}
-			if r.doneWake.Load() != 0 {
-				r.mu.Unlock()
-				r.letWaiterReact()
-				r.mu.Lock()
-				continue
-			}
 			if n := r.q.pop(); n != nil {
 				r.noteQueueLocked()
-				r.holders++
+				r.takeSlotLocked()
 				r.mu.Unlock()
 				gave := r.dispatch(w, n)
-				if w.yield {
-					// The client was woken onto this processor: yielding once
-					// usually lets it run (and react) first.
-					w.yield = false
-					runtime.Gosched()
-				}
 				r.mu.Lock()
-				if !gave { // a slot given to a waiter is the waiter's now (see rejoin)
-					r.holders--
+				// A slot given to a waiter is the waiter's now (see rejoin).
+				if !gave && r.releaseSlotLocked() {
+					r.settleLocked(w) // so that the count the search reads is exact
+					r.mu.Unlock()
+					r.breakStall()
+					r.mu.Lock()
 				}
 				continue
 			}
@@ -101,18 +84,6 @@ func (r *runner) loop(w *worker) {
 		r.settleLocked(w)
 		if r.finished {
 			break
-		}
-		if r.stalledLocked() {
-			r.mu.Unlock()
-			broke := r.breakDeadlock()
-			r.mu.Lock()
-			// Tasks queued meanwhile counted this worker as awake and woke
-			// nobody, and the run may have finished or stopped (waking
-			// the workers parked then, not this one): look again before
-			// parking.
-			if broke || r.q.len() > 0 || r.finished || r.halted() {
-				continue
-			}
 		}
 		if len(r.idle) >= r.limit {
 			break // a surplus worker, spawned while a task waited
@@ -126,80 +97,6 @@ func (r *runner) loop(w *worker) {
 	r.settleLocked(w)
 	r.live--
 	r.mu.Unlock()
-}
-
-// reactBound is how long workers wait at most for a client to react.
-const reactBound = time.Millisecond
-
-// letClientReact gives a client goroutine woken by a completion the chance
-// to add tasks before a worker picks its next one, so that the pick sees
-// them, as a greedy scheduler would: that is what makes the as_completed
-// pattern (submit more at a higher priority as results arrive) schedule
-// like the simulation.
-//
-// A client waiting in an as-completed loop (a Signal) tells when it
-// is done reacting, by coming back to wait: until then, for a millisecond
-// at most, every worker of the run yields instead of picking. Only a
-// client that was waiting is waited for: one still busy with earlier
-// completions would otherwise throttle the workers to its pace. It reports
-// whether it waited. The caller does not hold r.mu.
-func (r *runner) letClientReact() bool {
-	sig := r.reacting.Load()
-	if sig == nil {
-		return false
-	}
-	waited := r.holdWhile(func() bool { return sig.Reacting(reactBound) })
-	r.reacting.CompareAndSwap(sig, nil)
-	return waited
-}
-
-// holdWhile keeps the calling worker from picking while reacting reports
-// true and the run goes on, and reports whether it held at all. It yields
-// the processor a few times, so that a client woken onto it runs at once,
-// and then sleeps in short steps: a worker that only yields finds itself
-// again on the global run queue, and its processor never steals a client
-// queued on another one, which then waits for the hold to end (measured:
-// the seed's goroutines variant lost 1 ms and then the race in about one
-// run in ten).
-func (r *runner) holdWhile(reacting func() bool) bool {
-	held := false
-	for spins := 0; reacting() && !r.halted(); spins++ {
-		held = true
-		if spins < 4 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(10 * time.Microsecond)
-		}
-	}
-	return held
-}
-
-// waiterBound is how long workers wait at most for a client woken from
-// Task.Wait (or any reader of a Done channel) to act on the graph. A
-// client that reacts ends the wait as soon as its reaction is queued; one
-// that never acts again costs the run this much once per such wake-up. A
-// variable so that tests can make it long enough to never run out.
-var waiterBound = time.Millisecond
-
-// letWaiterReact is letClientReact for clients woken by a Done channel
-// (Task.Wait from outside a task, the async style). They do not come back
-// to a Signal, so the executor watches the graph's count of client acts
-// (core.Graph.ClientActs: a task added and queued, a batch flushed, a wait
-// begun): until it moves, for waiterBound at most, the workers hold back,
-// so that the tasks a client adds in reaction compete with those already
-// queued, as in a greedy scheduler. A client that reacts with several
-// tasks should add them with graph.Batch, so that its reaction is one act.
-// The caller does not hold r.mu.
-func (r *runner) letWaiterReact() {
-	since := r.doneWake.Load()
-	if since == 0 {
-		return
-	}
-	acts := r.doneActs.Load()
-	r.holdWhile(func() bool {
-		return r.g.ClientActs() == acts && time.Now().UnixNano()-since < int64(waiterBound)
-	})
-	r.doneWake.CompareAndSwap(since, 0)
 }
 
 // dispatch runs n, and then the successors it makes ready while nothing
@@ -381,29 +278,22 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 			w.Consumed(n.Dep(i))
 		}
 	}
-	if r.releasing && isJoin(n) {
-		// A flow kept what it joins until it took its result (see
-		// core.Graph.activateNew and beginJoin).
-		for _, e := range n.Joins() {
-			w.Consumed(e)
+	if isJoin(n) {
+		if r.releasing {
+			// A flow kept what it joins until it took its result (see
+			// core.Graph.activateNew and beginJoin).
+			for _, e := range n.Joins() {
+				w.Consumed(e)
+			}
+		}
+		if n.Joined() {
+			r.mu.Lock()
+			delete(r.joining, n)
+			r.mu.Unlock()
 		}
 	}
-	// A completion can close a Done channel only if n has an ext, and
-	// the woken client may act at once: count its acts before.
-	var acts uint64
-	hasExt := n.HasExt()
-	if hasExt {
-		acts = r.g.ClientActs()
-	}
-	ready, woke, client := n.FinishNotify(s, err, w.buf[:0])
+	ready := n.Finish(s, err, w.buf[:0])
 	w.buf = ready[:0]
-	w.yield = w.yield || woke != 0
-	if client != nil {
-		r.reacting.Store(client)
-	} else if woke&core.WokeDone != 0 && hasExt {
-		r.doneActs.Store(acts)
-		r.doneWake.Store(time.Now().UnixNano())
-	}
 	// ready is not cleared after use: the nodes it still points to belong
 	// to the graph, which outlives the worker, so clearing would only cost
 	// a call and write barriers on every task.
@@ -446,7 +336,7 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 		}
 	}
 	for _, n := range ready {
-		r.q.push(n)
+		r.pushLocked(n)
 	}
 	if inline && next == nil {
 		next = r.q.pop()
@@ -515,8 +405,16 @@ func (r *runner) beginJoin(n *core.Node) bool {
 		}
 		on.Watch(n)
 	}
+	// A joining flow may close a cycle of needs (it emitted a task that
+	// needs it): it is a root of stall searches while it joins.
+	r.mu.Lock()
+	r.joining[n] = struct{}{}
+	r.mu.Unlock()
 	n.CAS(core.Running, core.Joining)
 	if p.Add(-1) == 0 && n.CAS(core.Joining, core.Running) {
+		r.mu.Lock()
+		delete(r.joining, n)
+		r.mu.Unlock()
 		return false
 	}
 	return true

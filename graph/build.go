@@ -67,7 +67,7 @@ func Batch(b Builder, fn func(Builder)) error {
 	case fn == nil:
 		return &Error{Task: "batch", Err: ErrNilFunc}
 	}
-	x := &batch{g: g, parent: parent, hold: &core.Batch{Client: parent == nil}}
+	x := &batch{g: g, parent: parent, hold: &core.Batch{}}
 	defer g.c.Flush(x.hold)
 	fn(x)
 	return nil

@@ -220,7 +220,6 @@ func Await(ctx context.Context, refs ...Ref) error {
 			return err
 		}
 	}
-	nodes[0].Graph().ClientActed() // the client is back: see exec's letWaiterReact
 	for _, n := range nodes {
 		select {
 		case <-n.Done():

@@ -52,23 +52,10 @@ type Graph struct {
 	errs   []error
 	order  bool // an ordering edge was added, so cycles are possible
 
-	// acts counts what clients (code outside any task) did to the graph
-	// while it ran: tasks added, waits begun. The executor reads it to tell
-	// when a client it woke has reacted.
-	acts atomic.Uint64
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
 	releasing atomic.Bool
-	// revived counts the times existing nodes were brought into a run
-	// while it ran (see activate); guarded by mu.
-	revived int64
 }
-
-// ClientActed records that a client added a task or began a wait.
-func (g *Graph) ClientActed() { g.acts.Add(1) }
-
-// ClientActs is the number of ClientActed calls so far.
-func (g *Graph) ClientActs() uint64 { return g.acts.Load() }
 
 // Lock and Unlock give callers that must change several things at once
 // (a keyed lookup and an add) the graph's lock.
@@ -90,17 +77,6 @@ func (g *Graph) Len() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.n
-}
-
-// Growth returns the number of nodes and the number of times existing
-// nodes were brought into the active run (a released result computed
-// again, a node the run did not need until a new one read it). Both only
-// grow: an executor tells two states of a run apart by them and by what
-// is left to do, which alone can come back to an old value.
-func (g *Graph) Growth() (nodes, revived int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.n, g.revived
 }
 
 // Node returns the node with the given id, or nil.
@@ -210,17 +186,11 @@ func (g *Graph) Add(n *Node, parent *Node, key string, hold *Batch) {
 		return
 	}
 	g.activateNew(n, parent, hold)
-	if parent == nil && hold == nil {
-		g.ClientActed() // after n is queued, if it is ready: see exec's letWaiterReact
-	}
 }
 
 // Batch keeps back the nodes that are ready when they join a run, until
 // Flush queues them together. Its fields are guarded by the graph's lock.
 type Batch struct {
-	// Client says the batch is added from outside any task: its Flush
-	// counts as a client act (see ClientActed).
-	Client bool
 	closed bool
 	run    Run
 	ready  []*Node
@@ -239,9 +209,6 @@ func (g *Graph) Flush(b *Batch) {
 	}
 	if len(ready) > 0 {
 		run.ReadyAll(ready)
-	}
-	if b.Client {
-		g.ClientActed()
 	}
 }
 
@@ -449,7 +416,6 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 // activate brings an existing node, and what it needs, into the active run.
 // The caller holds the lock.
 func (g *Graph) activate(n *Node) {
-	g.revived++
 	for _, m := range g.needs([]*Node{n}, true) {
 		g.join(m, false, nil)
 	}
@@ -568,77 +534,73 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	}
 }
 
-// Stuck looks for a deadlock in the active run, for an executor that has
-// found no task running and none queued while the run has unfinished
-// nodes. It returns a cycle of needs among them (see Needs), each node
-// needing the next and the last needing the first, or nil when some
-// unfinished node may still go on by itself: one that is ready (or held
-// back by a Batch), or one that runs while waiting for nothing recorded.
-func (g *Graph) Stuck() []*Node {
+// FindCycle looks for a cycle of needs among the unfinished nodes of the
+// active run that can be reached from roots, and returns it, each node
+// needing the next and the last needing the first, or nil. A node needs
+// its inputs; a flow that runs or joins needs what it joins (see Joins);
+// and a node needs what more appends to the list it is given (the
+// executor's records of what a blocked task waits for). A node that is
+// ready is not followed: it can go on by itself.
+//
+// It is the one cycle search of a running graph. The executor calls it
+// when no task can run (see exec's runner); the result is a snapshot,
+// which the caller checks is still current before acting on it.
+func (g *Graph) FindCycle(roots []*Node, more func(n *Node, out []*Node) []*Node) []*Node {
 	g.mu.Lock()
-	var open []*Node
-	for _, c := range g.chunks {
-		for _, n := range c {
-			if n == nil {
-				break
-			}
-			if n.epoch.Load() == g.epoch && !n.State().Terminal() {
-				open = append(open, n)
-			}
-		}
-	}
+	epoch := g.epoch
 	g.mu.Unlock()
-	needs := make(map[*Node][]*Node, len(open))
-	for _, n := range open {
-		switch n.State() {
-		case Ready:
-			return nil
-		case Running:
-			if len(n.WaitingOn()) == 0 && len(n.Joins()) == 0 {
-				return nil // blocked on something no search can see
-			}
-		}
-		needs[n] = n.Needs()
+	open := func(n *Node) bool {
+		s := n.State()
+		return n.epoch.Load() == epoch && !s.Terminal() && s != Ready && s != Idle
 	}
-	// Every unfinished node needs another one, so a walk along needs that
-	// stays among them must come back to a node it has seen.
+	needs := func(n *Node) []*Node {
+		var out []*Node
+		for i, k := 0, n.NumDeps(); i < k; i++ {
+			out = append(out, n.Dep(i))
+		}
+		if s := n.State(); s == Running || s == Joining {
+			out = append(out, n.Joins()...)
+		}
+		return more(n, out)
+	}
 	const (
 		unseen = iota
 		onPath
 		done
 	)
-	mark := make(map[*Node]int, len(open))
-	for _, root := range open {
-		if mark[root] != unseen {
+	mark := make(map[*Node]int)
+	for _, root := range roots {
+		if mark[root] != unseen || !open(root) {
 			continue
 		}
+		// Depth first, with the path kept explicitly: graphs that grow
+		// by nesting can be deep enough to overflow a recursive walk.
 		path := []*Node{root}
-		next := []int{0} // per path node: the index of its next need to try
+		next := [][]*Node{needs(root)}
 		mark[root] = onPath
 		for len(path) > 0 {
 			top := len(path) - 1
-			x := path[top]
-			ns := needs[x]
-			if next[top] == len(ns) {
-				mark[x] = done
+			if len(next[top]) == 0 {
+				mark[path[top]] = done
 				path, next = path[:top], next[:top]
 				continue
 			}
-			y := ns[next[top]]
-			next[top]++
-			if _, open := needs[y]; !open {
-				continue // finished, or in no run: not part of a cycle
-			}
+			y := next[top][0]
+			next[top] = next[top][1:]
 			switch mark[y] {
 			case onPath:
 				i := len(path) - 1
 				for path[i] != y {
 					i--
 				}
-				return append([]*Node(nil), path[i:]...)
+				return slices.Clone(path[i:])
 			case unseen:
+				if !open(y) {
+					mark[y] = done
+					continue
+				}
 				mark[y] = onPath
-				path, next = append(path, y), append(next, 0)
+				path, next = append(path, y), append(next, needs(y))
 			}
 		}
 	}
@@ -737,22 +699,6 @@ func (g *Graph) Want(n *Node) {
 // consumers and waiters that this made ready. A failed n poisons its
 // consumers so that they are skipped.
 func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
-	ready, _, _ = n.FinishNotify(s, err, ready)
-	return ready
-}
-
-// Woke says whom a completion woke outside the executor.
-type Woke uint8
-
-// What a completion woke, as bits.
-const (
-	WokeNotifier Woke = 1 << iota // a Notifier was called
-	WokeDone                      // a Done channel was closed: a client may be waiting on it
-)
-
-// FinishNotify is Finish, and also reports whom it woke outside the
-// executor, and returns the Signal of a client it woke from a wait, if any.
-func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke Woke, client *Signal) {
 	fail := s != Done
 	if err == nil && n.xt() == nil {
 		// The common case: nothing to record, and, unless a registration is
@@ -760,7 +706,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
 			ready = n.countDownConsumers(fail, ready)
 			n.state.Or(counted)
-			return ready, 0, nil
+			return ready
 		}
 		n.lock()
 	} else {
@@ -775,10 +721,7 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		for _, w := range x.waiters {
 			kind := w.Kind()
 			if kind == Notifier {
-				if sig := w.rare().notify(n); sig != nil {
-					client = sig
-				}
-				woke |= WokeNotifier
+				w.rare().notify(n)
 				continue
 			}
 			if fail && kind == Task {
@@ -792,20 +735,19 @@ func (n *Node) FinishNotify(s State, err error, ready []*Node) (_ []*Node, woke 
 		x.waiters = nil
 		x.cancel = nil
 		if x.rare != nil {
-			x.rare.joins = nil // read by deadlock searches only while the node runs or joins
+			x.rare.joins = nil // read by stall searches only while the node runs or joins
 		}
 		if x.done != nil {
 			select {
 			case <-x.done:
 			default:
 				close(x.done)
-				woke |= WokeDone
 			}
 		}
 	}
 	n.state.Or(counted)
 	n.unlock()
-	return ready, woke, client
+	return ready
 }
 
 // countDownConsumers counts n, finished, down in each of its consumers in

@@ -151,7 +151,6 @@ type ext struct {
 	waiters []*Node // Waiter nodes (and joining parents) to notify on completion
 	done    chan struct{}
 	cancel  context.CancelFunc // set while a cancellable node runs
-	waitOn  []*Node            // what the node is blocked on inside its body, for deadlock reports
 	rare    *extRare           // set before the node is shared, or under the graph's lock (after)
 }
 
@@ -159,7 +158,7 @@ type ext struct {
 type extRare struct {
 	after  []*Node              // ordering inputs added with Graph.Order, read by no body
 	wake   chan struct{}        // Waiter nodes: receives the slot handed back
-	notify func(*Node) *Signal  // Notifier nodes: called with each watched node that finishes
+	notify func(*Node)          // Notifier nodes: called with each watched node that finishes
 	cause  atomic.Pointer[Node] // Join nodes: the first emitted task that failed
 	joins  []*Node              // Join nodes: what they join in this run (see Joins); under the node's lock
 }
@@ -241,10 +240,8 @@ func NewDetached(name string, prio int, id int64) *Node {
 
 // NewNotifier returns a Notifier node that calls fn with each node it
 // watches when that node finishes. fn runs on the finishing goroutine with
-// the node's lock held: it must be quick and must not touch other nodes. It
-// returns the Signal it fired if that woke a client goroutine from its
-// wait (see Signal.Fire), or nil.
-func NewNotifier(fn func(*Node) *Signal) *Node {
+// the node's lock held: it must be quick and must not touch other nodes.
+func NewNotifier(fn func(*Node)) *Node {
 	n := &Node{}
 	x := newExtRare()
 	x.rare.notify = fn
@@ -320,7 +317,7 @@ func (n *Node) store(v uint32) uint32 {
 // Done channel); withdraw ends it. The caller registers only if, under the
 // lock, n has not finished.
 //
-// Why this is enough for FinishNotify's lock-free path: the announcement
+// Why this is enough for Finish's lock-free path: the announcement
 // and the completion's switch to a terminal state are read-modify-writes of
 // the same word, so one comes first. If the completion comes first, the
 // registrant sees the terminal state and does not register; a consumer,
@@ -483,16 +480,6 @@ func (n *Node) Cause() *Node {
 // Wake is the channel a Waiter's goroutine receives its slot on.
 func (n *Node) Wake() chan struct{} { return n.rare().wake }
 
-// WaitOn records what n's body is blocked on, for deadlock reports; nil
-// clears it.
-func (n *Node) WaitOn(on []*Node) {
-	n.lock()
-	if on != nil || n.xt() != nil {
-		n.extra().waitOn = on
-	}
-	n.unlock()
-}
-
 // Joins returns what a Join node waits for before it finishes, in this
 // run: the tasks it emitted while it ran, and the task its function
 // returned if it did not emit it. It is nil for other nodes.
@@ -513,25 +500,6 @@ func (n *Node) AddJoin(on *Node) {
 	n.unlock()
 }
 
-// Needs returns the nodes n cannot finish without, as far as is known now:
-// its inputs; while it runs, what its body waits for; and while a Join node
-// runs or joins, what it joins. Cycles among them are deadlocks.
-func (n *Node) Needs() []*Node {
-	k := n.NumDeps()
-	out := make([]*Node, 0, k)
-	for i := range k {
-		out = append(out, n.Dep(i))
-	}
-	switch n.State() {
-	case Running:
-		out = append(out, n.WaitingOn()...)
-		out = append(out, n.Joins()...)
-	case Joining:
-		out = append(out, n.Joins()...)
-	}
-	return out
-}
-
 // Abort finishes n in state s with err while it is not running: waiting
 // for its inputs, ready, or joining what it emitted. The consumers this
 // makes ready are appended to ready (they are poisoned, to be skipped). It
@@ -548,16 +516,6 @@ func (n *Node) Abort(s State, err error, ready []*Node) ([]*Node, bool) {
 			return ready, false
 		}
 	}
-}
-
-// WaitingOn returns what n's body is blocked on.
-func (n *Node) WaitingOn() []*Node {
-	n.lock()
-	defer n.unlock()
-	if n.xt() == nil {
-		return nil
-	}
-	return n.xt().waitOn
 }
 
 // SetCancel stores the cancel function of a running node's own context.

@@ -14,7 +14,7 @@ func TestKindIsDerived(t *testing.T) {
 		want Kind
 	}{
 		{"waiter", NewWaiter(nil), Waiter},
-		{"notifier", NewNotifier(func(*Node) *Signal { return nil }), Notifier},
+		{"notifier", NewNotifier(func(*Node) {}), Notifier},
 		{"detached task", NewDetached("t", 0, 1), Task},
 	}
 	for _, c := range cases {

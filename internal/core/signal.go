@@ -1,10 +1,6 @@
 package core
 
-import (
-	"sync"
-	"sync/atomic"
-	"time"
-)
+import "sync"
 
 // Signal wakes whoever waits for "one of these nodes finished" (an
 // as-completed loop, a wait for the first): a goroutine outside any task
@@ -18,12 +14,6 @@ type Signal struct {
 	waiter *Node // the Waiter of a task blocked on the signal
 	run    Run
 	ch     chan struct{} // capacity 1: a token for goroutines outside tasks
-
-	// reacting: a goroutine outside tasks was woken and has not come back
-	// to wait yet: it is reacting to the completion, usually by adding
-	// tasks. Cleared by Blocking, set by Fire.
-	reacting atomic.Bool
-	firedAt  atomic.Int64 // when reacting was last set, in Unix nanoseconds
 }
 
 // NewSignal returns a Signal that has not fired.
@@ -32,11 +22,9 @@ func NewSignal() *Signal { return &Signal{ch: make(chan struct{}, 1)} }
 // C is the channel a goroutine outside any task receives from.
 func (s *Signal) C() <-chan struct{} { return s.ch }
 
-// Fire wakes the armed waiter, or records the firing for the next Arm. It
-// reports whether it woke a goroutine outside tasks that was waiting (or
-// about to): the finishing worker may then give that goroutine a moment to
-// react before it picks its next task (see Reacting).
-func (s *Signal) Fire() bool {
+// Fire wakes the armed waiter, or records the firing for the next Arm and
+// leaves a token for a goroutine outside tasks.
+func (s *Signal) Fire() {
 	s.mu.Lock()
 	w, r := s.waiter, s.run
 	s.waiter, s.run = nil, nil
@@ -46,27 +34,12 @@ func (s *Signal) Fire() bool {
 	s.mu.Unlock()
 	if w != nil && w.CAS(Waiting, Ready) {
 		r.Ready(w)
-		return false
+		return
 	}
 	select {
 	case s.ch <- struct{}{}:
 	default:
 	}
-	if w == nil && s.reacting.CompareAndSwap(false, true) {
-		s.firedAt.Store(time.Now().UnixNano())
-		return true
-	}
-	return false
-}
-
-// Blocking is called by a goroutine outside tasks right before it waits on
-// C: it has reacted to the last firing.
-func (s *Signal) Blocking() { s.reacting.Store(false) }
-
-// Reacting reports whether the goroutine woken by the last firing has not
-// come back to wait yet, for at most bound after the firing.
-func (s *Signal) Reacting(bound time.Duration) bool {
-	return s.reacting.Load() && time.Now().UnixNano()-s.firedAt.Load() < int64(bound)
 }
 
 // Arm makes w, a Waiter in state Waiting, the one Fire makes ready through

@@ -1,41 +1,6 @@
 package core
 
-import (
-	"testing"
-	"time"
-)
-
-// TestSignalReaction checks the bookkeeping behind letting a woken client
-// react: a firing that wakes a waiting client reports it once, the client
-// is reacting until it comes back to wait, and a firing while it still
-// reacts (a busy client) does not ask anyone to wait for it.
-func TestSignalReaction(t *testing.T) {
-	s := NewSignal()
-	if s.Reacting(time.Hour) {
-		t.Fatal("a new signal reports a reaction")
-	}
-	if !s.Fire() {
-		t.Fatal("the first firing did not report waking a waiting client")
-	}
-	if !s.Reacting(time.Hour) {
-		t.Fatal("no reaction after a firing")
-	}
-	if s.Reacting(0) {
-		t.Fatal("a reaction outlived its bound")
-	}
-	if s.Fire() {
-		t.Fatal("a firing while the client still reacts reported a wake")
-	}
-	<-s.C() // the token of the firings
-	s.Consume()
-	s.Blocking()
-	if s.Reacting(time.Hour) {
-		t.Fatal("still reacting after the client came back to wait")
-	}
-	if !s.Fire() {
-		t.Fatal("a firing after the client came back did not report a wake")
-	}
-}
+import "testing"
 
 // TestSignalArm checks the in-task side: a firing makes the armed waiter
 // ready through the run, a firing with nothing armed makes the next Arm
@@ -47,9 +12,7 @@ func TestSignalArm(t *testing.T) {
 	if !s.Arm(w, r) {
 		t.Fatal("Arm on a signal that never fired returned false")
 	}
-	if s.Fire() {
-		t.Fatal("a firing that woke a task reported a client wake")
-	}
+	s.Fire()
 	if len(r.ready) != 1 || r.ready[0] != w || w.State() != Ready {
 		t.Fatalf("the armed waiter was not made ready: %v, state %v", r.ready, w.State())
 	}
