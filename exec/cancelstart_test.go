@@ -50,5 +50,5 @@ func TestCancelBeforeStartNeverStarts(t *testing.T) {
 	r.settleLocked(w) // the task
 	r.mu.Unlock()
 	r.settle(1) // the Close hold: the run is finished
-	cg.End(false, nil, nil)
+	cg.End(func() bool { return false }, nil, nil)
 }

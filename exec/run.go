@@ -717,9 +717,9 @@ func (r *runner) wait() error {
 		cause = context.Cause(r.ctx)
 	}
 	if cause == nil {
-		cause = context.Canceled // nodes added after the run finished
+		cause = errEnded // nodes added while the run ended
 	}
-	r.g.End(r.outstanding.Load() > 0, cause, func(n *core.Node) {
+	r.g.End(func() bool { return r.outstanding.Load() > 0 }, cause, func(n *core.Node) {
 		if r.obs != nil {
 			r.emit(EventCancelled, n, -1, cause)
 		}
@@ -736,6 +736,10 @@ func (r *runner) wait() error {
 	}
 	return nil
 }
+
+// errEnded is why a task added to a run while it ended, after its last
+// task finished, was cancelled.
+var errEnded = fmt.Errorf("%w: it was added as the run ended", graph.ErrCancelled)
 
 // fail records a task that failed or was skipped.
 func (r *runner) fail(n *core.Node, s core.State, err error) {

@@ -607,14 +607,17 @@ func (g *Graph) FindCycle(roots []*Node, more func(n *Node, out []*Node) []*Node
 	return nil
 }
 
-// End closes the active run. If it stopped early, nodes of the run that
-// did not finish are marked cancelled with err (and passed to cancelled),
-// and their waiters are woken.
-func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
+// End closes the active run. If unfinished reports that nodes of the run
+// did not finish (the run stopped early, or nodes joined it after its
+// last worker left), they are marked cancelled with err (and passed to
+// cancelled), and their waiters are woken. unfinished is asked under the
+// graph's lock, which every node joining the run holds: a node added
+// concurrently either is counted then or finds the run closed.
+func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.releasing.Store(false)
-	if !early {
+	if !unfinished() {
 		g.run = nil
 		return
 	}
