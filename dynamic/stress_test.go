@@ -7,12 +7,14 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/evolve-dag/evolve/dynamic"
@@ -49,31 +51,131 @@ import (
 //	EVOLVE_STRESS_FROM=17 EVOLVE_STRESS_SEEDS=1 go test ./dynamic -run TestRandomGrowingRuns -count 1000
 //
 // EVOLVE_STRESS_MIX=flows makes a third of the tasks flows and every run a
-// run for targets. That mix hangs about one run in 50,000 on cycles of
-// joining flows and their readers that the executor's stall search should
-// break, and once read a zero value: known bugs, not yet found (see
-// CHANGELOG.md).
+// run for targets; EVOLVE_STRESS_MIX=waits makes a third of the tasks wait
+// for a random existing task, so that cycles of waits are common.
+//
+// These runs are truly concurrent, which is how they find races, and so
+// a failing seed does not replay exactly; TestReplayableRuns runs the
+// same workloads so that they do.
 func TestRandomGrowingRuns(t *testing.T) {
 	seeds := 40
 	if testing.Short() {
 		seeds = 10
 	}
 	seeds = stressEnv(t, "EVOLVE_STRESS_SEEDS", seeds, 1)
-	flowMix := false
-	switch v := os.Getenv("EVOLVE_STRESS_MIX"); v {
-	case "":
-	case "flows":
-		flowMix = true
-	default:
-		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, or nothing", v)
-	}
+	mix := stressMix(t)
 	from := stressEnv(t, "EVOLVE_STRESS_FROM", 0, 0)
 	for seed := from; seed < from+seeds; seed++ {
 		for _, workers := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
-				runStress(t, uint64(seed), workers, flowMix)
+				runStress(t, uint64(seed), workers, mix)
 			})
 		}
+	}
+}
+
+// TestReplayableRuns runs the workloads of TestRandomGrowingRuns so that a
+// seed replays exactly: in a testing/synctest bubble, on one processor
+// (GOMAXPROCS=1), with every task body and every client action taking a
+// pause of fake time drawn from the seed, each ending at an instant no
+// other pause ends at. Then what happens at each instant is decided by the
+// seed and the worker count. Each seed runs twice, and the two traces
+// (every event of every task, at its fake time) must be equal; all of TestRandomGrowingRuns's checks apply too. A run that
+// hangs shows at once: the bubble's clock jumps to the liveness bound.
+//
+// EVOLVE_REPLAY_SEEDS, EVOLVE_REPLAY_FROM and EVOLVE_STRESS_MIX choose the
+// seeds and the mix, as for TestRandomGrowingRuns:
+//
+//	EVOLVE_REPLAY_FROM=17 EVOLVE_REPLAY_SEEDS=1 go test ./dynamic -run TestReplayableRuns -v
+func TestReplayableRuns(t *testing.T) {
+	seeds := 30
+	if testing.Short() {
+		seeds = 8
+	}
+	seeds = stressEnv(t, "EVOLVE_REPLAY_SEEDS", seeds, 1)
+	mix := stressMix(t)
+	mix.replay = true
+	from := stressEnv(t, "EVOLVE_REPLAY_FROM", 0, 0)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for seed := from; seed < from+seeds; seed++ {
+		for _, workers := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
+				var traces [2][]string
+				for i := range traces {
+					synctest.Test(t, func(t *testing.T) {
+						traces[i] = byInstant(runStress(t, uint64(seed), workers, mix))
+					})
+				}
+				if dir := os.Getenv("EVOLVE_REPLAY_DUMP"); dir != "" {
+					for i, tr := range traces {
+						os.WriteFile(fmt.Sprintf("%s/seed%d-w%d-%d.txt", dir, seed, workers, i), []byte(strings.Join(tr, "\n")), 0o644)
+					}
+				}
+				if i, ok := firstDiff(traces[0], traces[1]); !ok {
+					t.Errorf("the two runs of the seed differ at event %d of %d/%d:\n%s\n%s",
+						i, len(traces[0]), len(traces[1]), at(traces[0], i), at(traces[1], i))
+				}
+			})
+		}
+	}
+}
+
+// byInstant sorts the events of each instant of a trace, whose lines
+// begin with their fake time. Goroutines woken at one instant by one
+// event (a run's end wakes every waiter, a completion a parked worker)
+// take turns in an order the Go scheduler picks, even on one processor
+// (a goroutine that runs long is preempted): what happens at each instant
+// is a function of the seed, the order within it may not be.
+func byInstant(trace []string) []string {
+	out := slices.Clone(trace)
+	for i := 0; i < len(out); {
+		j := i + 1
+		at, _, _ := strings.Cut(out[i], " ")
+		for j < len(out) && strings.HasPrefix(out[j], at+" ") {
+			j++
+		}
+		slices.Sort(out[i:j])
+		i = j
+	}
+	return out
+}
+
+// firstDiff returns the index of the first element where a and b differ,
+// and whether they are equal.
+func firstDiff(a, b []string) (int, bool) {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i, false
+		}
+	}
+	return min(len(a), len(b)), len(a) == len(b)
+}
+
+func at(trace []string, i int) string {
+	if i < len(trace) {
+		return trace[i]
+	}
+	return "(end)"
+}
+
+// stressOptions is what a stress run mixes, beyond the default.
+type stressOptions struct {
+	flows  bool // a third of the tasks are flows, every run is for targets
+	waits  bool // a third of the tasks wait for a random existing task
+	replay bool // the run replays exactly (see TestReplayableRuns)
+}
+
+func stressMix(t *testing.T) stressOptions {
+	switch v := os.Getenv("EVOLVE_STRESS_MIX"); v {
+	case "":
+		return stressOptions{}
+	case "flows":
+		return stressOptions{flows: true}
+	case "waits":
+		return stressOptions{waits: true}
+	default:
+		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, or nothing", v)
+		return stressOptions{}
 	}
 }
 
@@ -99,7 +201,12 @@ const (
 	planSpawn            // add children, and return without waiting
 	planSpawnWait        // add children and wait for them; add their results
 	planFlow             // a graph.Flow: emit children, return the last one
+	planWaitAny          // wait for a random existing task, and add its result
+	planFlaky            // fail the first attempts (it has Retries), then return like planPlain
 )
+
+// errFlaky is what a flaky task's failing attempts return.
+var errFlaky = errors.New("flaky")
 
 // stressTask is one task of a stress run, with what the test needs to check
 // it afterwards.
@@ -109,6 +216,7 @@ type stressTask struct {
 	inputs []*stressTask
 	plan   int
 	kids   int // children to add, for the spawning plans
+	flakes int // attempts that fail before one succeeds (planFlaky)
 	// timeout: built with graph.Timeout, so its wait may end early
 	timeout bool
 	runs    atomic.Int32
@@ -139,7 +247,39 @@ type stressWorld struct {
 
 	stopped  bool // the test stops the run while it grows
 	targeted bool // the run is for a few targets: results nobody needs any more are released
-	flowMix  bool // a third of the tasks are flows (EVOLVE_STRESS_MIX=flows)
+	mix      stressOptions
+
+	// For replayable runs (guarded by mu): the fake instants at which
+	// pauses end, each used once, and the trace of the run's events.
+	wakes map[time.Time]bool
+	trace []string
+	start time.Time
+}
+
+// pause takes a pause of fake time in a replayable run, ending at an
+// instant that no other pause ends at, so that only one goroutine wakes at
+// a time; it does nothing in other runs.
+func (w *stressWorld) pause(rng *rand.Rand) {
+	if !w.mix.replay {
+		return
+	}
+	w.mu.Lock()
+	at := time.Now().Add(time.Duration(1+rng.IntN(100)) * time.Microsecond)
+	for w.wakes[at] {
+		at = at.Add(time.Nanosecond)
+	}
+	w.wakes[at] = true
+	w.mu.Unlock()
+	time.Sleep(time.Until(at))
+}
+
+// Observe records the events of a replayable run.
+func (w *stressWorld) Observe(e exec.Event) {
+	w.mu.Lock()
+	// Not the worker: which of the workers woken at once takes a task is
+	// the Go scheduler's choice, and changes nothing else.
+	w.trace = append(w.trace, fmt.Sprintf("%v %v %s", time.Since(w.start), e.Kind, e.Task.Name()))
+	w.mu.Unlock()
 }
 
 // unfinished counts the tasks that did not succeed.
@@ -153,26 +293,32 @@ func (w *stressWorld) unfinished() int {
 	return k
 }
 
-func runStress(t *testing.T, seed uint64, workers int, flowMix bool) {
-	w := &stressWorld{t: t, seed: seed, g: graph.New(), byName: map[string]*stressTask{}, flowMix: flowMix}
+// runStress runs one random workload and checks it; for a replayable run
+// it returns the trace of its events.
+func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []string {
+	w := &stressWorld{t: t, seed: seed, g: graph.New(), byName: map[string]*stressTask{}, mix: mix,
+		wakes: map[time.Time]bool{}, start: time.Now()}
 	w.budget.Store(160)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for range 20 {
 		w.add(w.g, rng, 0)
 	}
 	opts := []exec.Option{exec.Workers(workers)}
-	if seed%4 == 1 || flowMix {
+	if mix.replay {
+		opts = append(opts, exec.Observe(w))
+	}
+	if seed%4 == 1 || mix.flows {
 		// A run for a few targets, which releases results nobody needs any
 		// more; tasks added later that read them have them computed again.
 		w.targeted = true
 		opts = append(opts, exec.Targets(w.all[rng.IntN(len(w.all))].h, w.all[rng.IntN(len(w.all))].h))
 	}
 	e := start(t, w.g, opts...)
-	if seed%4 == 3 && !flowMix {
+	if seed%4 == 3 && !mix.flows {
 		// Stop the run while it grows: everything must still end, and
 		// promptly.
 		w.stopped = true
-		after := time.Duration(rng.IntN(2000)) * time.Microsecond
+		after := time.Duration(rng.IntN(2000))*time.Microsecond + time.Duration(1+2*rng.IntN(500)) // odd: see pause
 		stop := time.AfterFunc(after, e.Stop)
 		defer stop.Stop()
 	}
@@ -202,6 +348,9 @@ func runStress(t *testing.T, seed uint64, workers int, flowMix bool) {
 		t.Errorf("the run did not end within %v: %v", liveness, runErr)
 	}
 	w.check(workers, runErr)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.trace
 }
 
 // logUnfinished logs every task that has not finished, with what it needs.
@@ -228,21 +377,28 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 		return nil
 	}
 	st := &stressTask{name: fmt.Sprintf("t%d", w.seq.Add(1))}
-	spawn, spawnWait, flow := 5, 9, 11 // thresholds out of 20
-	if w.flowMix {
-		spawn, spawnWait, flow = 4, 7, 14
+	spawn, spawnWait, flow, waitAny := 5, 9, 11, 12 // thresholds out of 20
+	switch {
+	case w.mix.flows:
+		spawn, spawnWait, flow, waitAny = 4, 7, 14, 14
+	case w.mix.waits:
+		spawn, spawnWait, flow, waitAny = 4, 6, 8, 15
 	}
 	switch r := rng.IntN(20); {
 	case r == 0:
 		st.plan = planFail
 	case r == 1:
 		st.plan = planPanic
+	case r == 2:
+		st.plan, st.flakes = planFlaky, 1+rng.IntN(2)
 	case r < spawn && depth < 4:
 		st.plan, st.kids = planSpawn, 1+rng.IntN(3)
 	case r < spawnWait && depth < 4:
 		st.plan, st.kids = planSpawnWait, 1+rng.IntN(3)
 	case r < flow && depth < 4:
 		st.plan, st.kids = planFlow, 1+rng.IntN(3)
+	case r < waitAny:
+		st.plan = planWaitAny
 	default:
 		st.plan = planPlain
 	}
@@ -250,7 +406,12 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 	if st.plan == planSpawnWait && rng.IntN(4) == 0 {
 		// Its wait may be cut short by its own deadline.
 		st.timeout = true
-		opts = append(opts, graph.Timeout(time.Duration(50+rng.IntN(500))*time.Microsecond))
+		// Odd nanoseconds: in a replayable run no deadline ends at the
+		// instant a pause does (see pause).
+		opts = append(opts, graph.Timeout(time.Duration(50+rng.IntN(500))*time.Microsecond+time.Duration(1+2*rng.IntN(500))))
+	}
+	if st.plan == planFlaky {
+		opts = append(opts, graph.Retries(st.flakes, 0))
 	}
 	if st.plan == planFlow {
 		st.h = graph.Flow(b, st.name, w.flowBody(st, depth), opts...)
@@ -276,7 +437,7 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 // enter is the start of every body: it counts the run and checks that
 // every input has succeeded.
 func (w *stressWorld) enter(st *stressTask) *rand.Rand {
-	if n := st.runs.Add(1); n != 1 && !w.targeted {
+	if n := st.runs.Add(1); n > int32(1+st.flakes) && !w.targeted {
 		w.breakf("%s: body ran %d times", st.name, n)
 	}
 	for _, x := range st.inputs {
@@ -297,6 +458,7 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 		w.gauge.in()
 		defer w.gauge.out()
 		rng := w.enter(st)
+		w.pause(rng)
 		v := 1
 		for k, x := range in {
 			if !slices.Contains(w.results(st.inputs[k]), x) {
@@ -309,6 +471,26 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 			return 0, errBoom
 		case planPanic:
 			panic("stress: told to panic")
+		case planFlaky:
+			if st.runs.Load() <= int32(st.flakes) {
+				return 0, errFlaky
+			}
+		case planWaitAny:
+			x := w.pickFor(rng, st)
+			if x == nil {
+				break
+			}
+			w.mu.Lock()
+			st.waited = []*stressTask{x}
+			w.mu.Unlock()
+			w.gauge.out() // a waiting body gives its slot back
+			got, holding, err := w.readOne(ctx, rng, x)
+			w.gauge.in()
+			st.holding = holding
+			if err != nil {
+				return 0, err
+			}
+			v += got
 		case planSpawn, planSpawnWait:
 			s := dynamic.Scope(ctx)
 			var kids []*stressTask
@@ -335,6 +517,34 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 		w.mu.Unlock()
 		return v, nil
 	}
+}
+
+// pickFor returns a random task added before st, or nil.
+func (w *stressWorld) pickFor(rng *rand.Rand, st *stressTask) *stressTask {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := slices.Index(w.all, st)
+	if i <= 0 {
+		return nil
+	}
+	return w.all[rng.IntN(i)]
+}
+
+// readOne waits for x, any task, which may need the waiter (a cycle), and
+// returns its result, and whether the way it read it holds results.
+func (w *stressWorld) readOne(ctx context.Context, rng *rand.Rand, x *stressTask) (int, bool, error) {
+	var v int
+	var err error
+	holding := rng.IntN(2) == 0
+	if holding {
+		v, err = x.h.Wait(ctx)
+	} else if err = graph.Await(ctx, x.h); err == nil {
+		v, err = x.h.Result()
+	}
+	if err == nil && !slices.Contains(w.results(x), v) {
+		w.breakf("read %d from %s, which never computed it (%v)", v, x.name, w.results(x))
+	}
+	return v, holding, err
 }
 
 // readAll waits for every task of kids to finish, in one of the ways a
@@ -399,6 +609,7 @@ func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, 
 		w.gauge.in()
 		defer w.gauge.out()
 		rng := w.enter(st)
+		w.pause(rng)
 		var last *stressTask
 		for range st.kids {
 			if k := w.add(b, rng, depth+1); k != nil {
@@ -423,6 +634,7 @@ func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
 		return w.all[rng.IntN(len(w.all))]
 	}
 	for range 15 {
+		w.pause(rng)
 		switch rng.IntN(7) {
 		case 0, 1:
 			w.add(w.g, rng, 0)
@@ -519,6 +731,30 @@ func (w *stressWorld) check(workers int, runErr error) {
 	if failedRuns > 0 && runErr == nil {
 		t.Errorf("%d tasks did not succeed, but the run returned nil", failedRuns)
 	}
+	w.checkCyclesReportedOnce()
+}
+
+// checkCyclesReportedOnce checks that no cycle of tasks was reported as a
+// deadlock twice: breaking a cycle at one task unblocks the others, so a
+// second report of the same tasks means the executor ended two waits (or
+// failed two tasks) for one deadlock. A report is counted at the task it
+// names first, where the wait was ended or the task failed; tasks that
+// pass such an error on are not reports.
+func (w *stressWorld) checkCyclesReportedOnce() {
+	seen := map[string]string{}
+	for _, st := range w.all {
+		var de *graph.DeadlockError
+		if !errors.As(st.h.Err(), &de) || len(de.Cycle) == 0 || de.Cycle[0] != st.name {
+			continue
+		}
+		members := slices.Clone(de.Cycle[:len(de.Cycle)-1])
+		slices.Sort(members)
+		key := strings.Join(members, ",")
+		if other, ok := seen[key]; ok {
+			w.t.Errorf("the cycle of %s was reported twice, at %s and at %s", key, other, st.name)
+		}
+		seen[key] = st.name
+	}
 }
 
 // checkDone checks a task that succeeded: its body ran (once, unless a
@@ -528,8 +764,8 @@ func (w *stressWorld) check(workers int, runErr error) {
 // them.
 func (w *stressWorld) checkDone(st *stressTask) {
 	t := w.t
-	if r := st.runs.Load(); r != 1 && !(w.targeted && r > 1) {
-		t.Errorf("%s: succeeded, but its body ran %d times", st.name, r)
+	if r := st.runs.Load(); r != int32(1+st.flakes) && !(w.targeted && r > 1) {
+		t.Errorf("%s: succeeded, but its body ran %d times (%d failing attempts planned)", st.name, r, st.flakes)
 	}
 	if st.plan == planFail || st.plan == planPanic {
 		t.Errorf("%s: succeeded, but it was told to fail", st.name)
@@ -583,10 +819,13 @@ func (w *stressWorld) reason(st *stressTask) string {
 		// tasks needing each other at it.
 		return w.checkCycle(st, de.Cycle)
 	}
+	if st.plan == planWaitAny && errors.Is(err, graph.ErrNotScheduled) && w.targeted {
+		return "" // it waited for a task that the targets do not need (see Task.Wait)
+	}
 	if st.timeout && errors.Is(err, context.DeadlineExceeded) {
 		return "" // its deadline cut its wait short
 	}
-	if w.targeted && st.plan == planSpawnWait && !st.holding && (errors.Is(err, graph.ErrReleased) || errors.Is(err, graph.ErrNotDone)) {
+	if w.targeted && (st.plan == planSpawnWait || st.plan == planWaitAny) && !st.holding && (errors.Is(err, graph.ErrReleased) || errors.Is(err, graph.ErrNotDone)) {
 		// A run for targets releases a result once the tasks that read it
 		// as an input have (and computes it again for a new reader): a
 		// child's result read with Result after a wait is not kept for
@@ -599,6 +838,10 @@ func (w *stressWorld) reason(st *stressTask) string {
 		case planFail:
 			if errors.Is(err, errBoom) {
 				return ""
+			}
+		case planFlaky:
+			if errors.Is(err, errFlaky) && w.stopped {
+				return "" // the run stopped before its retry
 			}
 		case planPanic:
 			var pe *graph.PanicError

@@ -298,4 +298,3 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 	w.claim = true
 	return best
 }
-

@@ -298,7 +298,7 @@ type runner struct {
 	// raised counts the times the runnable work grew (a node queued, a slot
 	// taken): a stall breaker acts only if it did not grow since the search.
 	raised  uint64
-	parked  map[*parked]struct{}   // goroutines of tasks blocked in a wait
+	parked  map[*parked]struct{}    // goroutines of tasks blocked in a wait
 	joining map[*core.Node]struct{} // flows that joined what they emitted; finished ones are dropped by the next search
 
 	failMu  sync.Mutex

@@ -13,14 +13,14 @@ import (
 // worker is one goroutine of a run, or the stand-in a waiter uses to run an
 // awaited task itself. Its fields belong to the goroutine running it.
 type worker struct {
-	r      *runner
-	id     int
-	cur    *core.Node    // the task whose function runs now
-	buf    []*core.Node  // nodes made ready by the last completion; reused
-	ctx    taskCtx       // the context given to task functions
-	wake   chan struct{} // a parked worker is woken here; buffered so waking never blocks
-	away   int           // goroutines of the current task blocked in a wait (guarded by r.mu)
-	claim  bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
+	r     *runner
+	id    int
+	cur   *core.Node    // the task whose function runs now
+	buf   []*core.Node  // nodes made ready by the last completion; reused
+	ctx   taskCtx       // the context given to task functions
+	wake  chan struct{} // a parked worker is woken here; buffered so waking never blocks
+	away  int           // goroutines of the current task blocked in a wait (guarded by r.mu)
+	claim bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
 	// A stand-in (see getSub) runs on the goroutine of outer, whose task,
 	// claimer, awaits awaits meanwhile; nil for a worker goroutine's own.
 	outer   *worker
