@@ -827,6 +827,9 @@ func (w *stressWorld) reason(st *stressTask) string {
 	if st.plan == planWaitAny && errors.Is(err, graph.ErrNotScheduled) && w.targeted {
 		return "" // it waited for a task that the targets do not need (see Task.Wait)
 	}
+	if st.plan == planWaitAny && errors.Is(err, graph.ErrInBatch) {
+		return "" // it waited for a task that a client's open Batch holds back
+	}
 	if st.timeout && errors.Is(err, context.DeadlineExceeded) {
 		return "" // its deadline cut its wait short
 	}
