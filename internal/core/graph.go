@@ -513,6 +513,14 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	// Every input is now either unfinished, so that its completion, which
 	// will see the announcement, counts n down under the lock after this,
 	// or finished with its consumers counted: n counts the former only.
+	//
+	// n itself may have finished before (its result was released) with its
+	// completion still counting its consumers down without the lock: let
+	// it end first, or it would count down consumers that join to wait for
+	// n's new computation.
+	for v := n.state.Load(); State(v&stateMask).Terminal() && v&counted == 0; v = n.state.Load() {
+		runtime.Gosched()
+	}
 	g.prepare(n, uint32(Waiting))
 	pending, poison := g.countInputs(n, link, g.run.Releasing())
 	if poison {
@@ -842,7 +850,12 @@ func (n *Node) Release() bool {
 	// the node computed again at once (Graph.activateNew reads the state
 	// without this lock), and a drop after that would wipe the new result.
 	n.body.Drop()
-	n.store(uint32(Released) | counted) // its consumers were counted down when it finished
+	// Keep the counted flag as it is: a completion without the lock may
+	// still be counting down the consumers (a reader that it made ready
+	// read the result and released it meanwhile). A new reader waits for
+	// the flag before it has the node computed again (see join): else the
+	// old completion could count it down for the new computation.
+	n.CAS(Done, Released)
 	return true
 }
 
