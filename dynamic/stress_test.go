@@ -908,3 +908,21 @@ func hasTask(ts []*stressTask, x *stressTask) bool {
 	}
 	return false
 }
+
+// FuzzReplayableRun is TestReplayableRuns with the fuzzer choosing the
+// seed, the worker count and the mix: a failing input replays exactly.
+//
+//	go test ./dynamic -run '^$' -fuzz FuzzReplayableRun -fuzztime 10m
+func FuzzReplayableRun(f *testing.F) {
+	f.Add(uint64(0), uint8(1), uint8(0))
+	f.Add(uint64(1), uint8(2), uint8(1))
+	f.Add(uint64(3), uint8(3), uint8(2))
+	f.Add(uint64(17), uint8(2), uint8(0))
+	f.Fuzz(func(t *testing.T, seed uint64, workers, mix uint8) {
+		opts := []stressOptions{{replay: true}, {replay: true, flows: true}, {replay: true, waits: true}}[mix%3]
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		synctest.Test(t, func(t *testing.T) {
+			runStress(t, seed, 1+int(workers%3), opts)
+		})
+	})
+}
