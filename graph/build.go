@@ -193,7 +193,9 @@ func (s *settings) apply(opts []Option) error {
 	return nil
 }
 
-// Value adds a task that is done from the start, with result v.
+// Value adds a task that is done from the start, with result v. Nothing
+// could compute it again, so its result is never released: runs for
+// targets keep it, and Task.Release leaves it.
 func Value[T any](b Builder, v T, opts ...Option) *Task[T] {
 	t := &value[T]{}
 	t.val = v

@@ -62,6 +62,9 @@ type Graph struct {
 	// revived counts the times existing nodes were brought into a run
 	// while it ran (see activate); guarded by mu.
 	revived int64
+	// unkept are the nodes whose holders released them while a run was
+	// active (see Unkeep), to release when it ends; guarded by mu.
+	unkept []*Node
 }
 
 // ClientActed records that a client added a task or began a wait.
@@ -255,7 +258,7 @@ func (g *Graph) Order(before, after *Node) error {
 	switch {
 	case g.run != nil:
 		return ErrRunning
-	case after.State() == Done && after.epoch.Load() == 0:
+	case after.IsValue():
 		return errors.New("it is a value, which never waits")
 	}
 	g.order = true
@@ -652,6 +655,13 @@ func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.releasing.Store(false)
+	// Results released by their holders while the run went on: nothing
+	// reads them now.
+	for _, n := range g.unkept {
+		n.users.Store(0)
+		n.Release()
+	}
+	g.unkept = nil
 	if !early {
 		g.run = nil
 		return
@@ -871,7 +881,11 @@ func (n *Node) Unwatch(w *Node) bool {
 }
 
 // Unkeep undoes the Keep option and releases the result if no consumer in
-// the run still has to read it.
+// the run still has to read it. Outside a run, nothing reads it any more.
+// During a run, readers that the run counted may still have to, and their
+// counts cannot be told apart from those that earlier runs left (targets
+// kept, readers that never ran): the result is dropped now if nothing
+// counts it, and otherwise when the run ends.
 func (n *Node) Unkeep() {
 	n.lock()
 	if o := n.Options(); o != nil && o.Keep {
@@ -879,18 +893,29 @@ func (n *Node) Unkeep() {
 		n.users.Add(-1)
 	}
 	n.unlock()
-	if n.g != nil && n.g.RunOf(n) == nil {
-		n.users.Store(0) // no run reads it any more
+	g := n.g
+	if g == nil {
+		return // never built, so never run
+	}
+	// Under the graph's lock, so that no run begins (and counts n for a
+	// reader) between the reset and the release.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run != nil {
+		g.unkept = append(g.unkept, n)
+	} else {
+		n.users.Store(0)
 	}
 	n.Release()
 }
 
 // Release drops n's result when no consumer in the run still has to read
-// it. It reports whether it did.
+// it. It reports whether it did. A value is never dropped: nothing could
+// compute it again.
 func (n *Node) Release() bool {
 	n.lock()
 	defer n.unlock()
-	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
+	if n.users.Load() > 0 || n.State() != Done || n.body == nil || n.IsValue() {
 		return false
 	}
 	// Drop first: once the state says Released, a new reader may have

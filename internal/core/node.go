@@ -285,6 +285,12 @@ func (n *Node) Kind() Kind {
 	return Task
 }
 
+// IsValue reports whether n was made done when it was built (graph's
+// Value): it has no function to compute it again, so its result is never
+// released. Such a node never takes part in a run (every run finds it
+// done), so its epoch stays zero, which no run has.
+func (n *Node) IsValue() bool { return n.epoch.Load() == 0 && n.State() == Done }
+
 // Body is the node's typed part.
 func (n *Node) Body() Body { return n.body }
 
