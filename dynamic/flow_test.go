@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/evolve-dag/evolve/dynamic"
@@ -304,5 +305,72 @@ func TestFlowInTargetedRunKeepsWhatItReturns(t *testing.T) {
 				t.Errorf("a: %v; want it released once the flow took it", err)
 			}
 		})
+	}
+}
+
+// TestFlowReturningWhatItCannotJoinFails: a flow whose function returns
+// itself (after emitting a task), nil with no error, a task of another
+// graph, or a task that could not be built fails with an error on the
+// flow saying so, in a full run and in a run for targets, and its
+// consumer is skipped; the run does not hang.
+func TestFlowReturningWhatItCannotJoinFails(t *testing.T) {
+	other := graph.New()
+	foreign := graph.Go(other, "foreign", func(context.Context) (int, error) { return 1, nil })
+	cases := []struct {
+		name   string
+		ret    func(self *graph.Task[int], b graph.Builder) *graph.Task[int]
+		expect func(err error) bool
+	}{
+		{"itself", func(self *graph.Task[int], b graph.Builder) *graph.Task[int] {
+			graph.Go(b, "emitted", func(context.Context) (int, error) { return 1, nil })
+			return self
+		}, func(err error) bool {
+			c, ok := deadlockCycle(err)
+			return ok && slices.Equal(c, []string{"flow", "flow"})
+		}},
+		{"nil", func(*graph.Task[int], graph.Builder) *graph.Task[int] { return nil }, func(err error) bool {
+			return errors.Is(err, graph.ErrNilInput) && strings.Contains(err.Error(), "no task")
+		}},
+		{"other graph", func(*graph.Task[int], graph.Builder) *graph.Task[int] { return foreign }, func(err error) bool {
+			return errors.Is(err, graph.ErrOtherGraph) && strings.Contains(err.Error(), `"foreign"`)
+		}},
+		{"not built", func(_ *graph.Task[int], b graph.Builder) *graph.Task[int] {
+			return graph.Go[int](b, "broken", nil)
+		}, func(err error) bool {
+			return errors.Is(err, graph.ErrNilFunc) && strings.Contains(err.Error(), `"broken"`)
+		}},
+	}
+	for _, c := range cases {
+		for _, targets := range []bool{false, true} {
+			for _, read := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/targets=%v/consumer=%v", c.name, targets, read), func(t *testing.T) {
+					g := graph.New()
+					var fl *graph.Task[int]
+					fl = graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+						return c.ret(fl, b), nil
+					})
+					target := fl
+					var consumer *graph.Task[int]
+					if read {
+						consumer = graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x, nil })
+						target = consumer
+					}
+					var opts []exec.Option
+					if targets {
+						opts = append(opts, exec.Targets(target))
+					}
+					if err := run(t, g, opts...); err == nil {
+						t.Error("run succeeded; want the flow's failure")
+					}
+					var ge *graph.Error
+					if fl.State() != graph.Failed || !errors.As(fl.Err(), &ge) || ge.Task != "flow" || !c.expect(fl.Err()) {
+						t.Errorf("flow: %v, %v; want it failed, with an error on flow saying why", fl.State(), fl.Err())
+					}
+					if read && consumer.State() != graph.Skipped {
+						t.Errorf("consumer: %v; want skipped", consumer.State())
+					}
+				})
+			}
+		}
 	}
 }
