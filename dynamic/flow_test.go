@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evolve-dag/evolve/dynamic"
@@ -305,6 +306,70 @@ func TestFlowInTargetedRunKeepsWhatItReturns(t *testing.T) {
 				t.Errorf("a: %v; want it released once the flow took it", err)
 			}
 		})
+	}
+}
+
+// TestFlowReturnsAReleasedTask: a flow returns a task whose result an
+// earlier run for targets released. Like any new reader, the flow has it
+// computed again.
+func TestFlowReturnsAReleasedTask(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var runs atomic.Int32
+			a := graph.Go(g, "a", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
+			reader := graph.Go1(g, "reader", a, func(_ context.Context, x int) (int, error) { return x, nil })
+			if err := run(t, g, exec.Workers(workers), exec.Targets(reader)); err != nil {
+				t.Fatal(err)
+			}
+			if a.State() != graph.Released {
+				t.Fatalf("a: %v after the first run; want released", a.State())
+			}
+			fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return a, nil })
+			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			check(t, consumer, 21)
+			if n := runs.Load(); n != 2 {
+				t.Errorf("a ran %d times; want 2 (once more for the flow)", n)
+			}
+		})
+	}
+}
+
+// TestFlowReturnsATaskOutsideTheRun: a flow in a run for targets returns
+// a task that the targets do not need, so it is not in the run. Like any
+// new reader, the flow brings it in, in a run and in an open run.
+func TestFlowReturnsATaskOutsideTheRun(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		for _, workers := range []int{1, 2} {
+			t.Run(fmt.Sprintf("open=%v/workers=%d", open, workers), func(t *testing.T) {
+				g := graph.New()
+				x := graph.Go(g, "x", func(context.Context) (int, error) { return 20, nil })
+				fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+				consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				if !open {
+					if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+						t.Fatalf("run: %v", err)
+					}
+				} else {
+					anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+					e := start(t, g, exec.Workers(workers), exec.Targets(anchor))
+					late := graph.Flow(g, "late", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+					if v, err := late.Wait(t.Context()); v != 20 || err != nil {
+						t.Errorf("late flow: %v, %v; want 20", v, err)
+					}
+					if err := finish(t, e); err != nil {
+						t.Fatalf("run: %v", err)
+					}
+					if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+						t.Fatalf("second run: %v", err)
+					}
+				}
+				check(t, consumer, 21)
+			})
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/evolve-dag/evolve/graph"
@@ -508,11 +509,12 @@ func (r *runner) beginJoin(n *core.Node) bool {
 	p := n.Pending()
 	p.Add(1) // a guard, so the count cannot reach zero before Joining is set
 	n.SetJoined()
-	if on := n.Body().(joiner).JoinOn(); on != nil && on.Parent() != n {
-		n.AddJoin(on) // its emitted tasks are there already (see core.Node.Joins)
-		if r.releasing {
-			on.Users().Add(1) // read when the flow joins, like its emitted tasks (see complete)
-		}
+	if on := n.Body().(joiner).JoinOn(); on != nil && !slices.Contains(n.Joins(), on) {
+		// Not one of the tasks it emitted (see core.Node.Joins): the flow
+		// reads it as a new reader would, and, like those, when it joins
+		// (see complete).
+		r.g.Adopt(on)
+		n.AddJoin(on)
 		on.Watch(n)
 	}
 	n.CAS(core.Running, core.Joining)

@@ -243,6 +243,14 @@ func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Contex
 // returns without waiting; the flow finishes, and its consumers start, only
 // when every task it emitted has finished (Taskflow's subflow join). If an
 // emitted task fails, the flow fails with a *SkipError naming it.
+//
+// The returned task need not be one the function emitted: the flow reads
+// it as a new reader would, so a task the run was not asked for joins the
+// run, and a result a run for targets released is computed again. A
+// function that returns the flow itself, nil with a nil error, or a task
+// of another graph fails the flow with an error saying so (a
+// *DeadlockError naming the cycle flow -> flow, ErrNilInput,
+// ErrOtherGraph).
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Task[T], error), opts ...Option) *Task[T] {
 	t := &flow[T]{fn: fn}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})

@@ -775,6 +775,35 @@ func (g *Graph) Unhold(n *Node, epoch uint32) {
 	g.mu.Unlock()
 }
 
+// Adopt brings n into the active run, if it is neither in it nor has a
+// result, for a reader that is none of its consumers and reads it when it
+// finishes (a flow that returns it); in a run that releases results, it
+// counts that reader among n's users, until the reader lets go as a
+// consumer does (exec's Consumed). A result released already is computed
+// again, as for a new consumer.
+func (g *Graph) Adopt(n *Node) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run == nil {
+		return
+	}
+	for {
+		g.Want(n)
+		if !g.run.Releasing() {
+			return
+		}
+		n.lock()
+		if n.State() != Released {
+			// Release checks users under this lock, so once it is counted
+			// the result stays.
+			n.users.Add(1)
+			n.unlock()
+			return
+		}
+		n.unlock() // released since Want looked: compute it again
+	}
+}
+
 // Want brings n, an existing node, into the active run if there is one and
 // n neither is in it nor has a result. The caller holds the lock.
 func (g *Graph) Want(n *Node) {
