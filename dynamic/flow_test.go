@@ -309,6 +309,87 @@ func TestFlowInTargetedRunKeepsWhatItReturns(t *testing.T) {
 	}
 }
 
+// TestFlowRetryJoinsOnlyTheLastAttempt: a flow built with Retries whose
+// first attempt emits a task and fails; the second returns a task. Each
+// attempt's emitted tasks belong to it: the retry starts a fresh join, so
+// the flow succeeds with the second attempt's result without waiting for
+// the first attempt's task, whatever that task does. That task is not
+// cancelled: it runs to its end, and its failure is the run's, not the
+// flow's. In full runs and in runs for targets:
+//
+//   - failed: the first attempt waits for its task, which fails, and then
+//     fails itself; the second emits a task and returns it.
+//   - running: the first attempt's task still runs when the flow is done.
+//   - returned: the second attempt returns the first attempt's task, and
+//     so joins it again.
+func TestFlowRetryJoinsOnlyTheLastAttempt(t *testing.T) {
+	for _, mode := range []string{"failed", "running", "returned"} {
+		for _, targets := range []bool{false, true} {
+			for _, workers := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%s/targets=%v/workers=%d", mode, targets, workers), func(t *testing.T) {
+					testFlowRetry(t, mode, targets, workers)
+				})
+			}
+		}
+	}
+}
+
+func testFlowRetry(t *testing.T, mode string, targets bool, workers int) {
+	g := graph.New()
+	gate := make(chan struct{})
+	var first *graph.Task[int]
+	attempts := 0
+	fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+		attempts++
+		if attempts > 1 {
+			if mode == "returned" {
+				return first, nil
+			}
+			return graph.Go(b, "second", func(context.Context) (int, error) { return 20, nil }), nil
+		}
+		switch mode {
+		case "failed":
+			first = graph.Go(b, "first", func(context.Context) (int, error) { return 0, errBoom })
+			_, _ = first.Wait(ctx)
+		case "running":
+			// Below the second attempt's task, so that one worker runs
+			// that one first.
+			first = graph.Go(b, "first", func(ctx context.Context) (int, error) { return 1, block(ctx, gate) }, graph.Priority(-1))
+		case "returned":
+			first = graph.Go(b, "first", func(context.Context) (int, error) { return 20, nil })
+		}
+		return nil, errors.New("first attempt fails")
+	}, graph.Retries(1, 0))
+	consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	opts := []exec.Option{exec.Workers(workers)}
+	if targets {
+		opts = append(opts, exec.Targets(consumer))
+	}
+	e := start(t, g, opts...)
+	awaitClosed(t, consumer.Done(), "the flow's consumer")
+	check(t, consumer, 21)
+	if !targets {
+		check(t, fl, 20)
+	}
+	close(gate)
+	err := finish(t, e)
+	switch mode {
+	case "failed":
+		if !errors.Is(err, errBoom) || !errors.Is(first.Err(), errBoom) {
+			t.Errorf("run: %v; first: %v; want the first attempt's task failed, and the run to say so", err, first.Err())
+		}
+	case "running":
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		check(t, first, 1)
+	case "returned":
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+}
+
 // TestFlowReturnsAReleasedTask: a flow returns a task whose result an
 // earlier run for targets released. Like any new reader, the flow has it
 // computed again.

@@ -307,6 +307,12 @@ func (r *runner) retry(w *worker, n *core.Node) error {
 		if r.obs != nil {
 			r.emit(EventRetried, n, w.id, err)
 		}
+		if o.Join {
+			// A flow's next attempt joins only what it emits (see graph.Flow).
+			for _, e := range n.Retry() {
+				w.Consumed(e)
+			}
+		}
 		if backoff > 0 {
 			t := time.NewTimer(backoff)
 			select {

@@ -251,6 +251,13 @@ func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Contex
 // of another graph fails the flow with an error saying so (a
 // *DeadlockError naming the cycle flow -> flow, ErrNilInput,
 // ErrOtherGraph).
+//
+// With Retries, each attempt of the function joins only what it emits:
+// when an attempt fails, the flow stops joining that attempt's tasks, and
+// the next attempt starts a fresh join. Those tasks are not cancelled:
+// they run to their end, and a failure among them fails the run (see
+// exec.Run) but not the flow, unless a later attempt returns one of them,
+// which it then joins again.
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Task[T], error), opts ...Option) *Task[T] {
 	t := &flow[T]{fn: fn}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})

@@ -519,6 +519,30 @@ func (n *Node) AddJoin(on *Node) {
 	n.unlock()
 }
 
+// Retry starts a new attempt of n, a Join node whose function failed and
+// is run again: n stops joining what the failed attempt emitted. Those
+// tasks run on, but no longer hold n back, and their failures no longer
+// fail it. It returns them, for the executor to let go of as it would
+// when n finished (see Joins).
+func (n *Node) Retry() []*Node {
+	r := n.rare()
+	n.lock()
+	joins := r.joins
+	r.joins = nil
+	n.unlock()
+	for _, e := range joins {
+		if e.Unwatch(n) {
+			n.pending.Add(-1)
+		}
+	}
+	// Each of them has now either forgotten n or finished, and a failure
+	// poisoned n then: n starts the next attempt clean. Nothing else
+	// poisons a running node (its inputs have finished).
+	n.state.And(^uint32(poisoned))
+	r.cause.Store(nil)
+	return joins
+}
+
 // Needs returns the nodes n cannot finish without, as far as is known now:
 // its inputs; while it runs, what its body waits for; and while a Join node
 // runs or joins, what it joins. Cycles among them are deadlocks.
