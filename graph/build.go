@@ -120,7 +120,8 @@ func Priority(p int) Option { return Option{kind: optPriority, i: int64(p)} }
 
 // Retries runs a failed task again, up to n more times, waiting backoff
 // before the first retry and twice as long before each next one. A panic
-// is not retried, nor is a failure after the run was cancelled.
+// is not retried, nor is a failure after the run was cancelled. A flow's
+// next attempt joins only what it emits itself (see Flow).
 func Retries(n int, backoff time.Duration) Option {
 	return Option{kind: optRetries, i: int64(n), d: backoff}
 }
