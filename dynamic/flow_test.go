@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evolve-dag/evolve/dynamic"
@@ -304,5 +306,217 @@ func TestFlowInTargetedRunKeepsWhatItReturns(t *testing.T) {
 				t.Errorf("a: %v; want it released once the flow took it", err)
 			}
 		})
+	}
+}
+
+// TestFlowRetryJoinsOnlyTheLastAttempt: a flow built with Retries whose
+// first attempt emits a task and fails; the second returns a task. Each
+// attempt's emitted tasks belong to it: the retry starts a fresh join, so
+// the flow succeeds with the second attempt's result without waiting for
+// the first attempt's task, whatever that task does. That task is not
+// cancelled: it runs to its end, and its failure is the run's, not the
+// flow's. In full runs and in runs for targets:
+//
+//   - failed: the first attempt waits for its task, which fails, and then
+//     fails itself; the second emits a task and returns it.
+//   - running: the first attempt's task still runs when the flow is done.
+//   - returned: the second attempt returns the first attempt's task, and
+//     so joins it again.
+func TestFlowRetryJoinsOnlyTheLastAttempt(t *testing.T) {
+	for _, mode := range []string{"failed", "running", "returned"} {
+		for _, targets := range []bool{false, true} {
+			for _, workers := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%s/targets=%v/workers=%d", mode, targets, workers), func(t *testing.T) {
+					testFlowRetry(t, mode, targets, workers)
+				})
+			}
+		}
+	}
+}
+
+func testFlowRetry(t *testing.T, mode string, targets bool, workers int) {
+	g := graph.New()
+	gate := make(chan struct{})
+	var first *graph.Task[int]
+	attempts := 0
+	fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+		attempts++
+		if attempts > 1 {
+			if mode == "returned" {
+				return first, nil
+			}
+			return graph.Go(b, "second", func(context.Context) (int, error) { return 20, nil }), nil
+		}
+		switch mode {
+		case "failed":
+			first = graph.Go(b, "first", func(context.Context) (int, error) { return 0, errBoom })
+			_, _ = first.Wait(ctx)
+		case "running":
+			// Below the second attempt's task, so that one worker runs
+			// that one first.
+			first = graph.Go(b, "first", func(ctx context.Context) (int, error) { return 1, block(ctx, gate) }, graph.Priority(-1))
+		case "returned":
+			first = graph.Go(b, "first", func(context.Context) (int, error) { return 20, nil })
+		}
+		return nil, errors.New("first attempt fails")
+	}, graph.Retries(1, 0))
+	consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	opts := []exec.Option{exec.Workers(workers)}
+	if targets {
+		opts = append(opts, exec.Targets(consumer))
+	}
+	e := start(t, g, opts...)
+	awaitClosed(t, consumer.Done(), "the flow's consumer")
+	check(t, consumer, 21)
+	if !targets {
+		check(t, fl, 20)
+	}
+	close(gate)
+	err := finish(t, e)
+	switch mode {
+	case "failed":
+		if !errors.Is(err, errBoom) || !errors.Is(first.Err(), errBoom) {
+			t.Errorf("run: %v; first: %v; want the first attempt's task failed, and the run to say so", err, first.Err())
+		}
+	case "running":
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		check(t, first, 1)
+	case "returned":
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}
+}
+
+// TestFlowReturnsAReleasedTask: a flow returns a task whose result an
+// earlier run for targets released. Like any new reader, the flow has it
+// computed again.
+func TestFlowReturnsAReleasedTask(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var runs atomic.Int32
+			a := graph.Go(g, "a", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
+			reader := graph.Go1(g, "reader", a, func(_ context.Context, x int) (int, error) { return x, nil })
+			if err := run(t, g, exec.Workers(workers), exec.Targets(reader)); err != nil {
+				t.Fatal(err)
+			}
+			if a.State() != graph.Released {
+				t.Fatalf("a: %v after the first run; want released", a.State())
+			}
+			fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return a, nil })
+			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			check(t, consumer, 21)
+			if n := runs.Load(); n != 2 {
+				t.Errorf("a ran %d times; want 2 (once more for the flow)", n)
+			}
+		})
+	}
+}
+
+// TestFlowReturnsATaskOutsideTheRun: a flow in a run for targets returns
+// a task that the targets do not need, so it is not in the run. Like any
+// new reader, the flow brings it in, in a run and in an open run.
+func TestFlowReturnsATaskOutsideTheRun(t *testing.T) {
+	for _, open := range []bool{false, true} {
+		for _, workers := range []int{1, 2} {
+			t.Run(fmt.Sprintf("open=%v/workers=%d", open, workers), func(t *testing.T) {
+				g := graph.New()
+				x := graph.Go(g, "x", func(context.Context) (int, error) { return 20, nil })
+				fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+				consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				if !open {
+					if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+						t.Fatalf("run: %v", err)
+					}
+				} else {
+					anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+					e := start(t, g, exec.Workers(workers), exec.Targets(anchor))
+					late := graph.Flow(g, "late", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+					if v, err := late.Wait(t.Context()); v != 20 || err != nil {
+						t.Errorf("late flow: %v, %v; want 20", v, err)
+					}
+					if err := finish(t, e); err != nil {
+						t.Fatalf("run: %v", err)
+					}
+					if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
+						t.Fatalf("second run: %v", err)
+					}
+				}
+				check(t, consumer, 21)
+			})
+		}
+	}
+}
+
+// TestFlowReturningWhatItCannotJoinFails: a flow whose function returns
+// itself (after emitting a task), nil with no error, a task of another
+// graph, or a task that could not be built fails with an error on the
+// flow saying so, in a full run and in a run for targets, and its
+// consumer is skipped; the run does not hang.
+func TestFlowReturningWhatItCannotJoinFails(t *testing.T) {
+	other := graph.New()
+	foreign := graph.Go(other, "foreign", func(context.Context) (int, error) { return 1, nil })
+	cases := []struct {
+		name   string
+		ret    func(self *graph.Task[int], b graph.Builder) *graph.Task[int]
+		expect func(err error) bool
+	}{
+		{"itself", func(self *graph.Task[int], b graph.Builder) *graph.Task[int] {
+			graph.Go(b, "emitted", func(context.Context) (int, error) { return 1, nil })
+			return self
+		}, func(err error) bool {
+			c, ok := deadlockCycle(err)
+			return ok && slices.Equal(c, []string{"flow", "flow"})
+		}},
+		{"nil", func(*graph.Task[int], graph.Builder) *graph.Task[int] { return nil }, func(err error) bool {
+			return errors.Is(err, graph.ErrNilInput) && strings.Contains(err.Error(), "no task")
+		}},
+		{"other graph", func(*graph.Task[int], graph.Builder) *graph.Task[int] { return foreign }, func(err error) bool {
+			return errors.Is(err, graph.ErrOtherGraph) && strings.Contains(err.Error(), `"foreign"`)
+		}},
+		{"not built", func(_ *graph.Task[int], b graph.Builder) *graph.Task[int] {
+			return graph.Go[int](b, "broken", nil)
+		}, func(err error) bool {
+			return errors.Is(err, graph.ErrNilFunc) && strings.Contains(err.Error(), `"broken"`)
+		}},
+	}
+	for _, c := range cases {
+		for _, targets := range []bool{false, true} {
+			for _, read := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/targets=%v/consumer=%v", c.name, targets, read), func(t *testing.T) {
+					g := graph.New()
+					var fl *graph.Task[int]
+					fl = graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+						return c.ret(fl, b), nil
+					})
+					target := fl
+					var consumer *graph.Task[int]
+					if read {
+						consumer = graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x, nil })
+						target = consumer
+					}
+					var opts []exec.Option
+					if targets {
+						opts = append(opts, exec.Targets(target))
+					}
+					if err := run(t, g, opts...); err == nil {
+						t.Error("run succeeded; want the flow's failure")
+					}
+					var ge *graph.Error
+					if fl.State() != graph.Failed || !errors.As(fl.Err(), &ge) || ge.Task != "flow" || !c.expect(fl.Err()) {
+						t.Errorf("flow: %v, %v; want it failed, with an error on flow saying why", fl.State(), fl.Err())
+					}
+					if read && consumer.State() != graph.Skipped {
+						t.Errorf("consumer: %v; want skipped", consumer.State())
+					}
+				})
+			}
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -298,6 +299,66 @@ func TestOrderMakesTaskWait(t *testing.T) {
 	}
 	if !sawFirst.Load() {
 		t.Fatal("the ordered task started before the task it was ordered after")
+	}
+}
+
+// TestOrderAfterALaterTask: ordering edges, unlike inputs, may point
+// from a task to one created before it. Here c, b, a are created in that
+// order and a runs after b, which runs after c. Each must wait for the one
+// before it and then run, never be skipped: in a full run, in a run for a
+// reader of a, and when a reader of a joins an open run for targets (a, b
+// and c then join it too).
+func TestOrderAfterALaterTask(t *testing.T) {
+	for _, mode := range []string{"full", "targets", "joined"} {
+		for _, workers := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/workers=%d", mode, workers), func(t *testing.T) {
+				g := graph.New()
+				var log []string // each task appends before the next may start
+				step := func(name string, v int) func(context.Context) (int, error) {
+					return func(context.Context) (int, error) { log = append(log, name); return v, nil }
+				}
+				// Priorities that would run them newest first if the order
+				// were ignored.
+				a := graph.Go(g, "a", step("a", 1), graph.Priority(2))
+				b := graph.Go(g, "b", step("b", 2), graph.Priority(1))
+				c := graph.Go(g, "c", step("c", 3))
+				if err := errors.Join(g.Order(b, a), g.Order(c, b)); err != nil {
+					t.Fatal(err)
+				}
+				plus1 := func(_ context.Context, x int) (int, error) { return x + 1, nil }
+				var reader *graph.Task[int]
+				switch mode {
+				case "full":
+					reader = graph.Go1(g, "reader", a, plus1)
+					if err := runGuarded(t, t.Context(), g, exec.Workers(workers)); err != nil {
+						t.Fatal(err)
+					}
+				case "targets":
+					reader = graph.Go1(g, "reader", a, plus1)
+					if err := runGuarded(t, t.Context(), g, exec.Targets(reader), exec.Workers(workers)); err != nil {
+						t.Fatal(err)
+					}
+				case "joined":
+					anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+					e, err := exec.Start(t.Context(), g, exec.Targets(anchor), exec.Workers(workers))
+					if err != nil {
+						t.Fatal(err)
+					}
+					reader = graph.Go1(g, "reader", a, plus1)
+					_, _ = reader.Wait(t.Context())
+					e.Close()
+					if err := waitGuarded(t, e); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if v, err := reader.Result(); v != 2 || err != nil {
+					t.Errorf("reader: %v, %v; want 2 (a: %v, %v)", v, err, a.State(), a.Err())
+				}
+				if want := []string{"c", "b", "a"}; !slices.Equal(log, want) {
+					t.Errorf("ran %q; want %q", log, want)
+				}
+			})
+		}
 	}
 }
 

@@ -289,3 +289,101 @@ func TestResultRacingReleaseNeverReadsZero(t *testing.T) {
 		<-released
 	}
 }
+
+// TestValueIsNeverReleased: a value has no function to compute it again,
+// so runs for targets never release it. A run for one reader of it, then
+// a run for another, then a reader added to an open run for targets, and
+// a reader after Task.Release, all read the value, never a zero with a nil
+// error.
+func TestValueIsNeverReleased(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			cfg := graph.Value(g, 5)
+			times := func(k int) func(context.Context, int) (int, error) {
+				return func(_ context.Context, x int) (int, error) { return k * x, nil }
+			}
+			double := graph.Go1(g, "double", cfg, times(2))
+			triple := graph.Go1(g, "triple", cfg, times(3))
+			if err := runGuarded(t, t.Context(), g, exec.Targets(double), exec.Workers(workers)); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := cfg.Result(); v != 5 || err != nil {
+				t.Errorf("value after its reader ran in a run for targets: %v, %v (state %v); want 5", v, err, cfg.State())
+			}
+			if err := runGuarded(t, t.Context(), g, exec.Targets(triple), exec.Workers(workers)); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := triple.Result(); v != 15 || err != nil {
+				t.Errorf("triple, in the second run: %v, %v; want 15", v, err)
+			}
+			// A reader added to an open run for targets.
+			e, err := exec.Start(t.Context(), g, exec.Targets(double), exec.Workers(workers))
+			if err != nil {
+				t.Fatal(err)
+			}
+			quad := graph.Go1(g, "quad", cfg, times(4))
+			v, err := quad.Wait(t.Context())
+			e.Close()
+			if rerr := waitGuarded(t, e); rerr != nil {
+				t.Fatal(rerr)
+			}
+			if v != 20 || err != nil {
+				t.Errorf("quad, added to an open run: %v, %v; want 20", v, err)
+			}
+			// Release cannot drop what nothing could compute again.
+			cfg.Release()
+			five := graph.Go1(g, "five", cfg, times(5))
+			if err := runGuarded(t, t.Context(), g, exec.Targets(five), exec.Workers(workers)); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := five.Result(); v != 25 || err != nil {
+				t.Errorf("five, after cfg.Release: %v, %v; want 25", v, err)
+			}
+			if v, err := cfg.Result(); v != 5 || err != nil {
+				t.Errorf("value at the end: %v, %v (state %v); want 5", v, err, cfg.State())
+			}
+		})
+	}
+}
+
+// TestReleaseDuringARunKeepsWhatItsReadersNeed: a kept task computed in
+// an earlier run is released by the client while a run for targets, in
+// which a reader of it waits to start, goes on. The reader must read the
+// result, not a zero: the result is dropped only once the run no longer
+// needs it (here, when the run ends).
+func TestReleaseDuringARunKeepsWhatItsReadersNeed(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			kept := graph.Go(g, "kept", func(context.Context) (int, error) { return 42, nil }, graph.Keep())
+			if err := runGuarded(t, t.Context(), g, exec.Targets(kept), exec.Workers(workers)); err != nil {
+				t.Fatal(err)
+			}
+			gate := make(chan struct{})
+			started := make(chan struct{})
+			wait := graph.Go(g, "wait", func(ctx context.Context) (int, error) {
+				close(started)
+				return 0, blockUntil(ctx, gate)
+			})
+			reader := graph.Go2(g, "reader", kept, wait, func(_ context.Context, x, _ int) (int, error) { return x + 1, nil })
+			e, err := exec.Start(t.Context(), g, exec.Targets(reader), exec.Workers(workers))
+			if err != nil {
+				t.Fatal(err)
+			}
+			awaitClosed(t, started, "wait starts")
+			kept.Release()
+			close(gate)
+			e.Close()
+			if err := waitGuarded(t, e); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := reader.Result(); v != 43 || err != nil {
+				t.Errorf("reader: %v, %v; want 43 (it read kept after kept.Release)", v, err)
+			}
+			if _, err := kept.Result(); !errors.Is(err, graph.ErrReleased) {
+				t.Errorf("kept after the run: %v (state %v); want it released", err, kept.State())
+			}
+		})
+	}
+}

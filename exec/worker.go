@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/evolve-dag/evolve/graph"
@@ -203,6 +204,12 @@ func (r *runner) retry(w *worker, n *core.Node) error {
 		if r.obs != nil {
 			r.emit(EventRetried, n, w.id, err)
 		}
+		if o.Join {
+			// A flow's next attempt joins only what it emits (see graph.Flow).
+			for _, e := range n.Retry() {
+				w.Consumed(e)
+			}
+		}
 		if backoff > 0 {
 			t := time.NewTimer(backoff)
 			select {
@@ -398,11 +405,12 @@ func (r *runner) beginJoin(n *core.Node) bool {
 	p := n.Pending()
 	p.Add(1) // a guard, so the count cannot reach zero before Joining is set
 	n.SetJoined()
-	if on := n.Body().(joiner).JoinOn(); on != nil && on.Parent() != n {
-		n.AddJoin(on) // its emitted tasks are there already (see core.Node.Joins)
-		if r.releasing {
-			on.Users().Add(1) // read when the flow joins, like its emitted tasks (see complete)
-		}
+	if on := n.Body().(joiner).JoinOn(); on != nil && !slices.Contains(n.Joins(), on) {
+		// Not one of the tasks it emitted (see core.Node.Joins): the flow
+		// reads it as a new reader would, and, like those, when it joins
+		// (see complete).
+		r.g.Adopt(on)
+		n.AddJoin(on)
 		on.Watch(n)
 	}
 	// A joining flow may close a cycle of needs (it emitted a task that

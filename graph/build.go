@@ -120,7 +120,8 @@ func Priority(p int) Option { return Option{kind: optPriority, i: int64(p)} }
 
 // Retries runs a failed task again, up to n more times, waiting backoff
 // before the first retry and twice as long before each next one. A panic
-// is not retried, nor is a failure after the run was cancelled.
+// is not retried, nor is a failure after the run was cancelled. A flow's
+// next attempt joins only what it emits itself (see Flow).
 func Retries(n int, backoff time.Duration) Option {
 	return Option{kind: optRetries, i: int64(n), d: backoff}
 }
@@ -193,7 +194,9 @@ func (s *settings) apply(opts []Option) error {
 	return nil
 }
 
-// Value adds a task that is done from the start, with result v.
+// Value adds a task that is done from the start, with result v. Nothing
+// could compute it again, so its result is never released: runs for
+// targets keep it, and Task.Release leaves it.
 func Value[T any](b Builder, v T, opts ...Option) *Task[T] {
 	t := &value[T]{}
 	t.val = v
@@ -241,6 +244,21 @@ func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Contex
 // returns without waiting; the flow finishes, and its consumers start, only
 // when every task it emitted has finished (Taskflow's subflow join). If an
 // emitted task fails, the flow fails with a *SkipError naming it.
+//
+// The returned task need not be one the function emitted: the flow reads
+// it as a new reader would, so a task the run was not asked for joins the
+// run, and a result a run for targets released is computed again. A
+// function that returns the flow itself, nil with a nil error, or a task
+// of another graph fails the flow with an error saying so (a
+// *DeadlockError naming the cycle flow -> flow, ErrNilInput,
+// ErrOtherGraph).
+//
+// With Retries, each attempt of the function joins only what it emits:
+// when an attempt fails, the flow stops joining that attempt's tasks, and
+// the next attempt starts a fresh join. Those tasks are not cancelled:
+// they run to their end, and a failure among them fails the run (see
+// exec.Run) but not the flow, unless a later attempt returns one of them,
+// which it then joins again.
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Task[T], error), opts ...Option) *Task[T] {
 	t := &flow[T]{fn: fn}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/evolve-dag/evolve/internal/core"
 )
@@ -136,11 +137,18 @@ func (b *flow[T]) Run(ctx context.Context, _ core.Consumer) error {
 	if err != nil {
 		return err
 	}
-	if r == nil {
-		return &Error{Task: b.n.Name(), Err: ErrNilInput}
-	}
-	if r.n.Graph() != b.n.Graph() {
-		return &Error{Task: r.n.Name(), Err: ErrOtherGraph}
+	name := b.n.Name()
+	switch {
+	case r == nil:
+		return &Error{Task: name, Err: fmt.Errorf("its function returned no task and no error: %w", ErrNilInput)}
+	case r == &b.Task:
+		// Joining itself, it could never finish: say so now rather than
+		// leave it to the executor's search for stalled runs.
+		return &Error{Task: name, Err: &DeadlockError{Cycle: []string{name, name}}}
+	case r.n.Graph() == nil:
+		return &Error{Task: name, Err: fmt.Errorf("returned task %q could not be built: %w", r.n.Name(), r.n.Err())}
+	case r.n.Graph() != b.n.Graph():
+		return &Error{Task: name, Err: fmt.Errorf("returned task %q: %w", r.n.Name(), ErrOtherGraph)}
 	}
 	b.result = r
 	return nil

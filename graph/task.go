@@ -185,7 +185,9 @@ func (t *Task[T]) Cancel() bool {
 
 // Release drops the result once no task in the run still needs to read it,
 // undoing Keep, so long runs that a client drives hold only what it still
-// uses. A released result reads as ErrReleased.
+// uses: during a run, when the run ends at the latest. A released result
+// reads as ErrReleased, and a run that needs it computes it again. A value
+// (see Value) has nothing to compute it again: Release leaves it.
 func (t *Task[T]) Release() {
 	t.n.Unkeep()
 }

@@ -55,6 +55,9 @@ type Graph struct {
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
 	releasing atomic.Bool
+	// unkept are the nodes whose holders released them while a run was
+	// active (see Unkeep), to release when it ends; guarded by mu.
+	unkept []*Node
 }
 
 // Lock and Unlock give callers that must change several things at once
@@ -222,7 +225,7 @@ func (g *Graph) Order(before, after *Node) error {
 	switch {
 	case g.run != nil:
 		return ErrRunning
-	case after.State() == Done && after.epoch.Load() == 0:
+	case after.IsValue():
 		return errors.New("it is a value, which never waits")
 	}
 	g.order = true
@@ -273,7 +276,23 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	if want == nil {
 		// The whole graph: every node without a result, in creation order,
 		// straight from the index, in one pass. The count is told after the
-		// nodes are queued: no worker runs before Begin returns.
+		// nodes are queued: no worker runs before Begin returns. An
+		// ordering edge may point back to a newer node, which that pass
+		// would reach after its reader: in a graph that has one, a first
+		// pass prepares every node of the run, so that the second finds
+		// such inputs in it, unfinished.
+		if g.order {
+			for _, c := range g.chunks {
+				for _, n := range c {
+					if n == nil {
+						break
+					}
+					if n.State() != Done {
+						g.prepare(n, uint32(Waiting))
+					}
+				}
+			}
+		}
 		k := 0
 		for _, c := range g.chunks {
 			for _, n := range c {
@@ -281,7 +300,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 					break
 				}
 				if n.State() != Done {
-					g.begin(r, n, releasing)
+					g.begin(r, n, releasing, g.order)
 					k++
 				}
 			}
@@ -291,7 +310,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 		set := g.needs(want, false)
 		r.Activated(len(set))
 		for _, n := range set {
-			g.begin(r, n, releasing)
+			g.begin(r, n, releasing, false)
 		}
 	}
 	if releasing {
@@ -302,11 +321,12 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	return nil
 }
 
-// begin puts n in the run being started. Inputs come before consumers in
-// creation order, so when nodes are begun in id order every input has
-// settled before its consumers look at it. Nothing else touches these nodes
-// yet: no worker runs and the graph lock is held.
-func (g *Graph) begin(r Run, n *Node, releasing bool) {
+// begin puts n in the run being started. Every input of n in the run must
+// have been begun first, or prepared already (then prepared is set, and n
+// was too): begin counts as unfinished only the inputs it finds in the
+// run. Nothing else touches these nodes yet: no worker runs and the graph
+// lock is held.
+func (g *Graph) begin(r Run, n *Node, releasing, prepared bool) {
 	pending, poison := g.countInputs(n, false, releasing)
 	st := uint32(Waiting)
 	if pending == 0 {
@@ -315,7 +335,11 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 	if poison {
 		st |= poisoned
 	}
-	g.prepare(n, st)
+	if prepared {
+		n.store(st)
+	} else {
+		g.prepare(n, st)
+	}
 	if n.pending.Load() != pending {
 		n.pending.Store(pending) // a million-task run begins a million nodes: skip writes that change nothing
 	}
@@ -329,7 +353,9 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 // failed in the run (so n must be poisoned); it counts n as a reader of
 // each input when the run releases results, and, with link, adds n to its
 // inputs' consumers. Inputs neither in the run nor done must have been
-// brought in first.
+// brought in first: one that is not is taken for failed. An input is not
+// always older than n (see Order), so callers bring nodes in inputs first
+// (see needs), not in creation order.
 func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poison bool) {
 	for i, k := 0, n.NumDeps(); i < k; i++ {
 		d := n.Dep(i)
@@ -385,31 +411,52 @@ func (g *Graph) prepare(n *Node, st uint32) {
 	}
 }
 
-// needs returns, in creation order, the nodes of want and every input they
-// need that has no result yet. With inRun, nodes already in the active run
-// are left out, and so are their inputs, unless their result was released:
-// one that failed, was skipped or was cancelled in this run does not run
-// again in it (its readers are skipped), while a released one is computed
-// again for its new reader.
+// needs returns the nodes of want and every input they need that has no
+// result yet, each after its inputs. With inRun, nodes already in the
+// active run are left out, and so are their inputs, unless their result
+// was released: one that failed, was skipped or was cancelled in this run
+// does not run again in it (its readers are skipped), while a released one
+// is computed again for its new reader.
+//
+// An input is older than its reader, so creation order puts inputs first,
+// and it is the order the ready queue runs fastest in. An ordering edge
+// (see Order) may point back to a newer node: in a graph that has one,
+// the nodes come in the order a depth-first walk finishes them instead.
 func (g *Graph) needs(want []*Node, inRun bool) []*Node {
-	seen := make(map[*Node]bool, len(want))
-	var set, stack []*Node
-	for _, n := range want {
-		stack = append(stack, n)
+	skip := func(n *Node) bool {
+		return n.State() == Done || inRun && n.epoch.Load() == g.epoch && n.State() != Released
 	}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[n] || n.State() == Done || inRun && n.epoch.Load() == g.epoch && n.State() != Released {
+	type frame struct {
+		n    *Node
+		next int // the index of the next input to visit
+	}
+	seen := make(map[*Node]bool, len(want))
+	var set []*Node
+	var stack []frame
+	for _, n := range want {
+		if seen[n] || skip(n) {
 			continue
 		}
 		seen[n] = true
-		set = append(set, n)
-		for i, k := 0, n.NumDeps(); i < k; i++ {
-			stack = append(stack, n.Dep(i))
+		stack = append(stack, frame{n: n})
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if top.next == top.n.NumDeps() {
+				set = append(set, top.n) // after every input it needs
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			d := top.n.Dep(top.next)
+			top.next++
+			if !seen[d] && !skip(d) {
+				seen[d] = true
+				stack = append(stack, frame{n: d})
+			}
 		}
 	}
-	slices.SortFunc(set, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
+	if !g.order {
+		slices.SortFunc(set, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
+	}
 	return set
 }
 
@@ -625,6 +672,13 @@ func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.releasing.Store(false)
+	// Results released by their holders while the run went on: nothing
+	// reads them now.
+	for _, n := range g.unkept {
+		n.users.Store(0)
+		n.Release()
+	}
+	g.unkept = nil
 	if !unfinished() {
 		g.run = nil
 		return
@@ -692,6 +746,35 @@ func (g *Graph) Unhold(n *Node, epoch uint32) {
 		n.users.Add(-1)
 	}
 	g.mu.Unlock()
+}
+
+// Adopt brings n into the active run, if it is neither in it nor has a
+// result, for a reader that is none of its consumers and reads it when it
+// finishes (a flow that returns it); in a run that releases results, it
+// counts that reader among n's users, until the reader lets go as a
+// consumer does (exec's Consumed). A result released already is computed
+// again, as for a new consumer.
+func (g *Graph) Adopt(n *Node) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run == nil {
+		return
+	}
+	for {
+		g.Want(n)
+		if !g.run.Releasing() {
+			return
+		}
+		n.lock()
+		if n.State() != Released {
+			// Release checks users under this lock, so once it is counted
+			// the result stays.
+			n.users.Add(1)
+			n.unlock()
+			return
+		}
+		n.unlock() // released since Want looked: compute it again
+	}
 }
 
 // Want brings n, an existing node, into the active run if there is one and
@@ -824,7 +907,11 @@ func (n *Node) Unwatch(w *Node) bool {
 }
 
 // Unkeep undoes the Keep option and releases the result if no consumer in
-// the run still has to read it.
+// the run still has to read it. Outside a run, nothing reads it any more.
+// During a run, readers that the run counted may still have to, and their
+// counts cannot be told apart from those that earlier runs left (targets
+// kept, readers that never ran): the result is dropped now if nothing
+// counts it, and otherwise when the run ends.
 func (n *Node) Unkeep() {
 	n.lock()
 	if o := n.Options(); o != nil && o.Keep {
@@ -832,18 +919,29 @@ func (n *Node) Unkeep() {
 		n.users.Add(-1)
 	}
 	n.unlock()
-	if n.g != nil && n.g.RunOf(n) == nil {
-		n.users.Store(0) // no run reads it any more
+	g := n.g
+	if g == nil {
+		return // never built, so never run
+	}
+	// Under the graph's lock, so that no run begins (and counts n for a
+	// reader) between the reset and the release.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run != nil {
+		g.unkept = append(g.unkept, n)
+	} else {
+		n.users.Store(0)
 	}
 	n.Release()
 }
 
 // Release drops n's result when no consumer in the run still has to read
-// it. It reports whether it did.
+// it. It reports whether it did. A value is never dropped: nothing could
+// compute it again.
 func (n *Node) Release() bool {
 	n.lock()
 	defer n.unlock()
-	if n.users.Load() > 0 || n.State() != Done || n.body == nil {
+	if n.users.Load() > 0 || n.State() != Done || n.body == nil || n.IsValue() {
 		return false
 	}
 	// Drop first: once the state says Released, a new reader may have

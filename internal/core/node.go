@@ -282,6 +282,12 @@ func (n *Node) Kind() Kind {
 	return Task
 }
 
+// IsValue reports whether n was made done when it was built (graph's
+// Value): it has no function to compute it again, so its result is never
+// released. Such a node never takes part in a run (every run finds it
+// done), so its epoch stays zero, which no run has.
+func (n *Node) IsValue() bool { return n.epoch.Load() == 0 && n.State() == Done }
+
 // Body is the node's typed part.
 func (n *Node) Body() Body { return n.body }
 
@@ -498,6 +504,30 @@ func (n *Node) AddJoin(on *Node) {
 	n.lock()
 	n.rare().joins = append(n.rare().joins, on)
 	n.unlock()
+}
+
+// Retry starts a new attempt of n, a Join node whose function failed and
+// is run again: n stops joining what the failed attempt emitted. Those
+// tasks run on, but no longer hold n back, and their failures no longer
+// fail it. It returns them, for the executor to let go of as it would
+// when n finished (see Joins).
+func (n *Node) Retry() []*Node {
+	r := n.rare()
+	n.lock()
+	joins := r.joins
+	r.joins = nil
+	n.unlock()
+	for _, e := range joins {
+		if e.Unwatch(n) {
+			n.pending.Add(-1)
+		}
+	}
+	// Each of them has now either forgotten n or finished, and a failure
+	// poisoned n then: n starts the next attempt clean. Nothing else
+	// poisons a running node (its inputs have finished).
+	n.state.And(^uint32(poisoned))
+	r.cause.Store(nil)
+	return joins
 }
 
 // Abort finishes n in state s with err while it is not running: waiting
