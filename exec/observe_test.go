@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,4 +191,79 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestObserveTerminalEventsSeeFinalState: an observer told that a task
+// ended reads the task's final state, result and error from the event's
+// handle. Tasks succeed, fail, are skipped behind a failure, and cancel
+// themselves while running, on one and two workers, many rounds: the
+// event must come only once the end is readable.
+func TestObserveTerminalEventsSeeFinalState(t *testing.T) {
+	wantState := map[exec.EventKind]graph.State{
+		exec.EventFinished:  graph.Done,
+		exec.EventFailed:    graph.Failed,
+		exec.EventSkipped:   graph.Skipped,
+		exec.EventCancelled: graph.Cancelled,
+	}
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			for round := range 50 {
+				g := graph.New()
+				want := map[string]int{}
+				prev := graph.Value(g, 0)
+				for i := range 6 {
+					name := fmt.Sprintf("ok%d", i)
+					want[name] = i + 1
+					prev = graph.Go1(g, name, prev, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				}
+				bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
+				graph.Go1(g, "after", bad, func(_ context.Context, x int) (int, error) { return x, nil })
+				var self *graph.Task[int]
+				self = graph.Go(g, "self", func(ctx context.Context) (int, error) {
+					self.Cancel()
+					<-ctx.Done()
+					return 0, ctx.Err()
+				}, graph.Cancellable())
+
+				var mu sync.Mutex
+				var wrong []string
+				seen := map[exec.EventKind]int{}
+				check := exec.ObserverFunc(func(e exec.Event) {
+					st, terminal := wantState[e.Kind]
+					if !terminal {
+						return
+					}
+					task := e.Task.(*graph.Task[int])
+					v, err := task.Result()
+					var problem string
+					switch {
+					case task.State() != st:
+						problem = fmt.Sprintf("state %v, want %v", task.State(), st)
+					case e.Kind == exec.EventFinished && (err != nil || v != want[task.Name()]):
+						problem = fmt.Sprintf("Result() = %v, %v; want %d", v, err, want[task.Name()])
+					case e.Kind != exec.EventFinished && (task.Err() == nil || err == nil):
+						problem = fmt.Sprintf("Err() = %v, Result() error = %v; want both set", task.Err(), err)
+					}
+					mu.Lock()
+					seen[e.Kind]++
+					if problem != "" {
+						wrong = append(wrong, fmt.Sprintf("%v event of %s: %s", e.Kind, task.Name(), problem))
+					}
+					mu.Unlock()
+				})
+				err := runGuarded(t, t.Context(), g, exec.Workers(workers), exec.Observe(check))
+				if !errors.Is(err, errBoom) {
+					t.Fatalf("round %d: Run = %v, want the failure of bad", round, err)
+				}
+				mu.Lock()
+				if len(wrong) > 0 {
+					t.Fatalf("round %d: an observer read a task before its end was readable:\n%s", round, strings.Join(wrong, "\n"))
+				}
+				if seen[exec.EventFinished] != 6 || seen[exec.EventFailed] != 1 || seen[exec.EventSkipped] != 1 || seen[exec.EventCancelled] != 1 {
+					t.Fatalf("round %d: terminal events %v, want 6 finished and one each of failed, skipped, cancelled", round, seen)
+				}
+				mu.Unlock()
+			}
+		})
+	}
 }

@@ -371,9 +371,6 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	if s == core.Failed || s == core.Skipped {
 		r.fail(n, s, err)
 	}
-	if r.obs != nil {
-		r.emit(kindOf(s), n, w.id, err)
-	}
 	if r.releasing && s == core.Done {
 		// Ordering inputs are never read by the function: they are
 		// consumed when it is done.
@@ -397,6 +394,12 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	}
 	ready, woke, client := n.FinishNotify(s, err, w.buf[:0])
 	w.buf = ready[:0]
+	if r.obs != nil {
+		// Told after the end is stored, so that an observer reading the
+		// task (State, Result, Err) sees it; and before the tasks it made
+		// ready are told of (pick).
+		r.emit(kindOf(s), n, w.id, err)
+	}
 	w.yield = w.yield || woke != 0
 	if client != nil {
 		r.reacting.Store(client)
