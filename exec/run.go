@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,7 +70,8 @@ func Targets(tasks ...graph.Ref) Option {
 	}
 }
 
-// Observe registers observers of the run's events.
+// Observe registers observers of the run's events. Observer says what an
+// observer may do, and what happens when one panics.
 func Observe(obs ...Observer) Option {
 	return func(c *config) error {
 		for i, o := range obs {
@@ -93,7 +95,8 @@ func Observe(obs ...Observer) Option {
 //
 // Run returns nil when every task succeeded; ctx's error when ctx was done
 // first (tasks not finished are then cancelled); otherwise an *Error listing
-// the failures.
+// the failures. If an observer panicked, the error is (or, joined with
+// those, holds) an *ObserverError: see Observer.
 func Run(ctx context.Context, g *graph.Graph, opts ...Option) error {
 	e, err := Start(ctx, g, opts...)
 	if err != nil {
@@ -151,14 +154,25 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	}
 	r := newRunner(ctx, cg, &c)
 	r.outstanding.Store(1) // held until Close
-	r.starting = true
 	if err := cg.Begin(r, want); err != nil {
 		r.cancel(nil)
 		return nil, fmt.Errorf("exec: %w", err)
 	}
-	r.starting = false
 	r.stopAfter = context.AfterFunc(r.ctx, r.stop)
+	// Observers hear of the tasks ready at the start only now that Begin
+	// has released the graph's lock, so that they may add tasks; and the
+	// tasks are queued only once told, so that none starts before its
+	// Ready event, even if an observer's additions wake workers early.
+	initial := r.initial
+	r.initial = nil
+	for _, n := range initial {
+		r.emit(EventReady, n, -1, nil)
+	}
 	r.mu.Lock()
+	for _, n := range initial {
+		r.q.push(n)
+	}
+	r.noteQueueLocked()
 	for range c.workers {
 		r.spawnLocked()
 	}
@@ -243,8 +257,9 @@ type runner struct {
 	limit     int
 	stopOnErr bool
 	releasing bool
-	obs       []Observer // nil when nobody listens: no event is built
-	starting  bool       // Begin is filling the queue: no lock, no wake-ups
+	obs       []Observer    // nil when nobody listens: no event is built
+	dropped   []atomic.Bool // per observer: it panicked, and is called no more
+	initial   []*core.Node  // an observed run's tasks ready at its start: Begin's, then Start's
 	stopAfter func() bool
 
 	// The fields above are read on every task and written once; those below
@@ -276,6 +291,7 @@ type runner struct {
 	failed  int
 	skipped int
 	errs    []error
+	obsErrs []error // an *ObserverError per observer that panicked
 
 	stallMu   sync.Mutex
 	stallSeen [3]int64 // outstanding and the graph's growth (core.Graph.Growth) at the last deadlock search
@@ -290,6 +306,7 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		stopOnErr: c.stop,
 		releasing: c.targeted,
 		obs:       c.observers,
+		dropped:   make([]atomic.Bool, len(c.observers)),
 		ended:     make(chan struct{}),
 		fin:       make(chan struct{}),
 	}
@@ -297,7 +314,8 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 	return r
 }
 
-// Activated, Ready, Releasing and Cancel implement core.Run.
+// Activated, Queue, Ready, ReadyAll, Releasing, Observed, Cancel and
+// Added implement core.Run.
 
 func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
 
@@ -307,15 +325,23 @@ func (r *runner) Added(n *core.Node) {
 	}
 }
 func (r *runner) Releasing() bool { return r.releasing }
+func (r *runner) Observed() bool  { return r.obs != nil }
+
+// Queue is called by Begin, which holds the graph's lock, before any
+// worker runs: no lock, no wake-ups. An observed run keeps the tasks for
+// Start to tell and queue (see Start).
+func (r *runner) Queue(n *core.Node) {
+	if r.obs != nil {
+		r.initial = append(r.initial, n)
+		return
+	}
+	r.q.push(n)
+	r.noteQueueLocked()
+}
 
 func (r *runner) Ready(n *core.Node) {
 	if r.obs != nil {
 		r.emit(EventReady, n, -1, nil)
-	}
-	if r.starting {
-		r.q.push(n)
-		r.noteQueueLocked()
-		return
 	}
 	r.mu.Lock()
 	r.q.push(n)
@@ -562,13 +588,20 @@ func (r *runner) wait() error {
 	r.cancel(nil)
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
-	if stoppedEarly && (!r.stopOnErr || r.failed == 0) {
-		return cause
+	var err error
+	switch {
+	case stoppedEarly && (!r.stopOnErr || r.failed == 0):
+		err = cause
+	case r.failed > 0 || r.skipped > 0:
+		err = &Error{Failed: r.failed, Skipped: r.skipped, Errs: r.errs}
 	}
-	if r.failed > 0 || r.skipped > 0 {
-		return &Error{Failed: r.failed, Skipped: r.skipped, Errs: r.errs}
+	switch {
+	case len(r.obsErrs) == 0:
+		return err
+	case err == nil && len(r.obsErrs) == 1:
+		return r.obsErrs[0]
 	}
-	return nil
+	return errors.Join(append([]error{err}, r.obsErrs...)...)
 }
 
 // fail records a task that failed or was skipped.
@@ -592,14 +625,40 @@ func (r *runner) fail(n *core.Node, s core.State, err error) {
 	}
 }
 
+// emit tells the observers of an event. The caller holds no lock of the
+// run or of the graph: an observer may add tasks (see Observer).
 func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
 	if n.Kind() != core.Task || k == EventReady && n.Joined() {
 		return // waiters, and flows ready to finish, are the executor's own bookkeeping
 	}
 	e := Event{Kind: k, Task: refOf(n), Time: time.Now(), Worker: worker, Err: err}
-	for _, o := range r.obs {
-		o.Observe(e)
+	for i, o := range r.obs {
+		if !r.dropped[i].Load() {
+			r.observe(i, o, e)
+		}
 	}
+}
+
+// observe calls observer i, and drops it from the run if it panics (see
+// Observer for why).
+func (r *runner) observe(i int, o Observer, e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.dropObserver(i, v, debug.Stack())
+		}
+	}()
+	o.Observe(e)
+}
+
+// dropObserver records that observer i panicked with v, once: calls of it
+// that were under way on other goroutines may panic too.
+func (r *runner) dropObserver(i int, v any, stack []byte) {
+	if !r.dropped[i].CompareAndSwap(false, true) {
+		return
+	}
+	r.failMu.Lock()
+	r.obsErrs = append(r.obsErrs, &ObserverError{Index: i, Value: v, Stack: stack})
+	r.failMu.Unlock()
 }
 
 func refOf(n *core.Node) graph.Ref { return n.Body().Handle().(graph.Ref) }

@@ -18,21 +18,35 @@ const arenaSize = 1024
 
 // Run is the executor's side of a graph that is running: the graph calls it
 // when nodes join the run.
+//
+// An observed run (see Observed) tells its observers of what the graph
+// reports to it, and an observer may add tasks to the graph, which takes
+// the graph's lock: so the graph never calls Added or Ready of an observed
+// run with its lock held. What it reports while it holds the lock waits
+// until Unlock (see later), and Begin hands the nodes ready at the start
+// to Queue, which must not tell anybody before Begin has returned.
 type Run interface {
 	// Activated is told that k more nodes must finish before the run ends.
 	Activated(k int)
+	// Queue is given, by Begin, a node in state Ready when the run begins.
+	// Begin holds the graph's lock, and no worker runs yet.
+	Queue(n *Node)
 	// Ready is given a node, already in state Ready, whose inputs are all
-	// finished.
+	// finished. Unless the run is observed, the graph's lock may be held.
 	Ready(n *Node)
 	// ReadyAll is Ready for several nodes at once: they are queued
-	// together, so no worker sees some of them without the others.
+	// together, so no worker sees some of them without the others. The
+	// graph's lock is not held.
 	ReadyAll(ns []*Node)
 	// Releasing reports whether the run drops results nobody needs.
 	Releasing() bool
+	// Observed reports whether the run tells observers of its events.
+	Observed() bool
 	// Cancel cancels n, which is in the run.
 	Cancel(n *Node) bool
-	// Added is told of a node added to the graph while it runs, before the
-	// node joins the run.
+	// Added is told of a node added to the graph while it runs, after the
+	// node joined the run and before it is given to Ready. Only observed
+	// runs are told, and never with the graph's lock held.
 	Added(n *Node)
 }
 
@@ -62,6 +76,21 @@ type Graph struct {
 	// revived counts the times existing nodes were brought into a run
 	// while it ran (see activate); guarded by mu.
 	revived int64
+
+	// observed is set while an observed run is active (see Run). later
+	// is what that run must be told of once the lock is released, in the
+	// order it happened, and laterAct that a client acted meanwhile (see
+	// ClientActed); both guarded by mu and given to the run by Unlock.
+	observed bool
+	later    []later
+	laterAct bool
+}
+
+// later is a node added to the graph (added) or made ready while the lock
+// was held, for an observed run to be told of after Unlock.
+type later struct {
+	n     *Node
+	added bool
 }
 
 // ClientActed records that a client added a task or began a wait.
@@ -72,8 +101,30 @@ func (g *Graph) ClientActs() uint64 { return g.acts.Load() }
 
 // Lock and Unlock give callers that must change several things at once
 // (a keyed lookup and an add) the graph's lock.
-func (g *Graph) Lock()   { g.mu.Lock() }
-func (g *Graph) Unlock() { g.mu.Unlock() }
+func (g *Graph) Lock() { g.mu.Lock() }
+
+// Unlock releases the lock, and then tells an observed run of the nodes
+// added and made ready while it was held (see Run).
+func (g *Graph) Unlock() {
+	if len(g.later) == 0 && !g.laterAct {
+		g.mu.Unlock()
+		return
+	}
+	later, act, run := g.later, g.laterAct, g.run
+	g.later, g.laterAct = nil, false
+	g.mu.Unlock()
+	for _, l := range later {
+		switch {
+		case l.added:
+			run.Added(l.n)
+		case l.n.State() == Ready: // not cancelled, or run by a waiter, since
+			run.Ready(l.n)
+		}
+	}
+	if act {
+		g.ClientActed() // after what was added is queued: see exec's letWaiterReact
+	}
+}
 
 // SetOwner records the public value wrapping g, once.
 func (g *Graph) SetOwner(o any) {
@@ -211,7 +262,11 @@ func (g *Graph) Add(n *Node, parent *Node, key string, hold *Batch) {
 	}
 	g.activateNew(n, parent, hold)
 	if parent == nil && hold == nil {
-		g.ClientActed() // after n is queued, if it is ready: see exec's letWaiterReact
+		if g.observed {
+			g.laterAct = true // n is queued only after Unlock
+		} else {
+			g.ClientActed() // after n is queued, if it is ready: see exec's letWaiterReact
+		}
 	}
 }
 
@@ -301,6 +356,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	}
 	g.run = r
 	g.epoch++
+	g.observed = r.Observed()
 	releasing := r.Releasing()
 	g.releasing.Store(releasing)
 	if want == nil {
@@ -353,7 +409,7 @@ func (g *Graph) begin(r Run, n *Node, releasing bool) {
 		n.pending.Store(pending) // a million-task run begins a million nodes: skip writes that change nothing
 	}
 	if pending == 0 {
-		r.Ready(n)
+		r.Queue(n)
 	}
 }
 
@@ -478,7 +534,9 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 			parent.AddJoin(n) // for deadlock searches (see Needs)
 		}
 	}
-	g.run.Added(n)
+	if g.observed {
+		g.later = append(g.later, later{n: n, added: true})
+	}
 	g.join(n, true, hold)
 	if joined && g.run.Releasing() {
 		// The flow may take n's result as its own when it joins: keep it
@@ -564,6 +622,10 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 			hold.ready = append(hold.ready, n)
 			return
 		}
+		if g.observed {
+			g.later = append(g.later, later{n: n})
+			return
+		}
 		g.run.Ready(n)
 	}
 }
@@ -646,28 +708,34 @@ func (g *Graph) Stuck() []*Node {
 }
 
 // End closes the active run. If it stopped early, nodes of the run that
-// did not finish are marked cancelled with err (and passed to cancelled),
-// and their waiters are woken.
+// did not finish are marked cancelled with err, and their waiters are
+// woken; then, with the lock released (cancelled may add nodes), they are
+// passed to cancelled, if it is not nil.
 func (g *Graph) End(early bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.releasing.Store(false)
-	if !early {
-		g.run = nil
-		return
-	}
-	for _, c := range g.chunks {
-		for _, n := range c {
-			if n == nil {
-				break
-			}
-			if n.epoch.Load() == g.epoch && !n.State().Terminal() {
-				n.Finish(Cancelled, err, nil)
-				cancelled(n)
+	g.observed = false
+	var ended []*Node
+	if early {
+		for _, c := range g.chunks {
+			for _, n := range c {
+				if n == nil {
+					break
+				}
+				if n.epoch.Load() == g.epoch && !n.State().Terminal() {
+					n.Finish(Cancelled, err, nil)
+					if cancelled != nil {
+						ended = append(ended, n)
+					}
+				}
 			}
 		}
 	}
 	g.run = nil
+	g.mu.Unlock()
+	for _, n := range ended {
+		cancelled(n)
+	}
 }
 
 // RunOf returns the active run if n takes part in it, or nil.
@@ -691,7 +759,7 @@ func (g *Graph) Hold(n *Node) (epoch uint32, ok bool) {
 		return 0, false
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.Unlock() // activate may have made nodes ready
 	if g.run == nil || n.epoch.Load() != g.epoch {
 		return 0, false
 	}
