@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/evolve-dag/evolve/internal/core"
 )
@@ -138,6 +139,9 @@ func (b *flow[T]) Run(ctx context.Context, _ core.Consumer) error {
 	}
 	if r == nil {
 		return &Error{Task: b.n.Name(), Err: ErrNilInput}
+	}
+	if r.n.Graph() == nil && r.n.Err() != nil {
+		return &Error{Task: r.n.Name(), Err: fmt.Errorf("the flow's result could not be built: %w", r.n.Err())}
 	}
 	if r.n.Graph() != b.n.Graph() {
 		return &Error{Task: r.n.Name(), Err: ErrOtherGraph}
