@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -61,8 +62,8 @@ func Targets(tasks ...graph.Ref) Option {
 	return func(c *config) error {
 		c.targeted = true
 		for i, t := range tasks {
-			if t == nil {
-				return fmt.Errorf("exec: Targets: target %d is nil", i)
+			if t == nil || t.Core(core.Key{}) == nil {
+				return fmt.Errorf("exec: Targets: target %d is nil: %w", i, graph.ErrNilInput)
 			}
 		}
 		c.targets = append(c.targets, tasks...)
@@ -71,17 +72,31 @@ func Targets(tasks ...graph.Ref) Option {
 }
 
 // Observe registers observers of the run's events. Observer says what an
-// observer may do, and what happens when one panics.
+// observer may do, and what happens when one panics. A nil observer, or
+// one holding a nil pointer or function, is refused.
 func Observe(obs ...Observer) Option {
 	return func(c *config) error {
 		for i, o := range obs {
-			if o == nil {
-				return fmt.Errorf("exec: Observe: observer %d is nil", i)
+			if isNil(o) {
+				return fmt.Errorf("exec: Observe: observer %d is nil (%T)", i, o)
 			}
 		}
 		c.observers = append(c.observers, obs...)
 		return nil
 	}
+}
+
+// isNil reports whether o is nil or holds a nil pointer, function, map,
+// slice or channel, whose Observe would most likely panic.
+func isNil(o Observer) bool {
+	if o == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(o); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Run runs the graph (or, with Targets, what the targets need) and returns
@@ -122,6 +137,9 @@ type Execution struct {
 // more tasks will be added from outside, and Wait for the outcome. Tasks
 // added to g from any goroutine before Close join the run.
 func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, error) {
+	if ctx == nil {
+		return nil, errors.New("exec: nil context")
+	}
 	var c config
 	for _, o := range opts {
 		if o == nil {
@@ -143,8 +161,14 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	cg := g.Core(core.Key{})
 	var want []*core.Node
 	for _, t := range c.targets {
-		n := cg.Node(t.ID())
-		if n == nil || refOf(n) != t {
+		n := t.Core(core.Key{})
+		switch {
+		case n.Graph() == cg:
+		case n.Graph() == nil && t.Err() != nil:
+			return nil, fmt.Errorf("exec: target %q could not be built: %w", t.Name(), t.Err())
+		case n.Graph() == nil:
+			return nil, fmt.Errorf("exec: target %q is in no graph (a zero Task?): %w", t.Name(), graph.ErrOtherGraph)
+		default:
 			return nil, fmt.Errorf("exec: target %q: %w", t.Name(), graph.ErrOtherGraph)
 		}
 		want = append(want, n)
@@ -190,21 +214,48 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 // Close tells the run that no more tasks will be added from outside: it
 // ends once every task has finished. Tasks running in it may still add
 // tasks. Close is idempotent.
+//
+// Only Start makes a usable Execution: on a nil or zero one, Close and
+// Stop do nothing, Done is closed and Wait returns an error.
 func (e *Execution) Close() {
+	if e == nil || e.r == nil {
+		return
+	}
 	e.closeMu.Do(func() { e.r.settle(1) })
 }
 
 // Stop cancels the run, as cancelling its context would, and does not wait.
-func (e *Execution) Stop() { e.r.cancel(context.Canceled) }
+func (e *Execution) Stop() {
+	if e == nil || e.r == nil {
+		return
+	}
+	e.r.cancel(context.Canceled)
+}
 
 // Done is closed when the run has ended, after Close (or Stop, or the
 // context's end) and every task finished.
-func (e *Execution) Done() <-chan struct{} { return e.r.ended }
+func (e *Execution) Done() <-chan struct{} {
+	if e == nil || e.r == nil {
+		return closedChan
+	}
+	return e.r.ended
+}
+
+// closedChan is the Done channel of an Execution that Start did not make:
+// no run to wait for.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Wait waits for the run to end and returns its outcome, as Run does. It
 // does not close the run: call Close first, or Wait returns only when the
 // run's context is done.
 func (e *Execution) Wait() error {
+	if e == nil || e.r == nil {
+		return errors.New("exec: Wait: the *Execution is nil or zero (use the one Start returns)")
+	}
 	<-e.r.ended
 	return e.err
 }
@@ -220,6 +271,9 @@ type Error struct {
 
 // Error summarises the failures, listing the first ones.
 func (e *Error) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "exec: %d task(s) failed, %d skipped", e.Failed, e.Skipped)
 	for _, err := range e.Errs {
@@ -233,7 +287,12 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the listed failures.
-func (e *Error) Unwrap() []error { return e.Errs }
+func (e *Error) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
+	return e.Errs
+}
 
 // maxErrs is how many failures an Error lists: enough to debug, bounded so a
 // run where a million tasks fail does not build a million-line error.
