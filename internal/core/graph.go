@@ -87,10 +87,14 @@ type Graph struct {
 }
 
 // later is a node added to the graph (added) or made ready while the lock
-// was held, for an observed run to be told of after Unlock.
+// was held, for an observed run to be told of after Unlock. A node added
+// is held back from becoming ready until then by one more count in its
+// pending (see join), so that the run hears of it before anything else
+// about it; hold is the Batch it was added with, if any.
 type later struct {
 	n     *Node
 	added bool
+	hold  *Batch
 }
 
 // ClientActed records that a client added a task or began a wait.
@@ -117,6 +121,12 @@ func (g *Graph) Unlock() {
 		switch {
 		case l.added:
 			run.Added(l.n)
+			if l.n.pending.Add(-1) == 0 && l.n.CAS(Waiting, Ready) { // the count that join added
+				if l.hold != nil && g.holdBack(l.n, l.hold) {
+					continue
+				}
+				run.Ready(l.n)
+			}
 		case l.n.State() == Ready: // not cancelled, or run by a waiter, since
 			run.Ready(l.n)
 		}
@@ -535,7 +545,7 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 		}
 	}
 	if g.observed {
-		g.later = append(g.later, later{n: n, added: true})
+		g.later = append(g.later, later{n: n, added: true, hold: hold})
 	}
 	g.join(n, true, hold)
 	if joined && g.run.Releasing() {
@@ -610,6 +620,9 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	if poison {
 		n.state.Or(poisoned)
 	}
+	if link && g.observed {
+		pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
+	}
 	n.pending.Store(pending)
 	for _, d := range locked {
 		d.unlock()
@@ -628,6 +641,20 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 		}
 		g.run.Ready(n)
 	}
+}
+
+// holdBack keeps n, ready, back for hold if hold has not ended, and
+// reports whether it did.
+func (g *Graph) holdBack(n *Node, hold *Batch) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if hold.closed || g.run == nil {
+		return false
+	}
+	n.state.Or(held)
+	hold.run = g.run
+	hold.ready = append(hold.ready, n)
+	return true
 }
 
 // Stuck looks for a deadlock in the active run, for an executor that has
