@@ -140,6 +140,10 @@ func (r *Recorder) apply(rec *record, e exec.Event, at int64) {
 		rec.seen |= sawStart
 	case exec.EventRetried:
 		rec.retries++
+	case exec.EventCreated:
+		// Added while the graph runs: a new run of the task begins, which
+		// its Ready, next, starts over.
+		*rec = fresh
 	default: // Finished, Failed, Skipped, Cancelled
 		if rec.seen&sawEnd != 0 || rec.task == nil { // ended without Ready or Started: cancelled while waiting
 			*rec = fresh
@@ -226,6 +230,8 @@ func (r *Recorder) span(rec *record) Span {
 // stateOf is the state a task's last event left it in.
 func stateOf(k exec.EventKind) graph.State {
 	switch k {
+	case exec.EventCreated:
+		return graph.Waiting
 	case exec.EventReady:
 		return graph.Ready
 	case exec.EventStarted, exec.EventRetried:
