@@ -183,20 +183,10 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 		return nil, fmt.Errorf("exec: %w", err)
 	}
 	r.stopAfter = context.AfterFunc(r.ctx, r.stop)
-	// Observers hear of the tasks ready at the start only now that Begin
-	// has released the graph's lock, so that they may add tasks; and the
-	// tasks are queued only once told, so that none starts before its
-	// Ready event, even if an observer's additions wake workers early.
-	initial := r.initial
-	r.initial = nil
-	for _, n := range initial {
-		r.emit(EventReady, n, -1, nil)
+	if r.obs != nil {
+		r.tellInitial()
 	}
 	r.mu.Lock()
-	for _, n := range initial {
-		r.q.push(n)
-	}
-	r.noteQueueLocked()
 	for range c.workers {
 		r.spawnLocked()
 	}
@@ -209,6 +199,35 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 		close(r.ended)
 	}()
 	return e, nil
+}
+
+// tellInitial tells the observers of the tasks that Begin queued. They
+// hear of them only now that Begin has released the graph's lock, so that
+// they may add tasks; and the tasks are taken out of the queue meanwhile,
+// so that none starts before its Ready event, even if the additions wake
+// workers early.
+func (r *runner) tellInitial() {
+	r.mu.Lock()
+	q := r.q
+	r.q = queue{}
+	r.noteQueueLocked()
+	r.mu.Unlock()
+	for _, n := range q.fifo[q.head:] {
+		r.emit(EventReady, n, -1, nil)
+	}
+	for _, n := range q.heap {
+		r.emit(EventReady, n, -1, nil)
+	}
+	r.mu.Lock()
+	if r.q.len() == 0 {
+		r.q = q // nothing was added meanwhile
+	} else {
+		for n := q.pop(); n != nil; n = q.pop() {
+			r.q.push(n)
+		}
+	}
+	r.noteQueueLocked()
+	r.mu.Unlock()
 }
 
 // Close tells the run that no more tasks will be added from outside: it
@@ -318,7 +337,6 @@ type runner struct {
 	releasing bool
 	obs       []Observer    // nil when nobody listens: no event is built
 	dropped   []atomic.Bool // per observer: it panicked, and is called no more
-	initial   []*core.Node  // an observed run's tasks ready at its start: Begin's, then Start's
 	stopAfter func() bool
 
 	// The fields above are read on every task and written once; those below
@@ -387,13 +405,8 @@ func (r *runner) Releasing() bool { return r.releasing }
 func (r *runner) Observed() bool  { return r.obs != nil }
 
 // Queue is called by Begin, which holds the graph's lock, before any
-// worker runs: no lock, no wake-ups. An observed run keeps the tasks for
-// Start to tell and queue (see Start).
+// worker runs: no lock, no wake-ups, no event (see tellInitial).
 func (r *runner) Queue(n *core.Node) {
-	if r.obs != nil {
-		r.initial = append(r.initial, n)
-		return
-	}
 	r.q.push(n)
 	r.noteQueueLocked()
 }
