@@ -15,6 +15,9 @@ import (
 // Tasks may be added while it is being iterated, from any goroutine. Use it
 // from outside a run or from inside a task: inside a task, waiting for the
 // next completion gives the worker slot back.
+//
+// The zero value is an empty Completed ready to use. A nil *Completed
+// holds nothing: Add does nothing, Len is 0, and Next returns an error.
 type Completed[T any] struct {
 	mu        sync.Mutex
 	notifier  *core.Node
@@ -35,13 +38,20 @@ type entry[T any] struct {
 
 // AsCompleted returns a Completed holding tasks.
 func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
-	c := &Completed[T]{
-		byNode: map[*core.Node]entry[T]{},
-		signal: core.NewSignal(),
-	}
-	c.notifier = core.NewNotifier(c.finished)
+	c := &Completed[T]{}
 	c.Add(tasks...)
 	return c
+}
+
+// initLocked sets up a Completed on first use, so that its zero value is
+// usable. The caller holds c.mu.
+func (c *Completed[T]) initLocked() {
+	if c.signal != nil {
+		return
+	}
+	c.byNode = map[*core.Node]entry[T]{}
+	c.signal = core.NewSignal()
+	c.notifier = core.NewNotifier(c.finished)
 }
 
 // finished is the notifier's function: it runs on the goroutine that
@@ -63,12 +73,16 @@ func (c *Completed[T]) finished(n *core.Node) {
 // already are yielded next. A task added twice is yielded twice. Nil tasks
 // are ignored.
 func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
+	if c == nil {
+		return
+	}
 	for _, t := range tasks {
 		if t == nil {
 			continue
 		}
 		n := t.Core(core.Key{})
 		c.mu.Lock()
+		c.initLocked()
 		e, dup := c.byNode[n]
 		c.byNode[n] = entry[T]{task: t, times: e.times + 1}
 		c.waiting++
@@ -101,6 +115,9 @@ func (c *Completed[T]) compact() {
 
 // Len is the number of tasks added and not yielded yet.
 func (c *Completed[T]) Len() int {
+	if c == nil {
+		return 0
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.waiting + len(c.done)
@@ -129,6 +146,12 @@ func (c *Completed[T]) All(ctx context.Context) iter.Seq2[*graph.Task[T], error]
 // task added has been returned, and (nil, err) when ctx is done or the
 // tasks it waits for are in no run.
 func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
+	switch {
+	case c == nil:
+		return nil, errors.New("dynamic: Next: the *Completed is nil")
+	case ctx == nil:
+		return nil, errors.New("dynamic: Next: nil context")
+	}
 	for {
 		c.mu.Lock()
 		if len(c.done) > 0 {
@@ -196,7 +219,18 @@ const (
 // succeeded. Inside a task it waits without holding the worker slot. In a
 // run for targets it reads each result before it can be released, as
 // Task.Wait does.
+//
+// A nil task makes Gather fail at once with an error wrapping
+// graph.ErrNilInput, before it waits for any.
 func Gather[T any](ctx context.Context, tasks []*graph.Task[T], mode Mode) ([]T, error) {
+	if ctx == nil {
+		return nil, errors.New("dynamic: Gather: nil context")
+	}
+	for i, t := range tasks {
+		if t == nil {
+			return nil, &graph.Error{Task: "<nil>", Err: fmt.Errorf("Gather: task %d: %w", i, graph.ErrNilInput)}
+		}
+	}
 	held := hold(tasks)
 	defer unhold(held)
 	switch mode {
@@ -223,9 +257,6 @@ func Gather[T any](ctx context.Context, tasks []*graph.Task[T], mode Mode) ([]T,
 	}
 	out := make([]T, 0, len(tasks))
 	for _, t := range tasks {
-		if t == nil {
-			continue
-		}
 		v, err := t.Result()
 		if err != nil {
 			if mode == Skip {
@@ -262,6 +293,9 @@ func WaitAll(ctx context.Context, tasks ...graph.Ref) error { return graph.Await
 
 // WaitFirst waits until one of the tasks finished and returns it.
 func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
+	if ctx == nil {
+		return nil, errors.New("dynamic: WaitFirst: nil context")
+	}
 	var first graph.Ref
 	sig := core.NewSignal()
 	var mu sync.Mutex
@@ -283,11 +317,14 @@ func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
 			n.Unwatch(note)
 		}
 	}()
-	for _, t := range tasks {
-		if t == nil {
-			return nil, &graph.Error{Task: "<nil>", Err: graph.ErrNilInput}
+	for i, t := range tasks {
+		var n *core.Node
+		if t != nil {
+			n = t.Core(core.Key{})
 		}
-		n := t.Core(core.Key{})
+		if n == nil {
+			return nil, &graph.Error{Task: "<nil>", Err: fmt.Errorf("WaitFirst: task %d: %w", i, graph.ErrNilInput)}
+		}
 		mu.Lock()
 		byNode[n] = t
 		mu.Unlock()

@@ -10,9 +10,12 @@ import (
 // Scope returns the Builder through which the task running with ctx adds
 // tasks to its graph. What it adds records the task as its creator and
 // joins the run at once; building looks exactly as it does before a run.
-// Outside a task, Scope returns a Builder whose tasks fail to build with
-// graph.ErrNilBuilder.
+// Outside a task (or given a nil ctx), Scope returns a Builder whose tasks
+// fail to build with graph.ErrNilBuilder.
 func Scope(ctx context.Context) graph.Builder {
+	if ctx == nil {
+		return graph.Within(nil)
+	}
 	n := core.Current(ctx)
 	if n == nil {
 		return graph.Within(nil)

@@ -22,11 +22,9 @@ func TestCancelBeforeStartNeverStarts(t *testing.T) {
 	defer cancel()
 	r := newRunner(ctx, cg, &config{workers: 1})
 	r.outstanding.Store(1) // the Close hold, as Start takes it
-	r.starting = true
 	if err := cg.Begin(r, nil); err != nil {
 		t.Fatal(err)
 	}
-	r.starting = false
 	n := task.Core(core.Key{})
 	if !n.CAS(core.Ready, core.Running) {
 		t.Fatalf("task is %v, want ready", n.State())

@@ -42,7 +42,10 @@
 //     cancelled, and Run returns the context's error once running functions
 //     have returned. No goroutine outlives Run (or, for Start, the run's end).
 //   - Observers are called on the goroutine where an event happens, so they
-//     must be safe for concurrent use. With no observer, no event is built.
+//     must be safe for concurrent use, and never with a lock held, so they
+//     may add tasks. One that panics is dropped from the run, which goes on
+//     and reports it with an *ObserverError (see Observer). With no
+//     observer, no event is built.
 //   - The context a task function gets is valid while the function runs:
 //     goroutines it starts must not use it after it returned.
 //

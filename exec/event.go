@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/evolve-dag/evolve/graph"
@@ -43,6 +44,34 @@ type Event struct {
 // Observer is told every event of a run, on the goroutine where it happens,
 // so it must be safe for concurrent use and quick: a slow observer slows the
 // run. Observers cost nothing when none is given.
+//
+// A task's events come in the order of its life: EventCreated (for a task
+// added while the graph runs), EventReady, EventStarted, EventRetried, and
+// one event that ends it. An observer is never called with a lock of the
+// run or of the graph held, and each event is told once what it reports
+// can be read from the task: when told that a task ended, State, Err and
+// Result of e.Task give the end (in a run for targets, a result that no
+// task needs any more may have been released already; see graph.Keep).
+// A goroutine waiting for the task (Task.Wait, Done) may see its end
+// before the observers are told of it.
+//
+// So an observer may read tasks, add tasks to the graph (while the run
+// goes on, they join it, as tasks added by any client do) and cancel
+// tasks. It must not wait for tasks of the run, or for the run's end: it
+// runs on a goroutine that the run is waiting for, a worker holding a
+// slot or the client or task adding a task, so such a wait can hang.
+//
+// Panics. An observer that panics is dropped from the run: the panic is
+// recovered, the observer is not called again, and the run goes on (its
+// tasks are neither failed nor blamed) and, when it ends, returns an
+// *ObserverError, joined with its other errors. The reasons: an observer
+// is a side channel (a drawing, a progress bar, a metric), and a bug in it
+// should cost neither the run's results nor the process, which a panic on
+// a worker's goroutine would, nor be charged to the task whose event it
+// was told; yet it must not pass silently, so the run's error reports it.
+// And an observer that panicked may have left its own state broken (half
+// updated, or a lock still held), so calling it again would risk wrong
+// output, a second panic for every event, or a deadlock.
 type Observer interface {
 	Observe(Event)
 }
@@ -50,5 +79,35 @@ type Observer interface {
 // ObserverFunc makes a function an Observer.
 type ObserverFunc func(Event)
 
-// Observe calls f(e).
-func (f ObserverFunc) Observe(e Event) { f(e) }
+// Observe calls f(e). A nil ObserverFunc does nothing (Observe refuses to
+// register one).
+func (f ObserverFunc) Observe(e Event) {
+	if f != nil {
+		f(e)
+	}
+}
+
+// ObserverError reports an observer that panicked: the run recovered the
+// panic and called the observer no more (see Observer).
+type ObserverError struct {
+	Index int    // the observer's position among the run's observers, in the order Observe was given them
+	Value any    // what it panicked with
+	Stack []byte // the panicking goroutine's stack
+}
+
+// Error names the observer and the panic value; the stack is in Stack.
+func (e *ObserverError) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("exec: observer %d panicked: %v", e.Index, e.Value)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (e *ObserverError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	err, _ := e.Value.(error)
+	return err
+}

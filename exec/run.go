@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,8 +64,8 @@ func Targets(tasks ...graph.Ref) Option {
 	return func(c *config) error {
 		c.targeted = true
 		for i, t := range tasks {
-			if t == nil {
-				return fmt.Errorf("exec: Targets: target %d is nil", i)
+			if t == nil || t.Core(core.Key{}) == nil {
+				return fmt.Errorf("exec: Targets: target %d is nil: %w", i, graph.ErrNilInput)
 			}
 		}
 		c.targets = append(c.targets, tasks...)
@@ -71,17 +73,32 @@ func Targets(tasks ...graph.Ref) Option {
 	}
 }
 
-// Observe registers observers of the run's events.
+// Observe registers observers of the run's events. Observer says what an
+// observer may do, and what happens when one panics. A nil observer, or
+// one holding a nil pointer or function, is refused.
 func Observe(obs ...Observer) Option {
 	return func(c *config) error {
 		for i, o := range obs {
-			if o == nil {
-				return fmt.Errorf("exec: Observe: observer %d is nil", i)
+			if isNil(o) {
+				return fmt.Errorf("exec: Observe: observer %d is nil (%T)", i, o)
 			}
 		}
 		c.observers = append(c.observers, obs...)
 		return nil
 	}
+}
+
+// isNil reports whether o is nil or holds a nil pointer, function, map,
+// slice or channel, whose Observe would most likely panic.
+func isNil(o Observer) bool {
+	if o == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(o); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Run runs the graph (or, with Targets, what the targets need) and returns
@@ -95,7 +112,8 @@ func Observe(obs ...Observer) Option {
 //
 // Run returns nil when every task succeeded; ctx's error when ctx was done
 // first (tasks not finished are then cancelled); otherwise an *Error listing
-// the failures.
+// the failures. If an observer panicked, the error is (or, joined with
+// those, holds) an *ObserverError: see Observer.
 func Run(ctx context.Context, g *graph.Graph, opts ...Option) error {
 	e, err := Start(ctx, g, opts...)
 	if err != nil {
@@ -121,6 +139,9 @@ type Execution struct {
 // more tasks will be added from outside, and Wait for the outcome. Tasks
 // added to g from any goroutine before Close join the run.
 func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, error) {
+	if ctx == nil {
+		return nil, errors.New("exec: nil context")
+	}
 	var c config
 	for _, o := range opts {
 		if o == nil {
@@ -142,8 +163,14 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	cg := g.Core(core.Key{})
 	var want []*core.Node
 	for _, t := range c.targets {
-		n := cg.Node(t.ID())
-		if n == nil || refOf(n) != t {
+		n := t.Core(core.Key{})
+		switch {
+		case n.Graph() == cg:
+		case n.Graph() == nil && t.Err() != nil:
+			return nil, fmt.Errorf("exec: target %q could not be built: %w", t.Name(), t.Err())
+		case n.Graph() == nil:
+			return nil, fmt.Errorf("exec: target %q is in no graph (a zero Task?): %w", t.Name(), graph.ErrOtherGraph)
+		default:
 			return nil, fmt.Errorf("exec: target %q: %w", t.Name(), graph.ErrOtherGraph)
 		}
 		want = append(want, n)
@@ -153,13 +180,14 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	}
 	r := newRunner(ctx, cg, &c)
 	r.outstanding.Store(1) // held until Close
-	r.starting = true
 	if err := cg.Begin(r, want); err != nil {
 		r.cancel(nil)
 		return nil, fmt.Errorf("exec: %w", err)
 	}
-	r.starting = false
 	r.stopAfter = context.AfterFunc(r.ctx, r.stop)
+	if r.obs != nil {
+		r.tellInitial()
+	}
 	r.mu.Lock()
 	for range c.workers {
 		r.spawnLocked()
@@ -175,24 +203,80 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	return e, nil
 }
 
+// tellInitial tells the observers of the tasks that Begin queued. They
+// hear of them only now that Begin has released the graph's lock, so that
+// they may add tasks; and the tasks are taken out of the queue meanwhile,
+// so that none starts before its Ready event, even if the additions wake
+// workers early.
+func (r *runner) tellInitial() {
+	r.mu.Lock()
+	q := r.q
+	r.q = queue{}
+	r.noteQueueLocked()
+	r.mu.Unlock()
+	for _, n := range q.fifo[q.head:] {
+		r.emit(EventReady, n, -1, nil)
+	}
+	for _, n := range q.heap {
+		r.emit(EventReady, n, -1, nil)
+	}
+	r.mu.Lock()
+	if r.q.len() == 0 {
+		r.q = q // nothing was added meanwhile
+	} else {
+		for n := q.pop(); n != nil; n = q.pop() {
+			r.q.push(n)
+		}
+	}
+	r.noteQueueLocked()
+	r.mu.Unlock()
+}
+
 // Close tells the run that no more tasks will be added from outside: it
 // ends once every task has finished. Tasks running in it may still add
 // tasks. Close is idempotent.
+//
+// Only Start makes a usable Execution: on a nil or zero one, Close and
+// Stop do nothing, Done is closed and Wait returns an error.
 func (e *Execution) Close() {
+	if e == nil || e.r == nil {
+		return
+	}
 	e.closeMu.Do(func() { e.r.settle(1) })
 }
 
 // Stop cancels the run, as cancelling its context would, and does not wait.
-func (e *Execution) Stop() { e.r.cancel(context.Canceled) }
+func (e *Execution) Stop() {
+	if e == nil || e.r == nil {
+		return
+	}
+	e.r.cancel(context.Canceled)
+}
 
 // Done is closed when the run has ended, after Close (or Stop, or the
 // context's end) and every task finished.
-func (e *Execution) Done() <-chan struct{} { return e.r.ended }
+func (e *Execution) Done() <-chan struct{} {
+	if e == nil || e.r == nil {
+		return closedChan
+	}
+	return e.r.ended
+}
+
+// closedChan is the Done channel of an Execution that Start did not make:
+// no run to wait for.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Wait waits for the run to end and returns its outcome, as Run does. It
 // does not close the run: call Close first, or Wait returns only when the
 // run's context is done.
 func (e *Execution) Wait() error {
+	if e == nil || e.r == nil {
+		return errors.New("exec: Wait: the *Execution is nil or zero (use the one Start returns)")
+	}
 	<-e.r.ended
 	return e.err
 }
@@ -208,6 +292,9 @@ type Error struct {
 
 // Error summarises the failures, listing the first ones.
 func (e *Error) Error() string {
+	if e == nil {
+		return "<nil>"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "exec: %d task(s) failed, %d skipped", e.Failed, e.Skipped)
 	for _, err := range e.Errs {
@@ -221,7 +308,12 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the listed failures.
-func (e *Error) Unwrap() []error { return e.Errs }
+func (e *Error) Unwrap() []error {
+	if e == nil {
+		return nil
+	}
+	return e.Errs
+}
 
 // maxErrs is how many failures an Error lists: enough to debug, bounded so a
 // run where a million tasks fail does not build a million-line error.
@@ -269,8 +361,8 @@ type runner struct {
 	limit     int
 	stopOnErr bool
 	releasing bool
-	obs       []Observer // nil when nobody listens: no event is built
-	starting  bool       // Begin is filling the queue: no lock, no wake-ups
+	obs       []Observer    // nil when nobody listens: no event is built
+	dropped   []atomic.Bool // per observer: it panicked, and is called no more
 	stopAfter func() bool
 
 	// The fields above are read on every task and written once; those below
@@ -305,6 +397,7 @@ type runner struct {
 	failed  int
 	skipped int
 	errs    []error
+	obsErrs []error // an *ObserverError per observer that panicked
 
 	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
@@ -316,6 +409,7 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		stopOnErr: c.stop,
 		releasing: c.targeted,
 		obs:       c.observers,
+		dropped:   make([]atomic.Bool, len(c.observers)),
 		ended:     make(chan struct{}),
 		fin:       make(chan struct{}),
 		parked:    make(map[*parked]struct{}),
@@ -325,7 +419,8 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 	return r
 }
 
-// Activated, Ready, Releasing and Cancel implement core.Run.
+// Activated, Queue, Ready, ReadyAll, Releasing, Observed, Cancel and
+// Added implement core.Run.
 
 func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
 
@@ -335,15 +430,18 @@ func (r *runner) Added(n *core.Node) {
 	}
 }
 func (r *runner) Releasing() bool { return r.releasing }
+func (r *runner) Observed() bool  { return r.obs != nil }
+
+// Queue is called by Begin, which holds the graph's lock, before any
+// worker runs: no lock, no wake-ups, no event (see tellInitial).
+func (r *runner) Queue(n *core.Node) {
+	r.q.push(n)
+	r.noteQueueLocked()
+}
 
 func (r *runner) Ready(n *core.Node) {
 	if r.obs != nil {
 		r.emit(EventReady, n, -1, nil)
-	}
-	if r.starting {
-		r.q.push(n)
-		r.noteQueueLocked()
-		return
 	}
 	r.mu.Lock()
 	r.pushLocked(n)
@@ -728,13 +826,20 @@ func (r *runner) wait() error {
 	r.cancel(nil)
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
-	if stoppedEarly && (!r.stopOnErr || r.failed == 0) {
-		return cause
+	var err error
+	switch {
+	case stoppedEarly && (!r.stopOnErr || r.failed == 0):
+		err = cause
+	case r.failed > 0 || r.skipped > 0:
+		err = &Error{Failed: r.failed, Skipped: r.skipped, Errs: r.errs}
 	}
-	if r.failed > 0 || r.skipped > 0 {
-		return &Error{Failed: r.failed, Skipped: r.skipped, Errs: r.errs}
+	switch {
+	case len(r.obsErrs) == 0:
+		return err
+	case err == nil && len(r.obsErrs) == 1:
+		return r.obsErrs[0]
 	}
-	return nil
+	return errors.Join(append([]error{err}, r.obsErrs...)...)
 }
 
 // errEnded is why a task added to a run while it ended, after its last
@@ -762,14 +867,40 @@ func (r *runner) fail(n *core.Node, s core.State, err error) {
 	}
 }
 
+// emit tells the observers of an event. The caller holds no lock of the
+// run or of the graph: an observer may add tasks (see Observer).
 func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
 	if n.Kind() != core.Task || k == EventReady && n.Joined() {
 		return // waiters, and flows ready to finish, are the executor's own bookkeeping
 	}
 	e := Event{Kind: k, Task: refOf(n), Time: time.Now(), Worker: worker, Err: err}
-	for _, o := range r.obs {
-		o.Observe(e)
+	for i, o := range r.obs {
+		if !r.dropped[i].Load() {
+			r.observe(i, o, e)
+		}
 	}
+}
+
+// observe calls observer i, and drops it from the run if it panics (see
+// Observer for why).
+func (r *runner) observe(i int, o Observer, e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.dropObserver(i, v, debug.Stack())
+		}
+	}()
+	o.Observe(e)
+}
+
+// dropObserver records that observer i panicked with v, once: calls of it
+// that were under way on other goroutines may panic too.
+func (r *runner) dropObserver(i int, v any, stack []byte) {
+	if !r.dropped[i].CompareAndSwap(false, true) {
+		return
+	}
+	r.failMu.Lock()
+	r.obsErrs = append(r.obsErrs, &ObserverError{Index: i, Value: v, Stack: stack})
+	r.failMu.Unlock()
 }
 
 func refOf(n *core.Node) graph.Ref { return n.Body().Handle().(graph.Ref) }

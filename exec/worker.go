@@ -275,9 +275,6 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	if s == core.Failed || s == core.Skipped {
 		r.fail(n, s, err)
 	}
-	if r.obs != nil {
-		r.emit(kindOf(s), n, w.id, err)
-	}
 	if r.releasing && s == core.Done {
 		// Ordering inputs are never read by the function: they are
 		// consumed when it is done.
@@ -301,6 +298,12 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	}
 	ready := n.Finish(s, err, w.buf[:0])
 	w.buf = ready[:0]
+	if r.obs != nil {
+		// Told after the end is stored, so that an observer reading the
+		// task (State, Result, Err) sees it; and before the tasks it made
+		// ready are told of (pick).
+		r.emit(kindOf(s), n, w.id, err)
+	}
 	// ready is not cleared after use: the nodes it still points to belong
 	// to the graph, which outlives the worker, so clearing would only cost
 	// a call and write barriers on every task.

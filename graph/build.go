@@ -85,6 +85,9 @@ func Within(parent Ref) Builder {
 
 // scope makes a task handle the Builder of the tasks it creates (see Within).
 func (t *Task[T]) scope() (*Graph, *core.Node, *core.Batch) {
+	if t == nil {
+		return nil, nil, nil
+	}
 	if cg := t.n.Graph(); cg != nil {
 		return cg.Owner().(*Graph), &t.n, nil
 	}
@@ -286,7 +289,9 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	for i := 0; err == nil && i < len(nilIn); i++ {
 		if nilIn[i] {
 			err = fmt.Errorf("input %d: %w", i, ErrNilInput)
-		} else if in := body.Input(i); in.Graph() == nil {
+		} else if in := body.Input(i); in.Graph() == nil && in.Err() == nil {
+			err = fmt.Errorf("input %d (%q) is in no graph (a zero Task?): %w", i, in.Name(), ErrOtherGraph)
+		} else if in.Graph() == nil {
 			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
 		} else if in.Graph() != &g.c {
 			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)

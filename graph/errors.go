@@ -33,6 +33,9 @@ var (
 	ErrCancelled = errors.New("task cancelled")
 )
 
+// errNilContext is what a wait given a nil context returns, wrapped.
+var errNilContext = errors.New("nil context")
+
 // Error is a mistake about one task.
 type Error struct {
 	Task string // the task's name
@@ -40,10 +43,20 @@ type Error struct {
 }
 
 // Error names the task and the mistake.
-func (e *Error) Error() string { return fmt.Sprintf("task %q: %v", e.Task, e.Err) }
+func (e *Error) Error() string {
+	if e == nil {
+		return nilName
+	}
+	return fmt.Sprintf("task %q: %v", e.Task, e.Err)
+}
 
 // Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // SkipError is the error of a task that never ran because a task it needs
 // failed. Failed names the task that failed first, where the failure
@@ -56,11 +69,19 @@ type SkipError struct {
 
 // Error names the skipped task, the failed one and its error.
 func (e *SkipError) Error() string {
+	if e == nil {
+		return nilName
+	}
 	return fmt.Sprintf("task %q skipped: input %q failed: %v", e.Task, e.Failed, e.Err)
 }
 
 // Unwrap returns the failed task's error.
-func (e *SkipError) Unwrap() error { return e.Err }
+func (e *SkipError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // PanicError is the error of a task whose function panicked.
 type PanicError struct {
@@ -71,11 +92,17 @@ type PanicError struct {
 
 // Error names the task and the panic value; the stack is in Stack.
 func (e *PanicError) Error() string {
+	if e == nil {
+		return nilName
+	}
 	return fmt.Sprintf("task %q panicked: %v", e.Task, e.Value)
 }
 
 // Unwrap returns the panic value if it is an error.
 func (e *PanicError) Unwrap() error {
+	if e == nil {
+		return nil
+	}
 	err, _ := e.Value.(error)
 	return err
 }
@@ -88,6 +115,9 @@ type DeadlockError struct {
 
 // Error names the cycle of waits and needs.
 func (e *DeadlockError) Error() string {
+	if e == nil {
+		return nilName
+	}
 	return "wait would deadlock: cycle: " + strings.Join(e.Cycle, " -> ")
 }
 
@@ -96,6 +126,8 @@ func (e *DeadlockError) Error() string {
 // Batch, or nil.
 func Waitable(_ core.Key, n *core.Node) error {
 	switch {
+	case n == nil:
+		return errNilTask
 	case n.State() == Idle:
 		return &Error{Task: n.Name(), Err: ErrNotScheduled}
 	case n.Held():

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"errors"
+	"fmt"
 	"iter"
 	"strings"
 
@@ -13,22 +14,44 @@ import (
 
 // Graph is a lazy task graph. The zero value is an empty graph ready to use.
 // A Graph must not be copied after first use.
+//
+// A nil *Graph is an empty graph that nothing can be added to: its methods
+// that return an error say so (the error wraps ErrNilBuilder), the others
+// find nothing, and tasks built with it as their Builder fail with
+// ErrNilBuilder.
 type Graph struct {
 	c core.Graph
 }
 
+// errNilGraph is what a nil *Graph's methods return.
+var errNilGraph = fmt.Errorf("graph: the *Graph is nil: %w", ErrNilBuilder)
+
 // New returns an empty graph.
 func New() *Graph { return new(Graph) }
 
-// Core is for evolve's own packages; other modules cannot call it.
-func (g *Graph) Core(core.Key) *core.Graph { return &g.c }
+// Core is for evolve's own packages; other modules cannot call it. It
+// returns nil for a nil *Graph.
+func (g *Graph) Core(core.Key) *core.Graph {
+	if g == nil {
+		return nil
+	}
+	return &g.c
+}
 
 // Len is the number of tasks and values in the graph.
-func (g *Graph) Len() int { return int(g.c.Len()) }
+func (g *Graph) Len() int {
+	if g == nil {
+		return 0
+	}
+	return int(g.c.Len())
+}
 
 // Tasks returns the graph's tasks and values in creation order.
 func (g *Graph) Tasks() iter.Seq[Ref] {
 	return func(yield func(Ref) bool) {
+		if g == nil {
+			return
+		}
 		for _, n := range g.c.Nodes() {
 			if !yield(refOf(n)) {
 				return
@@ -38,12 +61,20 @@ func (g *Graph) Tasks() iter.Seq[Ref] {
 }
 
 // Err returns the mistakes made while building, joined, or nil.
-func (g *Graph) Err() error { return errors.Join(g.c.Errs()...) }
+func (g *Graph) Err() error {
+	if g == nil {
+		return errNilGraph
+	}
+	return errors.Join(g.c.Errs()...)
+}
 
 // Order makes after wait for before, although after does not read before's
 // result. It is the only way to close a cycle, so Validate and every run
 // check for cycles once it has been used. It fails while the graph runs.
 func (g *Graph) Order(before, after Ref) error {
+	if g == nil {
+		return errNilGraph
+	}
 	b, errB := g.member(before)
 	a, errA := g.member(after)
 	if err := errors.Join(errB, errA); err != nil {
@@ -62,10 +93,10 @@ func (g *Graph) Order(before, after Ref) error {
 
 // member returns r's node if r belongs to g.
 func (g *Graph) member(r Ref) (*core.Node, error) {
-	if r == nil {
-		return nil, &Error{Task: "<nil>", Err: ErrNilInput}
+	n := nodeOf(r)
+	if n == nil {
+		return nil, errNilTask
 	}
-	n := r.Core(core.Key{})
 	if n.Graph() != &g.c {
 		return nil, &Error{Task: n.Name(), Err: ErrOtherGraph}
 	}
@@ -77,6 +108,9 @@ func (g *Graph) member(r Ref) (*core.Node, error) {
 // topological sort, and the error names a cycle, such as
 // "cycle: a -> b -> a".
 func (g *Graph) Validate() error {
+	if g == nil {
+		return errNilGraph
+	}
 	if err := g.Err(); err != nil {
 		return err
 	}
@@ -134,7 +168,12 @@ type CycleError struct {
 }
 
 // Error names the cycle, as "cycle: a -> b -> a".
-func (e *CycleError) Error() string { return "cycle: " + strings.Join(e.Cycle, " -> ") }
+func (e *CycleError) Error() string {
+	if e == nil {
+		return nilName
+	}
+	return "cycle: " + strings.Join(e.Cycle, " -> ")
+}
 
 // The methods below implement gonum's graph.Directed. Edges go from an input
 // to the tasks that read it, so gonum's topological order is a valid run
@@ -142,6 +181,9 @@ func (e *CycleError) Error() string { return "cycle: " + strings.Join(e.Cycle, "
 
 // Node returns the task with the given ID, or nil.
 func (g *Graph) Node(id int64) gonum.Node {
+	if g == nil {
+		return nil
+	}
 	n := g.c.Node(id)
 	if n == nil {
 		return nil
@@ -151,6 +193,9 @@ func (g *Graph) Node(id int64) gonum.Node {
 
 // Nodes returns all tasks.
 func (g *Graph) Nodes() gonum.Nodes {
+	if g == nil {
+		return gonum.Empty
+	}
 	ns := g.c.Nodes()
 	out := make([]gonum.Node, len(ns))
 	for i, n := range ns {
@@ -161,6 +206,9 @@ func (g *Graph) Nodes() gonum.Nodes {
 
 // From returns the tasks that read the task with the given ID.
 func (g *Graph) From(id int64) gonum.Nodes {
+	if g == nil {
+		return gonum.Empty
+	}
 	n := g.c.Node(id)
 	if n == nil {
 		return gonum.Empty
@@ -171,6 +219,9 @@ func (g *Graph) From(id int64) gonum.Nodes {
 // To returns the tasks whose results the task with the given ID reads, and
 // the tasks it was ordered after.
 func (g *Graph) To(id int64) gonum.Nodes {
+	if g == nil {
+		return gonum.Empty
+	}
 	n := g.c.Node(id)
 	if n == nil {
 		return gonum.Empty
@@ -204,6 +255,9 @@ func (g *Graph) HasEdgeBetween(xid, yid int64) bool {
 
 // HasEdgeFromTo reports whether the task v reads the task u.
 func (g *Graph) HasEdgeFromTo(uid, vid int64) bool {
+	if g == nil {
+		return false
+	}
 	u, v := g.c.Node(uid), g.c.Node(vid)
 	if u == nil || v == nil {
 		return false

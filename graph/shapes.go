@@ -145,7 +145,7 @@ func (b *flow[T]) Run(ctx context.Context, _ core.Consumer) error {
 		// Joining itself, it could never finish: say so now rather than
 		// leave it to the executor's search for stalled runs.
 		return &Error{Task: name, Err: &DeadlockError{Cycle: []string{name, name}}}
-	case r.n.Graph() == nil:
+	case r.n.Graph() == nil && r.n.Err() != nil:
 		return &Error{Task: name, Err: fmt.Errorf("returned task %q could not be built: %w", r.n.Name(), r.n.Err())}
 	case r.n.Graph() != b.n.Graph():
 		return &Error{Task: name, Err: fmt.Errorf("returned task %q: %w", r.n.Name(), ErrOtherGraph)}

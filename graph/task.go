@@ -49,32 +49,81 @@ type Ref interface {
 
 // Task is the handle of a task whose result has type T. It is also a future:
 // Wait, Done, State, Err and Cancel follow it through a run.
+//
+// Only the constructors (Go, Value, ...) make a usable Task. Methods called
+// on a nil *Task, or on a Task that is in no graph (a zero Task, or one
+// that could not be built), do not panic: those returning an error say
+// what is wrong (ErrNilInput for a nil *Task), and the others return the
+// zero value, with ID -1 and, for a nil *Task, the name "<nil>".
 type Task[T any] struct {
 	n   core.Node
 	val T
 }
 
-// Core is for evolve's own packages; other modules cannot call it.
-func (t *Task[T]) Core(core.Key) *core.Node { return &t.n }
+// nilName is the name of a nil handle in errors and in Name.
+const nilName = "<nil>"
 
-// ID is the task's number in its graph, which is its creation order.
-func (t *Task[T]) ID() int64 { return t.n.ID() }
+// errNilTask is the error of a nil *Task's methods.
+var errNilTask = &Error{Task: nilName, Err: ErrNilInput}
+
+// closed is the Done channel of a nil *Task: there is nothing to wait for.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// Core is for evolve's own packages; other modules cannot call it. It
+// returns nil for a nil *Task.
+func (t *Task[T]) Core(core.Key) *core.Node {
+	if t == nil {
+		return nil
+	}
+	return &t.n
+}
+
+// ID is the task's number in its graph, which is its creation order, or
+// -1 for a task in no graph (see Task).
+func (t *Task[T]) ID() int64 {
+	if t == nil || t.n.Graph() == nil {
+		return -1
+	}
+	return t.n.ID()
+}
 
 // Name is the name the task was built with.
-func (t *Task[T]) Name() string { return t.n.Name() }
+func (t *Task[T]) Name() string {
+	if t == nil {
+		return nilName
+	}
+	return t.n.Name()
+}
 
 // Priority is the task's priority; higher runs first.
-func (t *Task[T]) Priority() int { return t.n.Priority() }
+func (t *Task[T]) Priority() int {
+	if t == nil {
+		return 0
+	}
+	return t.n.Priority()
+}
 
 // State is where the task is now.
-func (t *Task[T]) State() State { return t.n.State() }
+func (t *Task[T]) State() State {
+	if t == nil {
+		return Idle
+	}
+	return t.n.State()
+}
 
 // String returns the task's name.
-func (t *Task[T]) String() string { return t.n.Name() }
+func (t *Task[T]) String() string { return t.Name() }
 
 // Creator is the task that added this one while it ran, or nil for a task
 // added from outside any task.
 func (t *Task[T]) Creator() Ref {
+	if t == nil {
+		return nil
+	}
 	if p := t.n.Parent(); p != nil {
 		return refOf(p)
 	}
@@ -82,7 +131,11 @@ func (t *Task[T]) Creator() Ref {
 }
 
 // Inputs returns the tasks this one reads, and those it was ordered after.
+// A task that could not be built (see Err) is in no graph and reads none.
 func (t *Task[T]) Inputs() []Ref {
+	if t == nil || t.n.Graph() == nil {
+		return nil // an input may be nil: that may be why it was not built
+	}
 	out := make([]Ref, t.n.NumDeps())
 	for i := range out {
 		out[i] = refOf(t.n.Dep(i))
@@ -93,6 +146,9 @@ func (t *Task[T]) Inputs() []Ref {
 // Graph is the graph the task belongs to, or nil for a task that could not
 // be built.
 func (t *Task[T]) Graph() *Graph {
+	if t == nil {
+		return nil
+	}
 	if cg := t.n.Graph(); cg != nil {
 		return cg.Owner().(*Graph)
 	}
@@ -103,6 +159,9 @@ func (t *Task[T]) Graph() *Graph {
 // input failed, the run's context error when cancelled. It is nil while
 // the task has not finished and after it succeeded.
 func (t *Task[T]) Err() error {
+	if t == nil {
+		return errNilTask
+	}
 	switch t.n.State() {
 	case Failed, Skipped, Cancelled:
 		return t.n.Err()
@@ -115,6 +174,9 @@ func (t *Task[T]) Err() error {
 // or ErrReleased.
 func (t *Task[T]) Result() (T, error) {
 	var zero T
+	if t == nil {
+		return zero, errNilTask
+	}
 	switch s := t.n.State(); s {
 	case Done:
 		// Release drops the result under the node's lock: read it under
@@ -137,8 +199,14 @@ func (t *Task[T]) Result() (T, error) {
 }
 
 // Done returns a channel that is closed when the task finishes, however it
-// finishes.
-func (t *Task[T]) Done() <-chan struct{} { return t.n.Done() }
+// finishes. A nil *Task's is closed: there is nothing to wait for, and Err
+// says why.
+func (t *Task[T]) Done() <-chan struct{} {
+	if t == nil {
+		return closed
+	}
+	return t.n.Done()
+}
 
 // Wait blocks until the task finishes and returns its result. Called with
 // the context of a running task, it gives that task's worker slot back while
@@ -154,6 +222,13 @@ func (t *Task[T]) Done() <-chan struct{} { return t.n.Done() }
 // again, as for a new reader. (Result, read after Await, WaitAll or an
 // as-completed loop, has no such guarantee: build the task with Keep.)
 func (t *Task[T]) Wait(ctx context.Context) (T, error) {
+	if t == nil || ctx == nil {
+		var zero T
+		if t == nil {
+			return zero, errNilTask
+		}
+		return zero, &Error{Task: t.n.Name(), Err: errNilContext}
+	}
 	if cg := t.n.Graph(); cg != nil {
 		if epoch, ok := cg.Hold(&t.n); ok {
 			defer cg.Unhold(&t.n, epoch)
@@ -172,6 +247,9 @@ func (t *Task[T]) Wait(ctx context.Context) (T, error) {
 // and its result is discarded. It reports whether the task was in a run
 // and not finished.
 func (t *Task[T]) Cancel() bool {
+	if t == nil {
+		return false
+	}
 	cg := t.n.Graph()
 	if cg == nil {
 		return false
@@ -189,23 +267,36 @@ func (t *Task[T]) Cancel() bool {
 // reads as ErrReleased, and a run that needs it computes it again. A value
 // (see Value) has nothing to compute it again: Release leaves it.
 func (t *Task[T]) Release() {
-	t.n.Unkeep()
+	if t != nil {
+		t.n.Unkeep()
+	}
 }
 
 // refOf returns the handle of n.
 func refOf(n *core.Node) Ref { return n.Body().Handle().(Ref) }
+
+// nodeOf returns r's node, or nil when r is nil or holds a nil *Task.
+func nodeOf(r Ref) *core.Node {
+	if r == nil {
+		return nil
+	}
+	return r.Core(core.Key{})
+}
 
 // Await waits for every task in refs to finish, as Task.Wait does for one.
 // It returns the first error of the wait itself (cancellation, deadlock,
 // tasks never scheduled), not the tasks' own errors: read those from the
 // handles.
 func Await(ctx context.Context, refs ...Ref) error {
+	if ctx == nil {
+		return fmt.Errorf("graph: Await: %w", errNilContext)
+	}
 	nodes := make([]*core.Node, 0, len(refs))
 	for _, r := range refs {
-		if r == nil {
-			return &Error{Task: "<nil>", Err: ErrNilInput}
+		n := nodeOf(r)
+		if n == nil {
+			return errNilTask
 		}
-		n := r.Core(core.Key{})
 		if n.State().Terminal() {
 			continue
 		}

@@ -55,7 +55,7 @@ func Title(s string) Option {
 // it shows a run; graphs above a size are summarised (see SummaryAbove).
 //
 // DOT may be called while g runs: it draws each task as it is at that
-// moment. The result can be changed with emicklei/dot's API before it is
+// moment. A nil g draws as an empty graph. The result can be changed with emicklei/dot's API before it is
 // written (String, Write) or rendered (Render, WriteFile).
 func DOT(g *graph.Graph, opts ...Option) *dot.Graph {
 	c := config{summaryAbove: DefaultSummaryAbove, now: time.Now}

@@ -33,6 +33,9 @@ import (
 // worker. Stop ends that goroutine: call it once the run is over (a quiet
 // Progress has no goroutine, and Stop on it does nothing). Events observed
 // after Stop are counted but not drawn.
+//
+// Only NewProgress makes a Progress that draws: a nil or zero one is
+// quiet, and its Stop does nothing.
 type Progress struct {
 	w      io.Writer // written only by the refresh goroutine, then by Stop after it ended
 	every  time.Duration
@@ -63,7 +66,8 @@ type ProgressOption func(*Progress)
 func ForceProgress() ProgressOption { return func(p *Progress) { p.active = true } }
 
 // ProgressEvery sets how often the bar is redrawn; the default is 200 ms,
-// fast enough to look live and slow enough to cost nothing.
+// fast enough to look live and slow enough to cost nothing. A d that is not
+// positive keeps the default.
 func ProgressEvery(d time.Duration) ProgressOption {
 	return func(p *Progress) {
 		if d > 0 {
@@ -72,7 +76,8 @@ func ProgressEvery(d time.Duration) ProgressOption {
 	}
 }
 
-// NewProgress returns a progress bar drawing on w; see Progress.
+// NewProgress returns a progress bar drawing on w; see Progress. With a nil
+// w (or one holding a nil pointer) it stays quiet, even with ForceProgress.
 func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
 	p := &Progress{
 		w:        w,
@@ -86,6 +91,9 @@ func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
 		if o != nil {
 			o(p)
 		}
+	}
+	if isNil(w) {
+		p.active = false // nothing to draw on
 	}
 	if !p.active {
 		close(p.finished)
@@ -108,7 +116,7 @@ func isTerminal(w io.Writer) bool {
 
 // Observe counts e. It implements exec.Observer.
 func (p *Progress) Observe(e exec.Event) {
-	if !p.active || e.Task == nil {
+	if p == nil || !p.active || e.Task == nil {
 		return
 	}
 	if id := e.Task.ID(); id >= 0 && p.mark(id) {
@@ -151,6 +159,9 @@ func (p *Progress) mark(id int64) bool {
 // Stop stops redrawing and draws the bar a last time, ending its line. It
 // is safe to call more than once.
 func (p *Progress) Stop() {
+	if p == nil || p.stop == nil {
+		return // not made by NewProgress: nothing draws
+	}
 	p.once.Do(func() {
 		close(p.stop)
 		<-p.finished

@@ -30,7 +30,8 @@ import (
 // event.
 //
 // A graph may run several times: a task's record then describes its last
-// run.
+// run. A nil *Recorder records nothing: its Observe and Reset do nothing,
+// Span and Spans find nothing, and WriteTrace returns an error.
 type Recorder struct {
 	once    sync.Once
 	base    time.Time // the time of the first event; records hold offsets from it
@@ -94,12 +95,15 @@ func (s Span) Duration() time.Duration {
 
 // Observe records e. It implements exec.Observer.
 func (r *Recorder) Observe(e exec.Event) {
-	if e.Task == nil {
+	if r == nil || e.Task == nil {
 		return
+	}
+	id := e.Task.ID()
+	if id < 0 {
+		return // a nil handle, or one in no graph: no run reports those
 	}
 	r.once.Do(func() { r.base = e.Time })
 	at := int64(e.Time.Sub(r.base)) // monotonic when both times carry a reading
-	id := e.Task.ID()
 	s := &r.stripes[id&(nStripes-1)]
 	i := int(id / nStripes)
 	s.mu.Lock()
@@ -136,6 +140,10 @@ func (r *Recorder) apply(rec *record, e exec.Event, at int64) {
 		rec.seen |= sawStart
 	case exec.EventRetried:
 		rec.retries++
+	case exec.EventCreated:
+		// Added while the graph runs: a new run of the task begins, which
+		// its Ready, next, starts over.
+		*rec = fresh
 	default: // Finished, Failed, Skipped, Cancelled
 		if rec.seen&sawEnd != 0 || rec.task == nil { // ended without Ready or Started: cancelled while waiting
 			*rec = fresh
@@ -150,7 +158,7 @@ func (r *Recorder) apply(rec *record, e exec.Event, at int64) {
 // Span returns the record of the task with the given ID, and false if no
 // event about that task was recorded.
 func (r *Recorder) Span(id int64) (Span, bool) {
-	if id < 0 {
+	if r == nil || id < 0 {
 		return Span{}, false
 	}
 	s := &r.stripes[id&(nStripes-1)]
@@ -165,6 +173,9 @@ func (r *Recorder) Span(id int64) (Span, bool) {
 
 // Spans returns every record, in task ID (creation) order.
 func (r *Recorder) Spans() []Span {
+	if r == nil {
+		return nil
+	}
 	var out []Span
 	for k := range r.stripes {
 		s := &r.stripes[k]
@@ -183,6 +194,9 @@ func (r *Recorder) Spans() []Span {
 // Reset forgets every record, so the Recorder can observe another graph.
 // It must not be called while a run reports to it.
 func (r *Recorder) Reset() {
+	if r == nil {
+		return
+	}
 	for k := range r.stripes {
 		s := &r.stripes[k]
 		s.mu.Lock()
@@ -216,6 +230,8 @@ func (r *Recorder) span(rec *record) Span {
 // stateOf is the state a task's last event left it in.
 func stateOf(k exec.EventKind) graph.State {
 	switch k {
+	case exec.EventCreated:
+		return graph.Waiting
 	case exec.EventReady:
 		return graph.Ready
 	case exec.EventStarted, exec.EventRetried:

@@ -101,6 +101,22 @@ func TestRecorderRerun(t *testing.T) {
 	}
 }
 
+// TestRecorderCreated: EventCreated, told of a task added while the graph
+// runs, begins the task's record without ending it: the task waits.
+func TestRecorderCreated(t *testing.T) {
+	g := graph.New()
+	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
+	var rec Recorder
+	rec.Observe(exec.Event{Kind: exec.EventCreated, Task: a, Time: epoch, Worker: -1})
+	if s, ok := rec.Span(a.ID()); !ok || !s.End.IsZero() || s.State != graph.Waiting || s.Worker != -1 || s.EndWorker != -1 {
+		t.Errorf("after EventCreated: %+v, %v; want a waiting task's record, not ended", s, ok)
+	}
+	rec.Observe(exec.Event{Kind: exec.EventReady, Task: a, Time: epoch.Add(time.Millisecond), Worker: -1})
+	if s, _ := rec.Span(a.ID()); !s.Ready.Equal(epoch.Add(time.Millisecond)) || !s.End.IsZero() || s.State != graph.Ready {
+		t.Errorf("after EventReady: %+v", s)
+	}
+}
+
 // TestRecorderConcurrent hammers a Recorder from many goroutines, for the
 // race detector, while another goroutine reads it.
 func TestRecorderConcurrent(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/emicklei/dot"
@@ -25,7 +26,14 @@ const dotProgram = "dot"
 // tells a missing graphviz from a failed layout. Cancelling ctx kills the
 // program.
 func Render(ctx context.Context, w io.Writer, d *dot.Graph, format string) error {
-	if format == "" || strings.HasPrefix(format, "-") {
+	switch {
+	case ctx == nil:
+		return errors.New("viz: render: nil context")
+	case isNil(w):
+		return errors.New("viz: render: nil writer")
+	case d == nil:
+		return errors.New("viz: render: nil *dot.Graph")
+	case format == "" || strings.HasPrefix(format, "-"):
 		return fmt.Errorf("viz: render: bad output format %q", format)
 	}
 	var src bytes.Buffer
@@ -57,6 +65,12 @@ func Render(ctx context.Context, w io.Writer, d *dot.Graph, format string) error
 // graphviz as Render does. On failure no partial file is left behind.
 func WriteFile(ctx context.Context, path string, d *dot.Graph) error {
 	ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	switch {
+	case ctx == nil:
+		return fmt.Errorf("viz: %s: nil context", path)
+	case d == nil:
+		return fmt.Errorf("viz: %s: nil *dot.Graph", path)
+	}
 	switch ext {
 	case "":
 		return fmt.Errorf("viz: %s: no extension to tell the format by", path)
@@ -64,6 +78,19 @@ func WriteFile(ctx context.Context, path string, d *dot.Graph) error {
 		return writeAtomic(path, func(w io.Writer) error { d.Write(w); return nil })
 	}
 	return writeAtomic(path, func(w io.Writer) error { return Render(ctx, w, d, ext) })
+}
+
+// isNil reports whether w is nil or holds a nil pointer (or other nil
+// reference), which would panic on the first write.
+func isNil(w io.Writer) bool {
+	if w == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(w); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }
 
 // writeAtomic writes a file through a temporary one in the same directory,
@@ -100,10 +127,20 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 //   - prefix.svg, the same laid out, when graphviz is installed;
 //   - prefix.trace.json, rec's timeline (see WriteTrace), when rec is not nil.
 //
-// It creates prefix's directory if needed and returns the paths it wrote.
+// prefix must name a file: it is neither empty nor a directory's name
+// ending in a separator. WriteFiles creates prefix's directory if needed
+// and returns the paths it wrote.
 // A missing graphviz is not an error here, only a missing SVG: the returned
 // paths tell. Any other failure stops it and is returned.
 func WriteFiles(ctx context.Context, g *graph.Graph, rec *Recorder, prefix string, opts ...Option) ([]string, error) {
+	switch {
+	case ctx == nil:
+		return nil, errors.New("viz: WriteFiles: nil context")
+	case g == nil:
+		return nil, errors.New("viz: WriteFiles: nil graph")
+	case prefix == "" || strings.HasSuffix(prefix, "/") || strings.HasSuffix(prefix, string(filepath.Separator)):
+		return nil, fmt.Errorf("viz: WriteFiles: prefix %q names no file", prefix)
+	}
 	if dir := filepath.Dir(prefix); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("viz: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -42,6 +43,12 @@ const tracePid = 1
 // moved to extra rows named after the worker, so every row stays a valid
 // stack.
 func (r *Recorder) WriteTrace(w io.Writer) error {
+	switch {
+	case r == nil:
+		return errors.New("viz: trace: nil *Recorder")
+	case isNil(w):
+		return errors.New("viz: trace: nil writer")
+	}
 	spans := r.Spans()
 	run := make([]Span, 0, len(spans))
 	base := time.Time{}

@@ -18,21 +18,35 @@ const arenaSize = 1024
 
 // Run is the executor's side of a graph that is running: the graph calls it
 // when nodes join the run.
+//
+// An observed run (see Observed) tells its observers of what the graph
+// reports to it, and an observer may add tasks to the graph, which takes
+// the graph's lock: so the graph never calls Added or Ready of an observed
+// run with its lock held. What it reports while it holds the lock waits
+// until Unlock (see later), and Begin hands the nodes ready at the start
+// to Queue, which must not tell anybody before Begin has returned.
 type Run interface {
 	// Activated is told that k more nodes must finish before the run ends.
 	Activated(k int)
+	// Queue is given, by Begin, a node in state Ready when the run begins.
+	// Begin holds the graph's lock, and no worker runs yet.
+	Queue(n *Node)
 	// Ready is given a node, already in state Ready, whose inputs are all
-	// finished.
+	// finished. Unless the run is observed, the graph's lock may be held.
 	Ready(n *Node)
 	// ReadyAll is Ready for several nodes at once: they are queued
-	// together, so no worker sees some of them without the others.
+	// together, so no worker sees some of them without the others. The
+	// graph's lock is not held.
 	ReadyAll(ns []*Node)
 	// Releasing reports whether the run drops results nobody needs.
 	Releasing() bool
+	// Observed reports whether the run tells observers of its events.
+	Observed() bool
 	// Cancel cancels n, which is in the run.
 	Cancel(n *Node) bool
-	// Added is told of a node added to the graph while it runs, before the
-	// node joins the run.
+	// Added is told of a node added to the graph while it runs, after the
+	// node joined the run and before it is given to Ready. Only observed
+	// runs are told, and never with the graph's lock held.
 	Added(n *Node)
 }
 
@@ -58,12 +72,54 @@ type Graph struct {
 	// unkept are the nodes whose holders released them while a run was
 	// active (see Unkeep), to release when it ends; guarded by mu.
 	unkept []*Node
+
+	// observed is set while an observed run is active (see Run). later
+	// is what that run must be told of once the lock is released, in the
+	// order it happened; guarded by mu and given to the run by Unlock.
+	observed bool
+	later    []later
+}
+
+// later is a node added to the graph (added) or made ready while the lock
+// was held, for an observed run to be told of after Unlock. A node added
+// is held back from becoming ready until then by one more count in its
+// pending (see join), so that the run hears of it before anything else
+// about it; hold is the Batch it was added with, if any.
+type later struct {
+	n     *Node
+	added bool
+	hold  *Batch
 }
 
 // Lock and Unlock give callers that must change several things at once
 // (a keyed lookup and an add) the graph's lock.
-func (g *Graph) Lock()   { g.mu.Lock() }
-func (g *Graph) Unlock() { g.mu.Unlock() }
+func (g *Graph) Lock() { g.mu.Lock() }
+
+// Unlock releases the lock, and then tells an observed run of the nodes
+// added and made ready while it was held (see Run).
+func (g *Graph) Unlock() {
+	if len(g.later) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	later, run := g.later, g.run
+	g.later = nil
+	g.mu.Unlock()
+	for _, l := range later {
+		switch {
+		case l.added:
+			run.Added(l.n)
+			if l.n.pending.Add(-1) == 0 && l.n.CAS(Waiting, Ready) { // the count that join added
+				if l.hold != nil && g.holdBack(l.n, l.hold) {
+					continue
+				}
+				run.Ready(l.n)
+			}
+		case l.n.State() == Ready: // not cancelled, or run by a waiter, since
+			run.Ready(l.n)
+		}
+	}
+}
 
 // SetOwner records the public value wrapping g, once.
 func (g *Graph) SetOwner(o any) {
@@ -271,6 +327,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	}
 	g.run = r
 	g.epoch++
+	g.observed = r.Observed()
 	releasing := r.Releasing()
 	g.releasing.Store(releasing)
 	if want == nil {
@@ -344,7 +401,7 @@ func (g *Graph) begin(r Run, n *Node, releasing, prepared bool) {
 		n.pending.Store(pending) // a million-task run begins a million nodes: skip writes that change nothing
 	}
 	if pending == 0 {
-		r.Ready(n)
+		r.Queue(n)
 	}
 }
 
@@ -491,7 +548,9 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 			parent.AddJoin(n) // for deadlock searches (see Needs)
 		}
 	}
-	g.run.Added(n)
+	if g.observed {
+		g.later = append(g.later, later{n: n, added: true, hold: hold})
+	}
 	g.join(n, true, hold)
 	if joined && g.run.Releasing() {
 		// The flow may take n's result as its own when it joins: keep it
@@ -573,6 +632,9 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	if poison {
 		n.state.Or(poisoned)
 	}
+	if link && g.observed {
+		pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
+	}
 	n.pending.Store(pending)
 	for _, d := range locked {
 		d.unlock()
@@ -585,8 +647,26 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 			hold.ready = append(hold.ready, n)
 			return
 		}
+		if g.observed {
+			g.later = append(g.later, later{n: n})
+			return
+		}
 		g.run.Ready(n)
 	}
+}
+
+// holdBack keeps n, ready, back for hold if hold has not ended, and
+// reports whether it did.
+func (g *Graph) holdBack(n *Node, hold *Batch) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if hold.closed || g.run == nil {
+		return false
+	}
+	n.state.Or(held)
+	hold.run = g.run
+	hold.ready = append(hold.ready, n)
+	return true
 }
 
 // FindCycle looks for a cycle of needs among the unfinished nodes of the
@@ -664,13 +744,13 @@ func (g *Graph) FindCycle(roots []*Node, more func(n *Node, out []*Node) []*Node
 
 // End closes the active run. If unfinished reports that nodes of the run
 // did not finish (the run stopped early, or nodes joined it after its
-// last worker left), they are marked cancelled with err (and passed to
-// cancelled), and their waiters are woken. unfinished is asked under the
-// graph's lock, which every node joining the run holds: a node added
-// concurrently either is counted then or finds the run closed.
+// last worker left), they are marked cancelled with err, and their
+// waiters are woken; then, with the lock released (cancelled may add
+// nodes), they are passed to cancelled, if it is not nil. unfinished is
+// asked under the graph's lock, which every node joining the run holds: a
+// node added concurrently either is counted then or finds the run closed.
 func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.releasing.Store(false)
 	// Results released by their holders while the run went on: nothing
 	// reads them now.
@@ -679,22 +759,28 @@ func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 		n.Release()
 	}
 	g.unkept = nil
-	if !unfinished() {
-		g.run = nil
-		return
-	}
-	for _, c := range g.chunks {
-		for _, n := range c {
-			if n == nil {
-				break
-			}
-			if n.epoch.Load() == g.epoch && !n.State().Terminal() {
-				n.Finish(Cancelled, err, nil)
-				cancelled(n)
+	g.observed = false
+	var ended []*Node
+	if unfinished() {
+		for _, c := range g.chunks {
+			for _, n := range c {
+				if n == nil {
+					break
+				}
+				if n.epoch.Load() == g.epoch && !n.State().Terminal() {
+					n.Finish(Cancelled, err, nil)
+					if cancelled != nil {
+						ended = append(ended, n)
+					}
+				}
 			}
 		}
 	}
 	g.run = nil
+	g.mu.Unlock()
+	for _, n := range ended {
+		cancelled(n)
+	}
 }
 
 // RunOf returns the active run if n takes part in it, or nil.
@@ -718,7 +804,7 @@ func (g *Graph) Hold(n *Node) (epoch uint32, ok bool) {
 		return 0, false
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.Unlock() // activate may have made nodes ready
 	if g.run == nil || n.epoch.Load() != g.epoch {
 		return 0, false
 	}
