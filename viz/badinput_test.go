@@ -1,3 +1,5 @@
+//lint:file-ignore SA1012 these tests pass nil contexts on purpose: nothing may panic on them
+
 package viz_test
 
 import (
