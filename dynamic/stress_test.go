@@ -23,26 +23,33 @@ import (
 )
 
 // TestRandomGrowingRuns drives runs with random workloads that use the
-// dynamic features together, the way an application would: tasks that add
-// tasks and wait for them, tasks that add tasks and return, flows, tasks
-// that fail or panic, and client goroutines that add tasks (one by one and
-// in batches), wait for results, iterate them as they complete and cancel
-// tasks, all while the run goes on. New tasks read any existing task,
-// finished or not, so waits that could never end arise too; one run in
-// four is stopped while it grows, and one in four is for a few targets, so
-// that results are released and computed again when a new task reads them.
-// After each run it checks what must hold whatever the interleaving:
+// dynamic features together, the way an application would: a static graph
+// with ordering edges to start from, tasks that add tasks and wait for
+// them, tasks that wait for any other task, tasks that add tasks and
+// return, flows, tasks that fail, panic or fail until retried, an observer
+// that adds tasks from inside events or panics, and client goroutines that
+// add tasks (one by one and in batches), wait for results, iterate them as
+// they complete and cancel tasks, all while the run goes on. New tasks
+// read any existing task, finished or not, so waits that could never end
+// arise too; one run in four is stopped while it grows, and one in four is
+// for a few targets, so that results are released and computed again when
+// a new task reads them. After each run it checks what must hold whatever
+// the interleaving:
 //
 //   - the run ends, and every task ends in a terminal state;
-//   - no body runs twice, none runs before its inputs succeeded, and never
-//     more bodies run at once than there are workers;
-//   - a task that succeeded has the result its inputs (and the children it
-//     waited for, or the task its flow returned) give;
+//   - no body runs twice (but for its retries), none runs before its inputs
+//     and the tasks it is ordered after succeeded, and never more bodies
+//     run at once than there are workers;
+//   - every value a body reads (an input, a child, any task it waited for)
+//     is one its producer computed, and a task that succeeded has the
+//     result it last computed;
 //   - a task that did not succeed has a reason: it was told to fail or
 //     panic, an input, a child it waited for or a task its flow emitted
 //     did not succeed, it was cancelled, or it was on a cycle of tasks
 //     needing each other, in which case every step of the reported cycle
-//     is a real input, wait or join.
+//     is a real input, wait or join, and no cycle is reported twice;
+//   - the run's error says so when a task did not succeed, or an observer
+//     panicked.
 //
 // EVOLVE_STRESS_SEEDS=n runs n seeds instead of 40, to search longer, and
 // EVOLVE_STRESS_FROM=k starts at seed k, to run a failing seed again:
@@ -219,6 +226,7 @@ type stressTask struct {
 	name   string
 	h      *graph.Task[int]
 	inputs []*stressTask
+	after  []*stressTask // ordered after these (graph.Order), without reading them
 	plan   int
 	kids   int // children to add, for the spawning plans
 	flakes int // attempts that fail before one succeeds (planFlaky)
@@ -308,9 +316,20 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 	for range 20 {
 		w.add(w.g, rng, 0)
 	}
+	w.order(rand.New(rand.NewPCG(seed, 98)))
 	opts := []exec.Option{exec.Workers(workers)}
 	if mix.replay {
 		opts = append(opts, exec.Observe(w))
+	}
+	var rogue *rogueObserver
+	if orng := rand.New(rand.NewPCG(seed, 99)); orng.IntN(6) == 0 {
+		// An observer that misbehaves: it adds a task from inside an event,
+		// and may panic once. The run must go on and say so.
+		rogue = &rogueObserver{w: w, addAt: 1 + orng.Int64N(60), panicAt: -1}
+		if orng.IntN(2) == 0 {
+			rogue.panicAt = 1 + orng.Int64N(100)
+		}
+		opts = append(opts, exec.Observe(rogue))
 	}
 	if seed%4 == 1 || mix.flows {
 		// A run for a few targets, which releases results nobody needs any
@@ -353,6 +372,13 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 		t.Errorf("the run did not end within %v: %v", liveness, runErr)
 	}
 	w.check(workers, runErr)
+	var oe *exec.ObserverError
+	if rogue != nil && rogue.panicked.Load() && !errors.As(runErr, &oe) {
+		t.Errorf("an observer panicked, but the run returned %v", runErr)
+	}
+	if (rogue == nil || !rogue.panicked.Load()) && errors.As(runErr, &oe) {
+		t.Errorf("no observer panicked, but the run returned %v", runErr)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.trace
@@ -445,7 +471,7 @@ func (w *stressWorld) enter(st *stressTask) *rand.Rand {
 	if n := st.runs.Add(1); n > int32(1+st.flakes) && !w.targeted {
 		w.breakf("%s: body ran %d times", st.name, n)
 	}
-	for _, x := range st.inputs {
+	for _, x := range append(slices.Clone(st.inputs), st.after...) {
 		// In a run for targets an input may be released as soon as this
 		// task read it, and computed again for a newer reader: there the
 		// check is on the values read instead (see body).
@@ -521,6 +547,61 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 		st.vals = append(st.vals, v)
 		w.mu.Unlock()
 		return v, nil
+	}
+}
+
+// order adds a few ordering edges (graph.Order) between the tasks built
+// before the run, in either direction of creation, where they close no
+// cycle.
+func (w *stressWorld) order(rng *rand.Rand) {
+	for range rng.IntN(4) {
+		a, b := w.all[rng.IntN(len(w.all))], w.all[rng.IntN(len(w.all))]
+		if a == b || w.reaches(a, b) {
+			continue // b after a would close a cycle
+		}
+		if err := w.g.Order(a.h, b.h); err != nil {
+			w.breakf("Order(%s, %s): %v", a.name, b.name, err)
+			continue
+		}
+		b.after = append(b.after, a)
+	}
+}
+
+// reaches reports whether from needs to through inputs and ordering edges.
+func (w *stressWorld) reaches(from, to *stressTask) bool {
+	seen := map[*stressTask]bool{}
+	stack := []*stressTask{from}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if x == to {
+			return true
+		}
+		if seen[x] {
+			continue
+		}
+		seen[x] = true
+		stack = append(append(stack, x.inputs...), x.after...)
+	}
+	return false
+}
+
+// rogueObserver adds a task from inside the addAt-th event it is told, and
+// panics at the panicAt-th.
+type rogueObserver struct {
+	w              *stressWorld
+	addAt, panicAt int64
+	n              atomic.Int64
+	panicked       atomic.Bool
+}
+
+func (o *rogueObserver) Observe(exec.Event) {
+	switch o.n.Add(1) {
+	case o.addAt:
+		o.w.add(o.w.g, rand.New(rand.NewPCG(o.w.seed, 97)), 0)
+	case o.panicAt:
+		o.panicked.Store(true)
+		panic("stress: a rogue observer")
 	}
 }
 
@@ -870,7 +951,7 @@ func (w *stressWorld) reason(st *stressTask) string {
 // needs returns what st needs to succeed: its inputs, the children it
 // waited for, and, for a flow, the tasks it emitted.
 func (w *stressWorld) needs(st *stressTask) []*stressTask {
-	out := append(append([]*stressTask(nil), st.inputs...), st.waited...)
+	out := append(append(append([]*stressTask(nil), st.inputs...), st.after...), st.waited...)
 	if st.plan == planFlow {
 		for _, x := range w.all {
 			if c := x.h.Creator(); c != nil && c.Name() == st.name {
