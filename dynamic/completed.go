@@ -231,7 +231,10 @@ func Gather[T any](ctx context.Context, tasks []*graph.Task[T], mode Mode) ([]T,
 			return nil, &graph.Error{Task: "<nil>", Err: fmt.Errorf("Gather: task %d: %w", i, graph.ErrNilInput)}
 		}
 	}
-	held := hold(tasks)
+	held, err := hold(tasks)
+	if err != nil {
+		return nil, err
+	}
 	defer unhold(held)
 	switch mode {
 	case Raise:
@@ -348,8 +351,9 @@ type heldNode struct {
 }
 
 // hold keeps the results of tasks from being released until unhold, in a
-// run that releases results; it returns nil in any other run.
-func hold[T any](tasks []*graph.Task[T]) []heldNode {
+// run that releases results; it holds nothing in any other run. It fails,
+// holding nothing, if a task is in no run (see core.Graph.Hold).
+func hold[T any](tasks []*graph.Task[T]) ([]heldNode, error) {
 	var held []heldNode
 	for _, t := range tasks {
 		if t == nil {
@@ -357,12 +361,17 @@ func hold[T any](tasks []*graph.Task[T]) []heldNode {
 		}
 		n := t.Core(core.Key{})
 		if cg := n.Graph(); cg != nil {
-			if epoch, ok := cg.Hold(n); ok {
+			epoch, ok, outside := cg.Hold(n)
+			if outside {
+				unhold(held)
+				return nil, &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
+			}
+			if ok {
 				held = append(held, heldNode{n, epoch})
 			}
 		}
 	}
-	return held
+	return held, nil
 }
 
 func unhold(held []heldNode) {

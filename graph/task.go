@@ -230,7 +230,12 @@ func (t *Task[T]) Wait(ctx context.Context) (T, error) {
 		return zero, &Error{Task: t.n.Name(), Err: errNilContext}
 	}
 	if cg := t.n.Graph(); cg != nil {
-		if epoch, ok := cg.Hold(&t.n); ok {
+		epoch, ok, outside := cg.Hold(&t.n)
+		if outside {
+			var zero T
+			return zero, &Error{Task: t.n.Name(), Err: ErrNotScheduled}
+		}
+		if ok {
 			defer cg.Unhold(&t.n, epoch)
 		}
 	}

@@ -797,16 +797,22 @@ func (g *Graph) RunOf(n *Node) Run {
 // that returns it), in an active run that releases results and that n is
 // in: until Unhold, the reads of its consumers do not release it. A result
 // released already is computed again, as for a new consumer. It returns
-// the run's epoch for Unhold, and false when there is nothing to hold: no
-// such run, or n is not in it.
-func (g *Graph) Hold(n *Node) (epoch uint32, ok bool) {
+// the run's epoch for Unhold, and ok false when there is nothing to hold:
+// no such run, or n is not in it. outside reports that n is in no run at
+// all (it never ran, and the active one does not want it): decided here,
+// under the graph's lock, so that a reader does not wait for a node that
+// joins the run a moment later without being held.
+func (g *Graph) Hold(n *Node) (epoch uint32, ok, outside bool) {
 	if !g.releasing.Load() {
-		return 0, false
+		return 0, false, false
 	}
 	g.mu.Lock()
 	defer g.Unlock() // activate may have made nodes ready
-	if g.run == nil || n.epoch.Load() != g.epoch {
-		return 0, false
+	if g.run == nil {
+		return 0, false, false
+	}
+	if n.epoch.Load() != g.epoch {
+		return 0, false, n.State() == Idle
 	}
 	for {
 		n.lock()
@@ -815,7 +821,7 @@ func (g *Graph) Hold(n *Node) (epoch uint32, ok bool) {
 			// the result stays.
 			n.users.Add(1)
 			n.unlock()
-			return g.epoch, true
+			return g.epoch, true, false
 		}
 		n.unlock()
 		g.activate(n)
