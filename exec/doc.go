@@ -39,8 +39,11 @@
 //     StopOnError is set.
 //   - When the run's context is done, no task starts any more, running
 //     tasks see their context done, waits return, tasks not finished end
-//     cancelled, and Run returns the context's error once running functions
-//     have returned. No goroutine outlives Run (or, for Start, the run's end).
+//     cancelled, and Run returns, once running functions have returned, an
+//     error that reaches the context's error (and its cause): the context's
+//     error itself, or an *Error with it as Stopped when tasks also failed.
+//     Only a run whose every task succeeded anyway returns nil. No goroutine
+//     outlives Run (or, for Start, the run's end).
 //   - Observers are called on the goroutine where an event happens, so they
 //     must be safe for concurrent use. With no observer, no event is built.
 //   - The context a task function gets is valid while the function runs:

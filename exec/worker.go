@@ -237,7 +237,7 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 	case n.CancelRequested():
 		// Cancelled after it was moved to Running and before its function
 		// started (or, for a flow, while it joined): it never starts.
-		state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+		state, err = core.Cancelled, cancelError(n)
 	case n.Joined():
 		if err = n.Body().(joiner).Joined(); err != nil {
 			state = core.Failed
@@ -249,7 +249,7 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 		err = r.call(w, n)
 		switch {
 		case n.CancelRequested():
-			state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+			state, err = core.Cancelled, cancelError(n)
 		case err != nil && r.ctx.Err() != nil && errors.Is(err, r.ctx.Err()):
 			state = core.Cancelled // it gave up because the run stopped
 		case err != nil:
@@ -368,7 +368,7 @@ func (w *worker) Consumed(in *core.Node) {
 // complete finishes n in state s and returns the node to run next on this
 // goroutine, if inline and one of the nodes n made ready beats the queue.
 func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) *core.Node {
-	if s == core.Failed || s == core.Skipped {
+	if s != core.Done {
 		r.fail(n, s, err)
 	}
 	if r.obs != nil {
