@@ -450,7 +450,7 @@ func (r *runner) wakeAllLocked() {
 
 func (r *runner) spawnLocked() {
 	w := &worker{r: r, id: r.nextID, wake: make(chan struct{}, 1)}
-	w.ctx.w = w
+	w.ctx.Awaiter = w
 	r.nextID++
 	r.live++
 	r.wg.Add(1)
@@ -600,6 +600,12 @@ func (r *runner) wait() error {
 			r.emit(EventCancelled, n, -1, cause)
 		}
 	})
+	// The run's nodes keep their host (a worker's core.Host), and so this
+	// runner, reachable for contexts kept past their tasks: let the
+	// queue's arrays, sized for the widest moment of the run, go.
+	r.mu.Lock()
+	r.q = queue{}
+	r.mu.Unlock()
 	// Whether the caller stopped the run is read once it has ended. A
 	// caller cannot tell a cancel made after the end from one made just
 	// before it (a task's Done channel closes before the run counts the

@@ -148,6 +148,9 @@ func (t *Task[T]) Done() <-chan struct{} { return t.n.Done() }
 // it returns when the task finishes or ctx is done. A task that no run has
 // been asked for makes Wait return an error wrapping ErrNotScheduled.
 //
+// With the context of a task whose function has returned (kept by a
+// goroutine it started), Wait returns an error wrapping ErrTaskReturned.
+//
 // In a run for targets, which releases a result once the tasks that read
 // it as an input have, Wait is a reader too: the result it returns cannot
 // be released before it has read it, and one released already is computed
@@ -195,9 +198,15 @@ func refOf(n *core.Node) Ref { return n.Body().Handle().(Ref) }
 
 // Await waits for every task in refs to finish, as Task.Wait does for one.
 // It returns the first error of the wait itself (cancellation, deadlock,
-// tasks never scheduled), not the tasks' own errors: read those from the
-// handles.
+// tasks never scheduled, a context kept past its task), not the tasks' own
+// errors: read those from the handles.
 func Await(ctx context.Context, refs ...Ref) error {
+	a := core.AwaiterOf(ctx)
+	if a == nil {
+		if n := core.Returned(ctx); n != nil {
+			return &Error{Task: n.Name(), Err: ErrTaskReturned}
+		}
+	}
 	nodes := make([]*core.Node, 0, len(refs))
 	for _, r := range refs {
 		if r == nil {
@@ -212,7 +221,7 @@ func Await(ctx context.Context, refs ...Ref) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	if a := core.AwaiterOf(ctx); a != nil {
+	if a != nil {
 		return a.Await(ctx, nodes)
 	}
 	for _, n := range nodes {
