@@ -192,6 +192,9 @@ func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) e
 	if a := core.AwaiterOf(ctx); a != nil {
 		return a.Block(ctx, sig, pending)
 	}
+	if n := core.Returned(ctx); n != nil {
+		return &graph.Error{Task: n.Name(), Err: graph.ErrTaskReturned}
+	}
 	select {
 	case <-sig.C():
 		sig.Consume()

@@ -11,13 +11,18 @@ import (
 // tasks to its graph. What it adds records the task as its creator and
 // joins the run at once; building looks exactly as it does before a run.
 // Outside a task (or given a nil ctx), Scope returns a Builder whose tasks
-// fail to build with graph.ErrNilBuilder.
+// fail to build with graph.ErrNilBuilder; with the context of a task whose
+// function has returned (kept by a goroutine it started), one whose tasks
+// fail to build with graph.ErrTaskReturned.
 func Scope(ctx context.Context) graph.Builder {
 	if ctx == nil {
 		return graph.Within(nil)
 	}
 	n := core.Current(ctx)
 	if n == nil {
+		if r := core.Returned(ctx); r != nil {
+			return graph.Returned(core.Key{}, r)
+		}
 		return graph.Within(nil)
 	}
 	return graph.Within(n.Body().Handle().(graph.Ref))

@@ -191,7 +191,7 @@ func (r *runner) getSub(w *worker, claimer *core.Node, nodes []*core.Node) *work
 	sub, _ := r.subs.Get().(*worker)
 	if sub == nil {
 		sub = &worker{r: r}
-		sub.ctx.w = sub
+		sub.ctx.Awaiter = sub
 		sub.ctx.Context = r.ctx
 	}
 	sub.id = w.id

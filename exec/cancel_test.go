@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,5 +189,156 @@ func TestDeadlineMarksQueuedTasks(t *testing.T) {
 		if s := queued.State(); s != graph.Cancelled || !errors.Is(queued.Err(), context.DeadlineExceeded) {
 			t.Fatalf("round %d: queued task: %v with %v; want cancelled with context.DeadlineExceeded", round, s, queued.Err())
 		}
+	}
+}
+
+// runCancelledWhileRunning runs tasks named "t0".."t<k-1>" on k workers,
+// each running body, cancels ctx with cause once all have started, and
+// returns the tasks and Run's error. No task is queued when the cancel
+// comes: every task of the run is running.
+func runCancelledWhileRunning(t *testing.T, k int, cause error, body func(ctx context.Context) (int, error)) ([]*graph.Task[int], error) {
+	t.Helper()
+	ctx, cancel := context.WithCancelCause(t.Context())
+	defer cancel(nil)
+	g := graph.New()
+	started := make(chan struct{}, k)
+	var ts []*graph.Task[int]
+	for i := range k {
+		ts = append(ts, graph.Go(g, fmt.Sprint("t", i), func(ctx context.Context) (int, error) {
+			started <- struct{}{}
+			return body(ctx)
+		}))
+	}
+	done := make(chan error, 1)
+	go func() { done <- exec.Run(ctx, g, exec.Workers(k)) }()
+	for range k {
+		select {
+		case <-started:
+		case <-time.After(liveness):
+			t.Fatal("the tasks did not all start")
+		}
+	}
+	cancel(cause)
+	select {
+	case err := <-done:
+		return ts, err
+	case <-time.After(liveness):
+		t.Fatal("Run did not return after cancel")
+		return nil, nil
+	}
+}
+
+// TestCancelWhileEveryTaskRunsReturnsCtxErr cancels the context while
+// every task of the run runs, and each gives up returning ctx.Err(): the
+// tasks end cancelled, so Run must say the run was cancelled, not that it
+// succeeded.
+func TestCancelWhileEveryTaskRunsReturnsCtxErr(t *testing.T) {
+	ts, err := runCancelledWhileRunning(t, 2, nil, func(ctx context.Context) (int, error) {
+		return 0, blockUntil(ctx, nil)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	for _, h := range ts {
+		if _, rerr := h.Result(); !errors.Is(rerr, context.Canceled) {
+			t.Errorf("%s: Result() error %v, want context.Canceled", h.Name(), rerr)
+		}
+	}
+}
+
+// TestCancelWithCauseReturnsBoth cancels with a cause: Run's error reaches
+// both the context's error and its cause.
+func TestCancelWithCauseReturnsBoth(t *testing.T) {
+	cause := errors.New("shutting down")
+	_, err := runCancelledWhileRunning(t, 1, cause, func(ctx context.Context) (int, error) {
+		return 0, blockUntil(ctx, nil)
+	})
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, cause) {
+		t.Fatalf("Run = %v, want an error reaching context.Canceled and the cause", err)
+	}
+}
+
+// TestCancelThenOwnErrorReturnsCtxErrAndFailures cancels the context while
+// every task runs; they give up with errors of their own. Run's error must
+// reach the context's error and be an *exec.Error listing the failures.
+func TestCancelThenOwnErrorReturnsCtxErrAndFailures(t *testing.T) {
+	_, err := runCancelledWhileRunning(t, 2, nil, func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, fmt.Errorf("gave up: %w", errBoom)
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, does not reach context.Canceled", err)
+	}
+	var ee *exec.Error
+	if !errors.As(err, &ee) {
+		t.Fatalf("Run = %v (%T), want an *exec.Error", err, err)
+	}
+	if ee.Failed != 2 || !errors.Is(err, errBoom) {
+		t.Errorf("Run = %+v, want 2 failures reaching errBoom", ee)
+	}
+	if !strings.Contains(err.Error(), "context canceled") || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Run's message %q names neither the cancel nor the failures", err)
+	}
+}
+
+// TestCancelAfterTheEndReturnsNil cancels the context only after every
+// task of the run succeeded: the run succeeded, and says so.
+func TestCancelAfterTheEndReturnsNil(t *testing.T) {
+	for round := range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		g := graph.New()
+		var ts []*graph.Task[int]
+		for i := range 4 {
+			ts = append(ts, graph.Go(g, fmt.Sprint("t", i), func(context.Context) (int, error) { return i, nil }))
+		}
+		e, err := exec.Start(ctx, g, exec.Workers(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+		for _, h := range ts {
+			awaitClosed(t, h.Done(), h.Name())
+		}
+		cancel() // every task succeeded: perhaps before the run has wound up, never before it ended
+		if err := waitGuarded(t, e); err != nil {
+			t.Fatalf("round %d: Wait = %v after every task succeeded, want nil", round, err)
+		}
+	}
+}
+
+// TestCancelledTaskThatSucceedsAnyway cancels the context while the only
+// task runs; the task ignores it and succeeds. Every task succeeded, so
+// the run did too.
+func TestCancelledTaskThatSucceedsAnyway(t *testing.T) {
+	ts, err := runCancelledWhileRunning(t, 1, nil, func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 7, nil
+	})
+	if err != nil {
+		t.Fatalf("Run = %v, want nil: the task succeeded", err)
+	}
+	if v, rerr := ts[0].Result(); v != 7 || rerr != nil {
+		t.Errorf("Result() = %v, %v; want 7, nil", v, rerr)
+	}
+}
+
+// TestStopWhileEveryTaskRunsReturnsCanceled is the same through
+// Execution.Stop on a closed run: Wait reports the stop.
+func TestStopWhileEveryTaskRunsReturnsCanceled(t *testing.T) {
+	g := graph.New()
+	started := make(chan struct{})
+	graph.Go(g, "t", func(ctx context.Context) (int, error) {
+		close(started)
+		return 0, blockUntil(ctx, nil)
+	})
+	e, err := exec.Start(t.Context(), g, exec.Workers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	awaitClosed(t, started, "the task to start")
+	e.Stop()
+	if err := waitGuarded(t, e); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v after Stop, want context.Canceled", err)
 	}
 }

@@ -33,7 +33,7 @@ func TestCancelBeforeStartNeverStarts(t *testing.T) {
 		t.Fatal("Cancel reported the task not in a run")
 	}
 	w := &worker{r: r}
-	w.ctx.w, w.ctx.Context = w, r.ctx
+	w.ctx.Awaiter, w.ctx.Context = w, r.ctx
 	r.execute(w, n, false)
 	if ran {
 		t.Error("the function of a task cancelled before it started ran")

@@ -39,20 +39,28 @@
 //     StopOnError is set.
 //   - When the run's context is done, no task starts any more, running
 //     tasks see their context done, waits return, tasks not finished end
-//     cancelled, and Run returns the context's error once running functions
-//     have returned. No goroutine outlives Run (or, for Start, the run's end).
+//     cancelled, and Run returns, once running functions have returned, an
+//     error that reaches the context's error (and its cause): the context's
+//     error itself, or an *Error with it as Stopped when tasks also failed.
+//     Only a run whose every task succeeded anyway returns nil. No goroutine
+//     outlives Run (or, for Start, the run's end).
 //   - Observers are called on the goroutine where an event happens, so they
 //     must be safe for concurrent use, and never with a lock held, so they
 //     may add tasks. One that panics is dropped from the run, which goes on
 //     and reports it with an *ObserverError (see Observer). With no
 //     observer, no event is built.
-//   - The context a task function gets is valid while the function runs:
-//     goroutines it starts must not use it after it returned.
+//   - The context a task function gets is the task's own: its deadline,
+//     Done and values are the run's context's, and, while the function
+//     runs, it is how dynamic.Scope and waits know the task. A goroutine
+//     that keeps it after the function returned can still watch Done, but
+//     adding or waiting with it fails with graph.ErrTaskReturned. A wait
+//     inside a task with another context holds the task's slot while it
+//     blocks (see graph's Task.Wait).
 //
 // # Cost
 //
 // A task costs about 50 to 105 ns to run on one worker, and allocates
-// nothing while running; building it costs one allocation of 112 to 128
+// nothing while running; building it costs one allocation of 112 to 144
 // bytes and 95 to 150 ns (graph package), most of it page faults and the
 // garbage collector marking the new tasks.
 // BENCHMARKS.md has the measurements, against a sequential loop and an

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -230,5 +231,87 @@ func TestKeepGoingIsTheDefault(t *testing.T) {
 	}
 	if f.State() != graph.Failed {
 		t.Fatalf("failed task is %v", f.State())
+	}
+}
+
+// TestRunErrorCountsAndNamesCancelledTasks cancels two tasks with
+// Task.Cancel, one queued and one running (built Cancellable), each read
+// by a task that is then skipped: Run's *exec.Error must count both as
+// cancelled and name each with graph.ErrCancelled, in its Errs and its
+// message, not only count the skipped readers.
+func TestRunErrorCountsAndNamesCancelledTasks(t *testing.T) {
+	g := graph.New()
+	entered := make(chan struct{})
+	running := graph.Go(g, "running", func(ctx context.Context) (int, error) {
+		close(entered)
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}, graph.Cancellable(), graph.Priority(1))
+	var queued *graph.Task[int]
+	graph.Go(g, "canceller", func(ctx context.Context) (int, error) {
+		if err := blockUntil(ctx, entered); err != nil {
+			return 0, err
+		}
+		if !queued.Cancel() || !running.Cancel() {
+			return 0, errors.New("Cancel reported a task of the run not in it")
+		}
+		return 0, nil
+	}, graph.Priority(1))
+	queued = graph.Go(g, "queued", func(context.Context) (int, error) { return 1, nil })
+	for _, in := range []*graph.Task[int]{running, queued} {
+		graph.Go1(g, "reader of "+in.Name(), in, func(_ context.Context, x int) (int, error) { return x, nil })
+	}
+	err := runGuarded(t, t.Context(), g, exec.Workers(2))
+
+	var ee *exec.Error
+	if !errors.As(err, &ee) {
+		t.Fatalf("Run = %v, want an *exec.Error", err)
+	}
+	if ee.Failed != 0 || ee.Skipped != 2 || ee.Cancelled != 2 {
+		t.Errorf("Run's error = %+v, want 0 failed, 2 skipped, 2 cancelled", ee)
+	}
+	named := map[string]bool{}
+	for _, e := range ee.Errs {
+		var ge *graph.Error
+		if errors.As(e, &ge) && errors.Is(e, graph.ErrCancelled) {
+			named[ge.Task] = true
+		}
+	}
+	if !named["queued"] || !named["running"] {
+		t.Errorf("Errs = %v, want a *graph.Error with ErrCancelled for queued and for running", ee.Errs)
+	}
+	msg := err.Error()
+	for _, want := range []string{"2 cancelled", `"queued"`, `"running"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Run's message %q does not contain %s", msg, want)
+		}
+	}
+}
+
+// TestRunWhoseOnlyProblemIsACancel: a task cancelled with Task.Cancel, and
+// nothing else wrong, still means not every task succeeded: the run says
+// so, counting and naming the task, and nil would tell the caller all went
+// well. Before, such a run returned nil, or "0 task(s) failed, 1 skipped"
+// when the task had a reader.
+func TestRunWhoseOnlyProblemIsACancel(t *testing.T) {
+	for _, reader := range []bool{false, true} {
+		g := graph.New()
+		var victim *graph.Task[int]
+		graph.Go(g, "canceller", func(context.Context) (int, error) {
+			victim.Cancel()
+			return 0, nil
+		}, graph.Priority(1))
+		victim = graph.Go(g, "victim", func(context.Context) (int, error) { return 1, nil })
+		if reader {
+			graph.Go1(g, "reader", victim, func(_ context.Context, x int) (int, error) { return x, nil })
+		}
+		err := runGuarded(t, t.Context(), g, exec.Workers(1))
+		var ee *exec.Error
+		if !errors.As(err, &ee) || ee.Cancelled != 1 || ee.Failed != 0 || !errors.Is(err, graph.ErrCancelled) {
+			t.Fatalf("reader=%v: Run = %v, want an *exec.Error with one task cancelled", reader, err)
+		}
+		if !strings.Contains(err.Error(), `"victim"`) {
+			t.Errorf("reader=%v: %q does not name the cancelled task", reader, err)
+		}
 	}
 }

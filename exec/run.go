@@ -110,10 +110,15 @@ func isNil(o Observer) bool {
 // inside tasks or from other goroutines, join the run. A graph runs once at
 // a time: Run on a running graph returns an error wrapping ErrRunning.
 //
-// Run returns nil when every task succeeded; ctx's error when ctx was done
-// first (tasks not finished are then cancelled); otherwise an *Error listing
-// the failures. If an observer panicked, the error is (or, joined with
-// those, holds) an *ObserverError: see Observer.
+// Run returns nil when every task of the run succeeded, even if ctx was
+// done meanwhile. Otherwise, if ctx was done before the run ended (tasks
+// not finished are then cancelled), it returns an error that errors.Is
+// matches with ctx.Err() and with context.Cause(ctx): ctx's error itself,
+// or, when tasks also failed, were skipped or were cancelled with
+// Task.Cancel, an *Error listing them with ctx's error as Stopped.
+// Otherwise it returns an *Error listing the failures, the skipped tasks
+// and the tasks cancelled with Task.Cancel. If an observer panicked, the
+// error is (or, joined with those, holds) an *ObserverError: see Observer.
 func Run(ctx context.Context, g *graph.Graph, opts ...Option) error {
 	e, err := Start(ctx, g, opts...)
 	if err != nil {
@@ -246,10 +251,14 @@ func (e *Execution) Close() {
 }
 
 // Stop cancels the run, as cancelling its context would, and does not wait.
+// Wait then reports the run as Run reports one whose context was
+// cancelled: unless every task succeeded, its error reaches
+// context.Canceled.
 func (e *Execution) Stop() {
 	if e == nil || e.r == nil {
 		return
 	}
+	e.r.stopped.Store(true)
 	e.r.cancel(context.Canceled)
 }
 
@@ -281,42 +290,64 @@ func (e *Execution) Wait() error {
 	return e.err
 }
 
-// Error is what a run returns when tasks failed: how many failed and how
-// many were skipped, and the first few failures, each naming its task.
-// errors.Is and errors.As reach every listed failure.
+// Error is what a run returns when tasks failed or were skipped: how many
+// failed, were skipped, or were cancelled with Task.Cancel (which skips the
+// tasks that need them), and the first few failures and cancellations, each
+// naming its task; and, if the run's context was done before the run ended,
+// the context's error. errors.Is and errors.As reach every listed failure
+// and the context's error.
+//
+// Tasks that gave up because the run's context was done (their function
+// returned the context's error, or they never started) are not counted:
+// Stopped says why they did not finish.
 type Error struct {
-	Failed  int     // tasks whose function returned an error or panicked
-	Skipped int     // tasks that never ran because an input failed
-	Errs    []error // the first failures, each a *graph.Error naming its task
+	Failed    int     // tasks whose function returned an error or panicked
+	Skipped   int     // tasks that never ran because an input failed or was cancelled
+	Cancelled int     // tasks cancelled with Task.Cancel
+	Errs      []error // the first failures and cancellations, each a *graph.Error naming its task
+	Stopped   error   // the run's context's error if it was done before the run ended, or nil
 }
 
-// Error summarises the failures, listing the first ones.
+// Error summarises the outcome, listing the first failures and
+// cancellations.
 func (e *Error) Error() string {
 	if e == nil {
 		return "<nil>"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "exec: %d task(s) failed, %d skipped", e.Failed, e.Skipped)
+	b.WriteString("exec: ")
+	if e.Stopped != nil {
+		fmt.Fprintf(&b, "run stopped: %v; ", e.Stopped)
+	}
+	fmt.Fprintf(&b, "%d task(s) failed, %d skipped", e.Failed, e.Skipped)
+	if e.Cancelled > 0 {
+		fmt.Fprintf(&b, ", %d cancelled", e.Cancelled)
+	}
 	for _, err := range e.Errs {
 		b.WriteString("; ")
 		b.WriteString(err.Error())
 	}
-	if more := e.Failed - len(e.Errs); more > 0 {
+	if more := e.Failed + e.Cancelled - len(e.Errs); more > 0 {
 		fmt.Fprintf(&b, "; and %d more", more)
 	}
 	return b.String()
 }
 
-// Unwrap returns the listed failures.
+// Unwrap returns the context's error, if the run was stopped, and the
+// listed failures.
 func (e *Error) Unwrap() []error {
 	if e == nil {
 		return nil
 	}
-	return e.Errs
+	if e.Stopped == nil {
+		return e.Errs
+	}
+	return append([]error{e.Stopped}, e.Errs...)
 }
 
-// maxErrs is how many failures an Error lists: enough to debug, bounded so a
-// run where a million tasks fail does not build a million-line error.
+// maxErrs is how many failures and cancellations an Error lists: enough to
+// debug, bounded so a run where a million tasks fail does not build a
+// million-line error.
 const maxErrs = 8
 
 // runner is one run of a graph.
@@ -356,6 +387,7 @@ const maxErrs = 8
 // through a parked wait or a joining flow: those are the search's roots.
 type runner struct {
 	g         *core.Graph
+	parent    context.Context // the context the run was started with
 	ctx       context.Context // cancelled to stop the run
 	cancel    context.CancelCauseFunc
 	limit     int
@@ -393,11 +425,14 @@ type runner struct {
 	parked  map[*parked]struct{}    // goroutines of tasks blocked in a wait
 	joining map[*core.Node]struct{} // flows that joined what they emitted; finished ones are dropped by the next search
 
-	failMu  sync.Mutex
-	failed  int
-	skipped int
-	errs    []error
-	obsErrs []error // an *ObserverError per observer that panicked
+	failMu      sync.Mutex
+	failed      int
+	skipped     int
+	cancelled   int // with Task.Cancel
+	interrupted int // tasks that gave up because the run's context was done
+	errs        []error
+	obsErrs     []error     // an *ObserverError per observer that panicked
+	stopped     atomic.Bool // Execution.Stop was called
 
 	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
@@ -415,6 +450,7 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		parked:    make(map[*parked]struct{}),
 		joining:   make(map[*core.Node]struct{}),
 	}
+	r.parent = ctx
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	return r
 }
@@ -460,9 +496,10 @@ func (r *runner) pushLocked(n *core.Node) {
 func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
 
 func (r *runner) Cancel(n *core.Node) bool {
-	err := &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+	err := cancelError(n)
 	ready, out := n.Cancel(err, nil)
 	if out == core.CancelledNow {
+		r.fail(n, core.Cancelled, err)
 		if r.obs != nil {
 			r.emit(EventCancelled, n, -1, err)
 		}
@@ -536,7 +573,7 @@ func (r *runner) wakeAllLocked() {
 
 func (r *runner) spawnLocked() {
 	w := &worker{r: r, id: r.nextID, wake: make(chan struct{}, 1)}
-	w.ctx.w = w
+	w.ctx.Awaiter = w
 	r.nextID++
 	r.live++
 	r.wg.Add(1)
@@ -809,7 +846,8 @@ func (r *runner) wait() error {
 	case <-r.ctx.Done():
 	}
 	r.wg.Wait()
-	stoppedEarly := r.halted() && r.outstanding.Load() > 0
+	unfinished := r.outstanding.Load() > 0
+	stoppedEarly := r.halted() && unfinished
 	var cause error
 	if stoppedEarly {
 		cause = context.Cause(r.ctx)
@@ -822,16 +860,35 @@ func (r *runner) wait() error {
 			r.emit(EventCancelled, n, -1, cause)
 		}
 	})
+	// The run's nodes keep their host (a worker's core.Host), and so this
+	// runner, reachable for contexts kept past their tasks: let the
+	// queue's arrays, sized for the widest moment of the run, go.
+	r.mu.Lock()
+	r.q = queue{}
+	r.mu.Unlock()
+	// Whether the caller stopped the run is read once it has ended. A
+	// caller cannot tell a cancel made after the end from one made just
+	// before it (a task's Done channel closes before the run counts the
+	// task finished), and neither matters when every task succeeded.
+	stop := r.stopErr()
 	r.stopAfter()
 	r.cancel(nil)
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
+	var e *Error
+	if r.failed > 0 || r.skipped > 0 || r.cancelled > 0 {
+		e = &Error{Failed: r.failed, Skipped: r.skipped, Cancelled: r.cancelled, Errs: r.errs}
+	}
+	succeeded := e == nil && !unfinished && r.interrupted == 0
 	var err error
 	switch {
-	case stoppedEarly && (!r.stopOnErr || r.failed == 0):
-		err = cause
-	case r.failed > 0 || r.skipped > 0:
-		err = &Error{Failed: r.failed, Skipped: r.skipped, Errs: r.errs}
+	case stop != nil && !succeeded && e != nil:
+		e.Stopped = stop
+		err = e
+	case stop != nil && !succeeded:
+		err = stop
+	case e != nil:
+		err = e
 	}
 	switch {
 	case len(r.obsErrs) == 0:
@@ -846,13 +903,39 @@ func (r *runner) wait() error {
 // task finished, was cancelled.
 var errEnded = fmt.Errorf("%w: it was added as the run ended", graph.ErrCancelled)
 
-// fail records a task that failed or was skipped.
+// stopErr returns the error of the run's context if the caller stopped the
+// run, by cancelling the context it was started with or with Stop, or nil:
+// a run stopped by StopOnError alone reports its failures, not a context's
+// error. The error reaches both the context's error and its cause, when the
+// cause is another error.
+func (r *runner) stopErr() error {
+	err := r.parent.Err()
+	if err == nil {
+		if r.stopped.Load() {
+			return context.Canceled
+		}
+		return nil
+	}
+	if cause := context.Cause(r.parent); cause != nil && !errors.Is(cause, err) {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
+}
+
+// fail records a task that failed, was skipped or was cancelled.
 func (r *runner) fail(n *core.Node, s core.State, err error) {
 	r.failMu.Lock()
-	if s == core.Skipped {
+	switch {
+	case s == core.Skipped:
 		r.skipped++
-	} else {
-		r.failed++
+	case s == core.Cancelled && !cancelledByTask(n, err):
+		r.interrupted++ // the run's stop says why
+	default:
+		if s == core.Cancelled {
+			r.cancelled++
+		} else {
+			r.failed++
+		}
 		if len(r.errs) < maxErrs {
 			var ge *graph.Error
 			if !errors.As(err, &ge) || ge.Task != n.Name() {
@@ -865,6 +948,17 @@ func (r *runner) fail(n *core.Node, s core.State, err error) {
 	if s == core.Failed && r.stopOnErr {
 		r.cancel(err)
 	}
+}
+
+// cancelError is the error of n cancelled with Task.Cancel.
+func cancelError(n *core.Node) error { return &graph.Error{Task: n.Name(), Err: graph.ErrCancelled} }
+
+// cancelledByTask reports whether err, the error of n which ended
+// cancelled, is cancelError's: n was cancelled with Task.Cancel, and did
+// not give up because the run's context was done.
+func cancelledByTask(n *core.Node, err error) bool {
+	ge, ok := err.(*graph.Error)
+	return ok && ge.Task == n.Name() && ge.Err == graph.ErrCancelled
 }
 
 // emit tells the observers of an event. The caller holds no lock of the

@@ -16,9 +16,8 @@ import (
 type worker struct {
 	r     *runner
 	id    int
-	cur   *core.Node    // the task whose function runs now
 	buf   []*core.Node  // nodes made ready by the last completion; reused
-	ctx   taskCtx       // the context given to task functions
+	ctx   core.Host     // the run's context and this worker as Awaiter: the host of the tasks it runs (see taskCtx)
 	wake  chan struct{} // a parked worker is woken here; buffered so waking never blocks
 	away  int           // goroutines of the current task blocked in a wait (guarded by r.mu)
 	claim bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
@@ -34,26 +33,51 @@ type worker struct {
 	settled int64
 }
 
-// taskCtx is the context a task function gets: the run's context, plus the
-// running task and the worker's Awaiter as values. One per worker, reused
-// for every task, so running a task allocates no context. A task that hands
-// its context to a goroutine must not use it after the task returns.
-type taskCtx struct {
-	context.Context
-	w *worker
-}
+// taskCtx is the context a task function gets: the task's own node, seen
+// as a context, so that each task has a context of its own and running a
+// task allocates none. Its deadline, Done, Err and values are those of the
+// run's context; while the function runs it also answers the running task
+// (core.CurrentKey) and the Awaiter of the worker running it
+// (core.AwaiterKey), both found through the node's host (core.Host).
+//
+// Once the function returned, the context stands for no running task: a
+// goroutine that kept it gets no task and no Awaiter from it, but the task
+// as core.ReturnedKey, so that adding or waiting with it fails with
+// graph.ErrTaskReturned instead of acting as whatever task the worker runs
+// next. The function counts as returned once the task left Running (a
+// flow joining what it emitted, a task finished): a use that races with
+// the return, in the few instructions before the executor finishes the
+// task, may still see it running; every use after it is caught. A later
+// run of the same task makes the context answer that task again, on its
+// new worker.
+type taskCtx core.Node
+
+func (c *taskCtx) node() *core.Node     { return (*core.Node)(c) }
+func (c *taskCtx) run() context.Context { return c.node().Host().Context }
+
+func (c *taskCtx) Deadline() (time.Time, bool) { return c.run().Deadline() }
+func (c *taskCtx) Done() <-chan struct{}       { return c.run().Done() }
+func (c *taskCtx) Err() error                  { return c.run().Err() }
 
 func (c *taskCtx) Value(key any) any {
 	if k, ok := key.(core.CtxKey); ok {
-		switch k {
-		case core.CurrentKey:
-			return c.w.cur
-		case core.AwaiterKey:
-			return c.w
+		n := c.node()
+		running := n.State() == core.Running
+		switch {
+		case k == core.CurrentKey && running:
+			return n
+		case k == core.AwaiterKey && running:
+			return n.Host().Awaiter
+		case k == core.ReturnedKey && !running:
+			return n
 		}
+		return nil
 	}
-	return c.Context.Value(key)
+	return c.run().Value(key)
 }
+
+// String names the task, for messages that print a context.
+func (c *taskCtx) String() string { return "exec.taskCtx(" + c.node().Name() + ")" }
 
 // loop is a worker goroutine: it takes ready nodes while a slot is free,
 // and parks when there are none.
@@ -135,7 +159,7 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 	case n.CancelRequested():
 		// Cancelled after it was moved to Running and before its function
 		// started (or, for a flow, while it joined): it never starts.
-		state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+		state, err = core.Cancelled, cancelError(n)
 	case n.Joined():
 		if err = n.Body().(joiner).Joined(); err != nil {
 			state = core.Failed
@@ -147,7 +171,7 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 		err = r.call(w, n)
 		switch {
 		case n.CancelRequested():
-			state, err = core.Cancelled, &graph.Error{Task: n.Name(), Err: graph.ErrCancelled}
+			state, err = core.Cancelled, cancelError(n)
 		case err != nil && r.ctx.Err() != nil && errors.Is(err, r.ctx.Err()):
 			state = core.Cancelled // it gave up because the run stopped
 		case err != nil:
@@ -166,23 +190,18 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 	return r.complete(w, n, state, err, inline)
 }
 
-// call runs n's function: once on the worker's own context when n has no
-// options, otherwise with its timeout, retries and own context.
+// call runs n's function: once on n's own context (see taskCtx) when n
+// has no options, otherwise with its timeout, retries and own context.
 func (r *runner) call(w *worker, n *core.Node) error {
-	// attempt recovers panics, so nothing unwinds past here: restoring cur
-	// needs no defer.
-	prev := w.cur
-	w.cur = n
-	err := r.retry(w, n)
-	w.cur = prev
-	return err
+	n.SetHost(&w.ctx)
+	return r.retry(w, n)
 }
 
 // retry runs n's function once, or with its options.
 func (r *runner) retry(w *worker, n *core.Node) error {
 	o := n.Options()
 	if o == nil || o.Timeout == 0 && o.Retries == 0 && !o.Cancellable {
-		return attempt(&w.ctx, w, n)
+		return attempt((*taskCtx)(n), w, n)
 	}
 	var c core.Consumer = w
 	if o.Retries > 0 && r.releasing {
@@ -230,7 +249,7 @@ func (keepInputs) Consumed(*core.Node) {}
 
 // attemptWith runs one attempt with the context n's options ask for.
 func (r *runner) attemptWith(w *worker, c core.Consumer, n *core.Node, o *core.Options) error {
-	var ctx context.Context = &w.ctx
+	var ctx context.Context = (*taskCtx)(n)
 	if o.Cancellable {
 		c, cancel := context.WithCancel(ctx)
 		n.SetCancel(cancel)
@@ -272,7 +291,7 @@ func (w *worker) Consumed(in *core.Node) {
 // complete finishes n in state s and returns the node to run next on this
 // goroutine, if inline and one of the nodes n made ready beats the queue.
 func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) *core.Node {
-	if s == core.Failed || s == core.Skipped {
+	if s != core.Done {
 		r.fail(n, s, err)
 	}
 	if r.releasing && s == core.Done {

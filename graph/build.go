@@ -30,6 +30,29 @@ type within struct {
 
 func (w within) scope() (*Graph, *core.Node, *core.Batch) { return w.g, w.parent, nil }
 
+// returned is the Builder of a task whose function has returned: what is
+// added through it fails to build with ErrTaskReturned (see Returned).
+type returned struct{ task string }
+
+func (returned) scope() (*Graph, *core.Node, *core.Batch) { return nil, nil, nil }
+
+func (b returned) err() error { return fmt.Errorf("added by task %q: %w", b.task, ErrTaskReturned) }
+
+// Returned is for evolve's own packages: it returns the Builder that code
+// holding the context of task after the task's function returned gets
+// (dynamic.Scope). Tasks added with it fail to build with an error that
+// names task and wraps ErrTaskReturned: they would otherwise be recorded
+// as created by a task that is no longer running, or by another one.
+func Returned(_ core.Key, task *core.Node) Builder { return returned{task.Name()} }
+
+// noGraph is the error of adding through b, which has no graph.
+func noGraph(b Builder) error {
+	if r, ok := b.(returned); ok {
+		return r.err()
+	}
+	return ErrNilBuilder
+}
+
 // batch is the Builder that Batch gives its function.
 type batch struct {
 	g      *Graph
@@ -63,7 +86,7 @@ func Batch(b Builder, fn func(Builder)) error {
 	}
 	switch {
 	case g == nil:
-		return &Error{Task: "batch", Err: ErrNilBuilder}
+		return &Error{Task: "batch", Err: noGraph(b)}
 	case fn == nil:
 		return &Error{Task: "batch", Err: ErrNilFunc}
 	}
@@ -282,7 +305,7 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	err := s.apply(opts)
 	switch {
 	case g == nil:
-		err = ErrNilBuilder
+		err = noGraph(b)
 	case noFn:
 		err = ErrNilFunc
 	}

@@ -31,6 +31,12 @@ var (
 	ErrInBatch = errors.New("held by a batch that has not ended (wait after Batch returns)")
 	// ErrCancelled: the task was cancelled with Task.Cancel.
 	ErrCancelled = errors.New("task cancelled")
+	// ErrTaskReturned: a task's context was used, to add tasks or to
+	// wait, after the task's function returned (by a goroutine it
+	// started). The context then stands for no running task: such a
+	// goroutine must end before its task returns, or add and wait from
+	// outside any task, with a context of its own.
+	ErrTaskReturned = errors.New("context used after its task returned")
 )
 
 // errNilContext is what a wait given a nil context returns, wrapped.

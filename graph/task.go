@@ -216,6 +216,19 @@ func (t *Task[T]) Done() <-chan struct{} {
 // it returns when the task finishes or ctx is done. A task that no run has
 // been asked for makes Wait return an error wrapping ErrNotScheduled.
 //
+// Inside a task, pass the task's own context, or one derived from it: the
+// context is how Wait knows which task waits, and so which slot to give
+// back. Called inside a task with another context (context.Background(), a
+// context from outside the run), Wait cannot tell it runs inside a task,
+// and blocks like any call that blocks, holding the task's slot: in a pool
+// of one, or once every slot is held so, the awaited task never starts and
+// the run hangs, and cancelling it does not help, since a run ends only
+// once its running functions returned. This cannot be detected soundly: Go
+// does not tell which goroutine, and so which task if any, makes a call,
+// and a wait that holds a slot is not always a hang (the pool may have
+// room). With the context of a task whose function has returned (kept by
+// a goroutine it started), Wait returns an error wrapping ErrTaskReturned.
+//
 // In a run for targets, which releases a result once the tasks that read
 // it as an input have, Wait is a reader too: the result it returns cannot
 // be released before it has read it, and one released already is computed
@@ -288,13 +301,20 @@ func nodeOf(r Ref) *core.Node {
 	return r.Core(core.Key{})
 }
 
-// Await waits for every task in refs to finish, as Task.Wait does for one.
-// It returns the first error of the wait itself (cancellation, deadlock,
-// tasks never scheduled), not the tasks' own errors: read those from the
-// handles.
+// Await waits for every task in refs to finish, as Task.Wait does for one;
+// like Wait, inside a task it needs the task's own context to give the
+// task's slot back (see Task.Wait). It returns the first error of the wait
+// itself (cancellation, deadlock, tasks never scheduled, a context kept
+// past its task), not the tasks' own errors: read those from the handles.
 func Await(ctx context.Context, refs ...Ref) error {
 	if ctx == nil {
 		return fmt.Errorf("graph: Await: %w", errNilContext)
+	}
+	a := core.AwaiterOf(ctx)
+	if a == nil {
+		if n := core.Returned(ctx); n != nil {
+			return &Error{Task: n.Name(), Err: ErrTaskReturned}
+		}
 	}
 	nodes := make([]*core.Node, 0, len(refs))
 	for _, r := range refs {
@@ -310,7 +330,7 @@ func Await(ctx context.Context, refs ...Ref) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	if a := core.AwaiterOf(ctx); a != nil {
+	if a != nil {
 		return a.Await(ctx, nodes)
 	}
 	for _, n := range nodes {

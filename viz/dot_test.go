@@ -2,6 +2,7 @@ package viz
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -152,8 +153,9 @@ func TestDOTCancelled(t *testing.T) {
 		later = append(later, graph.Go1(g, "later", first, func(_ context.Context, x int) (int, error) { return x, nil }))
 	}
 	var rec Recorder
-	if err := exec.Run(context.Background(), g, exec.Workers(1), exec.Observe(&rec)); err != nil {
-		t.Fatal(err)
+	err := exec.Run(context.Background(), g, exec.Workers(1), exec.Observe(&rec))
+	if ee := (*exec.Error)(nil); !errors.As(err, &ee) || ee.Cancelled != 3 {
+		t.Fatalf("Run = %v, want an *exec.Error counting the 3 tasks cancelled", err)
 	}
 	out := DOT(g, States(&rec)).String()
 	if n := strings.Count(out, `label="later\ncancelled\n`); n != 3 {

@@ -31,10 +31,12 @@ func TestKindIsDerived(t *testing.T) {
 }
 
 // The node's size is part of the cost of every task (see Node): a change
-// that grows it should be a decision, not an accident.
+// that grows it should be a decision, not an accident. The host pointer
+// took it from 96 to 104 bytes, so that each task has a context of its own
+// without allocating one (see Host).
 func TestNodeSize(t *testing.T) {
-	if got := unsafe.Sizeof(Node{}); got > 96 {
-		t.Errorf("Node is %d bytes, want at most 96", got)
+	if got := unsafe.Sizeof(Node{}); got > 104 {
+		t.Errorf("Node is %d bytes, want at most 104", got)
 	}
 	// Every task that waits, fails or has options allocates an ext.
 	if got := unsafe.Sizeof(ext{}); got > 96 {
