@@ -29,7 +29,6 @@ import (
 	"math"
 	"runtime"
 	"sync/atomic"
-	"unsafe"
 )
 
 // State is where a node is in its life.
@@ -208,8 +207,8 @@ type Node struct {
 	succ1   atomic.Pointer[Node] // the first consumer, or nil
 	succ    atomic.Pointer[edge] // the later consumers, latest first
 	body    Body
-	xp      atomic.Pointer[ext] // created at most once, by extra; read with xt
-	host    unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
+	xp      atomic.Pointer[ext]  // created at most once, by extra; read with xt
+	host    atomic.Pointer[Host] // where the function runs or last ran (see Host)
 }
 
 // MaxNodes is how many nodes a graph can hold.
@@ -608,26 +607,14 @@ type Host struct {
 	Awaiter Awaiter
 }
 
-// SetHost records where n's function is about to run. Only the executor
-// calls it, one call of n's function after another, so its own read of
-// the field needs no atomic.
-//
-// The first time n runs, no context of n exists yet, so nothing can read
-// the field meanwhile: a plain store is enough, and saves the locked
-// instruction that an atomic one costs (measured at about 20 ns on the
-// benchmark machine, where running a task costs about 100). When n runs
-// again, a goroutine may still hold a context of an earlier run of n and
-// read the field: the store is atomic then.
-func (n *Node) SetHost(h *Host) {
-	if n.host == nil {
-		n.host = unsafe.Pointer(h)
-		return
-	}
-	atomic.StorePointer(&n.host, unsafe.Pointer(h))
-}
+// SetHost records where n's function is about to run. The store is atomic
+// because a goroutine may still hold a context of an earlier run of n and
+// read the field meanwhile. (A plain store the first time n runs, when no
+// context of n exists yet, made no difference the benchmarks could see.)
+func (n *Node) SetHost(h *Host) { n.host.Store(h) }
 
 // Host returns where n's function runs, or last ran; nil if it never ran.
-func (n *Node) Host() *Host { return (*Host)(atomic.LoadPointer(&n.host)) }
+func (n *Node) Host() *Host { return n.host.Load() }
 
 // Awaiter is how code running inside a task waits for other nodes without
 // holding its worker slot.
