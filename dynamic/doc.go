@@ -32,7 +32,7 @@
 // what its parent awaits. When the awaited task is ready and nothing
 // outranks it, the waiter runs it on its own goroutine, so there is no
 // goroutine switch and no record of the wait; a wait that must block
-// records what it waits for (for deadlock checks) and hands the slot to
-// another goroutine, about a microsecond. A task submitted by a client
+// records what it waits for (for the executor's stall search) and hands
+// the slot to another goroutine, about a microsecond. A task submitted by a client
 // while the run goes on costs about 200–250 ns. See BENCHMARKS.md.
 package dynamic

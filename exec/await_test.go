@@ -52,7 +52,7 @@ func TestAwaitNestedFanOutNeverDeadlocks(t *testing.T) {
 }
 
 // TestAwaitOwnResultIsDeadlock: a task that waits for a task needing its
-// own result gets a *graph.DeadlockError at once instead of hanging.
+// own result gets a *graph.DeadlockError instead of hanging.
 func TestAwaitOwnResultIsDeadlock(t *testing.T) {
 	g := graph.New()
 	var self *graph.Task[int]

@@ -26,13 +26,16 @@
 //     pool of one. A wait cut short by the task's own context queues for a
 //     slot too before it returns; only once the run is stopped do tasks
 //     whose waits it ended go on without one, to return.
-//   - Tasks that need each other never hang a run. A wait that could never
-//     end returns a *graph.DeadlockError naming the cycle at once. A cycle
-//     that closes without a wait (a flow emits a task that needs, through
-//     its inputs, the flow itself or a task waiting for it) is found when
-//     nothing runs and nothing is queued: the newest task on it that has
-//     not started (or that joins what it emitted) fails with a
-//     *graph.DeadlockError, and the rest of the run goes on.
+//   - Tasks that need each other never hang a run. When nothing runs and
+//     nothing is queued while tasks are outstanding, every one of them
+//     waits for another, and the goroutine that let the last slot go looks
+//     for a cycle of inputs, waits and joins among them at once. If a task
+//     on the cycle waits in its body, the wait of the newest such task
+//     returns a *graph.DeadlockError naming the cycle (the task may handle
+//     it); otherwise the newest task that waits for its inputs or joins
+//     what it emitted fails with one. Either way the rest of the run goes
+//     on, and each cycle is reported once. A wait for the waiting task
+//     itself fails at once.
 //   - A task's error or panic fails it (a panic becomes a *graph.PanicError
 //     with the stack); tasks that need it are skipped with a
 //     *graph.SkipError that names it. Other branches go on unless

@@ -113,10 +113,13 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// DeadlockError is returned by a wait that could never end: the awaited task
-// needs, directly or through other tasks and waits, the waiting task itself.
+// DeadlockError reports a cycle of tasks that need each other: a wait that
+// could never end (the awaited task needs, directly or through other tasks
+// and waits, the waiting task itself) returns it, and a task that waits for
+// its inputs or joins what it emitted fails with it when no wait is on the
+// cycle (see exec's concurrency contract).
 type DeadlockError struct {
-	Cycle []string // task names, the waiter first and last
+	Cycle []string // task names, the task it was reported at first and last
 }
 
 // Error names the cycle of waits and needs.

@@ -211,10 +211,12 @@ func (t *Task[T]) Done() <-chan struct{} {
 // Wait blocks until the task finishes and returns its result. Called with
 // the context of a running task, it gives that task's worker slot back while
 // it blocks and takes one again before it returns, so waiting never starves
-// the pool; a wait that could never end (the awaited task needs the waiter's
-// own result) returns a *DeadlockError at once. Called from outside a run,
-// it returns when the task finishes or ctx is done. A task that no run has
-// been asked for makes Wait return an error wrapping ErrNotScheduled.
+// the pool. A wait that could never end (the awaited task needs the
+// waiter's own result, directly or through other tasks) returns a
+// *DeadlockError naming the cycle once nothing else in the run can go on,
+// and at once for a wait on the waiting task itself. Called from outside a
+// run, it returns when the task finishes or ctx is done. A task that no run
+// has been asked for makes Wait return an error wrapping ErrNotScheduled.
 //
 // Inside a task, pass the task's own context, or one derived from it: the
 // context is how Wait knows which task waits, and so which slot to give
