@@ -422,36 +422,51 @@ func TestFlowReturnsAReleasedTask(t *testing.T) {
 // TestFlowReturnsATaskOutsideTheRun: a flow in a run for targets returns
 // a task that the targets do not need, so it is not in the run. Like any
 // new reader, the flow brings it in, in a run and in an open run.
+//
+// In an observed run too: bringing the task in happens under the graph's
+// lock, and an observed run hears of a task made ready only once the lock
+// is let go; releasing it without telling left the task ready and never
+// queued, and the run hung (the stress test found it).
 func TestFlowReturnsATaskOutsideTheRun(t *testing.T) {
 	for _, open := range []bool{false, true} {
 		for _, workers := range []int{1, 2} {
-			t.Run(fmt.Sprintf("open=%v/workers=%d", open, workers), func(t *testing.T) {
-				g := graph.New()
-				x := graph.Go(g, "x", func(context.Context) (int, error) { return 20, nil })
-				fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
-				consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-				if !open {
-					if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
-						t.Fatalf("run: %v", err)
-					}
-				} else {
-					anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
-					e := start(t, g, exec.Workers(workers), exec.Targets(anchor))
-					late := graph.Flow(g, "late", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
-					if v, err := late.Wait(t.Context()); v != 20 || err != nil {
-						t.Errorf("late flow: %v, %v; want 20", v, err)
-					}
-					if err := finish(t, e); err != nil {
-						t.Fatalf("run: %v", err)
-					}
-					if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
-						t.Fatalf("second run: %v", err)
-					}
-				}
-				check(t, consumer, 21)
-			})
+			for _, observed := range []bool{false, true} {
+				t.Run(fmt.Sprintf("open=%v/workers=%d/observed=%v", open, workers, observed), func(t *testing.T) {
+					flowReturnsATaskOutsideTheRun(t, open, workers, observed)
+				})
+			}
 		}
 	}
+}
+
+func flowReturnsATaskOutsideTheRun(t *testing.T, open bool, workers int, observed bool) {
+	var obs []exec.Option
+	if observed {
+		obs = append(obs, exec.Observe(exec.ObserverFunc(func(exec.Event) {})))
+	}
+	g := graph.New()
+	x := graph.Go(g, "x", func(context.Context) (int, error) { return 20, nil })
+	fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+	consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	if !open {
+		if err := run(t, g, append(obs, exec.Workers(workers), exec.Targets(consumer))...); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	} else {
+		anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+		e := start(t, g, append(obs, exec.Workers(workers), exec.Targets(anchor))...)
+		late := graph.Flow(g, "late", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+		if v, err := late.Wait(t.Context()); v != 20 || err != nil {
+			t.Errorf("late flow: %v, %v; want 20", v, err)
+		}
+		if err := finish(t, e); err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if err := run(t, g, append(obs, exec.Workers(workers), exec.Targets(consumer))...); err != nil {
+			t.Fatalf("second run: %v", err)
+		}
+	}
+	check(t, consumer, 21)
 }
 
 // TestFlowReturningWhatItCannotJoinFails: a flow whose function returns

@@ -53,7 +53,9 @@ type Event struct {
 // Result of e.Task give the end (in a run for targets, a result that no
 // task needs any more may have been released already; see graph.Keep).
 // A goroutine waiting for the task (Task.Wait, Done) may see its end
-// before the observers are told of it.
+// before the observers are told of it. Observers are told nothing once the
+// run has ended (Execution.Done): the events of a task added as the run
+// ends may never be told.
 //
 // So an observer may read tasks, add tasks to the graph (while the run
 // goes on, they join it, as tasks added by any client do) and cancel

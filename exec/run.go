@@ -395,6 +395,11 @@ type runner struct {
 	releasing bool
 	obs       []Observer    // nil when nobody listens: no event is built
 	dropped   []atomic.Bool // per observer: it panicked, and is called no more
+	// The observers are told nothing once the outcome is being made
+	// (obsClosed), and the outcome waits for the calls under way
+	// (obsCalls), so that every panic of an observer is in it.
+	obsClosed atomic.Bool
+	obsCalls  atomic.Int64
 	stopAfter func() bool
 
 	// The fields above are read on every task and written once; those below
@@ -866,6 +871,16 @@ func (r *runner) wait() error {
 	r.mu.Lock()
 	r.q = queue{}
 	r.mu.Unlock()
+	// Events of tasks added as the run ended may still be on their way
+	// (a client's add tells them once it lets go of the graph): they are
+	// not told once the run has ended, and the outcome waits for the calls
+	// under way, so that an observer that panics in one is reported.
+	if r.obs != nil {
+		r.obsClosed.Store(true)
+		for r.obsCalls.Load() > 0 {
+			runtime.Gosched()
+		}
+	}
 	// Whether the caller stopped the run is read once it has ended. A
 	// caller cannot tell a cancel made after the end from one made just
 	// before it (a task's Done channel closes before the run counts the
@@ -966,6 +981,13 @@ func cancelledByTask(n *core.Node, err error) bool {
 func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
 	if n.Kind() != core.Task || k == EventReady && n.Joined() {
 		return // waiters, and flows ready to finish, are the executor's own bookkeeping
+	}
+	// Counted before the check: wait closes, then waits for the count (see
+	// obsClosed), so either it sees this call or this call sees it closed.
+	r.obsCalls.Add(1)
+	defer r.obsCalls.Add(-1)
+	if r.obsClosed.Load() {
+		return
 	}
 	e := Event{Kind: k, Task: refOf(n), Time: time.Now(), Worker: worker, Err: err}
 	for i, o := range r.obs {

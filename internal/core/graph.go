@@ -848,7 +848,7 @@ func (g *Graph) Unhold(n *Node, epoch uint32) {
 // again, as for a new consumer.
 func (g *Graph) Adopt(n *Node) {
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer g.Unlock() // Want may have made nodes ready: an observed run hears of them then
 	if g.run == nil {
 		return
 	}
