@@ -57,6 +57,9 @@ import (
 //	EVOLVE_STRESS_SEEDS=2000 go test ./dynamic -run TestRandomGrowingRuns
 //	EVOLVE_STRESS_FROM=17 EVOLVE_STRESS_SEEDS=1 go test ./dynamic -run TestRandomGrowingRuns -count 1000
 //
+// EVOLVE_STRESS_DUMP=1 adds every goroutine's stack to the log of a run
+// that hangs.
+//
 // EVOLVE_STRESS_MIX=flows makes a third of the tasks flows and every run a
 // run for targets; EVOLVE_STRESS_MIX=waits makes a third of the tasks wait
 // for a random existing task, so that cycles of waits are common.
@@ -76,6 +79,47 @@ func TestRandomGrowingRuns(t *testing.T) {
 		for _, workers := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
 				runStress(t, uint64(seed), workers, mix)
+			})
+		}
+	}
+}
+
+// TestStressSeedsThatFoundBugs runs again, many times each, the seeds of
+// TestRandomGrowingRuns at which a bug showed, so that it cannot come back
+// unnoticed. Each showed in about one run in a hundred of its seed:
+//
+//   - 344909, 302389, 353413, 315081, 360365 (default mix): a node brought
+//     into a run twice (activate joined a node that a join before it had
+//     brought in already), so the run never ended and readers read a
+//     dropped result;
+//   - 18081, 37517 (waits): a wait for a task that joined the run just after
+//     the wait looked read a released result;
+//   - 40525 (flows) and 2021 (waits): a new reader counted down by the old
+//     completion of a result computed again, which read zero.
+func TestStressSeedsThatFoundBugs(t *testing.T) {
+	rounds := 100
+	if testing.Short() || raceEnabled {
+		rounds = 10
+	}
+	cases := []struct {
+		mix   stressOptions
+		seeds []uint64
+	}{
+		{stressOptions{}, []uint64{344909, 302389, 353413, 315081, 360365}},
+		{stressOptions{waits: true}, []uint64{18081, 37517, 2021}},
+		{stressOptions{flows: true}, []uint64{40525}},
+	}
+	for _, c := range cases {
+		for _, seed := range c.seeds {
+			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+				for range rounds {
+					for _, workers := range []int{1, 2, 3} {
+						runStress(t, seed, workers, c.mix)
+						if t.Failed() {
+							return
+						}
+					}
+				}
 			})
 		}
 	}
@@ -359,6 +403,10 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 		case <-watch:
 		case <-time.After(liveness / 2):
 			w.logUnfinished()
+			if os.Getenv("EVOLVE_STRESS_DUMP") != "" {
+				buf := make([]byte, 1<<20)
+				w.t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+			}
 		}
 	})
 	clients.Wait()

@@ -521,6 +521,15 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 // The caller holds the lock.
 func (g *Graph) activate(n *Node) {
 	for _, m := range g.needs([]*Node{n}, true) {
+		// A join before this one may have brought m into the run already:
+		// one that found an input of its own released since needs looked
+		// (a reader read it meanwhile) had it computed again, with what it
+		// needs, m among them. Join m once: a second join would count it
+		// twice in the run and forget the readers counted by the first
+		// (the run never ended, and those readers read a dropped result).
+		if s := m.State(); s == Done || m.epoch.Load() == g.epoch && s != Released {
+			continue
+		}
 		g.join(m, false, nil)
 	}
 }
