@@ -59,8 +59,10 @@ func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
 // alone, that every task started at the same instant of the bubble's clock.
 //
 // The order is compared for tasks_from_tasks, where all the growth happens
-// inside tasks, and for the sequential loop, whose wall time on the fake
-// clock must be exactly the sum of its sleeps. The client-driven variants
+// inside tasks; its wall time on the fake clock must be exactly the
+// makespan of the zero-overhead greedy scheduler (workload.Greedy), as the
+// sequential loop's must be exactly the sum of its sleeps: the executor
+// makes the greedy choices and never waits on a clock. The client-driven variants
 // (as_completed, goroutines) compute the same results but their order is
 // not checked: the client reacts to a completion at the same instant of
 // the fake clock as the worker that finished picks its next task, and
@@ -94,6 +96,13 @@ func TestSeedInSynctestBubble(t *testing.T) {
 				case "tasks_from_tasks":
 					if len(first.starts) == 0 || !maps.Equal(first.starts, second.starts) || first.wall != second.wall {
 						t.Errorf("the second run went otherwise: %v then %v,\n%v\nthen\n%v", first.wall, second.wall, first.starts, second.starts)
+					}
+					greedy, err := w.Greedy(workers, v.priority)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if first.wall != greedy {
+						t.Errorf("took %v of the bubble's time, want exactly the greedy schedule's %v", first.wall, greedy)
 					}
 				}
 			})
