@@ -19,9 +19,9 @@
 // executor, the client code and the sleeps' own error cost per task. The
 // sequential loop runs no executor and counts each parse and process call
 // as a task, so its figure is the error of one sleep. Sleeps are precise
-// (workload.SleepPrecise: a timer, then a spin for the last 1.1 ms), so
-// that at small scales the figure measures the executor and not Go's
-// timers, which fire up to a millisecond late.
+// (workload.SleepPrecise: a timer, then a spin for the last 4 ms), so that
+// at small scales the figure measures the executor and not Go's timers,
+// which fire a millisecond or more late.
 //
 // Usage:
 //
