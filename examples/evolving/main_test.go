@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/evolve-dag/evolve/examples/evolving/workload"
 
 	"go.uber.org/goleak"
 )
@@ -42,10 +47,36 @@ func TestVariantsAgree(t *testing.T) {
 			if r.Results != got[0].Results || r.Checksum != got[0].Checksum || r.Results == 0 {
 				t.Errorf("%s: %d results, checksum %s; sequential had %d, %s", r.Variant, r.Results, r.Checksum, got[0].Results, got[0].Checksum)
 			}
+			if want := (r.WallS - r.GreedyS) / float64(r.Tasks) * 1e6; r.Tasks == 0 || math.Abs(r.OverheadUS-want) > 1e-3 {
+				t.Errorf("%s: overhead %v µs per task over %d tasks, want (wall - greedy) / tasks = %v", r.Variant, r.OverheadUS, r.Tasks, want)
+			}
 			if r.GreedyS < r.LowerBound {
 				t.Errorf("%s: greedy %v below the lower bound %v", r.Variant, r.GreedyS, r.LowerBound)
 			}
 		}
+	}
+}
+
+// TestTextReportShowsOverhead checks that the table has the per-task
+// overhead column, and that the sequential loop counts its calls as tasks.
+func TestTextReportShowsOverhead(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"-scale", "0", "-variant", "sequential", "-files", "2", "-seed", "3"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	w, err := workload.Generate(3, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := w.Expected()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "ovh_us") {
+		t.Fatalf("want a summary, a header with ovh_us and one row:\n%s", out.String())
+	}
+	header, row := strings.Fields(lines[1]), strings.Fields(lines[2])
+	col := slices.Index(header, "tasks")
+	if col < 0 || len(row) != len(header) || row[col] != strconv.Itoa(2+n) {
+		t.Errorf("want %d tasks (2 parses and %d items) under tasks:\n%s", 2+n, n, out.String())
 	}
 }
 

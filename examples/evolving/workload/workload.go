@@ -25,6 +25,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -128,10 +129,62 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// spinFor is how much of a sleep SleepPrecise spends yielding in a loop
+// rather than on a timer: more than a Go timer is late, nearly always. On
+// Linux the runtime waits for timers in epoll_wait, whose timeout is whole
+// milliseconds, so a timer fires up to 1 ms late (golang/go#53824), and
+// later still when the processor to run it has to be woken first: on the
+// 2-vCPU VM where this was measured (Go 1.26, otherwise idle), timers of
+// 0 to 10 ms fired 0.7 ms late at the median, more than 1.1 ms late one
+// time in six, and more than 3.4 ms late one time in a hundred.
+const spinFor = 4 * time.Millisecond
+
+// SleepPrecise is Sleep, but ends within microseconds of d instead of a
+// millisecond or more late (see spinFor): it sleeps on a timer for all but
+// the last spinFor, then yields the processor in a loop until the
+// deadline. Parse and Process sleep with it so that, at small scales, wall
+// times measure the executor rather than the timers: at -scale 0.01 an
+// item's sleep is 0 to 2.5 ms, and a timer alone is late by half of that.
+//
+// The price is up to spinFor of CPU per sleep, spent yielding (so other
+// goroutines go first): a whole core while sleeps are that short, and at
+// the notebook's scale (sleeps of 0.1 to 1 s) about 1 s of CPU in the 20 s
+// that `go run ./examples/evolving` takes (0.2 s with timers alone). That
+// is kept, so that every scale sleeps the same way.
+//
+// A clock that does not move while it yields is a testing/synctest
+// bubble's, which moves only when every goroutine in it is blocked (or a
+// clock too coarse to spin on): then it waits on a timer for the rest, so
+// in a bubble it takes exactly d of the bubble's time.
+func SleepPrecise(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	if err := Sleep(ctx, d-spinFor); err != nil {
+		return err
+	}
+	done := ctx.Done()
+	var last time.Time
+	for {
+		now := time.Now()
+		if !now.Before(deadline) {
+			return nil
+		}
+		if now.Equal(last) {
+			return Sleep(ctx, deadline.Sub(now))
+		}
+		last = now
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
+		}
+		runtime.Gosched()
+	}
+}
+
 // Parse models parse_file: it sleeps for f.Parse and returns the X values of
 // f's items in order, in a fresh slice.
 func Parse(ctx context.Context, f File) ([]float64, error) {
-	if err := Sleep(ctx, f.Parse); err != nil {
+	if err := SleepPrecise(ctx, f.Parse); err != nil {
 		return nil, err
 	}
 	xs := make([]float64, len(f.Items))
@@ -145,7 +198,7 @@ func Parse(ctx context.Context, f File) ([]float64, error) {
 // It takes the whole Item rather than just x so that every execution
 // strategy sleeps exactly as long for the same item.
 func Process(ctx context.Context, it Item) (float64, error) {
-	if err := Sleep(ctx, it.Sleep); err != nil {
+	if err := SleepPrecise(ctx, it.Sleep); err != nil {
 		return 0, err
 	}
 	return it.X + 1, nil

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -228,8 +229,9 @@ func TestParseProcessValues(t *testing.T) {
 
 func TestSleepCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 3)
+	done := make(chan error, 4)
 	go func() { done <- Sleep(ctx, time.Hour) }()
+	go func() { done <- SleepPrecise(ctx, time.Hour) }()
 	go func() {
 		_, err := Parse(ctx, File{Parse: time.Hour, Items: []Item{{X: 1}}})
 		done <- err
@@ -241,7 +243,7 @@ func TestSleepCancel(t *testing.T) {
 	cancel()
 	// A missed cancellation blocks for an hour, which go test's timeout
 	// reports; no wall-clock assertion is needed.
-	for range 3 {
+	for range 4 {
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Errorf("got %v, want context.Canceled", err)
 		}
@@ -259,6 +261,12 @@ func TestSleepZero(t *testing.T) {
 	cancel()
 	if err := Sleep(ctx, 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("Sleep(cancelled, 0) = %v, want context.Canceled", err)
+	}
+	if err := SleepPrecise(ctx, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("SleepPrecise(cancelled, 0) = %v, want context.Canceled", err)
+	}
+	if err := SleepPrecise(context.Background(), -time.Second); err != nil {
+		t.Errorf("SleepPrecise(-1s) = %v", err)
 	}
 	if _, err := Process(ctx, Item{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Process(cancelled) = %v, want context.Canceled", err)
@@ -433,5 +441,51 @@ func TestGreedyWithinBounds(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSleepPreciseInBubble checks that SleepPrecise, whose last stretch
+// spins on the clock, ends in a testing/synctest bubble, whose clock
+// stands still while anything in it runs, and takes exactly d there.
+func TestSleepPreciseInBubble(t *testing.T) {
+	for _, d := range []time.Duration{time.Nanosecond, 10 * time.Microsecond, spinFor - 1, spinFor, spinFor + 1, 3*time.Millisecond + 7, time.Second} {
+		synctest.Test(t, func(t *testing.T) {
+			start := time.Now()
+			if err := SleepPrecise(t.Context(), d); err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Since(start); got != d {
+				t.Errorf("SleepPrecise(%v) took %v of the bubble's time", d, got)
+			}
+		})
+	}
+}
+
+// cancelledAfterCheck is a context that is not done when first asked and
+// done ever after: it lets a test cancel a sleep past its entry check, in
+// SleepPrecise's spin, without racing a goroutine against the spin.
+type cancelledAfterCheck struct {
+	context.Context
+	asked bool
+	done  chan struct{}
+}
+
+func (c *cancelledAfterCheck) Done() <-chan struct{} { return c.done }
+
+func (c *cancelledAfterCheck) Err() error {
+	if !c.asked {
+		c.asked = true
+		return nil
+	}
+	return context.Canceled
+}
+
+// TestSleepPreciseCancelWhileSpinning checks that the spin at the end of
+// SleepPrecise stops when the context is done.
+func TestSleepPreciseCancelWhileSpinning(t *testing.T) {
+	ctx := &cancelledAfterCheck{Context: context.Background(), done: make(chan struct{})}
+	close(ctx.done)
+	if err := SleepPrecise(ctx, spinFor/2); !errors.Is(err, context.Canceled) {
+		t.Errorf("SleepPrecise = %v, want context.Canceled", err)
 	}
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/evolve-dag/evolve/examples/evolving/workload"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// bubbleRun is one run of a variant on the seed workload at the notebook's
+// scale, inside a testing/synctest bubble: every sleep is on the bubble's
+// fake clock, so the 12 s of work take no real time.
+type bubbleRun struct {
+	results  int
+	checksum uint64
+	wall     time.Duration // on the bubble's clock
+	// starts maps each task's id to its name and when it started, on the
+	// bubble's clock. Ids are creation order, the same in every run that
+	// creates tasks in the same order.
+	starts map[int64]string
+}
+
+func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
+	synctest.Test(t, func(t *testing.T) {
+		w, err := workload.Generate(1, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		out.starts = map[int64]string{}
+		begin := time.Now()
+		record := exec.ObserverFunc(func(e exec.Event) {
+			if e.Kind == exec.EventStarted {
+				mu.Lock()
+				defer mu.Unlock()
+				out.starts[e.Task.ID()] = fmt.Sprintf("%s at %v", e.Task.Name(), e.Time.Sub(begin))
+			}
+		})
+		results, err := v.run(context.Background(), w, workers, graph.New(), []exec.Option{exec.Observe(record)})
+		out.wall = time.Since(begin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.results, out.checksum = len(results), workload.Checksum(results)
+	})
+	return out
+}
+
+// TestSeedInSynctestBubble runs each variant of the seed workload at scale 1
+// twice, each time in a testing/synctest bubble, and checks that both runs
+// compute the right results and that every task started at the same
+// instant of the bubble's clock both times.
+//
+// On the fake clock, tasks_from_tasks, where all the growth happens inside
+// tasks, must take exactly the makespan of the zero-overhead greedy
+// scheduler (workload.Greedy), as the sequential loop must take exactly
+// the sum of its sleeps: the executor makes the greedy choices and never
+// waits on a clock.
+//
+// The client-driven variants (as_completed, goroutines) replay only on one
+// processor: a client reacts to a completion at the same instant of the
+// fake clock as the worker that finished picks its next task, and with
+// several processors which of them goes first is a real race, in a bubble
+// as outside it. On one, the worker goes on until it blocks and the client
+// runs after it, the same way every time, except under the race detector,
+// which perturbs scheduling on purpose. Tasks are compared by start
+// instant, not by the order of events: tasks that start at one instant on
+// different workers report in either order.
+func TestSeedInSynctestBubble(t *testing.T) {
+	w, err := workload.Generate(1, 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantN, wantSum := w.Expected()
+	for _, procs := range []int{runtime.GOMAXPROCS(0), 1} {
+		for _, v := range variants {
+			for _, workers := range []int{1, 2, 6} {
+				if v.name == "sequential" && workers > 1 {
+					continue
+				}
+				t.Run(fmt.Sprintf("procs=%d/%s/workers=%d", procs, v.name, workers), func(t *testing.T) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+					first, second := runInBubble(t, v, workers), runInBubble(t, v, workers)
+					for _, r := range []bubbleRun{first, second} {
+						if r.results != wantN || r.checksum != wantSum {
+							t.Errorf("%d results with checksum %016x, want %d with %016x", r.results, r.checksum, wantN, wantSum)
+						}
+					}
+					client := v.name == "as_completed" || v.name == "goroutines"
+					if (!client || procs == 1 && !raceEnabled) && (!maps.Equal(first.starts, second.starts) || first.wall != second.wall) {
+						t.Errorf("the second run went otherwise: %v then %v,\n%v\nthen\n%v", first.wall, second.wall, first.starts, second.starts)
+					}
+					switch v.name {
+					case "sequential":
+						if first.wall != w.TotalWork() {
+							t.Errorf("took %v of the bubble's time, want exactly the work, %v", first.wall, w.TotalWork())
+						}
+					case "tasks_from_tasks":
+						greedy, err := w.Greedy(workers, v.priority)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if first.wall != greedy {
+							t.Errorf("took %v of the bubble's time, want exactly the greedy schedule's %v", first.wall, greedy)
+						}
+					}
+				})
+			}
+		}
+	}
+}
