@@ -63,3 +63,22 @@ func TestWorkflowInSynctestBubble(t *testing.T) {
 		t.Errorf("item1.0 started at %v, want 1s", got)
 	}
 }
+
+// TestREADMESynctestSample is the README's "Testing your workflows in fake
+// time" sample, word for word, so that the README cannot drift from it.
+func TestREADMESynctestSample(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := graph.New()
+		parse := graph.Go(g, "parse", func(ctx context.Context) (int, error) {
+			time.Sleep(3 * time.Second) // no real time passes
+			return 42, nil
+		})
+		begin := time.Now()
+		if err := exec.Run(t.Context(), g, exec.Workers(2)); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := parse.Result(); v != 42 || time.Since(begin) != 3*time.Second {
+			t.Errorf("got %d after %v", v, time.Since(begin))
+		}
+	})
+}
