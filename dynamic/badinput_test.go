@@ -6,64 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
-	"strings"
 	"testing"
+
+	"github.com/evolve-dag/evolve/internal/badinput"
 
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/graph"
 )
-
-// badCase is one call of an exported entry point with bad input. call
-// returns the error the entry point returned, or, for one without an
-// error, what is wrong with what it returned (nil when it is right).
-type badCase struct {
-	name string
-	call func() error
-	want error  // the error must wrap it; nil: the call must return nil
-	text string // the error must contain it (it names the problem)
-}
-
-// runBad runs each case, failing on a panic or on an error that does not
-// name the problem.
-func runBad(t *testing.T, cases []badCase) {
-	t.Helper()
-	for _, c := range cases {
-		var err error
-		var v any
-		var stack []byte
-		func() {
-			defer func() {
-				if v = recover(); v != nil {
-					stack = debug.Stack()
-				}
-			}()
-			err = c.call()
-		}()
-		switch {
-		case v != nil:
-			t.Errorf("%s panicked: %v\n%s", c.name, v, stack)
-		case c.want == nil && c.text == "":
-			if err != nil {
-				t.Errorf("%s: %v", c.name, err)
-			}
-		case err == nil:
-			t.Errorf("%s returned no error, want one wrapping %v", c.name, c.want)
-		case c.want != nil && !errors.Is(err, c.want):
-			t.Errorf("%s = %v, want an error wrapping %v", c.name, err, c.want)
-		case !strings.Contains(err.Error(), c.text):
-			t.Errorf("%s = %q, want it to say %q", c.name, err, c.text)
-		}
-	}
-}
-
-// expect returns nil if ok, or an error saying what was got.
-func expect(ok bool, format string, args ...any) error {
-	if ok {
-		return nil
-	}
-	return fmt.Errorf("got "+format, args...)
-}
 
 // TestBadInputNeverPanics calls every exported function and method of the
 // package with nil contexts, nil and typed-nil tasks, tasks in no run, an
@@ -80,46 +29,46 @@ func TestBadInputNeverPanics(t *testing.T) {
 	var zeroTask graph.Task[int]
 	var nilCompleted *dynamic.Completed[int]
 	fn := func(context.Context) (int, error) { return 1, nil }
-	cases := []badCase{
-		{name: "Scope(nil)", call: func() error { return graph.Go(dynamic.Scope(nil), "x", fn).Err() }, want: graph.ErrNilBuilder}, //nolint:staticcheck // the nil context is the point
-		{name: "Scope outside a task", call: func() error { return graph.Go(dynamic.Scope(ctx), "x", fn).Err() }, want: graph.ErrNilBuilder},
+	cases := []badinput.Case{
+		{Name: "Scope(nil)", Call: func() error { return graph.Go(dynamic.Scope(nil), "x", fn).Err() }, Want: graph.ErrNilBuilder}, //nolint:staticcheck // the nil context is the point
+		{Name: "Scope outside a task", Call: func() error { return graph.Go(dynamic.Scope(ctx), "x", fn).Err() }, Want: graph.ErrNilBuilder},
 
-		{name: "WaitAll(nil context)", call: func() error { return dynamic.WaitAll(nil, v) }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "WaitAll(nil)", call: func() error { return dynamic.WaitAll(ctx, v, nil) }, want: graph.ErrNilInput},
-		{name: "WaitAll(nil *Task)", call: func() error { return dynamic.WaitAll(ctx, v, nilTask) }, want: graph.ErrNilInput},
-		{name: "WaitAll(zero Task)", call: func() error { return dynamic.WaitAll(ctx, &zeroTask) }, want: graph.ErrNotScheduled},
-		{name: "WaitAll()", call: func() error { return dynamic.WaitAll(ctx) }},
+		{Name: "WaitAll(nil context)", Call: func() error { return dynamic.WaitAll(nil, v) }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "WaitAll(nil)", Call: func() error { return dynamic.WaitAll(ctx, v, nil) }, Want: graph.ErrNilInput},
+		{Name: "WaitAll(nil *Task)", Call: func() error { return dynamic.WaitAll(ctx, v, nilTask) }, Want: graph.ErrNilInput},
+		{Name: "WaitAll(zero Task)", Call: func() error { return dynamic.WaitAll(ctx, &zeroTask) }, Want: graph.ErrNotScheduled},
+		{Name: "WaitAll()", Call: func() error { return dynamic.WaitAll(ctx) }},
 
-		{name: "WaitFirst(nil context)", call: func() error { _, err := dynamic.WaitFirst(nil, v); return err }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "WaitFirst()", call: func() error { _, err := dynamic.WaitFirst(ctx); return err }, text: "no tasks"},
-		{name: "WaitFirst(nil)", call: func() error { _, err := dynamic.WaitFirst(ctx, nil); return err }, want: graph.ErrNilInput, text: "task 0"},
-		{name: "WaitFirst(nil *Task)", call: func() error { _, err := dynamic.WaitFirst(ctx, &zeroTask, nilTask); return err }, want: graph.ErrNilInput, text: "task 1"},
-		{name: "WaitFirst(zero Task)", call: func() error { _, err := dynamic.WaitFirst(ctx, &zeroTask); return err }, want: graph.ErrNotScheduled},
+		{Name: "WaitFirst(nil context)", Call: func() error { _, err := dynamic.WaitFirst(nil, v); return err }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "WaitFirst()", Call: func() error { _, err := dynamic.WaitFirst(ctx); return err }, Text: "no tasks"},
+		{Name: "WaitFirst(nil)", Call: func() error { _, err := dynamic.WaitFirst(ctx, nil); return err }, Want: graph.ErrNilInput, Text: "task 0"},
+		{Name: "WaitFirst(nil *Task)", Call: func() error { _, err := dynamic.WaitFirst(ctx, &zeroTask, nilTask); return err }, Want: graph.ErrNilInput, Text: "task 1"},
+		{Name: "WaitFirst(zero Task)", Call: func() error { _, err := dynamic.WaitFirst(ctx, &zeroTask); return err }, Want: graph.ErrNotScheduled},
 
-		{name: "Gather(nil context)", call: func() error { _, err := dynamic.Gather(nil, []*graph.Task[int]{v}, dynamic.Raise); return err }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "Gather(Raise, nil task)", call: func() error {
+		{Name: "Gather(nil context)", Call: func() error { _, err := dynamic.Gather(nil, []*graph.Task[int]{v}, dynamic.Raise); return err }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "Gather(Raise, nil task)", Call: func() error {
 			_, err := dynamic.Gather(ctx, []*graph.Task[int]{v, nil}, dynamic.Raise)
 			return err
-		}, want: graph.ErrNilInput, text: "task 1"},
-		{name: "Gather(Skip, nil task)", call: func() error {
+		}, Want: graph.ErrNilInput, Text: "task 1"},
+		{Name: "Gather(Skip, nil task)", Call: func() error {
 			_, err := dynamic.Gather(ctx, []*graph.Task[int]{nil, v}, dynamic.Skip)
 			return err
-		}, want: graph.ErrNilInput, text: "task 0"},
-		{name: "Gather(zero Task)", call: func() error { _, err := dynamic.Gather(ctx, []*graph.Task[int]{&zeroTask}, dynamic.Raise); return err }, want: graph.ErrNotScheduled},
-		{name: "Gather(Mode(7))", call: func() error { _, err := dynamic.Gather(ctx, []*graph.Task[int]{v}, dynamic.Mode(7)); return err }, text: "mode 7"},
-		{name: "Gather(nil slice)", call: func() error {
+		}, Want: graph.ErrNilInput, Text: "task 0"},
+		{Name: "Gather(zero Task)", Call: func() error { _, err := dynamic.Gather(ctx, []*graph.Task[int]{&zeroTask}, dynamic.Raise); return err }, Want: graph.ErrNotScheduled},
+		{Name: "Gather(Mode(7))", Call: func() error { _, err := dynamic.Gather(ctx, []*graph.Task[int]{v}, dynamic.Mode(7)); return err }, Text: "mode 7"},
+		{Name: "Gather(nil slice)", Call: func() error {
 			out, err := dynamic.Gather[int](ctx, nil, dynamic.Raise)
-			return errors.Join(err, expect(len(out) == 0, "%v", out))
+			return errors.Join(err, badinput.Expect(len(out) == 0, "%v", out))
 		}},
 
-		{name: "AsCompleted(nil, nil *Task)", call: func() error {
+		{Name: "AsCompleted(nil, nil *Task)", Call: func() error {
 			c := dynamic.AsCompleted(nil, nilTask)
 			t, err := c.Next(ctx)
-			return errors.Join(err, expect(c.Len() == 0 && t == nil, "Len %d, Next %v", c.Len(), t))
+			return errors.Join(err, badinput.Expect(c.Len() == 0 && t == nil, "Len %d, Next %v", c.Len(), t))
 		}},
-		{name: "AsCompleted(zero Task).Next", call: func() error { _, err := dynamic.AsCompleted(&zeroTask).Next(ctx); return err }, want: graph.ErrNotScheduled},
-		{name: "Completed.Next(nil context)", call: func() error { _, err := dynamic.AsCompleted(v).Next(nil); return err }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "zero Completed", call: func() error {
+		{Name: "AsCompleted(zero Task).Next", Call: func() error { _, err := dynamic.AsCompleted(&zeroTask).Next(ctx); return err }, Want: graph.ErrNotScheduled},
+		{Name: "Completed.Next(nil context)", Call: func() error { _, err := dynamic.AsCompleted(v).Next(nil); return err }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "zero Completed", Call: func() error {
 			var c dynamic.Completed[int]
 			if c.Len() != 0 {
 				return fmt.Errorf("got Len %d", c.Len())
@@ -135,17 +84,17 @@ func TestBadInputNeverPanics(t *testing.T) {
 				}
 				n++
 			}
-			return expect(n == 1, "%d tasks", n)
+			return badinput.Expect(n == 1, "%d tasks", n)
 		}},
-		{name: "nil Completed.Add", call: func() error { nilCompleted.Add(v); return nil }},
-		{name: "nil Completed.Len", call: func() error { return expect(nilCompleted.Len() == 0, "%d", nilCompleted.Len()) }},
-		{name: "nil Completed.Next", call: func() error { _, err := nilCompleted.Next(ctx); return err }, text: "nil"},
-		{name: "nil Completed.All", call: func() error {
+		{Name: "nil Completed.Add", Call: func() error { nilCompleted.Add(v); return nil }},
+		{Name: "nil Completed.Len", Call: func() error { return badinput.Expect(nilCompleted.Len() == 0, "%d", nilCompleted.Len()) }},
+		{Name: "nil Completed.Next", Call: func() error { _, err := nilCompleted.Next(ctx); return err }, Text: "nil"},
+		{Name: "nil Completed.All", Call: func() error {
 			for _, err := range nilCompleted.All(ctx) {
 				return err
 			}
 			return nil
-		}, text: "nil"},
+		}, Text: "nil"},
 	}
-	runBad(t, cases)
+	badinput.Run(t, cases)
 }

@@ -5,65 +5,13 @@ package exec_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime/debug"
-	"strings"
 	"testing"
+
+	"github.com/evolve-dag/evolve/internal/badinput"
 
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 )
-
-// badCase is one call of an exported entry point with bad input. call
-// returns the error the entry point returned, or, for one without an
-// error, what is wrong with what it returned (nil when it is right).
-type badCase struct {
-	name string
-	call func() error
-	want error  // the error must wrap it; nil: the call must return nil
-	text string // the error must contain it (it names the problem)
-}
-
-// runBad runs each case, failing on a panic or on an error that does not
-// name the problem.
-func runBad(t *testing.T, cases []badCase) {
-	t.Helper()
-	for _, c := range cases {
-		var err error
-		var v any
-		var stack []byte
-		func() {
-			defer func() {
-				if v = recover(); v != nil {
-					stack = debug.Stack()
-				}
-			}()
-			err = c.call()
-		}()
-		switch {
-		case v != nil:
-			t.Errorf("%s panicked: %v\n%s", c.name, v, stack)
-		case c.want == nil && c.text == "":
-			if err != nil {
-				t.Errorf("%s: %v", c.name, err)
-			}
-		case err == nil:
-			t.Errorf("%s returned no error, want one wrapping %v", c.name, c.want)
-		case c.want != nil && !errors.Is(err, c.want):
-			t.Errorf("%s = %v, want an error wrapping %v", c.name, err, c.want)
-		case !strings.Contains(err.Error(), c.text):
-			t.Errorf("%s = %q, want it to say %q", c.name, err, c.text)
-		}
-	}
-}
-
-// expect returns nil if ok, or an error saying what was got.
-func expect(ok bool, format string, args ...any) error {
-	if ok {
-		return nil
-	}
-	return fmt.Errorf("got "+format, args...)
-}
 
 // TestBadInputNeverPanics calls every exported function and method of the
 // package with nil and zero values, typed-nil handles and observers, nil
@@ -89,41 +37,43 @@ func TestBadInputNeverPanics(t *testing.T) {
 		g, _ := newGraph()
 		return runGuarded(t, ctx, g, opts...)
 	}
-	cases := []badCase{
-		{name: "Run(nil context)", call: func() error { g, _ := newGraph(); return exec.Run(nil, g) }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "Start(nil context)", call: func() error {
+	cases := []badinput.Case{
+		{Name: "Run(nil context)", Call: func() error { g, _ := newGraph(); return exec.Run(nil, g) }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "Start(nil context)", Call: func() error {
 			g, _ := newGraph()
 			e, err := exec.Start(nil, g) //nolint:staticcheck // the nil context is the point
-			return errors.Join(err, expect(e == nil, "an Execution"))
-		}, text: "nil context"},
-		{name: "Run(nil graph)", call: func() error { return exec.Run(ctx, nil) }, text: "nil graph"},
-		{name: "Start(nil graph)", call: func() error { _, err := exec.Start(ctx, nil); return err }, text: "nil graph"},
-		{name: "Run(zero graph)", call: func() error { return exec.Run(ctx, &graph.Graph{}) }},
-		{name: "nil Option", call: func() error { return run(nil) }, text: "nil option"},
-		{name: "Workers(0)", call: func() error { return run(exec.Workers(0)) }, text: "at least 1"},
-		{name: "Workers(-1)", call: func() error { return run(exec.Workers(-1)) }, text: "at least 1"},
-		{name: "Targets(nil)", call: func() error { return run(exec.Targets(nil)) }, want: graph.ErrNilInput, text: "target 0"},
-		{name: "Targets(nil *Task)", call: func() error {
+			return errors.Join(err, badinput.Expect(e == nil, "an Execution"))
+		}, Text: "nil context"},
+		{Name: "Run(nil graph)", Call: func() error { return exec.Run(ctx, nil) }, Text: "nil graph"},
+		{Name: "Start(nil graph)", Call: func() error { _, err := exec.Start(ctx, nil); return err }, Text: "nil graph"},
+		{Name: "Run(zero graph)", Call: func() error { return exec.Run(ctx, &graph.Graph{}) }},
+		{Name: "nil Option", Call: func() error { return run(nil) }, Text: "nil option"},
+		{Name: "Workers(0)", Call: func() error { return run(exec.Workers(0)) }, Text: "at least 1"},
+		{Name: "Workers(-1)", Call: func() error { return run(exec.Workers(-1)) }, Text: "at least 1"},
+		{Name: "Targets(nil)", Call: func() error { return run(exec.Targets(nil)) }, Want: graph.ErrNilInput, Text: "target 0"},
+		{Name: "Targets(nil *Task)", Call: func() error {
 			g, a := newGraph()
 			return runGuarded(t, ctx, g, exec.Targets(a, nilTask))
-		}, want: graph.ErrNilInput, text: "target 1"},
-		{name: "Targets(zero Task)", call: func() error { return run(exec.Targets(&zeroTask)) }, want: graph.ErrOtherGraph, text: "no graph"},
-		{name: "Targets(unbuilt Task)", call: func() error { return run(exec.Targets(unbuilt)) }, want: graph.ErrNilInput, text: "could not be built"},
-		{name: "Targets(another graph's Task)", call: func() error { return run(exec.Targets(foreign)) }, want: graph.ErrOtherGraph, text: "a"},
-		{name: "Targets()", call: func() error { return run(exec.Targets()) }},
-		{name: "Observe(nil)", call: func() error { return run(exec.Observe(nil)) }, text: "observer 0 is nil"},
-		{name: "Observe(nil pointer)", call: func() error { return run(exec.Observe(&recorder{}, nilRec)) }, text: "observer 1 is nil"},
-		{name: "Observe(nil ObserverFunc)", call: func() error { return run(exec.Observe(exec.ObserverFunc(nil))) }, text: "observer 0 is nil"},
-		{name: "Observe()", call: func() error { return run(exec.Observe()) }},
-		{name: "nil ObserverFunc.Observe", call: func() error { exec.ObserverFunc(nil).Observe(exec.Event{}); return nil }},
-		{name: "EventKind(0).String", call: func() error { return expect(exec.EventKind(0).String() == "unknown", "%q", exec.EventKind(0)) }},
-		{name: "EventKind(200).String", call: func() error { return expect(exec.EventKind(200).String() == "unknown", "%q", exec.EventKind(200)) }},
+		}, Want: graph.ErrNilInput, Text: "target 1"},
+		{Name: "Targets(zero Task)", Call: func() error { return run(exec.Targets(&zeroTask)) }, Want: graph.ErrOtherGraph, Text: "no graph"},
+		{Name: "Targets(unbuilt Task)", Call: func() error { return run(exec.Targets(unbuilt)) }, Want: graph.ErrNilInput, Text: "could not be built"},
+		{Name: "Targets(another graph's Task)", Call: func() error { return run(exec.Targets(foreign)) }, Want: graph.ErrOtherGraph, Text: "a"},
+		{Name: "Targets()", Call: func() error { return run(exec.Targets()) }},
+		{Name: "Observe(nil)", Call: func() error { return run(exec.Observe(nil)) }, Text: "observer 0 is nil"},
+		{Name: "Observe(nil pointer)", Call: func() error { return run(exec.Observe(&recorder{}, nilRec)) }, Text: "observer 1 is nil"},
+		{Name: "Observe(nil ObserverFunc)", Call: func() error { return run(exec.Observe(exec.ObserverFunc(nil))) }, Text: "observer 0 is nil"},
+		{Name: "Observe()", Call: func() error { return run(exec.Observe()) }},
+		{Name: "nil ObserverFunc.Observe", Call: func() error { exec.ObserverFunc(nil).Observe(exec.Event{}); return nil }},
+		{Name: "EventKind(0).String", Call: func() error { return badinput.Expect(exec.EventKind(0).String() == "unknown", "%q", exec.EventKind(0)) }},
+		{Name: "EventKind(200).String", Call: func() error {
+			return badinput.Expect(exec.EventKind(200).String() == "unknown", "%q", exec.EventKind(200))
+		}},
 
 		// An Execution that Start did not make.
-		{name: "nil Execution.Wait", call: nilExec.Wait, text: "nil"},
-		{name: "nil Execution.Close", call: func() error { nilExec.Close(); return nil }},
-		{name: "nil Execution.Stop", call: func() error { nilExec.Stop(); return nil }},
-		{name: "nil Execution.Done", call: func() error {
+		{Name: "nil Execution.Wait", Call: nilExec.Wait, Text: "nil"},
+		{Name: "nil Execution.Close", Call: func() error { nilExec.Close(); return nil }},
+		{Name: "nil Execution.Stop", Call: func() error { nilExec.Stop(); return nil }},
+		{Name: "nil Execution.Done", Call: func() error {
 			select {
 			case <-nilExec.Done():
 				return nil
@@ -131,33 +81,33 @@ func TestBadInputNeverPanics(t *testing.T) {
 				return errors.New("got a channel that is not closed: a wait on it would hang")
 			}
 		}},
-		{name: "zero Execution.Wait", call: zeroExec.Wait, text: "zero"},
-		{name: "zero Execution.Close", call: func() error { zeroExec.Close(); return nil }},
-		{name: "zero Execution.Stop", call: func() error { zeroExec.Stop(); return nil }},
-		{name: "zero Execution.Done", call: func() error { <-zeroExec.Done(); return nil }},
+		{Name: "zero Execution.Wait", Call: zeroExec.Wait, Text: "zero"},
+		{Name: "zero Execution.Close", Call: func() error { zeroExec.Close(); return nil }},
+		{Name: "zero Execution.Stop", Call: func() error { zeroExec.Stop(); return nil }},
+		{Name: "zero Execution.Done", Call: func() error { <-zeroExec.Done(); return nil }},
 
 		// A flow whose function names a task that is nil, zero or unbuilt.
-		{name: "Flow returning nil", call: func() error {
+		{Name: "Flow returning nil", Call: func() error {
 			return flowReturning(t, func(graph.Builder) *graph.Task[int] { return nil })
-		}, want: graph.ErrNilInput, text: "flow"},
-		{name: "Flow returning a zero Task", call: func() error {
+		}, Want: graph.ErrNilInput, Text: "flow"},
+		{Name: "Flow returning a zero Task", Call: func() error {
 			return flowReturning(t, func(graph.Builder) *graph.Task[int] { return &graph.Task[int]{} })
-		}, want: graph.ErrOtherGraph},
-		{name: "Flow returning an unbuilt Task", call: func() error {
+		}, Want: graph.ErrOtherGraph},
+		{Name: "Flow returning an unbuilt Task", Call: func() error {
 			return flowReturning(t, func(b graph.Builder) *graph.Task[int] { return graph.Go[int](b, "nofn", nil) })
-		}, want: graph.ErrNilFunc, text: "nofn"},
+		}, Want: graph.ErrNilFunc, Text: "nofn"},
 
 		// Errors' methods on nil pointers.
-		{name: "nil Error", call: func() error {
+		{Name: "nil Error", Call: func() error {
 			var e *exec.Error
-			return expect(e.Error() == "<nil>" && e.Unwrap() == nil, "%q", e.Error())
+			return badinput.Expect(e.Error() == "<nil>" && e.Unwrap() == nil, "%q", e.Error())
 		}},
-		{name: "nil ObserverError", call: func() error {
+		{Name: "nil ObserverError", Call: func() error {
 			var e *exec.ObserverError
-			return expect(e.Error() == "<nil>" && e.Unwrap() == nil, "%q", e.Error())
+			return badinput.Expect(e.Error() == "<nil>" && e.Unwrap() == nil, "%q", e.Error())
 		}},
 	}
-	runBad(t, cases)
+	badinput.Run(t, cases)
 }
 
 // flowReturning runs a flow whose function returns what result returns,

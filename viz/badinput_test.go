@@ -6,68 +6,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evolve-dag/evolve/internal/badinput"
 
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/viz"
 )
-
-// badCase is one call of an exported entry point with bad input. call
-// returns the error the entry point returned, or, for one without an
-// error, what is wrong with what it returned (nil when it is right).
-type badCase struct {
-	name string
-	call func() error
-	want error  // the error must wrap it; nil: the call must return nil
-	text string // the error must contain it (it names the problem)
-}
-
-// runBad runs each case, failing on a panic or on an error that does not
-// name the problem.
-func runBad(t *testing.T, cases []badCase) {
-	t.Helper()
-	for _, c := range cases {
-		var err error
-		var v any
-		var stack []byte
-		func() {
-			defer func() {
-				if v = recover(); v != nil {
-					stack = debug.Stack()
-				}
-			}()
-			err = c.call()
-		}()
-		switch {
-		case v != nil:
-			t.Errorf("%s panicked: %v\n%s", c.name, v, stack)
-		case c.want == nil && c.text == "":
-			if err != nil {
-				t.Errorf("%s: %v", c.name, err)
-			}
-		case err == nil:
-			t.Errorf("%s returned no error, want one wrapping %v", c.name, c.want)
-		case c.want != nil && !errors.Is(err, c.want):
-			t.Errorf("%s = %v, want an error wrapping %v", c.name, err, c.want)
-		case !strings.Contains(err.Error(), c.text):
-			t.Errorf("%s = %q, want it to say %q", c.name, err, c.text)
-		}
-	}
-}
-
-// expect returns nil if ok, or an error saying what was got.
-func expect(ok bool, format string, args ...any) error {
-	if ok {
-		return nil
-	}
-	return fmt.Errorf("got "+format, args...)
-}
 
 // TestBadInputNeverPanics calls every exported function and method of the
 // package with nil contexts, graphs, drawings, writers (and writers holding
@@ -85,75 +34,77 @@ func TestBadInputNeverPanics(t *testing.T) {
 	var nilRec *viz.Recorder
 	var nilProgress *viz.Progress
 	var nilTask *graph.Task[int]
-	cases := []badCase{
-		{name: "DOT(nil)", call: func() error { return expect(strings.Contains(viz.DOT(nil).String(), "digraph"), "%s", viz.DOT(nil)) }},
-		{name: "DOT(nil option)", call: func() error { viz.DOT(g, nil, viz.Title("")); return nil }},
-		{name: "DOT(SummaryAbove(-1))", call: func() error { viz.DOT(g, viz.SummaryAbove(-1)); return nil }},
-		{name: "DOT(States(nil))", call: func() error { viz.DOT(g, viz.States(nil)); return nil }},
+	cases := []badinput.Case{
+		{Name: "DOT(nil)", Call: func() error {
+			return badinput.Expect(strings.Contains(viz.DOT(nil).String(), "digraph"), "%s", viz.DOT(nil))
+		}},
+		{Name: "DOT(nil option)", Call: func() error { viz.DOT(g, nil, viz.Title("")); return nil }},
+		{Name: "DOT(SummaryAbove(-1))", Call: func() error { viz.DOT(g, viz.SummaryAbove(-1)); return nil }},
+		{Name: "DOT(States(nil))", Call: func() error { viz.DOT(g, viz.States(nil)); return nil }},
 
-		{name: "Render(nil context)", call: func() error { return viz.Render(nil, &buf, d, "svg") }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "Render(nil writer)", call: func() error { return viz.Render(ctx, nil, d, "svg") }, text: "nil writer"},
-		{name: "Render(nil *bytes.Buffer)", call: func() error { return viz.Render(ctx, nilBuf, d, "svg") }, text: "nil writer"},
-		{name: "Render(nil drawing)", call: func() error { return viz.Render(ctx, &buf, nil, "svg") }, text: "nil *dot.Graph"},
-		{name: "Render(no format)", call: func() error { return viz.Render(ctx, &buf, d, "") }, text: "format"},
-		{name: "Render(an option as format)", call: func() error { return viz.Render(ctx, &buf, d, "-o/tmp/x") }, text: "format"},
+		{Name: "Render(nil context)", Call: func() error { return viz.Render(nil, &buf, d, "svg") }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "Render(nil writer)", Call: func() error { return viz.Render(ctx, nil, d, "svg") }, Text: "nil writer"},
+		{Name: "Render(nil *bytes.Buffer)", Call: func() error { return viz.Render(ctx, nilBuf, d, "svg") }, Text: "nil writer"},
+		{Name: "Render(nil drawing)", Call: func() error { return viz.Render(ctx, &buf, nil, "svg") }, Text: "nil *dot.Graph"},
+		{Name: "Render(no format)", Call: func() error { return viz.Render(ctx, &buf, d, "") }, Text: "format"},
+		{Name: "Render(an option as format)", Call: func() error { return viz.Render(ctx, &buf, d, "-o/tmp/x") }, Text: "format"},
 
-		{name: "WriteFile(nil context)", call: func() error { return viz.WriteFile(nil, filepath.Join(dir, "x.svg"), d) }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "WriteFile(nil drawing)", call: func() error { return viz.WriteFile(ctx, filepath.Join(dir, "x.dot"), nil) }, text: "nil *dot.Graph"},
-		{name: "WriteFile(no extension)", call: func() error { return viz.WriteFile(ctx, filepath.Join(dir, "x"), d) }, text: "no extension"},
-		{name: "WriteFile(\"\")", call: func() error { return viz.WriteFile(ctx, "", d) }, text: "no extension"},
+		{Name: "WriteFile(nil context)", Call: func() error { return viz.WriteFile(nil, filepath.Join(dir, "x.svg"), d) }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "WriteFile(nil drawing)", Call: func() error { return viz.WriteFile(ctx, filepath.Join(dir, "x.dot"), nil) }, Text: "nil *dot.Graph"},
+		{Name: "WriteFile(no extension)", Call: func() error { return viz.WriteFile(ctx, filepath.Join(dir, "x"), d) }, Text: "no extension"},
+		{Name: "WriteFile(\"\")", Call: func() error { return viz.WriteFile(ctx, "", d) }, Text: "no extension"},
 
-		{name: "WriteFiles(nil context)", call: func() error { _, err := viz.WriteFiles(nil, g, nil, filepath.Join(dir, "run")); return err }, text: "nil context"}, //nolint:staticcheck // the nil context is the point
-		{name: "WriteFiles(nil graph)", call: func() error { _, err := viz.WriteFiles(ctx, nil, nil, filepath.Join(dir, "run")); return err }, text: "nil graph"},
-		{name: "WriteFiles(\"\")", call: func() error { _, err := viz.WriteFiles(ctx, g, nil, ""); return err }, text: "names no file"},
-		{name: "WriteFiles(dir/)", call: func() error { _, err := viz.WriteFiles(ctx, g, nil, dir+"/"); return err }, text: "names no file"},
-		{name: "WriteFiles(nil Recorder)", call: func() error {
+		{Name: "WriteFiles(nil context)", Call: func() error { _, err := viz.WriteFiles(nil, g, nil, filepath.Join(dir, "run")); return err }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
+		{Name: "WriteFiles(nil graph)", Call: func() error { _, err := viz.WriteFiles(ctx, nil, nil, filepath.Join(dir, "run")); return err }, Text: "nil graph"},
+		{Name: "WriteFiles(\"\")", Call: func() error { _, err := viz.WriteFiles(ctx, g, nil, ""); return err }, Text: "names no file"},
+		{Name: "WriteFiles(dir/)", Call: func() error { _, err := viz.WriteFiles(ctx, g, nil, dir+"/"); return err }, Text: "names no file"},
+		{Name: "WriteFiles(nil Recorder)", Call: func() error {
 			files, err := viz.WriteFiles(ctx, g, nil, filepath.Join(dir, "run"))
-			return errors.Join(err, expect(len(files) > 0 && !strings.HasSuffix(files[len(files)-1], ".json"), "%v", files))
+			return errors.Join(err, badinput.Expect(len(files) > 0 && !strings.HasSuffix(files[len(files)-1], ".json"), "%v", files))
 		}},
 
-		{name: "nil Recorder.Observe", call: func() error { nilRec.Observe(exec.Event{Kind: exec.EventReady}); return nil }},
-		{name: "nil Recorder.Reset", call: func() error { nilRec.Reset(); return nil }},
-		{name: "nil Recorder.Span", call: func() error { _, ok := nilRec.Span(0); return expect(!ok, "a span") }},
-		{name: "nil Recorder.Spans", call: func() error { return expect(len(nilRec.Spans()) == 0, "%v", nilRec.Spans()) }},
-		{name: "nil Recorder.WriteTrace", call: func() error { return nilRec.WriteTrace(&buf) }, text: "nil *Recorder"},
-		{name: "Recorder.WriteTrace(nil)", call: func() error { return new(viz.Recorder).WriteTrace(nil) }, text: "nil writer"},
-		{name: "Recorder.WriteTrace(nil *bytes.Buffer)", call: func() error { return new(viz.Recorder).WriteTrace(nilBuf) }, text: "nil writer"},
-		{name: "Recorder.Observe(events of nil tasks)", call: func() error {
+		{Name: "nil Recorder.Observe", Call: func() error { nilRec.Observe(exec.Event{Kind: exec.EventReady}); return nil }},
+		{Name: "nil Recorder.Reset", Call: func() error { nilRec.Reset(); return nil }},
+		{Name: "nil Recorder.Span", Call: func() error { _, ok := nilRec.Span(0); return badinput.Expect(!ok, "a span") }},
+		{Name: "nil Recorder.Spans", Call: func() error { return badinput.Expect(len(nilRec.Spans()) == 0, "%v", nilRec.Spans()) }},
+		{Name: "nil Recorder.WriteTrace", Call: func() error { return nilRec.WriteTrace(&buf) }, Text: "nil *Recorder"},
+		{Name: "Recorder.WriteTrace(nil)", Call: func() error { return new(viz.Recorder).WriteTrace(nil) }, Text: "nil writer"},
+		{Name: "Recorder.WriteTrace(nil *bytes.Buffer)", Call: func() error { return new(viz.Recorder).WriteTrace(nilBuf) }, Text: "nil writer"},
+		{Name: "Recorder.Observe(events of nil tasks)", Call: func() error {
 			var r viz.Recorder
 			r.Observe(exec.Event{Kind: exec.EventStarted})
 			r.Observe(exec.Event{Kind: exec.EventStarted, Task: nilTask, Time: time.Now()})
-			return expect(len(r.Spans()) == 0, "%v", r.Spans())
+			return badinput.Expect(len(r.Spans()) == 0, "%v", r.Spans())
 		}},
-		{name: "Recorder.Span(-5)", call: func() error { _, ok := new(viz.Recorder).Span(-5); return expect(!ok, "a span") }},
-		{name: "Span{}.Duration", call: func() error { return expect(viz.Span{}.Duration() == 0, "%v", viz.Span{}.Duration()) }},
+		{Name: "Recorder.Span(-5)", Call: func() error { _, ok := new(viz.Recorder).Span(-5); return badinput.Expect(!ok, "a span") }},
+		{Name: "Span{}.Duration", Call: func() error { return badinput.Expect(viz.Span{}.Duration() == 0, "%v", viz.Span{}.Duration()) }},
 
-		{name: "nil Progress.Observe", call: func() error { nilProgress.Observe(exec.Event{Kind: exec.EventFinished}); return nil }},
-		{name: "nil Progress.Stop", call: func() error { nilProgress.Stop(); return nil }},
-		{name: "zero Progress", call: func() error {
+		{Name: "nil Progress.Observe", Call: func() error { nilProgress.Observe(exec.Event{Kind: exec.EventFinished}); return nil }},
+		{Name: "nil Progress.Stop", Call: func() error { nilProgress.Stop(); return nil }},
+		{Name: "zero Progress", Call: func() error {
 			var p viz.Progress
 			p.Observe(exec.Event{Kind: exec.EventFinished, Task: nilTask})
 			p.Stop()
 			p.Stop()
 			return nil
 		}},
-		{name: "NewProgress(nil, ForceProgress)", call: func() error {
+		{Name: "NewProgress(nil, ForceProgress)", Call: func() error {
 			p := viz.NewProgress(nil, viz.ForceProgress(), viz.ProgressEvery(time.Millisecond))
 			p.Observe(exec.Event{Kind: exec.EventFinished, Task: nilTask})
 			p.Stop()
 			return nil
 		}},
-		{name: "NewProgress(nil *bytes.Buffer, ForceProgress)", call: func() error {
+		{Name: "NewProgress(nil *bytes.Buffer, ForceProgress)", Call: func() error {
 			p := viz.NewProgress(nilBuf, viz.ForceProgress(), viz.ProgressEvery(time.Millisecond))
 			p.Stop()
 			return nil
 		}},
-		{name: "NewProgress(nil option, ProgressEvery(0), ProgressEvery(-1s))", call: func() error {
+		{Name: "NewProgress(nil option, ProgressEvery(0), ProgressEvery(-1s))", Call: func() error {
 			var out bytes.Buffer
 			p := viz.NewProgress(&out, nil, viz.ProgressEvery(0), viz.ProgressEvery(-time.Second), viz.ForceProgress())
 			p.Stop()
-			return expect(strings.Contains(out.String(), "0/0"), "%q", out.String())
+			return badinput.Expect(strings.Contains(out.String(), "0/0"), "%q", out.String())
 		}},
 	}
-	runBad(t, cases)
+	badinput.Run(t, cases)
 }
