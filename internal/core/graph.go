@@ -75,7 +75,10 @@ type Graph struct {
 
 	// observed is set while an observed run is active (see Run). later
 	// is what that run must be told of once the lock is released, in the
-	// order it happened; guarded by mu and given to the run by Unlock.
+	// order it happened; guarded by mu and given to the run by Unlock. So
+	// every holder of mu that may join nodes (Add, Hold, Adopt, Want's
+	// callers) lets go with Unlock, never with mu.Unlock: a node made
+	// ready and never told would never be queued.
 	observed bool
 	later    []later
 }
