@@ -719,29 +719,23 @@ func (r *runner) blockedLocked() (roots []*core.Node, waits []*parked) {
 // waits are followed only when no cycle of the first kind exists; then
 // everything outstanding is stuck, and any cycle found is one.
 func (r *runner) findCycle(roots []*core.Node, waits []*parked) ([]*core.Node, map[*core.Node]*parked) {
-	// What each blocked task waits for, indexed once: a search visits each
-	// task once, and a run may have thousands of parked waits.
 	byNode := make(map[*core.Node]*parked, len(waits))
-	all := make(map[*core.Node][]*core.Node, len(waits)) // Await, and claims
-	anyOf := make(map[*core.Node][]*core.Node)           // Block
 	for _, p := range waits {
 		if _, ok := byNode[p.self]; !ok {
 			byNode[p.self] = p
 		}
-		if p.any {
-			anyOf[p.self] = append(anyOf[p.self], p.on...)
-		} else {
-			all[p.self] = append(all[p.self], p.on...)
-		}
-		for _, c := range p.chain {
-			all[c.claimer] = append(all[c.claimer], c.awaits...)
-		}
 	}
 	for _, withAny := range []bool{false, true} {
 		needs := func(n *core.Node, out []*core.Node) []*core.Node {
-			out = append(out, all[n]...)
-			if withAny {
-				out = append(out, anyOf[n]...)
+			for _, p := range waits {
+				if p.self == n && (!p.any || withAny) {
+					out = append(out, p.on...)
+				}
+				for _, c := range p.chain {
+					if c.claimer == n {
+						out = append(out, c.awaits...)
+					}
+				}
 			}
 			return out
 		}
