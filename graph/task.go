@@ -177,22 +177,27 @@ func (t *Task[T]) Result() (T, error) {
 	if t == nil {
 		return zero, errNilTask
 	}
-	switch s := t.n.State(); s {
+	// One critical section for the state, the value and the error: Release
+	// drops the value under the node's lock, a failure is stored with its
+	// error under it (core.Node.Finish), and a new run resets the error.
+	// Read apart, a release between the check and the read, or a new run
+	// between the state and the error, would hand out a zero value as if
+	// it were the result.
+	t.n.Lock()
+	s := t.n.State()
+	v := zero
+	if s == Done {
+		v = t.val
+	}
+	err := t.n.LockedErr()
+	t.n.Unlock()
+	switch s {
 	case Done:
-		// Release drops the result under the node's lock: read it under
-		// the lock too, or a release between the check and the read would
-		// hand out a zero value as if it were the result.
-		t.n.Lock()
-		v, done := t.val, t.n.State() == Done
-		t.n.Unlock()
-		if done {
-			return v, nil
-		}
-		return zero, &Error{Task: t.n.Name(), Err: ErrReleased}
+		return v, nil
 	case Released:
 		return zero, &Error{Task: t.n.Name(), Err: ErrReleased}
 	case Failed, Skipped, Cancelled:
-		return zero, t.n.Err()
+		return zero, err
 	default:
 		return zero, &Error{Task: t.n.Name(), Err: fmt.Errorf("%w (it is %s)", ErrNotDone, s)}
 	}

@@ -896,13 +896,17 @@ func (g *Graph) Want(n *Node) {
 // not Done), counts down every consumer in the run, and appends to ready the
 // consumers and waiters that this made ready. A failed n poisons its
 // consumers so that they are skipped.
+//
+// A failure's state and its error are written under n's lock, in one
+// critical section: a reader that sees a failed state and then asks Err
+// (which takes the lock) finds the error, never nil. See finishFrom for a
+// switch that depends on the state n is in.
 func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
-	fail := s != Done
 	if err == nil && n.xt() == nil {
 		// The common case: nothing to record, and, unless a registration is
 		// under way (see announce), nobody to tell but the consumers.
 		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
-			ready = n.countDownConsumers(fail, ready)
+			ready = n.countDownConsumers(s != Done, ready)
 			n.state.Or(counted)
 			return ready
 		}
@@ -914,6 +918,39 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 		}
 		n.store(uint32(s))
 	}
+	return n.finishLocked(s != Done, ready)
+}
+
+// finishFrom finishes n as Finish does, but only if n is in state from,
+// and reports whether it was. The check and the switch are one
+// compare-and-swap made under n's lock, with err stored in the same
+// critical section: a node that was never running (cancelled, or failed
+// to break a deadlock) shows its failed state only together with its
+// error. Switching first and finishing after, as this used to, let a
+// reader see the node cancelled, find no error, and read its zero result
+// as a success.
+func (n *Node) finishFrom(from, s State, err error, ready []*Node) ([]*Node, bool) {
+	n.lock()
+	for {
+		v := n.state.Load()
+		if State(v&stateMask) != from {
+			n.unlock()
+			return ready, false
+		}
+		if n.state.CompareAndSwap(v, v&(announceMask|lockBit)|uint32(s)) {
+			break
+		}
+	}
+	if err != nil {
+		n.extra().err = err
+	}
+	return n.finishLocked(s != Done, ready), true
+}
+
+// finishLocked is the end of a completion, made with n's lock held: it
+// counts n's consumers down, tells its waiters, closes its Done channel,
+// and releases the lock.
+func (n *Node) finishLocked(fail bool, ready []*Node) []*Node {
 	ready = n.countDownConsumers(fail, ready)
 	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
@@ -1077,14 +1114,10 @@ const (
 // cancelled, if it has one, and is marked so that its result is discarded.
 func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
 	for {
-		switch n.State() {
-		case Waiting:
-			if !n.CAS(Waiting, Cancelled) {
-				continue
-			}
-		case Ready:
-			if !n.CAS(Ready, Cancelled) {
-				continue
+		switch st := n.State(); st {
+		case Waiting, Ready:
+			if ready, ok := n.finishFrom(st, Cancelled, err, ready); ok {
+				return ready, CancelledNow
 			}
 		case Running, Joining:
 			n.state.Or(cancelReq)
@@ -1097,6 +1130,5 @@ func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
 		default:
 			return ready, NotCancelled
 		}
-		return n.Finish(Cancelled, err, ready), CancelledNow
 	}
 }

@@ -434,6 +434,14 @@ func (n *Node) Fail(err error) {
 func (n *Node) Err() error {
 	n.lock()
 	defer n.unlock()
+	return n.LockedErr()
+}
+
+// LockedErr is Err for a caller that holds n's lock (see Lock), to read
+// the state and the error of one outcome together: a new run resets the
+// error, so a state read before and an error read after may belong to
+// different runs.
+func (n *Node) LockedErr() error {
 	if n.xt() == nil {
 		return nil
 	}
@@ -542,8 +550,8 @@ func (n *Node) Abort(s State, err error, ready []*Node) ([]*Node, bool) {
 	for {
 		switch st := n.State(); st {
 		case Waiting, Ready, Joining:
-			if n.CAS(st, s) {
-				return n.Finish(s, err, ready), true
+			if ready, ok := n.finishFrom(st, s, err, ready); ok {
+				return ready, true
 			}
 		default:
 			return ready, false
