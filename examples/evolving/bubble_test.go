@@ -114,6 +114,13 @@ func peakOf(changes map[time.Duration]int) int {
 // the sum of its sleeps: the executor makes the greedy choices and never
 // waits on a clock.
 //
+// The peak of held items that workload.Held measures is checked the same
+// way: tasks_from_tasks holds what its greedy schedule holds
+// (workload.Simulate), the sequential loop the largest file, and the
+// client-driven variants, whose order the model does not predict, what
+// the ends of their parse_file and process_item tasks on the bubble's
+// clock say, run by run.
+//
 // The client-driven variants (as_completed, goroutines) replay only on one
 // processor: a client reacts to a completion at the same instant of the
 // fake clock as the worker that finished picks its next task, and with
