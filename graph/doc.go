@@ -7,8 +7,8 @@
 // are captured by the task's function.
 //
 //	g := new(graph.Graph)
-//	a := graph.Value(g, 20)
-//	b := graph.Go1(g, "double", a, func(ctx context.Context, x int) (int, error) { return 2 * x, nil })
+//	a := graph.Value(g, "value", 20)
+//	b := graph.Add1(g, "double", a, func(ctx context.Context, x int) (int, error) { return 2 * x, nil })
 //	// exec.Run(ctx, g) runs it; then b.Result() is 40.
 //
 // Building never panics: a mistake (a nil function, a handle from another

@@ -141,12 +141,15 @@ func WriteFiles(ctx context.Context, g *graph.Graph, rec *Recorder, prefix strin
 	case prefix == "" || strings.HasSuffix(prefix, "/") || strings.HasSuffix(prefix, string(filepath.Separator)):
 		return nil, fmt.Errorf("viz: WriteFiles: prefix %q names no file", prefix)
 	}
+	d, err := DOT(g, append([]Option{States(rec)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
 	if dir := filepath.Dir(prefix); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("viz: %w", err)
 		}
 	}
-	d := DOT(g, append([]Option{States(rec)}, opts...)...)
 	var wrote []string
 	if err := WriteFile(ctx, prefix+".dot", d); err != nil {
 		return wrote, err
