@@ -323,7 +323,7 @@ func TestCancelRunningTaskFromInside(t *testing.T) {
 
 // TestWaitOnTaskInNoRun: waiting from outside any run for a task that no
 // run was asked for returns graph.ErrNotScheduled at once, for Wait,
-// graph.Await, AsCompleted, WaitFirst, WaitAll and Gather; also while the
+// AsCompleted, WaitFirst, WaitAll and Gather; also while the
 // graph runs other tasks (the task was left out with Targets).
 func TestWaitOnTaskInNoRun(t *testing.T) {
 	waiters := map[string]func(ctx context.Context, t graph.Task[int]) error{

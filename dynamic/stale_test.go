@@ -36,9 +36,9 @@ func TestContextKeptPastItsTask(t *testing.T) {
 			}
 			late = graph.Add(dynamic.Scope(ctx), "late", func(context.Context) (int, error) { return 1, nil })
 			_, waits["Task.Wait"] = x.Wait(ctx)
-			waits["graph.Await"] = dynamic.WaitAll(ctx, x)
+			waits["WaitAll"] = dynamic.WaitAll(ctx, x)
 			_, _, waits["AsCompleted.Next"] = dynamic.AsCompleted(x).Next(ctx)
-			waits["dynamic.WaitAll"] = dynamic.WaitAll(ctx, x)
+			waits["WaitAll(Ref)"] = dynamic.WaitAll(ctx, x.Ref())
 			errOn = ctx.Err()
 		}()
 		return 1, nil

@@ -34,17 +34,13 @@ var waits = []struct {
 		}
 		return out, nil
 	}},
-	{"graph.Await", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
-		refs := make([]graph.Ref, len(kids))
-		for i, k := range kids {
-			refs[i] = k.Ref()
-		}
-		if err := dynamic.WaitAll(ctx, refs...); err != nil {
+	{"WaitAll", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
+		if err := dynamic.WaitAll(ctx, kids...); err != nil {
 			return nil, err
 		}
 		return results(kids)
 	}},
-	{"WaitAll", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
+	{"WaitAll(Refs)", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
 		refs := make([]graph.Ref, len(kids))
 		for i, k := range kids {
 			refs[i] = k.Ref()

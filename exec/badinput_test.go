@@ -14,7 +14,7 @@ import (
 )
 
 // TestBadInputNeverPanics calls every exported function and method of the
-// package with nil and zero values, typed-nil handles and observers, nil
+// package with nil and zero values, zero handles, typed-nil observers, nil
 // contexts and options, tasks of no graph or of another graph, and a
 // worker count out of range: each returns an error naming the problem or,
 // where it returns none, does nothing. Runs are bounded (runGuarded), so

@@ -46,11 +46,7 @@ func FuzzBuildAndRun(f *testing.F) {
 			for range 1 + b.next()%3 {
 				targets = append(targets, b.tasks[int(b.next())%len(b.tasks)])
 			}
-			refs := make([]graph.Ref, len(targets))
-			for i, x := range targets {
-				refs[i] = x.Ref()
-			}
-			opts = append(opts, exec.Targets(refs...))
+			opts = append(opts, exec.Targets(targets...))
 		}
 		ctx, cancel := context.WithTimeoutCause(t.Context(), liveness, errFuzzLiveness)
 		defer cancel()

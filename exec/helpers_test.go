@@ -100,7 +100,7 @@ func randomDAG(rng *rand.Rand, n, maxIn, lo, hi int) dag {
 	return d
 }
 
-// build adds d's nodes to g as GoN tasks named "t<i>" with d's priorities;
+// build adds d's nodes to g as AddN tasks named "t<i>" with d's priorities;
 // body(i, ctx) is each task's function.
 func (d dag) build(g *graph.Graph, body func(ctx context.Context, i int) (int, error)) []graph.Task[int] {
 	ts := make([]graph.Task[int], len(d.prio))

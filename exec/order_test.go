@@ -158,7 +158,7 @@ func TestOneWorkerOrderWithObserver(t *testing.T) {
 	}
 }
 
-// TestTypedInputsArriveInOrder checks that Go1, Go2, Go3 and GoN hand each
+// TestTypedInputsArriveInOrder checks that Add1, Add2, Add3 and AddN hand each
 // function its inputs' results, in the order the inputs were given.
 func TestTypedInputsArriveInOrder(t *testing.T) {
 	g := graph.New()

@@ -92,11 +92,11 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "idle Task.Result", Call: func() error { _, err := idle.Result(); return err }, Want: graph.ErrNotDone},
 
 		// Tasks built with a nil input fail to build, and read nothing.
-		{Name: "Go1(nil input).Inputs", Call: func() error { return badinput.Expect(len(nilIn1.Inputs()) == 0, "%v", nilIn1.Inputs()) }},
-		{Name: "GoN(nil input).Inputs", Call: func() error { return badinput.Expect(len(nilInN.Inputs()) == 0, "%v", nilInN.Inputs()) }},
-		{Name: "Go3(nil input).Inputs", Call: func() error { return badinput.Expect(len(nilIn3.Inputs()) == 0, "%v", nilIn3.Inputs()) }},
-		{Name: "Go1(nil input).Err", Call: func() error { return nilIn1.Err() }, Want: graph.ErrNoTask, Text: "nilIn1"},
-		{Name: "Go1(nil input).ID", Call: func() error { return badinput.Expect(nilIn1.ID() == -1, "%d", nilIn1.ID()) }},
+		{Name: "Add1(nil input).Inputs", Call: func() error { return badinput.Expect(len(nilIn1.Inputs()) == 0, "%v", nilIn1.Inputs()) }},
+		{Name: "AddN(nil input).Inputs", Call: func() error { return badinput.Expect(len(nilInN.Inputs()) == 0, "%v", nilInN.Inputs()) }},
+		{Name: "Add3(nil input).Inputs", Call: func() error { return badinput.Expect(len(nilIn3.Inputs()) == 0, "%v", nilIn3.Inputs()) }},
+		{Name: "Add1(nil input).Err", Call: func() error { return nilIn1.Err() }, Want: graph.ErrNoTask, Text: "nilIn1"},
+		{Name: "Add1(nil input).ID", Call: func() error { return badinput.Expect(nilIn1.ID() == -1, "%d", nilIn1.ID()) }},
 
 		// A nil graph, as a graph and as a builder.
 		{Name: "nil Graph.Len", Call: func() error { return badinput.Expect(nilGraph.Len() == 0, "%d", nilGraph.Len()) }},
@@ -115,7 +115,7 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "nil Graph.HasEdgeBetween", Call: func() error { return badinput.Expect(!nilGraph.HasEdgeBetween(0, 1), "true") }},
 		{Name: "nil Graph.HasEdgeFromTo", Call: func() error { return badinput.Expect(!nilGraph.HasEdgeFromTo(0, 1), "true") }},
 		{Name: "nil Graph.Edge", Call: func() error { return badinput.Expect(nilGraph.Edge(0, 1) == nil, "an edge") }},
-		{Name: "Go(nil *Graph)", Call: func() error { return graph.Add(nilGraph, "x", fn).Err() }, Want: graph.ErrNilBuilder, Text: "x"},
+		{Name: "Add(nil *Graph)", Call: func() error { return graph.Add(nilGraph, "x", fn).Err() }, Want: graph.ErrNilBuilder, Text: "x"},
 		{Name: "Value(nil *Graph)", Call: func() error { return graph.Value(nilGraph, "value", 1).Err() }, Want: graph.ErrNilBuilder},
 		{Name: "Batch(nil *Graph)", Call: func() error { return graph.Batch(nilGraph, func(graph.Builder) {}) }, Want: graph.ErrNilBuilder},
 
@@ -130,26 +130,26 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "zero Graph.From(7)", Call: func() error { return badinput.Expect(zeroGraph.From(7).Len() == 0, "nodes") }},
 		{Name: "zero Graph.To(7)", Call: func() error { return badinput.Expect(zeroGraph.To(7).Len() == 0, "nodes") }},
 		{Name: "zero Graph.Edge(7, 8)", Call: func() error { return badinput.Expect(zeroGraph.Edge(7, 8) == nil, "an edge") }},
-		{Name: "Go(zero Graph)", Call: func() error { return graph.Add(&zeroGraph, "x", fn).Err() }},
+		{Name: "Add(zero Graph)", Call: func() error { return graph.Add(&zeroGraph, "x", fn).Err() }},
 
 		// Nil and zero-value builders and creators.
-		{Name: "Go(nil Builder)", Call: func() error { return graph.Add(nil, "x", fn).Err() }, Want: graph.ErrNilBuilder, Text: "x"},
-		{Name: "Go(Within(zero Ref))", Call: func() error { return graph.Add(graph.Within(nilRef), "x", fn).Err() }, Want: graph.ErrNilBuilder},
-		{Name: "Go(Within(zero Task))", Call: func() error { return graph.Add(graph.Within(nilTask), "x", fn).Err() }, Want: graph.ErrNilBuilder},
-		{Name: "Go(Within(unbuilt Task))", Call: func() error { return graph.Add(graph.Within(nilIn1), "x", fn).Err() }, Want: graph.ErrNilBuilder},
+		{Name: "Add(nil Builder)", Call: func() error { return graph.Add(nil, "x", fn).Err() }, Want: graph.ErrNilBuilder, Text: "x"},
+		{Name: "Add(Within(zero Ref))", Call: func() error { return graph.Add(graph.Within(nilRef), "x", fn).Err() }, Want: graph.ErrNilBuilder},
+		{Name: "Add(Within(zero Task))", Call: func() error { return graph.Add(graph.Within(nilTask), "x", fn).Err() }, Want: graph.ErrNilBuilder},
+		{Name: "Add(Within(unbuilt Task))", Call: func() error { return graph.Add(graph.Within(nilIn1), "x", fn).Err() }, Want: graph.ErrNilBuilder},
 		{Name: "Batch(nil Builder)", Call: func() error { return graph.Batch(nil, func(graph.Builder) {}) }, Want: graph.ErrNilBuilder},
 		{Name: "Batch(Within(zero Task))", Call: func() error { return graph.Batch(graph.Within(nilTask), func(graph.Builder) {}) }, Want: graph.ErrNilBuilder},
 		{Name: "Batch(nil func)", Call: func() error { return graph.Batch(g, nil) }, Want: graph.ErrNilFunc},
 
 		// Nil functions, and inputs that are not tasks of the graph.
-		{Name: "Go(nil func)", Call: func() error { return graph.Add[int](g, "x", nil).Err() }, Want: graph.ErrNilFunc},
+		{Name: "Add(nil func)", Call: func() error { return graph.Add[int](g, "x", nil).Err() }, Want: graph.ErrNilFunc},
 		{Name: "Flow(nil func)", Call: func() error { return graph.Flow[int](g, "x", nil).Err() }, Want: graph.ErrNilFunc},
-		{Name: "Go2(nil input)", Call: func() error {
+		{Name: "Add2(nil input)", Call: func() error {
 			return graph.Add2(g, "x", a, nilTask, func(context.Context, int, int) (int, error) { return 0, nil }).Err()
 		}, Want: graph.ErrNoTask, Text: "input 1"},
-		{Name: "Go1(other graph's input)", Call: func() error { return graph.Add1(g, "x", graph.Add(graph.New(), "o", fn), id1).Err() }, Want: graph.ErrOtherGraph, Text: "input 0"},
-		{Name: "Go1(unbuilt input)", Call: func() error { return graph.Add1(g, "x", nilIn1, id1).Err() }, Want: graph.ErrNoTask, Text: "could not be built"},
-		{Name: "GoN(nil slice)", Call: func() error {
+		{Name: "Add1(other graph's input)", Call: func() error { return graph.Add1(g, "x", graph.Add(graph.New(), "o", fn), id1).Err() }, Want: graph.ErrOtherGraph, Text: "input 0"},
+		{Name: "Add1(unbuilt input)", Call: func() error { return graph.Add1(g, "x", nilIn1, id1).Err() }, Want: graph.ErrNoTask, Text: "could not be built"},
+		{Name: "AddN(nil slice)", Call: func() error {
 			return graph.AddN(g, "x", nil, func(context.Context, []int) (int, error) { return 0, nil }).Err()
 		}},
 

@@ -144,16 +144,16 @@ func grow(t testing.TB, parents, kids int, obs ...exec.Observer) *graph.Graph {
 	for i := range parents {
 		graph.Add(g, "parent", func(ctx context.Context) (int, error) {
 			s := dynamic.Scope(ctx)
-			refs := make([]graph.Ref, kids)
-			for j := range refs {
-				refs[j] = graph.Add(s, "child", func(context.Context) (int, error) {
+			children := make([]graph.Task[int], kids)
+			for j := range children {
+				children[j] = graph.Add(s, "child", func(context.Context) (int, error) {
 					if (i*kids+j)%1000 == 999 {
 						return 0, errDiskFull
 					}
 					return j, nil
-				}).Ref()
+				})
 			}
-			return kids, dynamic.WaitAll(ctx, refs...)
+			return kids, dynamic.WaitAll(ctx, children...)
 		})
 	}
 	err := exec.Run(context.Background(), g, exec.Observe(obs...))

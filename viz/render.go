@@ -22,8 +22,8 @@ const dotProgram = "dot"
 // Render lays d out with graphviz's dot program and writes it to w in the
 // given output format ("svg", "png", "pdf", or any other that `dot -T`
 // accepts). The program is looked up in PATH; when it is missing the error
-// says so and wraps exec.ErrNotFound, so errors.Is(err, exec.ErrNotFound)
-// tells a missing graphviz from a failed layout. Cancelling ctx kills the
+// says so and wraps os/exec.ErrNotFound, so errors.Is(err,
+// exec.ErrNotFound) with the standard library's os/exec tells a missing graphviz from a failed layout. Cancelling ctx kills the
 // program.
 func Render(ctx context.Context, w io.Writer, d *dot.Graph, format string) error {
 	switch {
