@@ -125,7 +125,9 @@ func (c *Completed[H]) Add(tasks ...H) {
 // added has been yielded. Waiting for the end, not for Close, lets a task
 // still running after Close add more. Called inside a task of e, a Next
 // that would wait for e's end returns a *graph.DeadlockError at once: the
-// run cannot end while the task waits. Until(nil) makes Next fail.
+// run cannot end while the task waits; inside a task of another run, that
+// wait holds the task's slot, as any blocking call does. Until(nil) makes
+// Next fail.
 func (c *Completed[H]) Until(e *exec.Execution) {
 	if c == nil {
 		return

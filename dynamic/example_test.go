@@ -142,3 +142,39 @@ func Example_goroutines() {
 	// b.txt [100 400] <nil>
 	// c.txt [10000] <nil>
 }
+
+// Producers that add tasks from goroutines of their own while one loop
+// takes results as they come: Until keeps the loop going until the run
+// has ended, and the run is closed once every producer is done.
+func ExampleCompleted_Until() {
+	ctx := context.Background()
+	g := graph.New()
+	run, err := exec.Start(ctx, g)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var c dynamic.Completed[graph.Task[int]]
+	c.Until(run)
+	var producers sync.WaitGroup
+	for p := range 3 {
+		producers.Go(func() {
+			for i := range 4 {
+				c.Add(graph.Add(g, "square", func(context.Context) (int, error) { return (p*4 + i) * (p*4 + i), nil }))
+			}
+		})
+	}
+	go func() { producers.Wait(); run.Close() }() // not deferred: the loop below ends only after Close
+
+	sum, n := 0, 0
+	for t, err := range c.All(ctx) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		v, _ := t.Result()
+		sum, n = sum+v, n+1
+	}
+	fmt.Println(n, "tasks, sum", sum, run.Wait())
+	// Output: 12 tasks, sum 506 <nil>
+}
