@@ -58,9 +58,9 @@ func benchShapes(sc benchScale) []benchShape {
 				return dst
 			},
 			build: func(g *graph.Graph, f benchFns) {
-				t := graph.Go(g, "chain", f.f0)
+				t := graph.Add(g, "chain", f.f0)
 				for i := 1; i < sc.n; i++ {
-					t = graph.Go1(g, "chain", t, f.f1)
+					t = graph.Add1(g, "chain", t, f.f1)
 				}
 			},
 		},
@@ -73,10 +73,10 @@ func benchShapes(sc benchScale) []benchShape {
 				return dst
 			},
 			build: func(g *graph.Graph, f benchFns) {
-				ts := make([]*graph.Task[int], tree)
-				ts[0] = graph.Go(g, "tree", f.f0)
+				ts := make([]graph.Task[int], tree)
+				ts[0] = graph.Add(g, "tree", f.f0)
 				for i := 1; i < tree; i++ {
-					ts[i] = graph.Go1(g, "tree", ts[(i-1)/2], f.f1)
+					ts[i] = graph.Add1(g, "tree", ts[(i-1)/2], f.f1)
 				}
 			},
 		},
@@ -85,7 +85,7 @@ func benchShapes(sc benchScale) []benchShape {
 			succ: func(i int32, dst []int32) []int32 { return dst },
 			build: func(g *graph.Graph, f benchFns) {
 				for range sc.n {
-					graph.Go(g, "indep", f.f0)
+					graph.Add(g, "indep", f.f0)
 				}
 			},
 		},
@@ -102,19 +102,19 @@ func benchShapes(sc benchScale) []benchShape {
 				return dst
 			},
 			build: func(g *graph.Graph, f benchFns) {
-				row := make([]*graph.Task[int], k) // row[j]: the last task of column j
+				row := make([]graph.Task[int], k) // row[j]: the last task of column j
 				for i := range k {
 					for j := range k {
-						var t *graph.Task[int]
+						var t graph.Task[int]
 						switch {
 						case i == 0 && j == 0:
-							t = graph.Go(g, "wave", f.f0)
+							t = graph.Add(g, "wave", f.f0)
 						case i == 0:
-							t = graph.Go1(g, "wave", row[j-1], f.f1)
+							t = graph.Add1(g, "wave", row[j-1], f.f1)
 						case j == 0:
-							t = graph.Go1(g, "wave", row[0], f.f1)
+							t = graph.Add1(g, "wave", row[0], f.f1)
 						default:
-							t = graph.Go2(g, "wave", row[j], row[j-1], f.f2)
+							t = graph.Add2(g, "wave", row[j], row[j-1], f.f2)
 						}
 						row[j] = t
 					}
