@@ -90,6 +90,23 @@ func benchShapes(sc benchScale) []benchShape {
 			},
 		},
 		{
+			// indep as users write it: each task a new closure capturing
+			// its own index, so building allocates one per task (Taskflow's
+			// side captures the index in its std::function).
+			name: "indepclo", n: sc.n, edges: 0,
+			succ: func(i int32, dst []int32) []int32 { return dst },
+			build: func(g *graph.Graph, f benchFns) {
+				c := f.c
+				for i := range sc.n {
+					graph.Add(g, "indepclo", func(context.Context) (int, error) {
+						c.Add(1)
+						benchSink.Store(int64(i))
+						return 0, nil
+					})
+				}
+			},
+		},
+		{
 			name: "wave", n: k * k, edges: 2 * k * (k - 1),
 			succ: func(id int32, dst []int32) []int32 {
 				i, j := int(id)/k, int(id)%k
@@ -128,6 +145,7 @@ func benchShapes(sc benchScale) []benchShape {
 // each, passing ints along. They are built once per run and shared by all
 // tasks, so building a task allocates no closure.
 type benchFns struct {
+	c  *atomic.Int64 // what they add to, for shapes that make a closure per task
 	f0 func(context.Context) (int, error)
 	f1 func(context.Context, int) (int, error)
 	f2 func(context.Context, int, int) (int, error)
@@ -135,11 +153,16 @@ type benchFns struct {
 
 func newBenchFns(c *atomic.Int64) benchFns {
 	return benchFns{
+		c:  c,
 		f0: func(context.Context) (int, error) { c.Add(1); return 0, nil },
 		f1: func(_ context.Context, x int) (int, error) { c.Add(1); return x, nil },
 		f2: func(_ context.Context, x, y int) (int, error) { c.Add(1); return x + y, nil },
 	}
 }
+
+// benchSink keeps indepclo's captured index observable, so that the
+// compiler cannot drop it from the closure.
+var benchSink atomic.Int64
 
 // benchAdj is a shape as a compressed adjacency list: the consumers of task
 // i are to[off[i]:off[i+1]], and indeg[i] is how many inputs it has.
