@@ -49,20 +49,20 @@ func TestBatchQueuesTogether(t *testing.T) {
 	defer cancel()
 	var log startLog
 	for round := range 5 {
-		var lo, hi *graph.Task[int]
+		var lo, hi graph.Task[int]
 		err := graph.Batch(g, func(b graph.Builder) {
-			lo = graph.Go(b, "lo", log.task("lo"))
+			lo = graph.Add(b, "lo", log.task("lo"))
 			select {
 			case <-lo.Done():
 				t.Errorf("round %d: lo ran before the batch ended", round)
 			case <-time.After(grace):
 			}
-			hi = graph.Go(b, "hi", log.task("hi"), graph.Priority(5))
+			hi = graph.Add(b, "hi", log.task("hi"), graph.Priority(5))
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := graph.Await(ctx, lo, hi); err != nil {
+		if err := dynamic.WaitAll(ctx, lo, hi); err != nil {
 			t.Fatal(err)
 		}
 		if got := log.take(); !slices.Equal(got, []string{"hi", "lo"}) {
@@ -81,15 +81,15 @@ func TestBatchQueuesTogether(t *testing.T) {
 func TestBatchKeepsTasksWaitingOnInputs(t *testing.T) {
 	g := graph.New()
 	release := make(chan struct{})
-	slow := graph.Go(g, "slow", func(context.Context) (int, error) { <-release; return 1, nil })
+	slow := graph.Add(g, "slow", func(context.Context) (int, error) { <-release; return 1, nil })
 	e := start(t, g, exec.Workers(2))
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)
 	defer cancel()
-	var after, first, second *graph.Task[int]
+	var after, first, second graph.Task[int]
 	err := graph.Batch(g, func(b graph.Builder) {
-		after = graph.Go1(b, "after", slow, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-		first = graph.Go(b, "first", func(context.Context) (int, error) { return 10, nil })
-		second = graph.Go1(b, "second", first, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+		after = graph.Add1(b, "after", slow, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+		first = graph.Add(b, "first", func(context.Context) (int, error) { return 10, nil })
+		second = graph.Add1(b, "second", first, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestBatchPanicStillQueues(t *testing.T) {
 	e := start(t, g, exec.Workers(1))
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)
 	defer cancel()
-	var added *graph.Task[int]
+	var added graph.Task[int]
 	func() {
 		defer func() {
 			if v := recover(); v != "boom" {
@@ -125,7 +125,7 @@ func TestBatchPanicStillQueues(t *testing.T) {
 			}
 		}()
 		_ = graph.Batch(g, func(b graph.Builder) {
-			added = graph.Go(b, "added", func(context.Context) (int, error) { return 7, nil })
+			added = graph.Add(b, "added", func(context.Context) (int, error) { return 7, nil })
 			panic("boom")
 		})
 	}()
@@ -149,7 +149,7 @@ func TestBatchBuilderAfterReturn(t *testing.T) {
 	if err := graph.Batch(g, func(b graph.Builder) { kept = b }); err != nil {
 		t.Fatal(err)
 	}
-	late := graph.Go(kept, "late", func(context.Context) (int, error) { return 3, nil })
+	late := graph.Add(kept, "late", func(context.Context) (int, error) { return 3, nil })
 	if v, err := late.Wait(ctx); err != nil || v != 3 {
 		t.Fatalf("late = %v, %v; want 3", v, err)
 	}
@@ -163,19 +163,19 @@ func TestBatchBuilderAfterReturn(t *testing.T) {
 // usual; inside a task, it adds children with the task as their creator.
 func TestBatchOutsideRunAndInsideTask(t *testing.T) {
 	g := graph.New()
-	var kids []*graph.Task[int]
-	var parent *graph.Task[int]
+	var kids []graph.Task[int]
+	var parent graph.Task[int]
 	err := graph.Batch(g, func(b graph.Builder) {
-		parent = graph.Go(b, "parent", func(ctx context.Context) (int, error) {
+		parent = graph.Add(b, "parent", func(ctx context.Context) (int, error) {
 			err := graph.Batch(dynamic.Scope(ctx), func(b graph.Builder) {
 				for i := range 4 {
-					kids = append(kids, graph.Go(b, "kid", func(context.Context) (int, error) { return i, nil }, graph.Priority(i)))
+					kids = append(kids, graph.Add(b, "kid", func(context.Context) (int, error) { return i, nil }, graph.Priority(i)))
 				}
 			})
 			if err != nil {
 				return 0, err
 			}
-			vs, err := dynamic.Gather(ctx, kids, dynamic.Raise)
+			vs, err := dynamic.Gather(ctx, dynamic.Raise, kids...)
 			if err != nil {
 				return 0, err
 			}
@@ -201,7 +201,7 @@ func TestBatchOutsideRunAndInsideTask(t *testing.T) {
 		t.Fatalf("parent = %v, %v; want 6", v, err)
 	}
 	for _, k := range kids {
-		if c := k.Creator(); c != graph.Ref(parent) {
+		if c := k.Creator(); c != parent.Ref() {
 			t.Errorf("%s was created by %v, want the parent", k.Name(), c)
 		}
 	}
@@ -223,13 +223,13 @@ func TestWaitInsideBatchFails(t *testing.T) {
 	g := graph.New()
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)
 	defer cancel()
-	waits := map[string]func(context.Context, *graph.Task[int]) error{
-		"Wait": func(ctx context.Context, x *graph.Task[int]) error { _, err := x.Wait(ctx); return err },
-		"Gather": func(ctx context.Context, x *graph.Task[int]) error {
-			_, err := dynamic.Gather(ctx, []*graph.Task[int]{x}, dynamic.Raise)
+	waits := map[string]func(context.Context, graph.Task[int]) error{
+		"Wait": func(ctx context.Context, x graph.Task[int]) error { _, err := x.Wait(ctx); return err },
+		"Gather": func(ctx context.Context, x graph.Task[int]) error {
+			_, err := dynamic.Gather(ctx, dynamic.Raise, x)
 			return err
 		},
-		"AsCompleted": func(ctx context.Context, x *graph.Task[int]) error {
+		"AsCompleted": func(ctx context.Context, x graph.Task[int]) error {
 			for _, err := range dynamic.AsCompleted(x).All(ctx) {
 				return err
 			}
@@ -240,7 +240,7 @@ func TestWaitInsideBatchFails(t *testing.T) {
 	for name, wait := range waits {
 		var outside error
 		err := graph.Batch(g, func(b graph.Builder) {
-			x := graph.Go(b, "held", func(context.Context) (int, error) { return 1, nil })
+			x := graph.Add(b, "held", func(context.Context) (int, error) { return 1, nil })
 			outside = wait(ctx, x)
 		})
 		if err != nil {
@@ -249,10 +249,10 @@ func TestWaitInsideBatchFails(t *testing.T) {
 		if !errors.Is(outside, graph.ErrInBatch) {
 			t.Errorf("%s from a client inside the batch: %v, want ErrInBatch", name, outside)
 		}
-		inTask := graph.Go(g, "waiter", func(ctx context.Context) (int, error) {
+		inTask := graph.Add(g, "waiter", func(ctx context.Context) (int, error) {
 			var inside error
 			err := graph.Batch(dynamic.Scope(ctx), func(b graph.Builder) {
-				x := graph.Go(b, "held", func(context.Context) (int, error) { return 1, nil })
+				x := graph.Add(b, "held", func(context.Context) (int, error) { return 1, nil })
 				inside = wait(ctx, x)
 			})
 			if err != nil {

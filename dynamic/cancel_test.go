@@ -28,22 +28,22 @@ func TestRunCancelReleasesEveryWait(t *testing.T) {
 			defer cancel()
 			// stuck never finishes by itself: it waits for the run's end.
 			stuckStarted := make(chan struct{})
-			stuck := graph.Go(g, "stuck", func(ctx context.Context) (int, error) {
+			stuck := graph.Add(g, "stuck", func(ctx context.Context) (int, error) {
 				close(stuckStarted)
 				<-ctx.Done()
 				return 0, ctx.Err()
 			}, graph.Priority(10))
 			// never is never started: it reads stuck.
-			never := graph.Go1(g, "never", stuck, func(_ context.Context, x int) (int, error) { return x, nil })
+			never := graph.Add1(g, "never", stuck, func(_ context.Context, x int) (int, error) { return x, nil })
 
 			var mu sync.Mutex
 			inside := map[string]error{}
 			waiting := sync.WaitGroup{}
 			waiter := func(name string, wait func(ctx context.Context) error) {
 				waiting.Add(1)
-				graph.Go(g, name, func(ctx context.Context) (int, error) {
+				graph.Add(g, name, func(ctx context.Context) (int, error) {
 					// each waiter also waits on a child of its own that blocks
-					child := graph.Go(dynamic.Scope(ctx), name+".child", func(ctx context.Context) (int, error) {
+					child := graph.Add(dynamic.Scope(ctx), name+".child", func(ctx context.Context) (int, error) {
 						<-ctx.Done()
 						return 0, ctx.Err()
 					})
@@ -62,11 +62,11 @@ func TestRunCancelReleasesEveryWait(t *testing.T) {
 			waiter("in.WaitAll", func(ctx context.Context) error { return dynamic.WaitAll(ctx, stuck, never) })
 			waiter("in.WaitFirst", func(ctx context.Context) error { _, err := dynamic.WaitFirst(ctx, never); return err })
 			waiter("in.Gather", func(ctx context.Context) error {
-				_, err := dynamic.Gather(ctx, []*graph.Task[int]{stuck, never}, dynamic.Raise)
+				_, err := dynamic.Gather(ctx, dynamic.Raise, stuck, never)
 				return err
 			})
 			waiter("in.Gather/Skip", func(ctx context.Context) error {
-				_, err := dynamic.Gather(ctx, []*graph.Task[int]{never}, dynamic.Skip)
+				_, err := dynamic.Gather(ctx, dynamic.Skip, never)
 				return err
 			})
 			waiter("in.AsCompleted", func(ctx context.Context) error {
@@ -96,12 +96,12 @@ func TestRunCancelReleasesEveryWait(t *testing.T) {
 				},
 				"WaitFirst": func() error {
 					r, err := dynamic.WaitFirst(bg, stuck, never)
-					if err != nil || r == nil {
+					if err != nil || r.Ref() == (graph.Ref{}) {
 						return fmt.Errorf("WaitFirst = %v, %w", r, err)
 					}
 					return r.Err()
 				},
-				"Gather": func() error { _, err := dynamic.Gather(bg, []*graph.Task[int]{stuck}, dynamic.Raise); return err },
+				"Gather": func() error { _, err := dynamic.Gather(bg, dynamic.Raise, stuck); return err },
 				"AsCompleted": func() error {
 					for task, err := range dynamic.AsCompleted(never, stuck).All(bg) {
 						if err != nil {
@@ -152,7 +152,7 @@ func TestRunCancelReleasesEveryWait(t *testing.T) {
 				}
 			}
 			mu.Unlock()
-			for _, task := range []*graph.Task[int]{stuck, never} {
+			for _, task := range []graph.Task[int]{stuck, never} {
 				if s := task.State(); s != graph.Cancelled {
 					t.Errorf("%s is %v; want cancelled", task.Name(), s)
 				}
@@ -183,9 +183,9 @@ func waitGroupBounded(t *testing.T, wg *sync.WaitGroup, what string) {
 func TestExecutionStopReleasesClients(t *testing.T) {
 	g := graph.New()
 	e := start(t, g, exec.Workers(2))
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() })
-	b := graph.Go(g, "b", func(context.Context) (int, error) { return 1, nil })
-	c := graph.Go1(g, "c", a, func(_ context.Context, x int) (int, error) { return x, nil })
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() })
+	b := graph.Add(g, "b", func(context.Context) (int, error) { return 1, nil })
+	c := graph.Add1(g, "c", a, func(_ context.Context, x int) (int, error) { return x, nil })
 	yielded := make(chan string, 3)
 	errs := make(chan error, 2)
 	go func() {
@@ -241,18 +241,18 @@ func TestCancelledTaskDoesNotRunAgainForNewReaders(t *testing.T) {
 	g := graph.New()
 	gate := make(chan struct{})
 	var xRuns atomic.Int32
-	target := graph.Go(g, "target", func(ctx context.Context) (int, error) { return 0, block(ctx, gate) })
-	x := graph.Go(g, "x", func(context.Context) (int, error) { xRuns.Add(1); return 1, nil })
-	z := graph.Go1(g, "z", x, func(_ context.Context, v int) (int, error) { return v, nil })
+	target := graph.Add(g, "target", func(ctx context.Context) (int, error) { return 0, block(ctx, gate) })
+	x := graph.Add(g, "x", func(context.Context) (int, error) { xRuns.Add(1); return 1, nil })
+	z := graph.Add1(g, "z", x, func(_ context.Context, v int) (int, error) { return v, nil })
 	// A run for target alone: x and z are not in it, and its one worker is
 	// busy with target until the gate opens.
 	e := start(t, g, exec.Workers(1), exec.Targets(target))
 	eventually(t, "target runs", func() bool { return target.State() == graph.Running })
-	r := graph.Go1(g, "r", x, func(_ context.Context, v int) (int, error) { return v, nil })
+	r := graph.Add1(g, "r", x, func(_ context.Context, v int) (int, error) { return v, nil })
 	if !x.Cancel() {
 		t.Fatalf("Cancel of x, queued behind target, reported false (x is %v)", x.State())
 	}
-	s := graph.Go1(g, "s", z, func(_ context.Context, v int) (int, error) { return v, nil })
+	s := graph.Add1(g, "s", z, func(_ context.Context, v int) (int, error) { return v, nil })
 	close(gate)
 	if err := finish(t, e); err == nil {
 		t.Fatal("run succeeded; want the cancellation reported")
@@ -261,7 +261,7 @@ func TestCancelledTaskDoesNotRunAgainForNewReaders(t *testing.T) {
 		t.Errorf("x ran %d times after it was cancelled", n)
 	}
 	for _, c := range []struct {
-		task *graph.Task[int]
+		task graph.Task[int]
 		want graph.State
 	}{{x, graph.Cancelled}, {r, graph.Skipped}, {z, graph.Skipped}, {s, graph.Skipped}} {
 		if got := c.task.State(); got != c.want {

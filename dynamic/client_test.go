@@ -22,7 +22,7 @@ func TestClientsSubmitWhileRunning(t *testing.T) {
 	const clients, per = 8, 200
 	g := graph.New()
 	var runs atomic.Int64
-	seed := graph.Go(g, "seed", func(context.Context) (int, error) { runs.Add(1); return 1000, nil })
+	seed := graph.Add(g, "seed", func(context.Context) (int, error) { runs.Add(1); return 1000, nil })
 	e := start(t, g, exec.Workers(4))
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
@@ -30,10 +30,10 @@ func TestClientsSubmitWhileRunning(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), liveness)
 			defer cancel()
-			var mine []*graph.Task[int]
+			var mine []graph.Task[int]
 			for i := range per {
-				src := graph.Go(g, "src", func(context.Context) (int, error) { runs.Add(1); return c*per + i, nil }, graph.Priority(i%3))
-				dbl := graph.Go2(g, "dbl", src, seed, func(_ context.Context, x, s int) (int, error) {
+				src := graph.Add(g, "src", func(context.Context) (int, error) { runs.Add(1); return c*per + i, nil }, graph.Priority(i%3))
+				dbl := graph.Add2(g, "dbl", src, seed, func(_ context.Context, x, s int) (int, error) {
 					runs.Add(1)
 					return 2*x + s, nil
 				})
@@ -81,8 +81,8 @@ func TestOpenRunStaysOpenWhileClientsAdd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), liveness)
 	defer cancel()
 	for i := range 3000 {
-		src := graph.Go(g, "src", func(context.Context) (int, error) { return i, nil })
-		dbl := graph.Go1(g, "dbl", src, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+		src := graph.Add(g, "src", func(context.Context) (int, error) { return i, nil })
+		dbl := graph.Add1(g, "dbl", src, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
 		if v, err := dbl.Wait(ctx); err != nil || v != 2*i {
 			t.Fatalf("round %d: Wait = %v, %v; want %d (run ended: %v)", i, v, err, 2*i, isClosed(e.Done()))
 		}
@@ -113,7 +113,7 @@ func TestFutureWaitTimesOut(t *testing.T) {
 	g := graph.New()
 	release := make(chan struct{})
 	entered := make(chan struct{})
-	task := graph.Go(g, "slow", func(ctx context.Context) (int, error) {
+	task := graph.Add(g, "slow", func(ctx context.Context) (int, error) {
 		close(entered)
 		return 5, block(ctx, release)
 	})
@@ -154,15 +154,15 @@ func TestFutureStateProgression(t *testing.T) {
 	g := graph.New()
 	gate := gates(3)
 	entered := gates(3)
-	a := graph.Go(g, "A", func(ctx context.Context) (int, error) {
+	a := graph.Add(g, "A", func(ctx context.Context) (int, error) {
 		close(entered[0])
 		return 1, block(ctx, gate[0])
 	}, graph.Priority(2))
-	graph.Go(g, "C", func(ctx context.Context) (int, error) {
+	graph.Add(g, "C", func(ctx context.Context) (int, error) {
 		close(entered[1])
 		return 0, block(ctx, gate[1])
 	}, graph.Priority(1))
-	task := graph.Go1(g, "T", a, func(ctx context.Context, x int) (int, error) {
+	task := graph.Add1(g, "T", a, func(ctx context.Context, x int) (int, error) {
 		close(entered[2])
 		return x + 1, block(ctx, gate[2])
 	})
@@ -209,11 +209,11 @@ func TestCancelNotStartedTask(t *testing.T) {
 	g := graph.New()
 	release := make(chan struct{})
 	entered := make(chan struct{})
-	graph.Go(g, "busy", func(ctx context.Context) (int, error) { close(entered); return 0, block(ctx, release) }, graph.Priority(1))
+	graph.Add(g, "busy", func(ctx context.Context) (int, error) { close(entered); return 0, block(ctx, release) }, graph.Priority(1))
 	var ran, readerRan atomic.Bool
-	victim := graph.Go(g, "victim", func(context.Context) (int, error) { ran.Store(true); return 1, nil })
-	reader := graph.Go1(g, "reader", victim, func(_ context.Context, x int) (int, error) { readerRan.Store(true); return x, nil })
-	other := graph.Go(g, "other", func(context.Context) (int, error) { return 2, nil })
+	victim := graph.Add(g, "victim", func(context.Context) (int, error) { ran.Store(true); return 1, nil })
+	reader := graph.Add1(g, "reader", victim, func(_ context.Context, x int) (int, error) { readerRan.Store(true); return x, nil })
+	other := graph.Add(g, "other", func(context.Context) (int, error) { return 2, nil })
 	e := start(t, g, exec.Workers(1))
 	awaitClosed(t, entered, "busy to start")
 	if s := victim.State(); s != graph.Ready {
@@ -257,7 +257,7 @@ func TestCancelRunningCancellableTask(t *testing.T) {
 	g := graph.New()
 	entered := make(chan struct{})
 	var sawCancel atomic.Bool
-	victim := graph.Go(g, "victim", func(ctx context.Context) (int, error) {
+	victim := graph.Add(g, "victim", func(ctx context.Context) (int, error) {
 		close(entered)
 		select {
 		case <-ctx.Done():
@@ -268,8 +268,8 @@ func TestCancelRunningCancellableTask(t *testing.T) {
 		}
 	}, graph.Cancellable())
 	var readerRan atomic.Bool
-	reader := graph.Go1(g, "reader", victim, func(_ context.Context, x int) (int, error) { readerRan.Store(true); return x, nil })
-	other := graph.Go(g, "other", func(context.Context) (int, error) { return 2, nil })
+	reader := graph.Add1(g, "reader", victim, func(_ context.Context, x int) (int, error) { readerRan.Store(true); return x, nil })
+	other := graph.Add(g, "other", func(context.Context) (int, error) { return 2, nil })
 	e := start(t, g, exec.Workers(2))
 	awaitClosed(t, entered, "victim to start")
 	if !victim.Cancel() {
@@ -297,15 +297,15 @@ func TestCancelRunningCancellableTask(t *testing.T) {
 // reports the cancellation.
 func TestCancelRunningTaskFromInside(t *testing.T) {
 	g := graph.New()
-	root := graph.Go(g, "root", func(ctx context.Context) (string, error) {
+	root := graph.Add(g, "root", func(ctx context.Context) (string, error) {
 		s := dynamic.Scope(ctx)
 		started := make(chan struct{})
-		long := graph.Go(s, "long", func(ctx context.Context) (int, error) {
+		long := graph.Add(s, "long", func(ctx context.Context) (int, error) {
 			close(started)
 			<-ctx.Done()
 			return 0, ctx.Err()
 		}, graph.Cancellable())
-		graph.Go(s, "canceller", func(ctx context.Context) (bool, error) {
+		graph.Add(s, "canceller", func(ctx context.Context) (bool, error) {
 			if err := block(ctx, started); err != nil {
 				return false, err
 			}
@@ -323,29 +323,29 @@ func TestCancelRunningTaskFromInside(t *testing.T) {
 
 // TestWaitOnTaskInNoRun: waiting from outside any run for a task that no
 // run was asked for returns graph.ErrNotScheduled at once, for Wait,
-// graph.Await, AsCompleted, WaitFirst, WaitAll and Gather; also while the
+// AsCompleted, WaitFirst, WaitAll and Gather; also while the
 // graph runs other tasks (the task was left out with Targets).
 func TestWaitOnTaskInNoRun(t *testing.T) {
-	waiters := map[string]func(ctx context.Context, t *graph.Task[int]) error{
-		"Wait": func(ctx context.Context, t *graph.Task[int]) error { _, err := t.Wait(ctx); return err },
-		"AsCompleted.Next": func(ctx context.Context, t *graph.Task[int]) error {
-			_, err := dynamic.AsCompleted(t).Next(ctx)
+	waiters := map[string]func(ctx context.Context, t graph.Task[int]) error{
+		"Wait": func(ctx context.Context, t graph.Task[int]) error { _, err := t.Wait(ctx); return err },
+		"AsCompleted.Next": func(ctx context.Context, t graph.Task[int]) error {
+			_, _, err := dynamic.AsCompleted(t).Next(ctx)
 			return err
 		},
-		"AsCompleted.All": func(ctx context.Context, t *graph.Task[int]) error {
+		"AsCompleted.All": func(ctx context.Context, t graph.Task[int]) error {
 			for _, err := range dynamic.AsCompleted(t).All(ctx) {
 				return err
 			}
 			return errors.New("All yielded nothing")
 		},
-		"WaitFirst": func(ctx context.Context, t *graph.Task[int]) error { _, err := dynamic.WaitFirst(ctx, t); return err },
-		"WaitAll":   func(ctx context.Context, t *graph.Task[int]) error { return dynamic.WaitAll(ctx, t) },
-		"Gather": func(ctx context.Context, t *graph.Task[int]) error {
-			_, err := dynamic.Gather(ctx, []*graph.Task[int]{t}, dynamic.Raise)
+		"WaitFirst": func(ctx context.Context, t graph.Task[int]) error { _, err := dynamic.WaitFirst(ctx, t); return err },
+		"WaitAll":   func(ctx context.Context, t graph.Task[int]) error { return dynamic.WaitAll(ctx, t) },
+		"Gather": func(ctx context.Context, t graph.Task[int]) error {
+			_, err := dynamic.Gather(ctx, dynamic.Raise, t)
 			return err
 		},
-		"Gather/Skip": func(ctx context.Context, t *graph.Task[int]) error {
-			_, err := dynamic.Gather(ctx, []*graph.Task[int]{t}, dynamic.Skip)
+		"Gather/Skip": func(ctx context.Context, t graph.Task[int]) error {
+			_, err := dynamic.Gather(ctx, dynamic.Skip, t)
 			return err
 		},
 	}
@@ -353,10 +353,10 @@ func TestWaitOnTaskInNoRun(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for _, running := range []bool{false, true} {
 				g := graph.New()
-				lonely := graph.Go(g, "lonely", func(context.Context) (int, error) { return 1, nil })
+				lonely := graph.Add(g, "lonely", func(context.Context) (int, error) { return 1, nil })
 				release := make(chan struct{})
 				if running {
-					busy := graph.Go(g, "busy", func(ctx context.Context) (int, error) { return 0, block(ctx, release) })
+					busy := graph.Add(g, "busy", func(ctx context.Context) (int, error) { return 0, block(ctx, release) })
 					start(t, g, exec.Workers(1), exec.Targets(busy))
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), liveness)
@@ -373,8 +373,8 @@ func TestWaitOnTaskInNoRun(t *testing.T) {
 	// second once the first finished.
 	t.Run("mixed", func(t *testing.T) {
 		g := graph.New()
-		lonely := graph.Go(g, "lonely", func(context.Context) (int, error) { return 1, nil })
-		in := graph.Go(g, "in", func(context.Context) (int, error) { return 2, nil })
+		lonely := graph.Add(g, "lonely", func(context.Context) (int, error) { return 1, nil })
+		in := graph.Add(g, "in", func(context.Context) (int, error) { return 2, nil })
 		start(t, g, exec.Workers(1), exec.Targets(in))
 		ctx, cancel := context.WithTimeout(context.Background(), liveness)
 		defer cancel()
@@ -401,7 +401,7 @@ func TestWaitOnTaskInNoRun(t *testing.T) {
 // closed and every task finished, even if nobody calls Wait.
 func TestExecutionDoneWithoutWait(t *testing.T) {
 	g := graph.New()
-	task := graph.Go(g, "t", func(context.Context) (int, error) { return 1, nil })
+	task := graph.Add(g, "t", func(context.Context) (int, error) { return 1, nil })
 	e := start(t, g, exec.Workers(1))
 	awaitClosed(t, task.Done(), "the task")
 	e.Close()
@@ -418,11 +418,11 @@ func TestCancelRunningPlainTask(t *testing.T) {
 	g := graph.New()
 	entered := make(chan struct{})
 	release := make(chan struct{})
-	victim := graph.Go(g, "victim", func(ctx context.Context) (int, error) {
+	victim := graph.Add(g, "victim", func(ctx context.Context) (int, error) {
 		close(entered)
 		return 1, block(ctx, release)
 	})
-	reader := graph.Go1(g, "reader", victim, nop1)
+	reader := graph.Add1(g, "reader", victim, nop1)
 	e := start(t, g, exec.Workers(2))
 	awaitClosed(t, entered, "victim to start")
 	if !victim.Cancel() {
@@ -447,11 +447,11 @@ func TestCancelRunningPlainTask(t *testing.T) {
 func TestCancelJoiningFlow(t *testing.T) {
 	g := graph.New()
 	release := make(chan struct{})
-	fl := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
-		return graph.Go(b, "slow", func(ctx context.Context) (int, error) { return 1, block(ctx, release) }), nil
+	fl := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
+		return graph.Add(b, "slow", func(ctx context.Context) (int, error) { return 1, block(ctx, release) }), nil
 	})
 	var consumerRan atomic.Bool
-	consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { consumerRan.Store(true); return x, nil })
+	consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { consumerRan.Store(true); return x, nil })
 	e := start(t, g, exec.Workers(2))
 	eventually(t, "the flow joins", func() bool { return fl.State() == graph.Joining })
 	if !fl.Cancel() {

@@ -3,10 +3,10 @@ package dynamic
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"sync"
 
+	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/core"
 )
@@ -14,49 +14,68 @@ import (
 // Completed yields tasks in the order they finish, like Dask's as_completed.
 // Tasks may be added while it is being iterated, from any goroutine. Use it
 // from outside a run or from inside a task: inside a task, waiting for the
-// next completion gives the worker slot back.
+// next completion gives the worker slot back. It yields the handles it was
+// given, of the type it was made for: a Completed[graph.Task[int]] yields
+// Task[int]s, a Completed[graph.Ref] tasks of any result type.
+//
+// By default the loop ends whenever every task added so far has been
+// yielded. When other goroutines go on adding tasks while it runs, call
+// Until with the run they add to: the loop then waits for more until the
+// run has ended. The pattern, with producers a sync.WaitGroup:
+//
+//	run, _ := exec.Start(ctx, g)
+//	c := dynamic.AsCompleted(first...)
+//	c.Until(run)
+//	go func() { producers.Wait(); run.Close() }() // producers Add to c
+//	for t, err := range c.All(ctx) { ... }
+//
+// The run must be closed by someone other than the loop: a deferred
+// run.Close() in the function that ranges over c.All never runs, and the
+// loop waits for ever (or until ctx is done).
 //
 // The zero value is an empty Completed ready to use. A nil *Completed
 // holds nothing: Add does nothing, Len is 0, and Next returns an error.
-type Completed[T any] struct {
+type Completed[H graph.Handle] struct {
 	mu        sync.Mutex
 	notifier  *core.Node
-	done      []*graph.Task[T]        // finished, not yielded yet
-	byNode    map[*core.Node]entry[T] // added, not finished
+	done      []H                     // finished, not yielded yet
+	byNode    map[*core.Node]entry[H] // added, not finished
 	waiting   int                     // added, not finished
 	unchecked []*core.Node            // added since the last wait: not yet checked for waits that cannot end
 	pending   []*core.Node            // added, maybe finished: what a wait inside a task records it waits on
-	signal    *core.Signal            // fired by each completion
+	signal    *core.Signal            // fired by each completion, and by Add and Until once Until was called
+	until     *exec.Execution         // see Until
+	untilSet  bool                    // Until was called, maybe with nil
 }
 
 // entry is a task added and not finished yet, and how many times it was
 // added: it is yielded that many times.
-type entry[T any] struct {
-	task  *graph.Task[T]
+type entry[H graph.Handle] struct {
+	task  H
 	times int
 }
 
 // AsCompleted returns a Completed holding tasks.
-func AsCompleted[T any](tasks ...*graph.Task[T]) *Completed[T] {
-	c := &Completed[T]{}
+func AsCompleted[H graph.Handle](tasks ...H) *Completed[H] {
+	c := &Completed[H]{}
 	c.Add(tasks...)
 	return c
 }
 
 // initLocked sets up a Completed on first use, so that its zero value is
 // usable. The caller holds c.mu.
-func (c *Completed[T]) initLocked() {
+func (c *Completed[H]) initLocked() {
 	if c.signal != nil {
 		return
 	}
-	c.byNode = map[*core.Node]entry[T]{}
+	c.byNode = map[*core.Node]entry[H]{}
 	c.signal = core.NewSignal()
 	c.notifier = core.NewNotifier(c.finished)
 }
 
 // finished is the notifier's function: it runs on the goroutine that
 // finished n, with n's lock held, so it only records and signals.
-func (c *Completed[T]) finished(n *core.Node) {
+func (c *Completed[H]) finished(n *core.Node) {
 	c.mu.Lock()
 	if e, ok := c.byNode[n]; ok {
 		delete(c.byNode, n)
@@ -70,37 +89,60 @@ func (c *Completed[T]) finished(n *core.Node) {
 }
 
 // Add adds tasks to be yielded when they finish; tasks that have finished
-// already are yielded next. A task added twice is yielded twice. Nil tasks
-// are ignored.
-func (c *Completed[T]) Add(tasks ...*graph.Task[T]) {
+// already are yielded next. A task added twice is yielded twice. Zero
+// handles are ignored.
+func (c *Completed[H]) Add(tasks ...H) {
 	if c == nil {
 		return
 	}
 	for _, t := range tasks {
-		if t == nil {
+		n := refNode(t.Ref())
+		if n == nil {
 			continue
 		}
-		n := t.Core(core.Key{})
 		c.mu.Lock()
 		c.initLocked()
 		e, dup := c.byNode[n]
-		c.byNode[n] = entry[T]{task: t, times: e.times + 1}
+		c.byNode[n] = entry[H]{task: t, times: e.times + 1}
 		c.waiting++
 		if !dup {
 			c.unchecked = append(c.unchecked, n)
 			c.pending = append(c.pending, n)
 		}
+		wake := c.untilSet
 		c.mu.Unlock()
 		if !dup && !n.Watch(c.notifier) {
 			c.finished(n) // on the caller's goroutine: nobody to give time to
+		} else if wake {
+			c.signal.Fire() // a Next waiting for more must wait for this task now
 		}
 	}
+}
+
+// Until makes Next and All wait for more tasks, instead of ending, when
+// every task added so far has been yielded, until e has ended (Close or
+// Stop, and every task of the run finished): then they end once every task
+// added has been yielded. Waiting for the end, not for Close, lets a task
+// still running after Close add more. Called inside a task of e, a Next
+// that would wait for e's end returns a *graph.DeadlockError at once: the
+// run cannot end while the task waits; inside a task of another run, that
+// wait holds the task's slot, as any blocking call does. Until(nil) makes
+// Next fail.
+func (c *Completed[H]) Until(e *exec.Execution) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.initLocked()
+	c.until, c.untilSet = e, true
+	c.mu.Unlock()
+	c.signal.Fire()
 }
 
 // compact drops finished nodes from pending once they are most of it. It
 // builds a new slice, never rewriting one that a wait has recorded, so
 // other goroutines may read those. The caller holds c.mu.
-func (c *Completed[T]) compact() {
+func (c *Completed[H]) compact() {
 	if len(c.pending) < 64 || len(c.byNode)*2 > len(c.pending) {
 		return
 	}
@@ -114,7 +156,7 @@ func (c *Completed[T]) compact() {
 }
 
 // Len is the number of tasks added and not yielded yet.
-func (c *Completed[T]) Len() int {
+func (c *Completed[H]) Len() int {
 	if c == nil {
 		return 0
 	}
@@ -124,15 +166,15 @@ func (c *Completed[T]) Len() int {
 }
 
 // All yields each task once it has finished (successfully or not: check
-// its Err or Result), in completion order, until every task added so far
-// has been yielded. If ctx is done first, or a task it waits for is in no
-// run, it yields (nil, err) and stops. Tasks added during the loop are
+// its Err or Result), in completion order, until Next reports no more. If
+// ctx is done first, or a task it waits for is in no run, it yields the
+// zero handle and the error, and stops. Tasks added during the loop are
 // included.
-func (c *Completed[T]) All(ctx context.Context) iter.Seq2[*graph.Task[T], error] {
-	return func(yield func(*graph.Task[T], error) bool) {
+func (c *Completed[H]) All(ctx context.Context) iter.Seq2[H, error] {
+	return func(yield func(H, error) bool) {
 		for {
-			t, err := c.Next(ctx)
-			if t == nil && err == nil {
+			t, ok, err := c.Next(ctx)
+			if !ok && err == nil {
 				return
 			}
 			if !yield(t, err) || err != nil {
@@ -142,28 +184,39 @@ func (c *Completed[T]) All(ctx context.Context) iter.Seq2[*graph.Task[T], error]
 	}
 }
 
-// Next returns the next task to finish. It returns (nil, nil) when every
-// task added has been returned, and (nil, err) when ctx is done or the
-// tasks it waits for are in no run.
-func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
+// Next returns the next task to finish, and true. It returns false when
+// every task added has been returned (and, after Until, the run has
+// ended), and the zero handle with an error when ctx is done or the tasks
+// it waits for are in no run.
+func (c *Completed[H]) Next(ctx context.Context) (H, bool, error) {
+	var zero H
 	switch {
 	case c == nil:
-		return nil, errors.New("dynamic: Next: the *Completed is nil")
+		return zero, false, errors.New("dynamic: Next: the *Completed is nil")
 	case ctx == nil:
-		return nil, errors.New("dynamic: Next: nil context")
+		return zero, false, errors.New("dynamic: Next: nil context")
 	}
 	for {
 		c.mu.Lock()
 		if len(c.done) > 0 {
 			t := c.done[0]
-			c.done[0] = nil
+			c.done[0] = zero
 			c.done = c.done[1:]
 			c.mu.Unlock()
-			return t, nil
+			return t, true, nil
 		}
 		if c.waiting == 0 {
+			e, until := c.until, c.untilSet
+			sig := c.signal
 			c.mu.Unlock()
-			return nil, nil
+			if !until {
+				return zero, false, nil
+			}
+			ended, err := waitMore(ctx, sig, e)
+			if ended || err != nil {
+				return zero, false, err
+			}
+			continue
 		}
 		// Check the tasks added since the last wait (checking all of them at
 		// every wait would cost O(n) per completion), but record every
@@ -174,8 +227,38 @@ func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
 		pending := c.pending
 		c.mu.Unlock()
 		if err := block(ctx, c.signal, on, pending); err != nil {
-			return nil, err
+			return zero, false, err
 		}
+	}
+}
+
+// waitMore waits, for a Completed with nothing pending after Until(e), for
+// sig (a task was added) or e's end, which it reports. It fails at once
+// inside a task of e, whose run cannot end while the task waits.
+func waitMore(ctx context.Context, sig *core.Signal, e *exec.Execution) (ended bool, err error) {
+	if e == nil {
+		return false, errors.New("dynamic: Next: Until(nil): no run to wait for")
+	}
+	select {
+	case <-e.Done():
+		return true, nil
+	default:
+	}
+	if n := core.Current(ctx); n != nil {
+		if r := runOf(e); r != nil && n.Graph() != nil && n.Graph().RunOf(n) == r {
+			return false, &graph.DeadlockError{Cycle: []string{n.Name(), n.Name()}}
+		}
+	} else if n := core.Returned(ctx); n != nil {
+		return false, &graph.Error{Task: n.Name(), Err: graph.ErrTaskReturned}
+	}
+	select {
+	case <-sig.C():
+		sig.Consume()
+		return false, nil
+	case <-e.Done():
+		return true, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
 }
 
@@ -185,7 +268,7 @@ func (c *Completed[T]) Next(ctx context.Context) (*graph.Task[T], error) {
 // task.
 func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) error {
 	for _, n := range check {
-		if err := graph.Waitable(core.Key{}, n); err != nil {
+		if err := waitable(n); err != nil {
 			return err
 		}
 	}
@@ -201,184 +284,5 @@ func block(ctx context.Context, sig *core.Signal, check, pending []*core.Node) e
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// Mode is how Gather treats failed tasks.
-type Mode int
-
-const (
-	// Raise makes Gather return as soon as a task fails, with that task's
-	// error (Dask's errors="raise").
-	Raise Mode = iota
-	// Skip makes Gather wait for every task and leave out the results of
-	// those that failed (Dask's errors="skip").
-	Skip
-)
-
-// Gather waits for tasks and returns their results in order. In Raise mode
-// it returns at the first failure, with an error that names the task and
-// wraps its cause; in Skip mode it returns the results of the tasks that
-// succeeded. Inside a task it waits without holding the worker slot. In a
-// run for targets it reads each result before it can be released, as
-// Task.Wait does.
-//
-// A nil task makes Gather fail at once with an error wrapping
-// graph.ErrNilInput, before it waits for any.
-func Gather[T any](ctx context.Context, tasks []*graph.Task[T], mode Mode) ([]T, error) {
-	if ctx == nil {
-		return nil, errors.New("dynamic: Gather: nil context")
-	}
-	for i, t := range tasks {
-		if t == nil {
-			return nil, &graph.Error{Task: "<nil>", Err: fmt.Errorf("Gather: task %d: %w", i, graph.ErrNilInput)}
-		}
-	}
-	held, err := hold(tasks)
-	if err != nil {
-		return nil, err
-	}
-	defer unhold(held)
-	switch mode {
-	case Raise:
-		c := AsCompleted(tasks...)
-		for t, err := range c.All(ctx) {
-			if err != nil {
-				return nil, err
-			}
-			if err := t.Err(); err != nil {
-				return nil, failure(t, err)
-			}
-		}
-	case Skip:
-		refs := make([]graph.Ref, len(tasks))
-		for i, t := range tasks {
-			refs[i] = t
-		}
-		if err := graph.Await(ctx, refs...); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("dynamic: Gather: mode %d is neither Raise nor Skip", mode)
-	}
-	out := make([]T, 0, len(tasks))
-	for _, t := range tasks {
-		v, err := t.Result()
-		if err != nil {
-			if mode == Skip {
-				continue
-			}
-			return nil, failure(t, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-// failure names the task in err unless err already does.
-func failure(t graph.Ref, err error) error {
-	var ge *graph.Error
-	if errors.As(err, &ge) && ge.Task == t.Name() {
-		return err
-	}
-	var se *graph.SkipError
-	if errors.As(err, &se) && se.Task == t.Name() {
-		return err
-	}
-	var pe *graph.PanicError
-	if errors.As(err, &pe) && pe.Task == t.Name() {
-		return err
-	}
-	return &graph.Error{Task: t.Name(), Err: err}
-}
-
-// WaitAll waits until every task finished, without holding the worker slot
-// inside a task. It returns an error only if the wait itself fails (ctx, a
-// deadlock, a task in no run); read the tasks' own errors from them.
-func WaitAll(ctx context.Context, tasks ...graph.Ref) error { return graph.Await(ctx, tasks...) }
-
-// WaitFirst waits until one of the tasks finished and returns it.
-func WaitFirst(ctx context.Context, tasks ...graph.Ref) (graph.Ref, error) {
-	if ctx == nil {
-		return nil, errors.New("dynamic: WaitFirst: nil context")
-	}
-	var first graph.Ref
-	sig := core.NewSignal()
-	var mu sync.Mutex
-	byNode := make(map[*core.Node]graph.Ref, len(tasks))
-	note := core.NewNotifier(func(n *core.Node) {
-		mu.Lock()
-		if first == nil {
-			first = byNode[n]
-		}
-		mu.Unlock()
-		sig.Fire()
-	})
-	if len(tasks) == 0 {
-		return nil, errors.New("dynamic: WaitFirst: no tasks")
-	}
-	var watched []*core.Node
-	defer func() {
-		for _, n := range watched {
-			n.Unwatch(note)
-		}
-	}()
-	for i, t := range tasks {
-		var n *core.Node
-		if t != nil {
-			n = t.Core(core.Key{})
-		}
-		if n == nil {
-			return nil, &graph.Error{Task: "<nil>", Err: fmt.Errorf("WaitFirst: task %d: %w", i, graph.ErrNilInput)}
-		}
-		mu.Lock()
-		byNode[n] = t
-		mu.Unlock()
-		if !n.Watch(note) {
-			return t, nil
-		}
-		watched = append(watched, n)
-	}
-	if err := block(ctx, sig, watched, watched); err != nil {
-		return nil, err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return first, nil
-}
-
-// heldNode is a result held for a reader (see core.Graph.Hold).
-type heldNode struct {
-	n     *core.Node
-	epoch uint32
-}
-
-// hold keeps the results of tasks from being released until unhold, in a
-// run that releases results; it holds nothing in any other run. It fails,
-// holding nothing, if a task is in no run (see core.Graph.Hold).
-func hold[T any](tasks []*graph.Task[T]) ([]heldNode, error) {
-	var held []heldNode
-	for _, t := range tasks {
-		if t == nil {
-			continue
-		}
-		n := t.Core(core.Key{})
-		if cg := n.Graph(); cg != nil {
-			epoch, ok, outside := cg.Hold(n)
-			if outside {
-				unhold(held)
-				return nil, &graph.Error{Task: n.Name(), Err: graph.ErrNotScheduled}
-			}
-			if ok {
-				held = append(held, heldNode{n, epoch})
-			}
-		}
-	}
-	return held, nil
-}
-
-func unhold(held []heldNode) {
-	for _, h := range held {
-		h.n.Graph().Unhold(h.n, h.epoch)
 	}
 }

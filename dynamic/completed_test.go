@@ -16,11 +16,11 @@ import (
 
 // gated builds n tasks "t0".."t<n-1>" returning their index, each blocked
 // until the test closes its gate.
-func gated(g graph.Builder, n int) ([]*graph.Task[int], []chan struct{}) {
+func gated(g graph.Builder, n int) ([]graph.Task[int], []chan struct{}) {
 	gs := gates(n)
-	ts := make([]*graph.Task[int], n)
+	ts := make([]graph.Task[int], n)
 	for i := range ts {
-		ts[i] = graph.Go(g, fmt.Sprint("t", i), func(ctx context.Context) (int, error) {
+		ts[i] = graph.Add(g, fmt.Sprint("t", i), func(ctx context.Context) (int, error) {
 			return i, block(ctx, gs[i])
 		})
 	}
@@ -98,7 +98,7 @@ func TestAsCompletedOrderAfterTheFact(t *testing.T) {
 	}
 }
 
-func mustResult[T any](t *testing.T, task *graph.Task[T]) T {
+func mustResult[T any](t *testing.T, task graph.Task[T]) T {
 	t.Helper()
 	v, err := task.Result()
 	if err != nil {
@@ -115,8 +115,8 @@ func TestAsCompletedAcceptsTasksWhileIterating(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
 			e := start(t, g, exec.Workers(workers))
-			mk := func(name string, v int, fail bool) *graph.Task[int] {
-				return graph.Go(g, name, func(context.Context) (int, error) {
+			mk := func(name string, v int, fail bool) graph.Task[int] {
+				return graph.Add(g, name, func(context.Context) (int, error) {
 					if fail {
 						return 0, errBoom
 					}
@@ -167,12 +167,12 @@ func TestAsCompletedAcceptsTasksWhileIterating(t *testing.T) {
 			}
 			// Adding after the loop ended, then iterating again, works too.
 			c.Add(mk("late", 7, false))
-			task, err := c.Next(context.Background())
-			if err != nil || task == nil || mustResult(t, task) != 7 {
-				t.Errorf("Next after a late Add = %v, %v; want late", task, err)
+			task, ok, err := c.Next(context.Background())
+			if err != nil || !ok || mustResult(t, task) != 7 {
+				t.Errorf("Next after a late Add = %v, %v, %v; want late", task, ok, err)
 			}
-			if task, err := c.Next(context.Background()); task != nil || err != nil {
-				t.Errorf("Next on an empty Completed = %v, %v; want nil, nil", task, err)
+			if task, ok, err := c.Next(context.Background()); ok || err != nil || task != (graph.Task[int]{}) {
+				t.Errorf("Next on an empty Completed = %v, %v, %v; want zero, false, nil", task, ok, err)
 			}
 			if err := finish(t, e); err == nil {
 				t.Errorf("run = nil; want an error for the failed tasks")
@@ -218,7 +218,7 @@ func TestAsCompletedBreakEarly(t *testing.T) {
 func TestWaitAllAndWaitFirst(t *testing.T) {
 	g := graph.New()
 	ts, gs := gated(g, 4)
-	bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
+	bad := graph.Add(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
 	start(t, g, exec.Workers(5))
 	ctx := context.Background()
 
@@ -229,7 +229,7 @@ func TestWaitAllAndWaitFirst(t *testing.T) {
 	first := make(chan res, 1)
 	go func() {
 		r, err := dynamic.WaitFirst(ctx, ts[0], ts[1], ts[2], ts[3])
-		first <- res{r, err}
+		first <- res{r.Ref(), err}
 	}()
 	close(gs[2])
 	var f res
@@ -238,7 +238,7 @@ func TestWaitAllAndWaitFirst(t *testing.T) {
 	case <-doneAfter(liveness):
 		t.Fatalf("WaitFirst did not return")
 	}
-	if f.err != nil || f.r != graph.Ref(ts[2]) {
+	if f.err != nil || f.r != ts[2].Ref() {
 		t.Errorf("WaitFirst = %v, %v; want t2", f.r, f.err)
 	}
 	// All others still run: WaitFirst returned without waiting for them.
@@ -248,7 +248,7 @@ func TestWaitAllAndWaitFirst(t *testing.T) {
 		}
 	}
 	// A task already finished is returned at once.
-	if r, err := dynamic.WaitFirst(ctx, ts[0], ts[2]); r != graph.Ref(ts[2]) || err != nil {
+	if r, err := dynamic.WaitFirst(ctx, ts[0], ts[2]); r != ts[2] || err != nil {
 		t.Errorf("WaitFirst with a finished task = %v, %v; want t2", r, err)
 	}
 
@@ -287,12 +287,12 @@ func TestGatherRaise(t *testing.T) {
 		t.Run(fmt.Sprintf("inside a task=%v", inside), func(t *testing.T) {
 			g := graph.New()
 			slowGate := make(chan struct{})
-			var slow *graph.Task[int]
+			var slow graph.Task[int]
 			gather := func(ctx context.Context, b graph.Builder) error {
-				ok := graph.Go(b, "ok", func(context.Context) (int, error) { return 1, nil })
-				slow = graph.Go(b, "slow", func(ctx context.Context) (int, error) { return 2, block(ctx, slowGate) })
-				bad := graph.Go(b, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("bad input: %w", errBoom) })
-				vs, err := dynamic.Gather(ctx, []*graph.Task[int]{ok, slow, bad}, dynamic.Raise)
+				ok := graph.Add(b, "ok", func(context.Context) (int, error) { return 1, nil })
+				slow = graph.Add(b, "slow", func(ctx context.Context) (int, error) { return 2, block(ctx, slowGate) })
+				bad := graph.Add(b, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("bad input: %w", errBoom) })
+				vs, err := dynamic.Gather(ctx, dynamic.Raise, ok, slow, bad)
 				if vs != nil {
 					return fmt.Errorf("Gather returned results %v with an error", vs)
 				}
@@ -303,7 +303,7 @@ func TestGatherRaise(t *testing.T) {
 				// Workers(2): the slow task holds one; the gatherer gives its
 				// own back while it waits.
 				returned := make(chan struct{})
-				graph.Go(g, "gatherer", func(ctx context.Context) (int, error) {
+				graph.Add(g, "gatherer", func(ctx context.Context) (int, error) {
 					err = gather(ctx, dynamic.Scope(ctx))
 					close(returned)
 					return 0, nil
@@ -340,10 +340,10 @@ func TestGatherRaise(t *testing.T) {
 // makes Raise fail with an error that names the failure's origin.
 func TestGatherRaiseSkippedInput(t *testing.T) {
 	g := graph.New()
-	bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
-	reader := graph.Go1(g, "reader", bad, func(_ context.Context, x int) (int, error) { return x, nil })
+	bad := graph.Add(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
+	reader := graph.Add1(g, "reader", bad, func(_ context.Context, x int) (int, error) { return x, nil })
 	e := start(t, g, exec.Workers(1))
-	_, err := dynamic.Gather(context.Background(), []*graph.Task[int]{reader}, dynamic.Raise)
+	_, err := dynamic.Gather(context.Background(), dynamic.Raise, reader)
 	finish(t, e)
 	var se *graph.SkipError
 	if !errors.Is(err, errBoom) || !errors.As(err, &se) || se.Task != "reader" || se.Failed != "bad" {
@@ -357,21 +357,21 @@ func TestGatherSkip(t *testing.T) {
 	for _, inside := range []bool{false, true} {
 		t.Run(fmt.Sprintf("inside a task=%v", inside), func(t *testing.T) {
 			g := graph.New()
-			build := func(b graph.Builder) []*graph.Task[string] {
-				var ts []*graph.Task[string]
-				var bad *graph.Task[string]
+			build := func(b graph.Builder) []graph.Task[string] {
+				var ts []graph.Task[string]
+				var bad graph.Task[string]
 				for i := range 7 {
-					var task *graph.Task[string]
+					var task graph.Task[string]
 					switch {
 					case i == 2:
-						bad = graph.Go(b, "bad", func(context.Context) (string, error) { return "x", errBoom })
+						bad = graph.Add(b, "bad", func(context.Context) (string, error) { return "x", errBoom })
 						task = bad
 					case i == 4:
-						task = graph.Go1(b, "skipped", bad, func(_ context.Context, s string) (string, error) { return s, nil })
+						task = graph.Add1(b, "skipped", bad, func(_ context.Context, s string) (string, error) { return s, nil })
 					case i == 5:
-						task = graph.Go(b, "panics", func(context.Context) (string, error) { panic("oops") })
+						task = graph.Add(b, "panics", func(context.Context) (string, error) { panic("oops") })
 					default:
-						task = graph.Go(b, fmt.Sprint("ok", i), func(context.Context) (string, error) { return fmt.Sprint("v", i), nil }, graph.Priority(-i))
+						task = graph.Add(b, fmt.Sprint("ok", i), func(context.Context) (string, error) { return fmt.Sprint("v", i), nil }, graph.Priority(-i))
 					}
 					ts = append(ts, task)
 				}
@@ -381,19 +381,37 @@ func TestGatherSkip(t *testing.T) {
 			var got []string
 			var err error
 			if inside {
-				graph.Go(g, "gatherer", func(ctx context.Context) (int, error) {
-					got, err = dynamic.Gather(ctx, build(dynamic.Scope(ctx)), dynamic.Skip)
+				graph.Add(g, "gatherer", func(ctx context.Context) (int, error) {
+					got, err = dynamic.Gather(ctx, dynamic.Skip, build(dynamic.Scope(ctx))...)
 					return 0, nil
 				})
 				run(t, g, exec.Workers(1))
 			} else {
 				ts := build(g)
 				e := start(t, g, exec.Workers(2))
-				got, err = dynamic.Gather(context.Background(), ts, dynamic.Skip)
+				got, err = dynamic.Gather(context.Background(), dynamic.Skip, ts...)
 				finish(t, e)
 			}
-			if err != nil || !slices.Equal(got, want) {
-				t.Errorf("Gather(Skip) = %q, %v; want %q, nil", got, err, want)
+			if !slices.Equal(got, want) {
+				t.Errorf("Gather(Skip) = %q, %v; want %q", got, err, want)
+			}
+			// The error names the tasks that did not succeed, by position,
+			// and errors.Is and errors.As reach each cause.
+			var ge *dynamic.GatherError
+			if !errors.As(err, &ge) {
+				t.Fatalf("Gather(Skip) error = %v; want a *GatherError", err)
+			}
+			if !slices.Equal(ge.Index, []int{2, 4, 5}) || len(ge.Errs) != 3 {
+				t.Errorf("GatherError = %v, %v; want Index [2 4 5] and 3 errors", ge.Index, ge.Errs)
+			}
+			var skip *graph.SkipError
+			var pe *graph.PanicError
+			if !errors.Is(err, errBoom) || !errors.As(err, &skip) || skip.Task != "skipped" || !errors.As(err, &pe) || pe.Task != "panics" {
+				t.Errorf("Gather(Skip) error %v does not reach every cause", err)
+			}
+			const text = `gather: 3 of 7 tasks failed: task "bad": boom; task "skipped" skipped`
+			if !strings.HasPrefix(err.Error(), text) {
+				t.Errorf("Gather(Skip) error = %q; want it to begin %q", err, text)
 			}
 		})
 	}
@@ -408,11 +426,11 @@ func TestAsCompletedInsideTask(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
 			var order log
-			root := graph.Go(g, "root", func(ctx context.Context) (string, error) {
+			root := graph.Add(g, "root", func(ctx context.Context) (string, error) {
 				s := dynamic.Scope(ctx)
-				kids := make([]*graph.Task[int], 5)
+				kids := make([]graph.Task[int], 5)
 				for i := range kids {
-					kids[i] = graph.Go(s, fmt.Sprint("k", i), func(context.Context) (int, error) {
+					kids[i] = graph.Add(s, fmt.Sprint("k", i), func(context.Context) (int, error) {
 						order.add(fmt.Sprint("k", i))
 						return i, nil
 					}, graph.Priority(i)) // k4 runs first
@@ -425,7 +443,7 @@ func TestAsCompletedInsideTask(t *testing.T) {
 					}
 					names = append(names, k.Name())
 					if v := mustValue(k); v < 2 {
-						c.Add(graph.Go(s, fmt.Sprint("k", v, "x"), func(context.Context) (int, error) { return 10 + v, nil }))
+						c.Add(graph.Add(s, fmt.Sprint("k", v, "x"), func(context.Context) (int, error) { return 10 + v, nil }))
 					}
 				}
 				slices.Sort(names)
@@ -444,7 +462,7 @@ func TestAsCompletedInsideTask(t *testing.T) {
 	}
 }
 
-func mustValue[T any](task *graph.Task[T]) T {
+func mustValue[T any](task graph.Task[T]) T {
 	v, _ := task.Result()
 	return v
 }
@@ -454,16 +472,16 @@ func mustValue[T any](task *graph.Task[T]) T {
 // once.
 func TestAsCompletedConcurrentAdd(t *testing.T) {
 	g := graph.New()
-	first := graph.Go(g, "first", func(context.Context) (int, error) { return -1, nil })
+	first := graph.Add(g, "first", func(context.Context) (int, error) { return -1, nil })
 	start(t, g, exec.Workers(4))
 	c := dynamic.AsCompleted(first)
 	hold := make(chan struct{})
-	c.Add(graph.Go(g, "hold", func(ctx context.Context) (int, error) { return -2, block(ctx, hold) }))
+	c.Add(graph.Add(g, "hold", func(ctx context.Context) (int, error) { return -2, block(ctx, hold) }))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {
 			for i := range 100 {
-				c.Add(graph.Go(g, "x", func(context.Context) (int, error) { return w*100 + i, nil }))
+				c.Add(graph.Add(g, "x", func(context.Context) (int, error) { return w*100 + i, nil }))
 			}
 		})
 	}
@@ -492,11 +510,11 @@ func TestGatherSameTaskTwice(t *testing.T) {
 	for _, mode := range []dynamic.Mode{dynamic.Raise, dynamic.Skip} {
 		t.Run(fmt.Sprint("mode=", mode), func(t *testing.T) {
 			g := graph.New()
-			a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-			b := graph.Go(g, "b", func(context.Context) (int, error) { return 2, nil })
+			a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+			b := graph.Add(g, "b", func(context.Context) (int, error) { return 2, nil })
 			// root outranks a and b: it gathers them before they ran.
-			root := graph.Go(g, "root", func(ctx context.Context) ([]int, error) {
-				return dynamic.Gather(ctx, []*graph.Task[int]{a, b, a}, mode)
+			root := graph.Add(g, "root", func(ctx context.Context) ([]int, error) {
+				return dynamic.Gather(ctx, mode, a, b, a)
 			}, graph.Priority(1))
 			if err := run(t, g, exec.Workers(1)); err != nil {
 				t.Fatalf("Run: %v", err)
@@ -509,7 +527,7 @@ func TestGatherSameTaskTwice(t *testing.T) {
 	t.Run("AsCompleted", func(t *testing.T) {
 		g := graph.New()
 		gate := make(chan struct{})
-		a := graph.Go(g, "a", func(ctx context.Context) (int, error) { return 1, block(ctx, gate) })
+		a := graph.Add(g, "a", func(ctx context.Context) (int, error) { return 1, block(ctx, gate) })
 		start(t, g, exec.Workers(1))
 		c := dynamic.AsCompleted(a, a)
 		close(gate)

@@ -5,7 +5,7 @@
 //
 //   - Tasks from tasks. Inside a running task, Scope(ctx) is a
 //     graph.Builder: the task adds children exactly as tasks are added
-//     before a run, and waits for them with Task.Wait, graph.Await or
+//     before a run, and waits for them with Task.Wait, WaitAll or
 //     Gather. Waiting gives the task's worker slot back and takes one
 //     again before the task goes on (Dask's secede and rejoin, done for
 //     you), so nested fan-out of any depth never deadlocks a bounded pool.
@@ -13,15 +13,19 @@
 //     wait for it instead (Taskflow's subflow join).
 //   - As completed. exec.Start opens a run; the client adds tasks to the
 //     graph from outside while it runs, and AsCompleted yields them in the
-//     order they finish, accepting new ones as it goes.
+//     order they finish, accepting new ones as it goes; with
+//     Completed.Until, until the run has ended, so that goroutines that
+//     add concurrently need no polling loop.
 //   - Goroutines. Any number of client goroutines add tasks to the running
 //     graph and wait for their own, each like a sequential program (the
 //     async/await style). A client that reacts to a result with several
 //     tasks adds them with graph.Batch, so that they reach the run as one
-//     step; the run's workers hold back (up to a millisecond) for the
-//     reaction of a client they woke from Task.Wait.
+//     step.
 //
-// Every handle is a future: Task.Wait, Done, State, Err and Cancel.
+// Every handle is a future: Task.Wait, Done, State, Err and Cancel. Every
+// function that takes tasks takes any graph.Handle, so a []graph.Task[T]
+// passes as tasks..., and WaitFirst and Completed give back the caller's
+// own handle type.
 //
 // # Cost
 //

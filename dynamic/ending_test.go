@@ -19,12 +19,12 @@ import (
 func TestAddWhileExecutionEnds(t *testing.T) {
 	for round := range 100 {
 		g := graph.New()
-		graph.Go(g, "first", func(context.Context) (int, error) { return 1, nil })
+		graph.Add(g, "first", func(context.Context) (int, error) { return 1, nil })
 		e, err := exec.Start(t.Context(), g, exec.Workers(1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var added []*graph.Task[int]
+		var added []graph.Task[int]
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -35,7 +35,7 @@ func TestAddWhileExecutionEnds(t *testing.T) {
 					ended = true
 				default:
 				}
-				added = append(added, graph.Go(g, "late", func(context.Context) (int, error) { return 2, nil }))
+				added = append(added, graph.Add(g, "late", func(context.Context) (int, error) { return 2, nil }))
 				if ended || i == 10_000 {
 					return
 				}

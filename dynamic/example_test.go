@@ -36,22 +36,22 @@ func ExampleAsCompleted() {
 	}
 
 	names := []string{"a.txt", "b.txt", "c.txt"}
-	lists := make([]*graph.Task[[]int], len(names))
+	lists := make([]graph.Task[[]int], len(names))
 	for i, name := range names {
-		lists[i] = graph.Go(g, "parse", func(ctx context.Context) ([]int, error) { return parse(ctx, name) })
+		lists[i] = graph.Add(g, "parse", func(ctx context.Context) ([]int, error) { return parse(ctx, name) })
 	}
-	var items []*graph.Task[int]
+	var items []graph.Task[int]
 	for list, err := range dynamic.AsCompleted(lists...).All(ctx) {
 		if err != nil {
 			panic(err)
 		}
 		xs, _ := list.Result()
 		for i := range xs {
-			item := graph.Go1(g, "getitem", list, func(_ context.Context, xs []int) (int, error) { return xs[i], nil }, graph.Priority(1))
-			items = append(items, graph.Go1(g, "process", item, process, graph.Priority(1)))
+			item := graph.Add1(g, "getitem", list, func(_ context.Context, xs []int) (int, error) { return xs[i], nil }, graph.Priority(1))
+			items = append(items, graph.Add1(g, "process", item, process, graph.Priority(1)))
 		}
 	}
-	results, err := dynamic.Gather(ctx, items, dynamic.Raise)
+	results, err := dynamic.Gather(ctx, dynamic.Raise, items...)
 	run.Close()
 	if err := run.Wait(); err != nil {
 		panic(err)
@@ -67,19 +67,19 @@ func ExampleAsCompleted() {
 func ExampleScope() {
 	g := graph.New()
 	names := []string{"a.txt", "b.txt", "c.txt"}
-	perFile := make([]*graph.Task[int], len(names))
+	perFile := make([]graph.Task[int], len(names))
 	for i, name := range names {
-		perFile[i] = graph.Go(g, "file", func(ctx context.Context) (int, error) {
+		perFile[i] = graph.Add(g, "file", func(ctx context.Context) (int, error) {
 			xs, err := parse(ctx, name)
 			if err != nil {
 				return 0, err
 			}
 			scope := dynamic.Scope(ctx)
-			children := make([]*graph.Task[int], len(xs))
+			children := make([]graph.Task[int], len(xs))
 			for j, x := range xs {
-				children[j] = graph.Go(scope, "process", func(ctx context.Context) (int, error) { return process(ctx, x) }, graph.Priority(10))
+				children[j] = graph.Add(scope, "process", func(ctx context.Context) (int, error) { return process(ctx, x) }, graph.Priority(10))
 			}
-			squares, err := dynamic.Gather(ctx, children, dynamic.Raise)
+			squares, err := dynamic.Gather(ctx, dynamic.Raise, children...)
 			sum := 0
 			for _, s := range squares {
 				sum += s
@@ -117,17 +117,17 @@ func Example_goroutines() {
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			list := graph.Go(g, "parse", func(ctx context.Context) ([]int, error) { return parse(ctx, name) })
+			list := graph.Add(g, "parse", func(ctx context.Context) ([]int, error) { return parse(ctx, name) })
 			xs, err := list.Wait(ctx)
 			if err != nil {
 				lines[i] = err.Error()
 				return
 			}
-			items := make([]*graph.Task[int], len(xs))
+			items := make([]graph.Task[int], len(xs))
 			for j, x := range xs {
-				items[j] = graph.Go(g, "process", func(ctx context.Context) (int, error) { return process(ctx, x) }, graph.Priority(10))
+				items[j] = graph.Add(g, "process", func(ctx context.Context) (int, error) { return process(ctx, x) }, graph.Priority(10))
 			}
-			squares, err := dynamic.Gather(ctx, items, dynamic.Raise)
+			squares, err := dynamic.Gather(ctx, dynamic.Raise, items...)
 			lines[i] = fmt.Sprint(name, " ", squares, " ", err)
 		})
 	}
@@ -141,4 +141,40 @@ func Example_goroutines() {
 	// a.txt [1 4 9] <nil>
 	// b.txt [100 400] <nil>
 	// c.txt [10000] <nil>
+}
+
+// Producers that add tasks from goroutines of their own while one loop
+// takes results as they come: Until keeps the loop going until the run
+// has ended, and the run is closed once every producer is done.
+func ExampleCompleted_Until() {
+	ctx := context.Background()
+	g := graph.New()
+	run, err := exec.Start(ctx, g)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var c dynamic.Completed[graph.Task[int]]
+	c.Until(run)
+	var producers sync.WaitGroup
+	for p := range 3 {
+		producers.Go(func() {
+			for i := range 4 {
+				c.Add(graph.Add(g, "square", func(context.Context) (int, error) { return (p*4 + i) * (p*4 + i), nil }))
+			}
+		})
+	}
+	go func() { producers.Wait(); run.Close() }() // not deferred: the loop below ends only after Close
+
+	sum, n := 0, 0
+	for t, err := range c.All(ctx) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		v, _ := t.Result()
+		sum, n = sum+v, n+1
+	}
+	fmt.Println(n, "tasks, sum", sum, run.Wait())
+	// Output: 12 tasks, sum 506 <nil>
 }

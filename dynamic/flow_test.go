@@ -24,17 +24,17 @@ func TestFlowJoinsEverythingItEmitted(t *testing.T) {
 			g := graph.New()
 			var events log
 			side := make(chan struct{})
-			var result *graph.Task[int]
+			var result graph.Task[int]
 			emitted := []string{"a", "b", "c", "d", "side"}
-			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
-				a := graph.Go(b, "a", func(context.Context) (int, error) { return 1, nil })
-				l := graph.Go1(b, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-				r := graph.Go1(b, "c", a, func(_ context.Context, x int) (int, error) { return x * 10, nil })
-				result = graph.Go2(b, "d", l, r, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
-				graph.Go(b, "side", func(ctx context.Context) (int, error) { return 0, block(ctx, side) }, graph.Priority(-5))
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+				a := graph.Add(b, "a", func(context.Context) (int, error) { return 1, nil })
+				l := graph.Add1(b, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				r := graph.Add1(b, "c", a, func(_ context.Context, x int) (int, error) { return x * 10, nil })
+				result = graph.Add2(b, "d", l, r, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+				graph.Add(b, "side", func(ctx context.Context) (int, error) { return 0, block(ctx, side) }, graph.Priority(-5))
 				return result, nil
 			})
-			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (string, error) {
+			consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (string, error) {
 				return fmt.Sprint("got ", x), nil
 			})
 			e := start(t, g, exec.Workers(workers), exec.Observe(events.observer(exec.EventStarted, exec.EventFinished)))
@@ -70,7 +70,7 @@ func TestFlowJoinsEverythingItEmitted(t *testing.T) {
 				t.Errorf("flow finished at %d, consumer started at %d: %q", i, startC, log)
 			}
 			for _, name := range emitted {
-				if c := findRef(g, name).Creator(); c != graph.Ref(fl) {
+				if c := findRef(g, name).Creator(); c != fl.Ref() {
 					t.Errorf("%s.Creator() = %v; want flow", name, c)
 				}
 			}
@@ -85,7 +85,7 @@ func findRef(g *graph.Graph, name string) graph.Ref {
 			return r
 		}
 	}
-	return nil
+	return graph.Ref{}
 }
 
 // TestFlowEmittedFailureFailsTheFlow: when a task a flow emitted fails, the
@@ -96,35 +96,35 @@ func findRef(g *graph.Graph, name string) graph.Ref {
 func TestFlowEmittedFailureFailsTheFlow(t *testing.T) {
 	cases := []struct {
 		name string
-		emit func(b graph.Builder) *graph.Task[int]
+		emit func(b graph.Builder) graph.Task[int]
 	}{
-		{"side task fails", func(b graph.Builder) *graph.Task[int] {
-			graph.Go(b, "bad", func(context.Context) (int, error) { return 0, errBoom })
-			return graph.Go(b, "ok", func(context.Context) (int, error) { return 1, nil })
+		{"side task fails", func(b graph.Builder) graph.Task[int] {
+			graph.Add(b, "bad", func(context.Context) (int, error) { return 0, errBoom })
+			return graph.Add(b, "ok", func(context.Context) (int, error) { return 1, nil })
 		}},
-		{"returned task's input fails", func(b graph.Builder) *graph.Task[int] {
-			bad := graph.Go(b, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("wrapped: %w", errBoom) })
-			return graph.Go1(b, "ok", bad, func(_ context.Context, x int) (int, error) { return x, nil })
+		{"returned task's input fails", func(b graph.Builder) graph.Task[int] {
+			bad := graph.Add(b, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("wrapped: %w", errBoom) })
+			return graph.Add1(b, "ok", bad, func(_ context.Context, x int) (int, error) { return x, nil })
 		}},
-		{"returned task fails", func(b graph.Builder) *graph.Task[int] {
-			graph.Go(b, "fine", func(context.Context) (int, error) { return 1, nil })
-			return graph.Go(b, "bad", func(context.Context) (int, error) { return 0, errBoom })
+		{"returned task fails", func(b graph.Builder) graph.Task[int] {
+			graph.Add(b, "fine", func(context.Context) (int, error) { return 1, nil })
+			return graph.Add(b, "bad", func(context.Context) (int, error) { return 0, errBoom })
 		}},
-		{"nested flow's task fails", func(b graph.Builder) *graph.Task[int] {
-			return graph.Flow(b, "inner", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
-				return graph.Go(b, "bad", func(context.Context) (int, error) { return 0, errBoom }), nil
+		{"nested flow's task fails", func(b graph.Builder) graph.Task[int] {
+			return graph.Flow(b, "inner", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
+				return graph.Add(b, "bad", func(context.Context) (int, error) { return 0, errBoom }), nil
 			})
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			g := graph.New()
-			fl := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+			fl := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
 				return c.emit(b), nil
 			})
 			ran := false
-			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { ran = true; return x, nil })
-			independent := graph.Go(g, "independent", func(context.Context) (int, error) { return 7, nil })
+			consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { ran = true; return x, nil })
+			independent := graph.Add(g, "independent", func(context.Context) (int, error) { return 7, nil })
 			err := run(t, g, exec.Workers(2))
 			if !errors.Is(err, errBoom) {
 				t.Errorf("Run = %v; want an error reaching errBoom", err)
@@ -158,17 +158,17 @@ func TestFlowInsideTask(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
 			var events log
-			root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
-				fl := graph.Flow(dynamic.Scope(ctx), "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+			root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
+				fl := graph.Flow(dynamic.Scope(ctx), "flow", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
 					for i := range 5 {
-						graph.Go(b, fmt.Sprint("e", i), func(context.Context) (int, error) {
+						graph.Add(b, fmt.Sprint("e", i), func(context.Context) (int, error) {
 							events.add(fmt.Sprint("e", i))
 							return i, nil
 						}, graph.Priority(-i))
 					}
 					// The returned task is the first one emitted: the others
 					// still hold the flow.
-					return graph.Go(b, "first", func(context.Context) (int, error) { return 40, nil }, graph.Priority(9)), nil
+					return graph.Add(b, "first", func(context.Context) (int, error) { return 40, nil }, graph.Priority(9)), nil
 				})
 				v, err := fl.Wait(ctx)
 				events.add("root resumed")
@@ -197,13 +197,13 @@ func TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			var reader, emitted *graph.Task[int]
-			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
-				emitted = graph.Go1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
+			var reader, emitted graph.Task[int]
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+				emitted = graph.Add1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
 				return emitted, nil
 			})
-			reader = graph.Go1(g, "reader", fl, func(_ context.Context, x int) (int, error) { return x, nil })
-			after := graph.Go(g, "independent", func(context.Context) (int, error) { return 7, nil })
+			reader = graph.Add1(g, "reader", fl, func(_ context.Context, x int) (int, error) { return x, nil })
+			after := graph.Add(g, "independent", func(context.Context) (int, error) { return 7, nil })
 			err := run(t, g, exec.Workers(workers))
 			var ee *exec.Error
 			if !errors.As(err, &ee) {
@@ -243,19 +243,19 @@ func TestWaitForFlowThatComesToNeedTheWaiter(t *testing.T) {
 		for _, workers := range []int{1, 2} {
 			t.Run(fmt.Sprintf("parked=%v/workers=%d", parked, workers), func(t *testing.T) {
 				g := graph.New()
-				var reader, emitted *graph.Task[int]
-				waiter := graph.Go(g, "waiter", func(ctx context.Context) (int, error) {
+				var reader, emitted graph.Task[int]
+				waiter := graph.Add(g, "waiter", func(ctx context.Context) (int, error) {
 					s := dynamic.Scope(ctx)
 					if parked {
-						graph.Go(s, "first", func(context.Context) (int, error) { return 0, nil }, graph.Priority(1))
+						graph.Add(s, "first", func(context.Context) (int, error) { return 0, nil }, graph.Priority(1))
 					}
-					fl := graph.Flow(s, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
-						emitted = graph.Go1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
+					fl := graph.Flow(s, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+						emitted = graph.Add1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
 						return emitted, nil
 					})
 					return fl.Wait(ctx)
 				})
-				reader = graph.Go1(g, "reader", waiter, func(_ context.Context, x int) (int, error) { return x, nil })
+				reader = graph.Add1(g, "reader", waiter, func(_ context.Context, x int) (int, error) { return x, nil })
 				if err := run(t, g, exec.Workers(workers)); err == nil {
 					t.Fatal("run succeeded; want the deadlock reported")
 				}
@@ -291,13 +291,13 @@ func TestFlowInTargetedRunKeepsWhatItReturns(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			var a *graph.Task[int]
-			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
-				a = graph.Go(b, "a", func(context.Context) (int, error) { return 20, nil })
-				graph.Go1(b, "reader", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			var a graph.Task[int]
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+				a = graph.Add(b, "a", func(context.Context) (int, error) { return 20, nil })
+				graph.Add1(b, "reader", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 				return a, nil
 			})
-			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 			if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
 				t.Fatalf("run: %v", err)
 			}
@@ -337,30 +337,30 @@ func TestFlowRetryJoinsOnlyTheLastAttempt(t *testing.T) {
 func testFlowRetry(t *testing.T, mode string, targets bool, workers int) {
 	g := graph.New()
 	gate := make(chan struct{})
-	var first *graph.Task[int]
+	var first graph.Task[int]
 	attempts := 0
-	fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+	fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
 		attempts++
 		if attempts > 1 {
 			if mode == "returned" {
 				return first, nil
 			}
-			return graph.Go(b, "second", func(context.Context) (int, error) { return 20, nil }), nil
+			return graph.Add(b, "second", func(context.Context) (int, error) { return 20, nil }), nil
 		}
 		switch mode {
 		case "failed":
-			first = graph.Go(b, "first", func(context.Context) (int, error) { return 0, errBoom })
+			first = graph.Add(b, "first", func(context.Context) (int, error) { return 0, errBoom })
 			_, _ = first.Wait(ctx)
 		case "running":
 			// Below the second attempt's task, so that one worker runs
 			// that one first.
-			first = graph.Go(b, "first", func(ctx context.Context) (int, error) { return 1, block(ctx, gate) }, graph.Priority(-1))
+			first = graph.Add(b, "first", func(ctx context.Context) (int, error) { return 1, block(ctx, gate) }, graph.Priority(-1))
 		case "returned":
-			first = graph.Go(b, "first", func(context.Context) (int, error) { return 20, nil })
+			first = graph.Add(b, "first", func(context.Context) (int, error) { return 20, nil })
 		}
-		return nil, errors.New("first attempt fails")
+		return graph.Task[int]{}, errors.New("first attempt fails")
 	}, graph.Retries(1, 0))
-	consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 	opts := []exec.Option{exec.Workers(workers)}
 	if targets {
 		opts = append(opts, exec.Targets(consumer))
@@ -398,16 +398,16 @@ func TestFlowReturnsAReleasedTask(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
 			var runs atomic.Int32
-			a := graph.Go(g, "a", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
-			reader := graph.Go1(g, "reader", a, func(_ context.Context, x int) (int, error) { return x, nil })
+			a := graph.Add(g, "a", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
+			reader := graph.Add1(g, "reader", a, func(_ context.Context, x int) (int, error) { return x, nil })
 			if err := run(t, g, exec.Workers(workers), exec.Targets(reader)); err != nil {
 				t.Fatal(err)
 			}
 			if a.State() != graph.Released {
 				t.Fatalf("a: %v after the first run; want released", a.State())
 			}
-			fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return a, nil })
-			consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (graph.Task[int], error) { return a, nil })
+			consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 			if err := run(t, g, exec.Workers(workers), exec.Targets(consumer)); err != nil {
 				t.Fatalf("run: %v", err)
 			}
@@ -445,17 +445,17 @@ func flowReturnsATaskOutsideTheRun(t *testing.T, open bool, workers int, observe
 		obs = append(obs, exec.Observe(exec.ObserverFunc(func(exec.Event) {})))
 	}
 	g := graph.New()
-	x := graph.Go(g, "x", func(context.Context) (int, error) { return 20, nil })
-	fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
-	consumer := graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	x := graph.Add(g, "x", func(context.Context) (int, error) { return 20, nil })
+	fl := graph.Flow(g, "flow", func(context.Context, graph.Builder) (graph.Task[int], error) { return x, nil })
+	consumer := graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 	if !open {
 		if err := run(t, g, append(obs, exec.Workers(workers), exec.Targets(consumer))...); err != nil {
 			t.Fatalf("run: %v", err)
 		}
 	} else {
-		anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+		anchor := graph.Add(g, "anchor", func(context.Context) (int, error) { return 0, nil })
 		e := start(t, g, append(obs, exec.Workers(workers), exec.Targets(anchor))...)
-		late := graph.Flow(g, "late", func(context.Context, graph.Builder) (*graph.Task[int], error) { return x, nil })
+		late := graph.Flow(g, "late", func(context.Context, graph.Builder) (graph.Task[int], error) { return x, nil })
 		if v, err := late.Wait(t.Context()); v != 20 || err != nil {
 			t.Errorf("late flow: %v, %v; want 20", v, err)
 		}
@@ -476,27 +476,27 @@ func flowReturnsATaskOutsideTheRun(t *testing.T, open bool, workers int, observe
 // consumer is skipped; the run does not hang.
 func TestFlowReturningWhatItCannotJoinFails(t *testing.T) {
 	other := graph.New()
-	foreign := graph.Go(other, "foreign", func(context.Context) (int, error) { return 1, nil })
+	foreign := graph.Add(other, "foreign", func(context.Context) (int, error) { return 1, nil })
 	cases := []struct {
 		name   string
-		ret    func(self *graph.Task[int], b graph.Builder) *graph.Task[int]
+		ret    func(self graph.Task[int], b graph.Builder) graph.Task[int]
 		expect func(err error) bool
 	}{
-		{"itself", func(self *graph.Task[int], b graph.Builder) *graph.Task[int] {
-			graph.Go(b, "emitted", func(context.Context) (int, error) { return 1, nil })
+		{"itself", func(self graph.Task[int], b graph.Builder) graph.Task[int] {
+			graph.Add(b, "emitted", func(context.Context) (int, error) { return 1, nil })
 			return self
 		}, func(err error) bool {
 			c, ok := deadlockCycle(err)
 			return ok && slices.Equal(c, []string{"flow", "flow"})
 		}},
-		{"nil", func(*graph.Task[int], graph.Builder) *graph.Task[int] { return nil }, func(err error) bool {
-			return errors.Is(err, graph.ErrNilInput) && strings.Contains(err.Error(), "no task")
+		{"nil", func(graph.Task[int], graph.Builder) graph.Task[int] { return graph.Task[int]{} }, func(err error) bool {
+			return errors.Is(err, graph.ErrNoTask) && strings.Contains(err.Error(), "no task")
 		}},
-		{"other graph", func(*graph.Task[int], graph.Builder) *graph.Task[int] { return foreign }, func(err error) bool {
+		{"other graph", func(graph.Task[int], graph.Builder) graph.Task[int] { return foreign }, func(err error) bool {
 			return errors.Is(err, graph.ErrOtherGraph) && strings.Contains(err.Error(), `"foreign"`)
 		}},
-		{"not built", func(_ *graph.Task[int], b graph.Builder) *graph.Task[int] {
-			return graph.Go[int](b, "broken", nil)
+		{"not built", func(_ graph.Task[int], b graph.Builder) graph.Task[int] {
+			return graph.Add[int](b, "broken", nil)
 		}, func(err error) bool {
 			return errors.Is(err, graph.ErrNilFunc) && strings.Contains(err.Error(), `"broken"`)
 		}},
@@ -506,14 +506,14 @@ func TestFlowReturningWhatItCannotJoinFails(t *testing.T) {
 			for _, read := range []bool{false, true} {
 				t.Run(fmt.Sprintf("%s/targets=%v/consumer=%v", c.name, targets, read), func(t *testing.T) {
 					g := graph.New()
-					var fl *graph.Task[int]
-					fl = graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+					var fl graph.Task[int]
+					fl = graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
 						return c.ret(fl, b), nil
 					})
 					target := fl
-					var consumer *graph.Task[int]
+					var consumer graph.Task[int]
 					if read {
-						consumer = graph.Go1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x, nil })
+						consumer = graph.Add1(g, "consumer", fl, func(_ context.Context, x int) (int, error) { return x, nil })
 						target = consumer
 					}
 					var opts []exec.Option

@@ -25,42 +25,42 @@ func TestTaskAddsTasksAndSubgraphs(t *testing.T) {
 	for _, workers := range []int{1, 2, 4} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			pre := graph.Go(g, "pre", func(context.Context) (int, error) { return 3, nil })
+			pre := graph.Add(g, "pre", func(context.Context) (int, error) { return 3, nil })
 			release := make(chan struct{})
 			// slow is not finished while root adds tasks that read it: it
 			// waits for root to release it.
-			slow := graph.Go(g, "slow", func(ctx context.Context) (int, error) {
+			slow := graph.Add(g, "slow", func(ctx context.Context) (int, error) {
 				return 100, block(ctx, release)
 			}, graph.Priority(-1))
 
 			type out struct {
-				str     *graph.Task[string]
-				chain   *graph.Task[int]
-				diamond *graph.Task[pair]
-				all     *graph.Task[int]
+				str     graph.Task[string]
+				chain   graph.Task[int]
+				diamond graph.Task[pair]
+				all     graph.Task[int]
 			}
 			var o out
 			var slowAtAdd, preAtAdd graph.State
-			root := graph.Go1(g, "root", pre, func(ctx context.Context, p int) (string, error) {
+			root := graph.Add1(g, "root", pre, func(ctx context.Context, p int) (string, error) {
 				s := dynamic.Scope(ctx)
 				preAtAdd, slowAtAdd = pre.State(), slow.State()
 				// typed handles, priorities
-				o.str = graph.Go1(s, "fmt", pre, func(_ context.Context, x int) (string, error) {
+				o.str = graph.Add1(s, "fmt", pre, func(_ context.Context, x int) (string, error) {
 					return fmt.Sprintf("pre=%d", x), nil
 				}, graph.Priority(5))
 				// a chain on a finished input
-				c1 := graph.Go1(s, "c1", pre, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-				c2 := graph.Go1(s, "c2", c1, func(_ context.Context, x int) (int, error) { return x * 10, nil }, graph.Priority(2))
-				o.chain = graph.Go1(s, "c3", c2, func(_ context.Context, x int) (int, error) { return x - 1, nil }, graph.Priority(-3))
+				c1 := graph.Add1(s, "c1", pre, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				c2 := graph.Add1(s, "c2", c1, func(_ context.Context, x int) (int, error) { return x * 10, nil }, graph.Priority(2))
+				o.chain = graph.Add1(s, "c3", c2, func(_ context.Context, x int) (int, error) { return x - 1, nil }, graph.Priority(-3))
 				// a diamond on an unfinished input
-				top := graph.Go1(s, "top", slow, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-				l := graph.Go1(s, "l", top, func(_ context.Context, x int) (int, error) { return x + 1, nil }, graph.Priority(1))
-				r := graph.Go1(s, "r", top, func(_ context.Context, x int) (string, error) { return fmt.Sprint(x * 2), nil })
-				o.diamond = graph.Go2(s, "bottom", l, r, func(_ context.Context, a int, b string) (pair, error) {
+				top := graph.Add1(s, "top", slow, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+				l := graph.Add1(s, "l", top, func(_ context.Context, x int) (int, error) { return x + 1, nil }, graph.Priority(1))
+				r := graph.Add1(s, "r", top, func(_ context.Context, x int) (string, error) { return fmt.Sprint(x * 2), nil })
+				o.diamond = graph.Add2(s, "bottom", l, r, func(_ context.Context, a int, b string) (pair, error) {
 					return pair{a, b}, nil
 				})
 				// a fan-in over old and new tasks
-				o.all = graph.GoN(s, "sum", []*graph.Task[int]{pre, slow, c1, c2, o.chain, top, l}, func(_ context.Context, xs []int) (int, error) {
+				o.all = graph.AddN(s, "sum", []graph.Task[int]{pre, slow, c1, c2, o.chain, top, l}, func(_ context.Context, xs []int) (int, error) {
 					sum := 0
 					for _, x := range xs {
 						sum += x
@@ -93,7 +93,7 @@ func TestTaskAddsTasksAndSubgraphs(t *testing.T) {
 }
 
 // check fails the test unless task succeeded with want.
-func check[T comparable](t *testing.T, task *graph.Task[T], want T) {
+func check[T comparable](t *testing.T, task graph.Task[T], want T) {
 	t.Helper()
 	v, err := task.Result()
 	if err != nil || v != want {
@@ -110,14 +110,14 @@ func TestTaskAddsReadersOfTasksOutsideTheRun(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
 			var runsA, runsB, runsUnused atomic.Int32
-			idleA := graph.Go(g, "idleA", func(context.Context) (int, error) { runsA.Add(1); return 5, nil })
-			idleB := graph.Go1(g, "idleB", idleA, func(_ context.Context, x int) (int, error) { runsB.Add(1); return 3 * x, nil })
-			unused := graph.Go(g, "unused", func(context.Context) (int, error) { runsUnused.Add(1); return 0, nil })
-			kept := graph.Go(g, "kept", func(context.Context) (int, error) { return 7, nil }, graph.Keep())
+			idleA := graph.Add(g, "idleA", func(context.Context) (int, error) { runsA.Add(1); return 5, nil })
+			idleB := graph.Add1(g, "idleB", idleA, func(_ context.Context, x int) (int, error) { runsB.Add(1); return 3 * x, nil })
+			unused := graph.Add(g, "unused", func(context.Context) (int, error) { runsUnused.Add(1); return 0, nil })
+			kept := graph.Add(g, "kept", func(context.Context) (int, error) { return 7, nil }, graph.Keep())
 			var idleAtAdd graph.State
-			root := graph.Go1(g, "root", kept, func(ctx context.Context, k int) (int, error) {
+			root := graph.Add1(g, "root", kept, func(ctx context.Context, k int) (int, error) {
 				idleAtAdd = idleB.State()
-				child := graph.Go2(dynamic.Scope(ctx), "child", idleB, kept, func(_ context.Context, b, k int) (int, error) {
+				child := graph.Add2(dynamic.Scope(ctx), "child", idleB, kept, func(_ context.Context, b, k int) (int, error) {
 					return b + k, nil
 				})
 				v, err := child.Wait(ctx)
@@ -148,11 +148,11 @@ func TestTaskAddsReadersOfTasksOutsideTheRun(t *testing.T) {
 func TestTaskAddsReaderOfReleasedInput(t *testing.T) {
 	g := graph.New()
 	var runs atomic.Int32
-	pre := graph.Go(g, "pre", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
+	pre := graph.Add(g, "pre", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
 	var stateAtAdd graph.State
-	root := graph.Go1(g, "root", pre, func(ctx context.Context, x int) (int, error) {
+	root := graph.Add1(g, "root", pre, func(ctx context.Context, x int) (int, error) {
 		stateAtAdd = pre.State()
-		child := graph.Go1(dynamic.Scope(ctx), "child", pre, func(_ context.Context, y int) (int, error) { return y + 1, nil })
+		child := graph.Add1(dynamic.Scope(ctx), "child", pre, func(_ context.Context, y int) (int, error) { return y + 1, nil })
 		v, err := child.Wait(ctx)
 		return x + v, err
 	})
@@ -174,23 +174,23 @@ func TestTaskAddsReaderOfReleasedInput(t *testing.T) {
 // for the last).
 func TestCreatorRecordsGrowth(t *testing.T) {
 	g := graph.New()
-	var child, grandchild, sibling *graph.Task[int]
-	var emitted *graph.Task[int]
-	root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
+	var child, grandchild, sibling graph.Task[int]
+	var emitted graph.Task[int]
+	root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
-		child = graph.Go(s, "child", func(ctx context.Context) (int, error) {
-			grandchild = graph.Go(dynamic.Scope(ctx), "grandchild", func(context.Context) (int, error) { return 1, nil })
+		child = graph.Add(s, "child", func(ctx context.Context) (int, error) {
+			grandchild = graph.Add(dynamic.Scope(ctx), "grandchild", func(context.Context) (int, error) { return 1, nil })
 			return grandchild.Wait(ctx)
 		})
-		sibling = graph.Go1(s, "sibling", child, func(_ context.Context, x int) (int, error) { return x, nil })
+		sibling = graph.Add1(s, "sibling", child, func(_ context.Context, x int) (int, error) { return x, nil })
 		return sibling.Wait(ctx)
 	})
-	fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
-		emitted = graph.Go(b, "emitted", func(context.Context) (int, error) { return 2, nil })
+	fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+		emitted = graph.Add(b, "emitted", func(context.Context) (int, error) { return 2, nil })
 		return emitted, nil
 	})
 	e := start(t, g, exec.Workers(2))
-	client := graph.Go(g, "client", func(context.Context) (int, error) { return 3, nil })
+	client := graph.Add(g, "client", func(context.Context) (int, error) { return 3, nil })
 	if err := finish(t, e); err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -198,8 +198,8 @@ func TestCreatorRecordsGrowth(t *testing.T) {
 		task graph.Ref
 		want graph.Ref
 	}{
-		{root, nil}, {fl, nil}, {client, nil},
-		{child, root}, {sibling, root}, {grandchild, child}, {emitted, fl},
+		{root.Ref(), graph.Ref{}}, {fl.Ref(), graph.Ref{}}, {client.Ref(), graph.Ref{}},
+		{child.Ref(), root.Ref()}, {sibling.Ref(), root.Ref()}, {grandchild.Ref(), child.Ref()}, {emitted.Ref(), fl.Ref()},
 	} {
 		if got := c.task.Creator(); got != c.want {
 			t.Errorf("%s.Creator() = %v; want %v", c.task.Name(), got, c.want)
@@ -217,15 +217,15 @@ func TestCreatorRecordsGrowth(t *testing.T) {
 // naming the failed task; waiting for it does not hang.
 func TestChildOfFailedInputIsSkipped(t *testing.T) {
 	g := graph.New()
-	bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
+	bad := graph.Add(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
 	var ran atomic.Bool
 	var childErr error
-	graph.Go1(g, "after", bad, nop1) // keeps a reader of bad in the run
-	root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
+	graph.Add1(g, "after", bad, nop1) // keeps a reader of bad in the run
+	root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
 		if _, err := bad.Wait(ctx); err == nil {
 			return 0, errors.New("bad succeeded")
 		}
-		child := graph.Go1(dynamic.Scope(ctx), "child", bad, func(_ context.Context, x int) (int, error) { ran.Store(true); return x, nil })
+		child := graph.Add1(dynamic.Scope(ctx), "child", bad, func(_ context.Context, x int) (int, error) { ran.Store(true); return x, nil })
 		_, childErr = child.Wait(ctx)
 		return 1, nil
 	})
@@ -245,7 +245,7 @@ func nop1(_ context.Context, x int) (int, error) { return x, nil }
 // TestScopeOutsideTask: outside a running task, Scope gives a Builder whose
 // tasks fail to build with graph.ErrNilBuilder, without panicking.
 func TestScopeOutsideTask(t *testing.T) {
-	task := graph.Go(dynamic.Scope(context.Background()), "orphan", nop)
+	task := graph.Add(dynamic.Scope(context.Background()), "orphan", nop)
 	if !errors.Is(task.Err(), graph.ErrNilBuilder) || task.State() != graph.Failed {
 		t.Errorf("task built on Scope(Background) = %v, %v; want failed with ErrNilBuilder", task.State(), task.Err())
 	}
@@ -259,12 +259,12 @@ func TestScopeOutsideTask(t *testing.T) {
 // runs it.
 func TestAddAfterRunEnded(t *testing.T) {
 	g := graph.New()
-	first := graph.Go(g, "first", func(context.Context) (int, error) { return 1, nil })
+	first := graph.Add(g, "first", func(context.Context) (int, error) { return 1, nil })
 	e := start(t, g, exec.Workers(1))
 	if err := finish(t, e); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	late := graph.Go1(g, "late", first, nop1)
+	late := graph.Add1(g, "late", first, nop1)
 	if s := late.State(); s != graph.Idle {
 		t.Errorf("late is %v; want idle", s)
 	}
@@ -291,9 +291,9 @@ func TestKeyedTaskOutsideTheRunJoinsIt(t *testing.T) {
 				o = graph.Pure()
 			}
 			fn := func(context.Context) (int, error) { runs.Add(1); return 42, nil }
-			existing := graph.Go(g, "answer", fn, o)
-			root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
-				h := graph.Go(dynamic.Scope(ctx), "answer", fn, o)
+			existing := graph.Add(g, "answer", fn, o)
+			root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
+				h := graph.Add(dynamic.Scope(ctx), "answer", fn, o)
 				if h != existing {
 					return 0, errors.New("the key gave another task")
 				}

@@ -23,23 +23,23 @@ func TestKeyComputedOnce(t *testing.T) {
 			g := graph.New()
 			var shared, other atomic.Int32
 			var mu sync.Mutex
-			var handles []*graph.Task[int]
-			got := func(h *graph.Task[int]) {
+			var handles []graph.Task[int]
+			got := func(h graph.Task[int]) {
 				mu.Lock()
 				handles = append(handles, h)
 				mu.Unlock()
 			}
 			expensive := func(context.Context) (int, error) { shared.Add(1); return 42, nil }
-			users := make([]*graph.Task[int], 16)
+			users := make([]graph.Task[int], 16)
 			for i := range users {
-				users[i] = graph.Go(g, fmt.Sprint("user", i), func(ctx context.Context) (int, error) {
-					h := graph.Go(dynamic.Scope(ctx), "expensive", expensive, graph.Key("expensive/v1"))
+				users[i] = graph.Add(g, fmt.Sprint("user", i), func(ctx context.Context) (int, error) {
+					h := graph.Add(dynamic.Scope(ctx), "expensive", expensive, graph.Key("expensive/v1"))
 					got(h)
 					v, err := h.Wait(ctx)
 					return v + i, err
 				})
 			}
-			o := graph.Go(g, "expensive", func(context.Context) (int, error) { other.Add(1); return 7, nil }, graph.Key("expensive/v2"))
+			o := graph.Add(g, "expensive", func(context.Context) (int, error) { other.Add(1); return 7, nil }, graph.Key("expensive/v2"))
 			e := start(t, g, exec.Workers(workers))
 			eventually(t, "every user added the keyed task", func() bool {
 				mu.Lock()
@@ -49,7 +49,7 @@ func TestKeyComputedOnce(t *testing.T) {
 			// Clients add it too, while the run goes on.
 			var wg sync.WaitGroup
 			for range 4 {
-				wg.Go(func() { got(graph.Go(g, "expensive", expensive, graph.Key("expensive/v1"))) })
+				wg.Go(func() { got(graph.Add(g, "expensive", expensive, graph.Key("expensive/v1"))) })
 			}
 			wg.Wait()
 			if err := finish(t, e); err != nil {
@@ -75,7 +75,7 @@ func TestKeyComputedOnce(t *testing.T) {
 			for i, u := range users {
 				check(t, u, 42+i)
 			}
-			if c := first.Creator(); c == nil || !strings.HasPrefix(c.Name(), "user") {
+			if c := first.Creator(); c == (graph.Ref{}) || !strings.HasPrefix(c.Name(), "user") {
 				t.Errorf("the keyed task's creator = %v; want the user that added it first", c)
 			}
 		})
@@ -99,20 +99,20 @@ func TestPureComputedOnce(t *testing.T) {
 			return x * x, nil
 		}
 	}
-	three := graph.Value(g, 3)
-	four := graph.Value(g, 4)
-	a := graph.Go1(g, "square", three, sq("square"), graph.Pure())
-	b := graph.Go1(g, "square", three, sq("square"), graph.Pure())
+	three := graph.Value(g, "value", 3)
+	four := graph.Value(g, "value", 4)
+	a := graph.Add1(g, "square", three, sq("square"), graph.Pure())
+	b := graph.Add1(g, "square", three, sq("square"), graph.Pure())
 	if a != b {
 		t.Errorf("two pure tasks with one name and one input are different handles")
 	}
-	var inside [4]*graph.Task[int]
-	root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
+	var inside [4]graph.Task[int]
+	root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
-		inside[0] = graph.Go1(s, "square", three, sq("square"), graph.Pure())
-		inside[1] = graph.Go1(s, "square", four, sq("square"), graph.Pure())
-		inside[2] = graph.Go1(s, "square", four, sq("square"), graph.Pure())
-		inside[3] = graph.Go1(s, "sq", three, sq("sq"), graph.Pure())
+		inside[0] = graph.Add1(s, "square", three, sq("square"), graph.Pure())
+		inside[1] = graph.Add1(s, "square", four, sq("square"), graph.Pure())
+		inside[2] = graph.Add1(s, "square", four, sq("square"), graph.Pure())
+		inside[3] = graph.Add1(s, "sq", three, sq("sq"), graph.Pure())
 		if err := dynamic.WaitAll(ctx, inside[0], inside[1], inside[2], inside[3]); err != nil {
 			return 0, err
 		}
@@ -148,8 +148,8 @@ func TestPureComputedOnce(t *testing.T) {
 // on the graph, before or during a run; the first task is unaffected.
 func TestKeyWithOtherResultTypeIsBuildError(t *testing.T) {
 	g := graph.New()
-	first := graph.Go(g, "f", func(context.Context) (int, error) { return 1, nil }, graph.Key("k"))
-	wrong := graph.Go(g, "f", func(context.Context) (string, error) { return "x", nil }, graph.Key("k"))
+	first := graph.Add(g, "f", func(context.Context) (int, error) { return 1, nil }, graph.Key("k"))
+	wrong := graph.Add(g, "f", func(context.Context) (string, error) { return "x", nil }, graph.Key("k"))
 	var ge *graph.Error
 	if err := wrong.Err(); !errors.As(err, &ge) || ge.Task != "f" {
 		t.Errorf("wrong.Err() = %v; want a *graph.Error for f", err)
@@ -163,12 +163,12 @@ func TestKeyWithOtherResultTypeIsBuildError(t *testing.T) {
 
 	// During a run: the mistake fails the new task, not the run's existing tasks.
 	g2 := graph.New()
-	var inRun *graph.Task[string]
+	var inRun graph.Task[string]
 	var inRunErr error
-	root := graph.Go(g2, "root", func(ctx context.Context) (int, error) {
+	root := graph.Add(g2, "root", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
-		k := graph.Go(s, "f", func(context.Context) (int, error) { return 1, nil }, graph.Key("k"))
-		inRun = graph.Go(s, "f", func(context.Context) (string, error) { return "x", nil }, graph.Key("k"))
+		k := graph.Add(s, "f", func(context.Context) (int, error) { return 1, nil }, graph.Key("k"))
+		inRun = graph.Add(s, "f", func(context.Context) (string, error) { return "x", nil }, graph.Key("k"))
 		_, inRunErr = inRun.Wait(ctx)
 		return k.Wait(ctx)
 	})

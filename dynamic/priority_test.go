@@ -22,16 +22,16 @@ func TestAddedTasksKeepPriorityOrder(t *testing.T) {
 	var started log
 	nop := func(context.Context) (int, error) { return 0, nil }
 	for i := range 3 {
-		graph.Go(g, fmt.Sprint("L", i), nop)
+		graph.Add(g, fmt.Sprint("L", i), nop)
 	}
-	graph.Go(g, "P", func(ctx context.Context) (int, error) {
+	graph.Add(g, "P", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
 		for i := range 3 {
-			graph.Go(s, fmt.Sprint("E", i), nop) // same priority as L: after them
-			graph.Go(s, fmt.Sprint("H", i), nop, graph.Priority(5))
+			graph.Add(s, fmt.Sprint("E", i), nop) // same priority as L: after them
+			graph.Add(s, fmt.Sprint("H", i), nop, graph.Priority(5))
 		}
-		graph.Go(s, "M", nop, graph.Priority(1))
-		graph.Go(s, "N", nop, graph.Priority(-1))
+		graph.Add(s, "M", nop, graph.Priority(1))
+		graph.Add(s, "N", nop, graph.Priority(-1))
 		return 0, nil
 	}, graph.Priority(1))
 	if err := run(t, g, exec.Workers(1), exec.Observe(started.observer(exec.EventStarted))); err != nil {
@@ -70,11 +70,11 @@ func TestWaitingParentYieldsToHigherPriority(t *testing.T) {
 			g := graph.New()
 			var order log
 			for i := range 3 {
-				graph.Go(g, fmt.Sprint("L", i), func(context.Context) (int, error) { order.add(fmt.Sprint("L", i)); return 0, nil })
+				graph.Add(g, fmt.Sprint("L", i), func(context.Context) (int, error) { order.add(fmt.Sprint("L", i)); return 0, nil })
 			}
-			graph.Go(g, "P", func(ctx context.Context) (int, error) {
+			graph.Add(g, "P", func(ctx context.Context) (int, error) {
 				order.add("P")
-				child := graph.Go(dynamic.Scope(ctx), "C", func(context.Context) (int, error) { order.add("C"); return 1, nil }, graph.Priority(c.childPrio))
+				child := graph.Add(dynamic.Scope(ctx), "C", func(context.Context) (int, error) { order.add("C"); return 1, nil }, graph.Priority(c.childPrio))
 				v, err := child.Wait(ctx)
 				order.add("P resumed")
 				return v, err
@@ -96,7 +96,7 @@ func TestWaitingParentYieldsToHigherPriority(t *testing.T) {
 // every way of waiting (Gather, AsCompleted and WaitFirst block without
 // running the child themselves; Task.Wait runs it on the parent's slot).
 func TestResumedWaiterQueuesAtItsPriority(t *testing.T) {
-	firstOf := func(ctx context.Context, kids []*graph.Task[int]) ([]int, error) {
+	firstOf := func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
 		_, err := dynamic.WaitFirst(ctx, kids[0])
 		return nil, err
 	}
@@ -117,18 +117,18 @@ func TestResumedWaiterQueuesAtItsPriority(t *testing.T) {
 				want = append(want, "low")
 				for p := 1; p <= 8; p++ { // created lowest first: priority, not creation, orders them
 					name := fmt.Sprint("P", p)
-					graph.Go(g, name, func(ctx context.Context) (int, error) {
+					graph.Add(g, name, func(ctx context.Context) (int, error) {
 						order.add(name)
-						kid := graph.Go(dynamic.Scope(ctx), name+".kid", func(context.Context) (int, error) {
+						kid := graph.Add(dynamic.Scope(ctx), name+".kid", func(context.Context) (int, error) {
 							order.add(name + ".kid")
 							return 0, nil
 						}, graph.Priority(10))
-						_, err := w.wait(ctx, []*graph.Task[int]{kid})
+						_, err := w.wait(ctx, []graph.Task[int]{kid})
 						order.add(name + " resumed")
 						return 0, err
 					}, graph.Priority(p))
 				}
-				graph.Go(g, "low", func(context.Context) (int, error) { order.add("low"); return 0, nil })
+				graph.Add(g, "low", func(context.Context) (int, error) { order.add("low"); return 0, nil })
 				if err := run(t, g, exec.Workers(1)); err != nil {
 					t.Fatalf("Run: %v", err)
 				}
@@ -149,20 +149,20 @@ func TestClientAddedTasksKeepPriorityOrder(t *testing.T) {
 	var started log
 	release := make(chan struct{})
 	entered := make(chan struct{})
-	graph.Go(g, "busy", func(ctx context.Context) (int, error) {
+	graph.Add(g, "busy", func(ctx context.Context) (int, error) {
 		close(entered)
 		if err := block(ctx, release); err != nil {
 			return 0, err
 		}
 		s := dynamic.Scope(ctx)
-		graph.Go(s, "t2", nop, graph.Priority(2))
-		graph.Go(s, "t0", nop)
+		graph.Add(s, "t2", nop, graph.Priority(2))
+		graph.Add(s, "t0", nop)
 		return 0, nil
 	}, graph.Priority(100))
 	e := start(t, g, exec.Workers(1), exec.Observe(started.observer(exec.EventStarted)))
 	awaitClosed(t, entered, "busy to start")
 	for i, p := range []int{0, 3, 2, 0, 3, -1} {
-		graph.Go(g, fmt.Sprintf("c%d/%d", i, p), nop, graph.Priority(p))
+		graph.Add(g, fmt.Sprintf("c%d/%d", i, p), nop, graph.Priority(p))
 	}
 	close(release)
 	if err := finish(t, e); err != nil {

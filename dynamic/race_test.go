@@ -32,11 +32,11 @@ func TestRegistrationsRaceCompletions(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ac := dynamic.AsCompleted[int]()
+				ac := dynamic.AsCompleted[graph.Task[int]]()
 				for i := range rounds {
 					want := c*rounds + i + 1
-					a := graph.Go(g, "a", func(context.Context) (int, error) { return want, nil })
-					b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) {
+					a := graph.Add(g, "a", func(context.Context) (int, error) { return want, nil })
+					b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) {
 						if x != want {
 							bad.Add(1)
 						}
@@ -71,10 +71,10 @@ func TestRegistrationsRaceCompletions(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range rounds {
-				graph.Go(g, "parent", func(ctx context.Context) (int, error) {
+				graph.Add(g, "parent", func(ctx context.Context) (int, error) {
 					s := dynamic.Scope(ctx)
-					x := graph.Go(s, "x", func(context.Context) (int, error) { return i, nil })
-					y := graph.Go1(s, "y", x, func(_ context.Context, v int) (int, error) {
+					x := graph.Add(s, "x", func(context.Context) (int, error) { return i, nil })
+					y := graph.Add1(s, "y", x, func(_ context.Context, v int) (int, error) {
 						if v != i {
 							bad.Add(1)
 						}
@@ -109,7 +109,7 @@ func TestConsumerOfFinishingTaskWaitsForItsOtherInput(t *testing.T) {
 		g := graph.New()
 		e := start(t, g, exec.Workers(workers))
 		release := make(chan struct{})
-		gate := graph.Go(g, "gate", func(ctx context.Context) (int, error) { return 0, block(ctx, release) })
+		gate := graph.Add(g, "gate", func(ctx context.Context) (int, error) { return 0, block(ctx, release) })
 		clients, rounds := 3, 2000
 		if raceEnabled {
 			rounds = 500 // the race detector makes each add ten times slower: stay well inside liveness
@@ -119,8 +119,8 @@ func TestConsumerOfFinishingTaskWaitsForItsOtherInput(t *testing.T) {
 		for range clients {
 			wg.Go(func() {
 				for i := range rounds {
-					a := graph.Go(g, "a", func(context.Context) (int, error) { return i, nil })
-					graph.Go2(g, "c", a, gate, func(context.Context, int, int) (int, error) {
+					a := graph.Add(g, "a", func(context.Context) (int, error) { return i, nil })
+					graph.Add2(g, "c", a, gate, func(context.Context, int, int) (int, error) {
 						if gate.State() != graph.Done {
 							early.Add(1)
 						}

@@ -16,14 +16,14 @@ import (
 // fail to build with graph.ErrTaskReturned.
 func Scope(ctx context.Context) graph.Builder {
 	if ctx == nil {
-		return graph.Within(nil)
+		return graph.Within(graph.Ref{})
 	}
 	n := core.Current(ctx)
 	if n == nil {
 		if r := core.Returned(ctx); r != nil {
-			return graph.Returned(core.Key{}, r)
+			return returned(r)
 		}
-		return graph.Within(nil)
+		return graph.Within(graph.Ref{})
 	}
-	return graph.Within(n.Body().Handle().(graph.Ref))
+	return graph.Within(nodeRef(n))
 }

@@ -21,12 +21,12 @@ func TestContextKeptPastItsTask(t *testing.T) {
 	bRuns, gone := make(chan struct{}), make(chan struct{})
 	var (
 		kept  context.Context
-		late  *graph.Task[int]
+		late  graph.Task[int]
 		waits = map[string]error{}
 		errOn error // ctx.Err() while the run goes on
-		x     *graph.Task[int]
+		x     graph.Task[int]
 	)
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) {
 		kept = ctx
 		go func() {
 			defer close(gone)
@@ -34,21 +34,21 @@ func TestContextKeptPastItsTask(t *testing.T) {
 				waits["b to start"] = err
 				return
 			}
-			late = graph.Go(dynamic.Scope(ctx), "late", func(context.Context) (int, error) { return 1, nil })
+			late = graph.Add(dynamic.Scope(ctx), "late", func(context.Context) (int, error) { return 1, nil })
 			_, waits["Task.Wait"] = x.Wait(ctx)
-			waits["graph.Await"] = graph.Await(ctx, x)
-			_, waits["AsCompleted.Next"] = dynamic.AsCompleted(x).Next(ctx)
-			waits["dynamic.WaitAll"] = dynamic.WaitAll(ctx, x)
+			waits["WaitAll"] = dynamic.WaitAll(ctx, x)
+			_, _, waits["AsCompleted.Next"] = dynamic.AsCompleted(x).Next(ctx)
+			waits["WaitAll(Ref)"] = dynamic.WaitAll(ctx, x.Ref())
 			errOn = ctx.Err()
 		}()
 		return 1, nil
 	})
 	waits["Task.Wait, finished"] = nil
-	b := graph.Go1(g, "b", a, func(ctx context.Context, v int) (int, error) {
+	b := graph.Add1(g, "b", a, func(ctx context.Context, v int) (int, error) {
 		close(bRuns)
 		return v, block(ctx, gone)
 	})
-	x = graph.Go1(g, "x", b, func(_ context.Context, v int) (int, error) { return v, nil })
+	x = graph.Add1(g, "x", b, func(_ context.Context, v int) (int, error) { return v, nil })
 	if err := run(t, g, exec.Workers(1)); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -60,13 +60,13 @@ func TestContextKeptPastItsTask(t *testing.T) {
 			t.Errorf("%s with a's context after a returned: %v; want graph.ErrTaskReturned naming a", what, err)
 		}
 	}
-	if late == nil {
+	if late.Ref() == (graph.Ref{}) {
 		t.Fatal("the goroutine did not add its task")
 	}
 	if err := late.Err(); !errors.Is(err, graph.ErrTaskReturned) || late.State() != graph.Failed {
 		t.Errorf("task added through Scope after a returned: %v, %v; want failed with graph.ErrTaskReturned", late.State(), err)
 	}
-	if c := late.Creator(); c != nil {
+	if c := late.Creator(); c != (graph.Ref{}) {
 		t.Errorf("task added through Scope after a returned has creator %s; want none", c.Name())
 	}
 	if errOn != nil {
@@ -91,8 +91,8 @@ func TestContextKeptIntoTheNextRun(t *testing.T) {
 	var kept context.Context
 	var calls int
 	again, checked, stop, gone := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
-	var during *graph.Task[int]
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+	var during graph.Task[int]
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) {
 		calls++
 		if calls == 1 {
 			kept = ctx
@@ -104,13 +104,13 @@ func TestContextKeptIntoTheNextRun(t *testing.T) {
 	if err := run(t, g, exec.Workers(1)); !errors.Is(err, errBoom) {
 		t.Fatalf("first run: %v, want errBoom", err)
 	}
-	between := graph.Go(dynamic.Scope(kept), "between", func(context.Context) (int, error) { return 0, nil })
+	between := graph.Add(dynamic.Scope(kept), "between", func(context.Context) (int, error) { return 0, nil })
 	go func() {
 		defer close(gone)
 		for { // read all along, while the next run starts a again
 			select {
 			case <-again:
-				during = graph.Go(dynamic.Scope(kept), "during", func(context.Context) (int, error) { return 0, nil })
+				during = graph.Add(dynamic.Scope(kept), "during", func(context.Context) (int, error) { return 0, nil })
 				close(checked)
 				<-stop
 				return
@@ -128,13 +128,13 @@ func TestContextKeptIntoTheNextRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
-	if !errors.Is(between.Err(), graph.ErrTaskReturned) || between.Creator() != nil {
+	if !errors.Is(between.Err(), graph.ErrTaskReturned) || between.Creator() != (graph.Ref{}) {
 		t.Errorf("task added between the runs: %v, creator %v; want graph.ErrTaskReturned, none", between.Err(), between.Creator())
 	}
-	if during == nil {
+	if during.Ref() == (graph.Ref{}) {
 		t.Fatal("the goroutine added nothing while a ran again")
 	}
-	if c := during.Creator(); c != nil && c != graph.Ref(a) || c == nil && !errors.Is(during.Err(), graph.ErrTaskReturned) {
+	if c := during.Creator(); c != (graph.Ref{}) && c != a.Ref() || c == (graph.Ref{}) && !errors.Is(during.Err(), graph.ErrTaskReturned) {
 		t.Errorf("task added while a ran again: creator %v, %v; want a, or graph.ErrTaskReturned", c, during.Err())
 	}
 }

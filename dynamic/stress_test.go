@@ -268,7 +268,7 @@ var errFlaky = errors.New("flaky")
 // it afterwards.
 type stressTask struct {
 	name   string
-	h      *graph.Task[int]
+	h      graph.Task[int]
 	inputs []*stressTask
 	after  []*stressTask // ordered after these (graph.Order), without reading them
 	plan   int
@@ -500,11 +500,11 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 			st.inputs = append(st.inputs, w.all[rng.IntN(len(w.all))])
 		}
 		w.mu.Unlock()
-		in := make([]*graph.Task[int], len(st.inputs))
+		in := make([]graph.Task[int], len(st.inputs))
 		for i, x := range st.inputs {
 			in[i] = x.h
 		}
-		st.h = graph.GoN(b, st.name, in, w.body(st, depth), opts...)
+		st.h = graph.AddN(b, st.name, in, w.body(st, depth), opts...)
 	}
 	w.mu.Lock()
 	w.all = append(w.all, st)
@@ -607,7 +607,7 @@ func (w *stressWorld) order(rng *rand.Rand) {
 		if a == b || w.reaches(a, b) {
 			continue // b after a would close a cycle
 		}
-		if err := w.g.Order(a.h, b.h); err != nil {
+		if err := graph.Order(a.h, b.h); err != nil {
 			w.breakf("Order(%s, %s): %v", a.name, b.name, err)
 			continue
 		}
@@ -672,7 +672,7 @@ func (w *stressWorld) readOne(ctx context.Context, rng *rand.Rand, x *stressTask
 	holding := rng.IntN(2) == 0
 	if holding {
 		v, err = x.h.Wait(ctx)
-	} else if err = graph.Await(ctx, x.h); err == nil {
+	} else if err = dynamic.WaitAll(ctx, x.h); err == nil {
 		v, err = x.h.Result()
 	}
 	if err == nil && !slices.Contains(w.results(x), v) {
@@ -686,10 +686,10 @@ func (w *stressWorld) readOne(ctx context.Context, rng *rand.Rand, x *stressTask
 // and whether the way it read them holds results (Task.Wait, Gather). It
 // checks that each value read is one the child computed.
 func (w *stressWorld) readAll(ctx context.Context, rng *rand.Rand, kids []*stressTask) (sum int, holding bool, err error) {
-	hs := make([]*graph.Task[int], len(kids))
+	hs := make([]graph.Task[int], len(kids))
 	refs := make([]graph.Ref, len(kids))
 	for i, k := range kids {
-		hs[i], refs[i] = k.h, k.h
+		hs[i], refs[i] = k.h, k.h.Ref()
 	}
 	read := func(i, v int) {
 		if !slices.Contains(w.results(kids[i]), v) {
@@ -699,11 +699,11 @@ func (w *stressWorld) readAll(ctx context.Context, rng *rand.Rand, kids []*stres
 	}
 	switch rng.IntN(5) {
 	case 0:
-		err = graph.Await(ctx, refs...)
+		err = dynamic.WaitAll(ctx, refs...)
 	case 1:
 		err = dynamic.WaitAll(ctx, refs...)
 	case 2:
-		vs, err := dynamic.Gather(ctx, hs, dynamic.Raise)
+		vs, err := dynamic.Gather(ctx, dynamic.Raise, hs...)
 		for i, v := range vs {
 			read(i, v)
 		}
@@ -738,8 +738,8 @@ func (w *stressWorld) readAll(ctx context.Context, rng *rand.Rand, kids []*stres
 	return sum, false, nil
 }
 
-func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, graph.Builder) (*graph.Task[int], error) {
-	return func(ctx context.Context, b graph.Builder) (*graph.Task[int], error) {
+func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, graph.Builder) (graph.Task[int], error) {
+	return func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
 		w.gauge.in()
 		defer w.gauge.out()
 		rng := w.enter(st)
@@ -754,7 +754,7 @@ func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, 
 		st.returns = append(st.returns, last)
 		w.mu.Unlock()
 		if last == nil {
-			return graph.Value(b, 0), nil
+			return graph.Value(b, "value", 0), nil
 		}
 		return last.h, nil
 	}
@@ -796,7 +796,7 @@ func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
 				st.h.Cancel()
 			}
 		case 5:
-			ts := []*graph.Task[int]{pick().h, pick().h, pick().h}
+			ts := []graph.Task[int]{pick().h, pick().h, pick().h}
 			seen := 0
 			wctx, cancel := context.WithTimeout(ctx, liveness)
 			for range dynamic.AsCompleted(ts...).All(wctx) {
@@ -1002,7 +1002,7 @@ func (w *stressWorld) needs(st *stressTask) []*stressTask {
 	out := append(append(append([]*stressTask(nil), st.inputs...), st.after...), st.waited...)
 	if st.plan == planFlow {
 		for _, x := range w.all {
-			if c := x.h.Creator(); c != nil && c.Name() == st.name {
+			if c := x.h.Creator(); c != (graph.Ref{}) && c.Name() == st.name {
 				out = append(out, x)
 			}
 		}

@@ -37,16 +37,16 @@ func TestWorkflowInSynctestBubble(t *testing.T) {
 			// adds and gathers.
 			g := graph.New()
 			for i, parse := range []time.Duration{3 * time.Second, time.Second, 2 * time.Second} {
-				graph.Go(g, fmt.Sprint("file", i), func(ctx context.Context) ([]int, error) {
+				graph.Add(g, fmt.Sprint("file", i), func(ctx context.Context) ([]int, error) {
 					time.Sleep(parse) // no real time passes
-					var items []*graph.Task[int]
+					var items []graph.Task[int]
 					for j := range i + 1 {
-						items = append(items, graph.Go(dynamic.Scope(ctx), fmt.Sprintf("item%d.%d", i, j), func(context.Context) (int, error) {
+						items = append(items, graph.Add(dynamic.Scope(ctx), fmt.Sprintf("item%d.%d", i, j), func(context.Context) (int, error) {
 							time.Sleep(time.Duration(100*i+10*j+7) * time.Millisecond)
 							return j, nil
 						}, graph.Priority(10)))
 					}
-					return dynamic.Gather(ctx, items, dynamic.Raise)
+					return dynamic.Gather(ctx, dynamic.Raise, items...)
 				})
 			}
 			if err := exec.Run(t.Context(), g, exec.Workers(2), exec.Observe(record)); err != nil {
@@ -69,7 +69,7 @@ func TestWorkflowInSynctestBubble(t *testing.T) {
 func TestREADMESynctestSample(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := graph.New()
-		parse := graph.Go(g, "parse", func(ctx context.Context) (int, error) {
+		parse := graph.Add(g, "parse", func(ctx context.Context) (int, error) {
 			time.Sleep(3 * time.Second) // no real time passes
 			return 42, nil
 		})

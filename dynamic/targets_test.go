@@ -20,16 +20,16 @@ import (
 // read, then released by the reader as usual).
 
 // readFunc reads a task's result by handle.
-type readFunc func(ctx context.Context, t *graph.Task[int]) (int, error)
+type readFunc func(ctx context.Context, t graph.Task[int]) (int, error)
 
 // readers are the ways of reading a child's result by handle that hold it.
 var readers = []struct {
 	name string
 	read readFunc
 }{
-	{"Wait", func(ctx context.Context, t *graph.Task[int]) (int, error) { return t.Wait(ctx) }},
-	{"Gather", func(ctx context.Context, t *graph.Task[int]) (int, error) {
-		vs, err := dynamic.Gather(ctx, []*graph.Task[int]{t}, dynamic.Raise)
+	{"Wait", func(ctx context.Context, t graph.Task[int]) (int, error) { return t.Wait(ctx) }},
+	{"Gather", func(ctx context.Context, t graph.Task[int]) (int, error) {
+		vs, err := dynamic.Gather(ctx, dynamic.Raise, t)
 		if err != nil {
 			return 0, err
 		}
@@ -56,7 +56,7 @@ func runParent(t *testing.T, workers int, body func(ctx context.Context, child f
 	g := graph.New()
 	var runs atomic.Int32
 	child := func(context.Context) (int, error) { runs.Add(1); return 20, nil }
-	parent := graph.Go(g, "parent", func(ctx context.Context) (int, error) { return body(ctx, child) })
+	parent := graph.Add(g, "parent", func(ctx context.Context) (int, error) { return body(ctx, child) })
 	if err := run(t, g, exec.Workers(workers), exec.Targets(parent)); err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -68,10 +68,10 @@ func TestWaitReadsAReleasedResultAgain(t *testing.T) {
 	eachReader(t, func(t *testing.T, read readFunc, workers int) {
 		runs := runParent(t, workers, func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
 			s := dynamic.Scope(ctx)
-			child := graph.Go(s, "child", fn)
-			reader := graph.Go1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+			child := graph.Add(s, "child", fn)
+			reader := graph.Add1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 			// Once the reader has run, the child's result is gone.
-			if err := graph.Await(ctx, reader); err != nil {
+			if err := dynamic.WaitAll(ctx, reader); err != nil {
 				return 0, err
 			}
 			if _, err := child.Result(); !errors.Is(err, graph.ErrReleased) {
@@ -88,7 +88,7 @@ func TestWaitReadsAReleasedResultAgain(t *testing.T) {
 
 func TestWaitHoldsAResultUntilRead(t *testing.T) {
 	eachReader(t, func(t *testing.T, read readFunc, workers int) {
-		var reader *graph.Task[int]
+		var reader graph.Task[int]
 		runs := runParent(t, workers, func(ctx context.Context, fn func(context.Context) (int, error)) (int, error) {
 			s := dynamic.Scope(ctx)
 			// With one worker: first outranks the child, so the parent
@@ -96,9 +96,9 @@ func TestWaitHoldsAResultUntilRead(t *testing.T) {
 			// done, the reader outranks the parent's resumption, so it
 			// reads the child (and would release it) before the parent
 			// does.
-			graph.Go(s, "first", func(context.Context) (int, error) { return 0, nil }, graph.Priority(2))
-			child := graph.Go(s, "child", fn)
-			reader = graph.Go1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil }, graph.Priority(1))
+			graph.Add(s, "first", func(context.Context) (int, error) { return 0, nil }, graph.Priority(2))
+			child := graph.Add(s, "child", fn)
+			reader = graph.Add1(s, "reader", child, func(_ context.Context, x int) (int, error) { return x + 1, nil }, graph.Priority(1))
 			v, err := read(ctx, child)
 			return v + 1, err
 		})
@@ -116,11 +116,11 @@ func TestWaitHoldsAResultUntilRead(t *testing.T) {
 // with Wait once the reader has run.
 func TestClientWaitReadsAReleasedResultAgain(t *testing.T) {
 	g := graph.New()
-	anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+	anchor := graph.Add(g, "anchor", func(context.Context) (int, error) { return 0, nil })
 	e := start(t, g, exec.Workers(2), exec.Targets(anchor))
 	var runs atomic.Int32
-	task := graph.Go(g, "task", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
-	reader := graph.Go1(g, "reader", task, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	task := graph.Add(g, "task", func(context.Context) (int, error) { runs.Add(1); return 20, nil })
+	reader := graph.Add1(g, "reader", task, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 	if v, err := reader.Wait(t.Context()); v != 21 || err != nil {
 		t.Fatalf("reader: %d, %v; want 21", v, err)
 	}

@@ -17,13 +17,13 @@ import (
 
 // waitFunc is one of the ways a task waits for the children it spawned,
 // returning their results in order.
-type waitFunc func(ctx context.Context, kids []*graph.Task[int]) ([]int, error)
+type waitFunc func(ctx context.Context, kids []graph.Task[int]) ([]int, error)
 
 var waits = []struct {
 	name string
 	wait waitFunc
 }{
-	{"Task.Wait", func(ctx context.Context, kids []*graph.Task[int]) ([]int, error) {
+	{"Task.Wait", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
 		out := make([]int, len(kids))
 		for i, k := range kids {
 			v, err := k.Wait(ctx)
@@ -34,30 +34,26 @@ var waits = []struct {
 		}
 		return out, nil
 	}},
-	{"graph.Await", func(ctx context.Context, kids []*graph.Task[int]) ([]int, error) {
-		refs := make([]graph.Ref, len(kids))
-		for i, k := range kids {
-			refs[i] = k
-		}
-		if err := graph.Await(ctx, refs...); err != nil {
+	{"WaitAll", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
+		if err := dynamic.WaitAll(ctx, kids...); err != nil {
 			return nil, err
 		}
 		return results(kids)
 	}},
-	{"WaitAll", func(ctx context.Context, kids []*graph.Task[int]) ([]int, error) {
+	{"WaitAll(Refs)", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
 		refs := make([]graph.Ref, len(kids))
 		for i, k := range kids {
-			refs[i] = k
+			refs[i] = k.Ref()
 		}
 		if err := dynamic.WaitAll(ctx, refs...); err != nil {
 			return nil, err
 		}
 		return results(kids)
 	}},
-	{"Gather", func(ctx context.Context, kids []*graph.Task[int]) ([]int, error) {
-		return dynamic.Gather(ctx, kids, dynamic.Raise)
+	{"Gather", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
+		return dynamic.Gather(ctx, dynamic.Raise, kids...)
 	}},
-	{"AsCompleted", func(ctx context.Context, kids []*graph.Task[int]) ([]int, error) {
+	{"AsCompleted", func(ctx context.Context, kids []graph.Task[int]) ([]int, error) {
 		for k, err := range dynamic.AsCompleted(kids...).All(ctx) {
 			if err != nil {
 				return nil, err
@@ -70,7 +66,7 @@ var waits = []struct {
 	}},
 }
 
-func results(kids []*graph.Task[int]) ([]int, error) {
+func results(kids []graph.Task[int]) ([]int, error) {
 	out := make([]int, len(kids))
 	for i, k := range kids {
 		v, err := k.Result()
@@ -92,9 +88,9 @@ func fib(ctx context.Context, n int, wait waitFunc, g *gauge) (int, error) {
 		return n, nil
 	}
 	s := dynamic.Scope(ctx)
-	kids := []*graph.Task[int]{
-		graph.Go(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-1, wait, g) }),
-		graph.Go(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-2, wait, g) }),
+	kids := []graph.Task[int]{
+		graph.Add(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-1, wait, g) }),
+		graph.Add(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-2, wait, g) }),
 	}
 	g.out()
 	vs, err := wait(ctx, kids)
@@ -123,7 +119,7 @@ func TestFibWaitsGiveTheSlotBack(t *testing.T) {
 				}
 				g := graph.New()
 				var ga gauge
-				f := graph.Go(g, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n, w.wait, &ga) })
+				f := graph.Add(g, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n, w.wait, &ga) })
 				if err := run(t, g, exec.Workers(workers)); err != nil {
 					t.Fatalf("Run: %v", err)
 				}
@@ -153,9 +149,9 @@ func fanout(ctx context.Context, depth, maxDepth int, wait waitFunc, g *gauge) (
 		return 1, nil
 	}
 	s := dynamic.Scope(ctx)
-	kids := make([]*graph.Task[int], branch(depth))
+	kids := make([]graph.Task[int], branch(depth))
 	for i := range kids {
-		kids[i] = graph.Go(s, fmt.Sprintf("n%d.%d", depth+1, i), func(ctx context.Context) (int, error) {
+		kids[i] = graph.Add(s, fmt.Sprintf("n%d.%d", depth+1, i), func(ctx context.Context) (int, error) {
 			return fanout(ctx, depth+1, maxDepth, wait, g)
 		}, graph.Priority(depth%3))
 	}
@@ -195,7 +191,7 @@ func TestNestedFanOutNeverDeadlocks(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/workers=%d", w.name, workers), func(t *testing.T) {
 				g := graph.New()
 				var ga gauge
-				root := graph.Go(g, "n0", func(ctx context.Context) (int, error) { return fanout(ctx, 0, depth, w.wait, &ga) })
+				root := graph.Add(g, "n0", func(ctx context.Context) (int, error) { return fanout(ctx, 0, depth, w.wait, &ga) })
 				if err := run(t, g, exec.Workers(workers)); err != nil {
 					t.Fatalf("Run: %v", err)
 				}
@@ -209,7 +205,7 @@ func TestNestedFanOutNeverDeadlocks(t *testing.T) {
 				for r := range g.Tasks() {
 					d := depthOf(r.Name())
 					c := r.Creator()
-					if d == 0 && c != nil || d > 0 && (c == nil || depthOf(c.Name()) != d-1) {
+					if d == 0 && c != (graph.Ref{}) || d > 0 && (c == (graph.Ref{}) || depthOf(c.Name()) != d-1) {
 						bad++
 					}
 				}
@@ -238,15 +234,15 @@ func TestWaitersBoundedUnderLoad(t *testing.T) {
 			g := graph.New()
 			var ga gauge
 			var leaves atomic.Int32
-			tops := make([]*graph.Task[int], 24)
+			tops := make([]graph.Task[int], 24)
 			for i := range tops {
-				tops[i] = graph.Go(g, fmt.Sprint("top", i), func(ctx context.Context) (int, error) {
+				tops[i] = graph.Add(g, fmt.Sprint("top", i), func(ctx context.Context) (int, error) {
 					ga.in()
 					defer ga.out()
 					s := dynamic.Scope(ctx)
-					kids := make([]*graph.Task[int], 4)
+					kids := make([]graph.Task[int], 4)
 					for j := range kids {
-						kids[j] = graph.Go(s, "leaf", func(context.Context) (int, error) {
+						kids[j] = graph.Add(s, "leaf", func(context.Context) (int, error) {
 							ga.in()
 							defer ga.out()
 							leaves.Add(1)
@@ -255,7 +251,7 @@ func TestWaitersBoundedUnderLoad(t *testing.T) {
 						}, graph.Priority(j%2))
 					}
 					ga.out()
-					vs, err := dynamic.Gather(ctx, kids, dynamic.Raise)
+					vs, err := dynamic.Gather(ctx, dynamic.Raise, kids...)
 					ga.in()
 					if err != nil {
 						return 0, err
@@ -282,7 +278,7 @@ func TestWaitersBoundedUnderLoad(t *testing.T) {
 	g := graph.New()
 	meet := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	for i := range 2 {
-		graph.Go(g, fmt.Sprint("meet", i), func(ctx context.Context) (int, error) {
+		graph.Add(g, fmt.Sprint("meet", i), func(ctx context.Context) (int, error) {
 			close(meet[i])
 			return 0, block(ctx, meet[1-i])
 		})
@@ -309,15 +305,15 @@ func TestWaitOnOwnReaderIsDeadlock(t *testing.T) {
 		for _, workers := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/workers=%d", w.name, workers), func(t *testing.T) {
 				g := graph.New()
-				var self *graph.Task[int]
+				var self graph.Task[int]
 				var waitErr error
 				var childRan atomic.Bool
-				self = graph.Go(g, "p", func(ctx context.Context) (int, error) {
-					c := graph.Go1(dynamic.Scope(ctx), "c", self, func(_ context.Context, x int) (int, error) {
+				self = graph.Add(g, "p", func(ctx context.Context) (int, error) {
+					c := graph.Add1(dynamic.Scope(ctx), "c", self, func(_ context.Context, x int) (int, error) {
 						childRan.Store(true)
 						return x + 1, nil
 					})
-					_, waitErr = w.wait(ctx, []*graph.Task[int]{c})
+					_, waitErr = w.wait(ctx, []graph.Task[int]{c})
 					return 1, nil // give up on c: then c can run
 				})
 				if err := run(t, g, exec.Workers(workers)); err != nil {
@@ -344,10 +340,10 @@ func TestWaitOnSelfIsDeadlock(t *testing.T) {
 	for _, w := range waits {
 		t.Run(w.name, func(t *testing.T) {
 			g := graph.New()
-			var self *graph.Task[int]
+			var self graph.Task[int]
 			var waitErr error
-			self = graph.Go(g, "p", func(ctx context.Context) (int, error) {
-				_, waitErr = w.wait(ctx, []*graph.Task[int]{self})
+			self = graph.Add(g, "p", func(ctx context.Context) (int, error) {
+				_, waitErr = w.wait(ctx, []graph.Task[int]{self})
 				return 1, nil
 			})
 			if err := run(t, g, exec.Workers(1)); err != nil {
@@ -364,9 +360,9 @@ func TestWaitOnSelfIsDeadlock(t *testing.T) {
 	}
 	t.Run("WaitFirst", func(t *testing.T) {
 		g := graph.New()
-		var self *graph.Task[int]
+		var self graph.Task[int]
 		var waitErr error
-		self = graph.Go(g, "p", func(ctx context.Context) (int, error) {
+		self = graph.Add(g, "p", func(ctx context.Context) (int, error) {
 			_, waitErr = dynamic.WaitFirst(ctx, self)
 			return 1, nil
 		})
@@ -388,12 +384,12 @@ func TestWaitCycleThroughAnotherWaiter(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			var p *graph.Task[int]
+			var p graph.Task[int]
 			var pErr, c2Err error
-			p = graph.Go(g, "p", func(ctx context.Context) (int, error) {
+			p = graph.Add(g, "p", func(ctx context.Context) (int, error) {
 				s := dynamic.Scope(ctx)
-				c1 := graph.Go1(s, "c1", p, func(_ context.Context, x int) (int, error) { return x, nil })
-				c2 := graph.Go(s, "c2", func(ctx context.Context) (int, error) {
+				c1 := graph.Add1(s, "c1", p, func(_ context.Context, x int) (int, error) { return x, nil })
+				c2 := graph.Add(s, "c2", func(ctx context.Context) (int, error) {
 					_, c2Err = c1.Wait(ctx)
 					return 2, nil
 				})
@@ -427,13 +423,13 @@ func TestWaitCycleThroughAnotherWaiter(t *testing.T) {
 // gave its slot back): c2's wait sees the cycle through p's wait.
 func TestWaitCycleSeenFromTheLaterWaiter(t *testing.T) {
 	g := graph.New()
-	var p *graph.Task[int]
+	var p graph.Task[int]
 	var pErr, c2Err error
-	p = graph.Go(g, "p", func(ctx context.Context) (int, error) {
+	p = graph.Add(g, "p", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
-		c1 := graph.Go1(s, "c1", p, func(_ context.Context, x int) (int, error) { return x, nil })
-		later := graph.Go(s, "later", nop, graph.Priority(-1))
-		c2 := graph.Go1(s, "c2", later, func(ctx context.Context, _ int) (int, error) {
+		c1 := graph.Add1(s, "c1", p, func(_ context.Context, x int) (int, error) { return x, nil })
+		later := graph.Add(s, "later", nop, graph.Priority(-1))
+		c2 := graph.Add1(s, "c2", later, func(ctx context.Context, _ int) (int, error) {
 			_, c2Err = c1.Wait(ctx)
 			return 2, nil
 		})
@@ -461,9 +457,9 @@ func TestWaitCycleSeenFromTheLaterWaiter(t *testing.T) {
 // error wrapping graph.ErrNotScheduled instead of blocking.
 func TestWaitOnTaskOutsideTheRunInsideTask(t *testing.T) {
 	g := graph.New()
-	out := graph.Go(g, "out", func(context.Context) (int, error) { return 1, nil })
+	out := graph.Add(g, "out", func(context.Context) (int, error) { return 1, nil })
 	var waitErr error
-	root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
+	root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
 		_, waitErr = out.Wait(ctx)
 		return 0, nil
 	})
@@ -482,15 +478,15 @@ func TestWaitOnTaskOutsideTheRunInsideTask(t *testing.T) {
 // returns a *graph.DeadlockError instead of hanging.
 func TestAsCompletedLaterWaitCycle(t *testing.T) {
 	g := graph.New()
-	var p *graph.Task[int]
+	var p graph.Task[int]
 	var c2Err, pErr error
-	p = graph.Go(g, "p", func(ctx context.Context) (int, error) {
+	p = graph.Add(g, "p", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
-		c3 := graph.Go1(s, "c3", p, func(_ context.Context, x int) (int, error) { return x, nil })
-		c1 := graph.Go(s, "c1", nop, graph.Priority(5))
+		c3 := graph.Add1(s, "c3", p, func(_ context.Context, x int) (int, error) { return x, nil })
+		c1 := graph.Add(s, "c1", nop, graph.Priority(5))
 		// c2 runs only once p waits for the second time (p's resumption
 		// outranks it).
-		c2 := graph.Go(s, "c2", func(ctx context.Context) (int, error) {
+		c2 := graph.Add(s, "c2", func(ctx context.Context) (int, error) {
 			_, c2Err = c3.Wait(ctx)
 			return 2, nil
 		}, graph.Priority(-5))
@@ -531,20 +527,20 @@ func TestGoroutinesInsideTaskWait(t *testing.T) {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
 			var ga gauge
-			root := graph.Go(g, "root", func(ctx context.Context) (int, error) {
+			root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
 				s := dynamic.Scope(ctx)
 				results := make([]int, 6)
 				errs := make([]error, 6)
 				var wg sync.WaitGroup
 				for i := range results {
 					wg.Go(func() {
-						child := graph.Go(s, fmt.Sprint("child", i), func(ctx context.Context) (int, error) {
+						child := graph.Add(s, fmt.Sprint("child", i), func(ctx context.Context) (int, error) {
 							ga.in()
 							defer ga.out()
 							for range 20 {
 								runtime.Gosched()
 							}
-							grand := graph.Go(dynamic.Scope(ctx), "grand", func(context.Context) (int, error) {
+							grand := graph.Add(dynamic.Scope(ctx), "grand", func(context.Context) (int, error) {
 								ga.in()
 								defer ga.out()
 								runtime.Gosched()

@@ -258,7 +258,7 @@ func (r *runner) rejoin(w *worker, p *parked, handed bool) {
 // Longer cycles are found when the run stalls (see breakStall).
 func check(self *core.Node, nodes []*core.Node) error {
 	for _, n := range nodes {
-		if err := graph.Waitable(core.Key{}, n); err != nil {
+		if err := waitable(n); err != nil {
 			return err
 		}
 		if n == self {

@@ -19,9 +19,9 @@ func fib(ctx context.Context, n int) (int, error) {
 		return n, nil
 	}
 	s := dynamic.Scope(ctx)
-	x := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-1) })
-	y := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-2) })
-	if err := graph.Await(ctx, x, y); err != nil {
+	x := graph.Add(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-1) })
+	y := graph.Add(s, "fib", func(ctx context.Context) (int, error) { return fib(ctx, n-2) })
+	if err := dynamic.WaitAll(ctx, x, y); err != nil {
 		return 0, err
 	}
 	a, err1 := x.Result()
@@ -36,7 +36,7 @@ func TestAwaitNestedFanOutNeverDeadlocks(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			root := graph.Go(g, "fib", func(ctx context.Context) (int, error) { return fib(ctx, 15) })
+			root := graph.Add(g, "fib", func(ctx context.Context) (int, error) { return fib(ctx, 15) })
 			if err := runGuarded(t, t.Context(), g, exec.Workers(workers)); err != nil {
 				t.Fatal(err)
 			}
@@ -55,9 +55,9 @@ func TestAwaitNestedFanOutNeverDeadlocks(t *testing.T) {
 // own result gets a *graph.DeadlockError instead of hanging.
 func TestAwaitOwnResultIsDeadlock(t *testing.T) {
 	g := graph.New()
-	var self *graph.Task[int]
-	self = graph.Go(g, "self", func(ctx context.Context) (int, error) {
-		child := graph.Go1(dynamic.Scope(ctx), "child", self, func(_ context.Context, x int) (int, error) { return x, nil })
+	var self graph.Task[int]
+	self = graph.Add(g, "self", func(ctx context.Context) (int, error) {
+		child := graph.Add1(dynamic.Scope(ctx), "child", self, func(_ context.Context, x int) (int, error) { return x, nil })
 		_, err := child.Wait(ctx)
 		return 0, err
 	})
@@ -78,20 +78,20 @@ func TestCycleThroughAClaimIsFound(t *testing.T) {
 	for round := range 20 {
 		g := graph.New()
 		started, otherRuns := make(chan struct{}), make(chan struct{})
-		var parent, other, child *graph.Task[int]
+		var parent, other, child graph.Task[int]
 		var otherErr, childErr error
-		parent = graph.Go(g, "parent", func(ctx context.Context) (int, error) {
+		parent = graph.Add(g, "parent", func(ctx context.Context) (int, error) {
 			if err := blockUntil(ctx, otherRuns); err != nil { // so that the child cannot claim it
 				return 0, err
 			}
-			child = graph.Go(dynamic.Scope(ctx), "child", func(ctx context.Context) (int, error) {
+			child = graph.Add(dynamic.Scope(ctx), "child", func(ctx context.Context) (int, error) {
 				close(started)
 				_, childErr = other.Wait(ctx)
 				return 0, childErr
 			})
 			return child.Wait(ctx)
 		})
-		other = graph.Go(g, "other", func(ctx context.Context) (int, error) {
+		other = graph.Add(g, "other", func(ctx context.Context) (int, error) {
 			close(otherRuns)
 			if err := blockUntil(ctx, started); err != nil {
 				return 0, err

@@ -14,7 +14,7 @@ import (
 )
 
 // TestBadInputNeverPanics calls every exported function and method of the
-// package with nil and zero values, typed-nil handles and observers, nil
+// package with nil and zero values, zero handles, typed-nil observers, nil
 // contexts and options, tasks of no graph or of another graph, and a
 // worker count out of range: each returns an error naming the problem or,
 // where it returns none, does nothing. Runs are bounded (runGuarded), so
@@ -22,16 +22,15 @@ import (
 func TestBadInputNeverPanics(t *testing.T) {
 	ctx := t.Context()
 	fn := func(context.Context) (int, error) { return 1, nil }
-	newGraph := func() (*graph.Graph, *graph.Task[int]) {
+	newGraph := func() (*graph.Graph, graph.Task[int]) {
 		g := graph.New()
-		return g, graph.Go(g, "a", fn)
+		return g, graph.Add(g, "a", fn)
 	}
-	var nilTask *graph.Task[int]
-	var zeroTask graph.Task[int]
+	var nilTask graph.Task[int] // the zero Task: no task
 	var nilExec *exec.Execution
 	var zeroExec exec.Execution
 	var nilRec *recorder
-	unbuilt := graph.Go1(graph.New(), "unbuilt", nilTask, func(_ context.Context, x int) (int, error) { return x, nil })
+	unbuilt := graph.Add1(graph.New(), "unbuilt", nilTask, func(_ context.Context, x int) (int, error) { return x, nil })
 	_, foreign := newGraph()
 	run := func(opts ...exec.Option) error {
 		g, _ := newGraph()
@@ -47,19 +46,18 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "Run(nil graph)", Call: func() error { return exec.Run(ctx, nil) }, Text: "nil graph"},
 		{Name: "Start(nil graph)", Call: func() error { _, err := exec.Start(ctx, nil); return err }, Text: "nil graph"},
 		{Name: "Run(zero graph)", Call: func() error { return exec.Run(ctx, &graph.Graph{}) }},
-		{Name: "nil Option", Call: func() error { return run(nil) }, Text: "nil option"},
-		{Name: "Workers(0)", Call: func() error { return run(exec.Workers(0)) }, Text: "at least 1"},
-		{Name: "Workers(-1)", Call: func() error { return run(exec.Workers(-1)) }, Text: "at least 1"},
-		{Name: "Targets(nil)", Call: func() error { return run(exec.Targets(nil)) }, Want: graph.ErrNilInput, Text: "target 0"},
-		{Name: "Targets(nil *Task)", Call: func() error {
+		{Name: "zero Option", Call: func() error { return run(exec.Option{}) }},
+		{Name: "Workers(0)", Call: func() error { return run(exec.Workers(0)) }, Want: graph.ErrInvalidOption, Text: "Workers(0)"},
+		{Name: "Workers(-1)", Call: func() error { return run(exec.Workers(-1)) }, Want: graph.ErrInvalidOption, Text: "Workers(-1)"},
+		{Name: "Targets(zero Ref)", Call: func() error { return run(exec.Targets(graph.Ref{})) }, Want: graph.ErrNoTask, Text: "target 0"},
+		{Name: "Targets(a, zero Task)", Call: func() error {
 			g, a := newGraph()
 			return runGuarded(t, ctx, g, exec.Targets(a, nilTask))
-		}, Want: graph.ErrNilInput, Text: "target 1"},
-		{Name: "Targets(zero Task)", Call: func() error { return run(exec.Targets(&zeroTask)) }, Want: graph.ErrOtherGraph, Text: "no graph"},
-		{Name: "Targets(unbuilt Task)", Call: func() error { return run(exec.Targets(unbuilt)) }, Want: graph.ErrNilInput, Text: "could not be built"},
+		}, Want: graph.ErrInvalidOption, Text: "target 1"},
+		{Name: "Targets(unbuilt Task)", Call: func() error { return run(exec.Targets(unbuilt)) }, Want: graph.ErrNoTask, Text: "could not be built"},
 		{Name: "Targets(another graph's Task)", Call: func() error { return run(exec.Targets(foreign)) }, Want: graph.ErrOtherGraph, Text: "a"},
-		{Name: "Targets()", Call: func() error { return run(exec.Targets()) }},
-		{Name: "Observe(nil)", Call: func() error { return run(exec.Observe(nil)) }, Text: "observer 0 is nil"},
+		{Name: "Targets()", Call: func() error { return run(exec.Targets[graph.Ref]()) }},
+		{Name: "Observe(nil)", Call: func() error { return run(exec.Observe(nil)) }, Want: graph.ErrInvalidOption, Text: "observer 0 is nil"},
 		{Name: "Observe(nil pointer)", Call: func() error { return run(exec.Observe(&recorder{}, nilRec)) }, Text: "observer 1 is nil"},
 		{Name: "Observe(nil ObserverFunc)", Call: func() error { return run(exec.Observe(exec.ObserverFunc(nil))) }, Text: "observer 0 is nil"},
 		{Name: "Observe()", Call: func() error { return run(exec.Observe()) }},
@@ -86,15 +84,12 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "zero Execution.Stop", Call: func() error { zeroExec.Stop(); return nil }},
 		{Name: "zero Execution.Done", Call: func() error { <-zeroExec.Done(); return nil }},
 
-		// A flow whose function names a task that is nil, zero or unbuilt.
-		{Name: "Flow returning nil", Call: func() error {
-			return flowReturning(t, func(graph.Builder) *graph.Task[int] { return nil })
-		}, Want: graph.ErrNilInput, Text: "flow"},
+		// A flow whose function names a task that is zero or unbuilt.
 		{Name: "Flow returning a zero Task", Call: func() error {
-			return flowReturning(t, func(graph.Builder) *graph.Task[int] { return &graph.Task[int]{} })
-		}, Want: graph.ErrOtherGraph},
+			return flowReturning(t, func(graph.Builder) graph.Task[int] { return graph.Task[int]{} })
+		}, Want: graph.ErrNoTask, Text: "flow"},
 		{Name: "Flow returning an unbuilt Task", Call: func() error {
-			return flowReturning(t, func(b graph.Builder) *graph.Task[int] { return graph.Go[int](b, "nofn", nil) })
+			return flowReturning(t, func(b graph.Builder) graph.Task[int] { return graph.Add[int](b, "nofn", nil) })
 		}, Want: graph.ErrNilFunc, Text: "nofn"},
 
 		// Errors' methods on nil pointers.
@@ -112,9 +107,9 @@ func TestBadInputNeverPanics(t *testing.T) {
 
 // flowReturning runs a flow whose function returns what result returns,
 // and returns the flow's error.
-func flowReturning(t *testing.T, result func(graph.Builder) *graph.Task[int]) error {
+func flowReturning(t *testing.T, result func(graph.Builder) graph.Task[int]) error {
 	g := graph.New()
-	f := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
+	f := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
 		return result(b), nil
 	})
 	if err := runGuarded(t, t.Context(), g); err == nil {

@@ -41,7 +41,7 @@ func BenchmarkObserve(b *testing.B) {
 					b.StopTimer()
 					g := graph.New()
 					for range n {
-						graph.Go(g, "t", fn)
+						graph.Add(g, "t", fn)
 					}
 					opts := append(o.make(), exec.Workers(workers))
 					b.StartTimer()

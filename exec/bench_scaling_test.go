@@ -40,7 +40,7 @@ func BenchmarkScaling(b *testing.B) {
 					b.StopTimer()
 					g := graph.New()
 					for range tasks {
-						graph.Go(g, "t", fn)
+						graph.Add(g, "t", fn)
 					}
 					b.StartTimer()
 					t0 := time.Now()

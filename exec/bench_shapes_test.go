@@ -58,9 +58,9 @@ func benchShapes(sc benchScale) []benchShape {
 				return dst
 			},
 			build: func(g *graph.Graph, f benchFns) {
-				t := graph.Go(g, "chain", f.f0)
+				t := graph.Add(g, "chain", f.f0)
 				for i := 1; i < sc.n; i++ {
-					t = graph.Go1(g, "chain", t, f.f1)
+					t = graph.Add1(g, "chain", t, f.f1)
 				}
 			},
 		},
@@ -73,10 +73,10 @@ func benchShapes(sc benchScale) []benchShape {
 				return dst
 			},
 			build: func(g *graph.Graph, f benchFns) {
-				ts := make([]*graph.Task[int], tree)
-				ts[0] = graph.Go(g, "tree", f.f0)
+				ts := make([]graph.Task[int], tree)
+				ts[0] = graph.Add(g, "tree", f.f0)
 				for i := 1; i < tree; i++ {
-					ts[i] = graph.Go1(g, "tree", ts[(i-1)/2], f.f1)
+					ts[i] = graph.Add1(g, "tree", ts[(i-1)/2], f.f1)
 				}
 			},
 		},
@@ -85,7 +85,24 @@ func benchShapes(sc benchScale) []benchShape {
 			succ: func(i int32, dst []int32) []int32 { return dst },
 			build: func(g *graph.Graph, f benchFns) {
 				for range sc.n {
-					graph.Go(g, "indep", f.f0)
+					graph.Add(g, "indep", f.f0)
+				}
+			},
+		},
+		{
+			// indep as users write it: each task a new closure capturing
+			// its own index, so building allocates one per task (Taskflow's
+			// side captures the index in its std::function).
+			name: "indepclo", n: sc.n, edges: 0,
+			succ: func(i int32, dst []int32) []int32 { return dst },
+			build: func(g *graph.Graph, f benchFns) {
+				c := f.c
+				for i := range sc.n {
+					graph.Add(g, "indepclo", func(context.Context) (int, error) {
+						c.Add(1)
+						benchSink.Store(int64(i))
+						return 0, nil
+					})
 				}
 			},
 		},
@@ -102,19 +119,19 @@ func benchShapes(sc benchScale) []benchShape {
 				return dst
 			},
 			build: func(g *graph.Graph, f benchFns) {
-				row := make([]*graph.Task[int], k) // row[j]: the last task of column j
+				row := make([]graph.Task[int], k) // row[j]: the last task of column j
 				for i := range k {
 					for j := range k {
-						var t *graph.Task[int]
+						var t graph.Task[int]
 						switch {
 						case i == 0 && j == 0:
-							t = graph.Go(g, "wave", f.f0)
+							t = graph.Add(g, "wave", f.f0)
 						case i == 0:
-							t = graph.Go1(g, "wave", row[j-1], f.f1)
+							t = graph.Add1(g, "wave", row[j-1], f.f1)
 						case j == 0:
-							t = graph.Go1(g, "wave", row[0], f.f1)
+							t = graph.Add1(g, "wave", row[0], f.f1)
 						default:
-							t = graph.Go2(g, "wave", row[j], row[j-1], f.f2)
+							t = graph.Add2(g, "wave", row[j], row[j-1], f.f2)
 						}
 						row[j] = t
 					}
@@ -128,6 +145,7 @@ func benchShapes(sc benchScale) []benchShape {
 // each, passing ints along. They are built once per run and shared by all
 // tasks, so building a task allocates no closure.
 type benchFns struct {
+	c  *atomic.Int64 // what they add to, for shapes that make a closure per task
 	f0 func(context.Context) (int, error)
 	f1 func(context.Context, int) (int, error)
 	f2 func(context.Context, int, int) (int, error)
@@ -135,11 +153,16 @@ type benchFns struct {
 
 func newBenchFns(c *atomic.Int64) benchFns {
 	return benchFns{
+		c:  c,
 		f0: func(context.Context) (int, error) { c.Add(1); return 0, nil },
 		f1: func(_ context.Context, x int) (int, error) { c.Add(1); return x, nil },
 		f2: func(_ context.Context, x, y int) (int, error) { c.Add(1); return x + y, nil },
 	}
 }
+
+// benchSink keeps indepclo's captured index observable, so that the
+// compiler cannot drop it from the closure.
+var benchSink atomic.Int64
 
 // benchAdj is a shape as a compressed adjacency list: the consumers of task
 // i are to[off[i]:off[i+1]], and indeg[i] is how many inputs it has.

@@ -162,9 +162,9 @@ func benchFib(ctx context.Context, n int, c *atomic.Int64) (int, error) {
 		return n, nil
 	}
 	s := dynamic.Scope(ctx)
-	x := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n-1, c) })
-	y := graph.Go(s, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n-2, c) })
-	if err := graph.Await(ctx, x, y); err != nil {
+	x := graph.Add(s, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n-1, c) })
+	y := graph.Add(s, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n-2, c) })
+	if err := dynamic.WaitAll(ctx, x, y); err != nil {
 		return 0, err
 	}
 	u, err := x.Result()
@@ -248,14 +248,14 @@ func benchFibRun(b *testing.B, n, workers int) {
 	for range b.N {
 		type built struct {
 			g    *graph.Graph
-			root *graph.Task[int]
+			root graph.Task[int]
 			c    *atomic.Int64
 		}
 		benchOp(b, &m,
 			func() built {
 				c := new(atomic.Int64)
 				g := graph.New()
-				root := graph.Go(g, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n, c) })
+				root := graph.Add(g, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n, c) })
 				return built{g, root, c}
 			},
 			func(x built) int {
@@ -290,7 +290,7 @@ func BenchmarkSubmit(b *testing.B) {
 						b.Fatal(err)
 					}
 					for range n {
-						graph.Go(g, "submit", f.f0)
+						graph.Add(g, "submit", f.f0)
 					}
 					e.Close()
 					if err := e.Wait(); err != nil {

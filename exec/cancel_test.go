@@ -22,11 +22,11 @@ func TestCancelStartsNothingAfterCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var late atomic.Int32
 		g := graph.New()
-		first := graph.Go(g, "first", func(context.Context) (int, error) { cancel(); return 1, nil }, graph.Priority(1))
-		next := graph.Go1(g, "next", first, func(_ context.Context, x int) (int, error) { late.Add(1); return x, nil })
-		var rest []*graph.Task[int]
+		first := graph.Add(g, "first", func(context.Context) (int, error) { cancel(); return 1, nil }, graph.Priority(1))
+		next := graph.Add1(g, "next", first, func(_ context.Context, x int) (int, error) { late.Add(1); return x, nil })
+		var rest []graph.Task[int]
 		for k := range 10 {
-			rest = append(rest, graph.Go(g, fmt.Sprint("r", k), func(context.Context) (int, error) { late.Add(1); return k, nil }))
+			rest = append(rest, graph.Add(g, fmt.Sprint("r", k), func(context.Context) (int, error) { late.Add(1); return k, nil }))
 		}
 		err := runGuarded(t, ctx, g, exec.Workers(1))
 		cancel()
@@ -53,7 +53,7 @@ func TestCancelledContextStartsNothing(t *testing.T) {
 		var ran atomic.Int32
 		g := graph.New()
 		for k := range 8 {
-			graph.Go(g, fmt.Sprint("t", k), func(context.Context) (int, error) { ran.Add(1); return k, nil })
+			graph.Add(g, fmt.Sprint("t", k), func(context.Context) (int, error) { ran.Add(1); return k, nil })
 		}
 		err := runGuarded(t, ctx, g, exec.Workers(2))
 		if !errors.Is(err, context.Canceled) {
@@ -74,13 +74,13 @@ func TestCancelReachesRunningTasks(t *testing.T) {
 	running := make(chan struct{})
 	var sawDone atomic.Bool
 	g := graph.New()
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) {
 		close(running)
 		err := blockUntil(ctx, nil)
 		sawDone.Store(errors.Is(err, context.Canceled))
 		return 0, err
 	})
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
 	done := make(chan error, 1)
 	go func() { done <- exec.Run(ctx, g, exec.Workers(2)) }()
 	awaitClosed(t, running, "task a to start")
@@ -115,13 +115,13 @@ func TestCancelMarksQueuedTasksCancelled(t *testing.T) {
 		running := make(chan struct{})
 		var late atomic.Int32
 		g := graph.New()
-		graph.Go(g, "busy", func(ctx context.Context) (int, error) {
+		graph.Add(g, "busy", func(ctx context.Context) (int, error) {
 			close(running)
 			return 0, blockUntil(ctx, nil)
 		}, graph.Priority(1))
-		var queued []*graph.Task[int]
+		var queued []graph.Task[int]
 		for k := range 5 {
-			queued = append(queued, graph.Go(g, fmt.Sprint("q", k), func(context.Context) (int, error) { late.Add(1); return k, nil }))
+			queued = append(queued, graph.Add(g, fmt.Sprint("q", k), func(context.Context) (int, error) { late.Add(1); return k, nil }))
 		}
 		done := make(chan error, 1)
 		go func() { done <- exec.Run(ctx, g, exec.Workers(1)) }()
@@ -158,14 +158,14 @@ func TestDeadlineEndsRun(t *testing.T) {
 	defer cancel()
 	g := graph.New()
 	wait := func(ctx context.Context) (int, error) { return 0, blockUntil(ctx, nil) }
-	a := graph.Go(g, "a", wait)
-	b := graph.Go(g, "b", wait)
-	graph.Go2(g, "c", a, b, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+	a := graph.Add(g, "a", wait)
+	b := graph.Add(g, "b", wait)
+	graph.Add2(g, "c", a, b, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
 	err := runGuarded(t, ctx, g, exec.Workers(2))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run = %v, want context.DeadlineExceeded", err)
 	}
-	for _, h := range []*graph.Task[int]{a, b} {
+	for _, h := range []graph.Task[int]{a, b} {
 		if !errors.Is(h.Err(), context.DeadlineExceeded) {
 			t.Errorf("%s: Err() = %v, want context.DeadlineExceeded", h.Name(), h.Err())
 		}
@@ -179,8 +179,8 @@ func TestDeadlineMarksQueuedTasks(t *testing.T) {
 	for round := range 10 {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Millisecond)
 		g := graph.New()
-		graph.Go(g, "busy", func(ctx context.Context) (int, error) { return 0, blockUntil(ctx, nil) }, graph.Priority(1))
-		queued := graph.Go(g, "queued", func(context.Context) (int, error) { return 1, nil })
+		graph.Add(g, "busy", func(ctx context.Context) (int, error) { return 0, blockUntil(ctx, nil) }, graph.Priority(1))
+		queued := graph.Add(g, "queued", func(context.Context) (int, error) { return 1, nil })
 		err := runGuarded(t, ctx, g, exec.Workers(1))
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -196,15 +196,15 @@ func TestDeadlineMarksQueuedTasks(t *testing.T) {
 // each running body, cancels ctx with cause once all have started, and
 // returns the tasks and Run's error. No task is queued when the cancel
 // comes: every task of the run is running.
-func runCancelledWhileRunning(t *testing.T, k int, cause error, body func(ctx context.Context) (int, error)) ([]*graph.Task[int], error) {
+func runCancelledWhileRunning(t *testing.T, k int, cause error, body func(ctx context.Context) (int, error)) ([]graph.Task[int], error) {
 	t.Helper()
 	ctx, cancel := context.WithCancelCause(t.Context())
 	defer cancel(nil)
 	g := graph.New()
 	started := make(chan struct{}, k)
-	var ts []*graph.Task[int]
+	var ts []graph.Task[int]
 	for i := range k {
-		ts = append(ts, graph.Go(g, fmt.Sprint("t", i), func(ctx context.Context) (int, error) {
+		ts = append(ts, graph.Add(g, fmt.Sprint("t", i), func(ctx context.Context) (int, error) {
 			started <- struct{}{}
 			return body(ctx)
 		}))
@@ -287,9 +287,9 @@ func TestCancelAfterTheEndReturnsNil(t *testing.T) {
 	for round := range 20 {
 		ctx, cancel := context.WithCancel(t.Context())
 		g := graph.New()
-		var ts []*graph.Task[int]
+		var ts []graph.Task[int]
 		for i := range 4 {
-			ts = append(ts, graph.Go(g, fmt.Sprint("t", i), func(context.Context) (int, error) { return i, nil }))
+			ts = append(ts, graph.Add(g, fmt.Sprint("t", i), func(context.Context) (int, error) { return i, nil }))
 		}
 		e, err := exec.Start(ctx, g, exec.Workers(2))
 		if err != nil {
@@ -327,7 +327,7 @@ func TestCancelledTaskThatSucceedsAnyway(t *testing.T) {
 func TestStopWhileEveryTaskRunsReturnsCanceled(t *testing.T) {
 	g := graph.New()
 	started := make(chan struct{})
-	graph.Go(g, "t", func(ctx context.Context) (int, error) {
+	graph.Add(g, "t", func(ctx context.Context) (int, error) {
 		close(started)
 		return 0, blockUntil(ctx, nil)
 	})

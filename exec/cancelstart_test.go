@@ -16,8 +16,8 @@ import (
 func TestCancelBeforeStartNeverStarts(t *testing.T) {
 	g := graph.New()
 	ran := false
-	task := graph.Go(g, "t", func(context.Context) (int, error) { ran = true; return 1, nil })
-	cg := g.Core(core.Key{})
+	task := graph.Add(g, "t", func(context.Context) (int, error) { ran = true; return 1, nil })
+	cg := graphCore(g)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := newRunner(ctx, cg, &config{workers: 1})
@@ -25,7 +25,7 @@ func TestCancelBeforeStartNeverStarts(t *testing.T) {
 	if err := cg.Begin(r, nil); err != nil {
 		t.Fatal(err)
 	}
-	n := task.Core(core.Key{})
+	n := refNode(task.Ref())
 	if !n.CAS(core.Ready, core.Running) {
 		t.Fatalf("task is %v, want ready", n.State())
 	}

@@ -19,7 +19,7 @@
 //
 //   - At most Workers(n) task functions run at once (default
 //     runtime.GOMAXPROCS(0)). A task that waits for other tasks (Task.Wait,
-//     graph.Await, the dynamic package) gives its slot back while it waits
+//     the dynamic package's waits) gives its slot back while it waits
 //     and queues for one again, at its own priority, before it goes on;
 //     an awaited task that is ready and outranked by nothing runs at once
 //     on the waiter's own slot. Nested waits of any depth never deadlock a

@@ -18,7 +18,7 @@ import (
 // and Run's *exec.Error, which names the task.
 func TestTaskErrorReachesCallerThroughEveryPath(t *testing.T) {
 	g := graph.New()
-	bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("fetching: %w", errBoom) })
+	bad := graph.Add(g, "bad", func(context.Context) (int, error) { return 0, fmt.Errorf("fetching: %w", errBoom) })
 	err := runGuarded(t, t.Context(), g)
 
 	if s := bad.State(); s != graph.Failed {
@@ -54,9 +54,9 @@ func TestTaskErrorReachesCallerThroughEveryPath(t *testing.T) {
 // panic with an error value unwraps to it, and that the run goes on.
 func TestPanicBecomesPanicError(t *testing.T) {
 	g := graph.New()
-	p := graph.Go(g, "p", func(context.Context) (int, error) { panic("oops") })
-	pe := graph.Go(g, "pe", func(context.Context) (int, error) { panic(fmt.Errorf("wrapped: %w", errBoom)) })
-	ok := graph.Go(g, "ok", func(context.Context) (int, error) { return 1, nil })
+	p := graph.Add(g, "p", func(context.Context) (int, error) { panic("oops") })
+	pe := graph.Add(g, "pe", func(context.Context) (int, error) { panic(fmt.Errorf("wrapped: %w", errBoom)) })
+	ok := graph.Add(g, "ok", func(context.Context) (int, error) { return 1, nil })
 	err := runGuarded(t, t.Context(), g, exec.Workers(2))
 
 	var perr *graph.PanicError
@@ -90,19 +90,19 @@ func TestConsumersOfFailedTaskAreSkipped(t *testing.T) {
 			var ran atomic.Int32
 			inc := func(_ context.Context, x int) (int, error) { ran.Add(1); return x + 1, nil }
 			g := graph.New()
-			a := graph.Go(g, "a", func(context.Context) (int, error) { return 0, errBoom })
-			b := graph.Go1(g, "b", a, inc)
-			c := graph.Go1(g, "c", b, inc)
-			d := graph.Go1(g, "d", a, inc)
-			e := graph.Go2(g, "e", c, d, func(_ context.Context, x, y int) (int, error) { ran.Add(1); return x + y, nil })
-			other := graph.Go(g, "other", func(context.Context) (int, error) { return 7, nil })
-			indep := graph.Go1(g, "indep", other, func(_ context.Context, x int) (int, error) { return x * 2, nil })
+			a := graph.Add(g, "a", func(context.Context) (int, error) { return 0, errBoom })
+			b := graph.Add1(g, "b", a, inc)
+			c := graph.Add1(g, "c", b, inc)
+			d := graph.Add1(g, "d", a, inc)
+			e := graph.Add2(g, "e", c, d, func(_ context.Context, x, y int) (int, error) { ran.Add(1); return x + y, nil })
+			other := graph.Add(g, "other", func(context.Context) (int, error) { return 7, nil })
+			indep := graph.Add1(g, "indep", other, func(_ context.Context, x int) (int, error) { return x * 2, nil })
 			err := runGuarded(t, t.Context(), g, exec.Workers(workers))
 
 			if n := ran.Load(); n != 0 {
 				t.Errorf("%d consumers of the failed task ran", n)
 			}
-			for _, h := range []*graph.Task[int]{b, c, d, e} {
+			for _, h := range []graph.Task[int]{b, c, d, e} {
 				var se *graph.SkipError
 				if !errors.As(h.Err(), &se) {
 					t.Errorf("%s: Err() = %v (%T), want *graph.SkipError", h.Name(), h.Err(), h.Err())
@@ -137,8 +137,8 @@ func TestConsumersOfFailedTaskAreSkipped(t *testing.T) {
 func TestRunErrorListsEveryFailure(t *testing.T) {
 	errA, errB := errors.New("a broke"), errors.New("b broke")
 	g := graph.New()
-	graph.Go(g, "a", func(context.Context) (int, error) { return 0, errA })
-	graph.Go(g, "b", func(context.Context) (int, error) { return 0, errB })
+	graph.Add(g, "a", func(context.Context) (int, error) { return 0, errA })
+	graph.Add(g, "b", func(context.Context) (int, error) { return 0, errB })
 	err := runGuarded(t, t.Context(), g, exec.Workers(2))
 	if !errors.Is(err, errA) || !errors.Is(err, errB) {
 		t.Fatalf("Run = %v, want both failures", err)
@@ -156,10 +156,10 @@ func TestStopOnErrorStartsNothingAfterFailure(t *testing.T) {
 	for i := range 20 { // the property must hold every time, not usually
 		var started atomic.Int32
 		g := graph.New()
-		graph.Go(g, "fail", func(context.Context) (int, error) { return 0, errBoom }, graph.Priority(10))
-		var rest []*graph.Task[int]
+		graph.Add(g, "fail", func(context.Context) (int, error) { return 0, errBoom }, graph.Priority(10))
+		var rest []graph.Task[int]
 		for k := range 20 {
-			rest = append(rest, graph.Go(g, fmt.Sprint("r", k), func(context.Context) (int, error) {
+			rest = append(rest, graph.Add(g, fmt.Sprint("r", k), func(context.Context) (int, error) {
 				started.Add(1)
 				return k, nil
 			}))
@@ -186,13 +186,13 @@ func TestStopOnErrorCancelsRunningTasks(t *testing.T) {
 	running := make(chan struct{})
 	var sawCancel atomic.Bool
 	g := graph.New()
-	graph.Go(g, "long", func(ctx context.Context) (int, error) {
+	graph.Add(g, "long", func(ctx context.Context) (int, error) {
 		close(running)
 		err := blockUntil(ctx, nil)
 		sawCancel.Store(errors.Is(err, context.Canceled))
 		return 0, err
 	})
-	graph.Go(g, "fail", func(ctx context.Context) (int, error) {
+	graph.Add(g, "fail", func(ctx context.Context) (int, error) {
 		if err := blockUntil(ctx, running); err != nil {
 			return 0, err
 		}
@@ -213,15 +213,15 @@ func TestStopOnErrorCancelsRunningTasks(t *testing.T) {
 func TestKeepGoingIsTheDefault(t *testing.T) {
 	failed := make(chan struct{})
 	g := graph.New()
-	f := graph.Go(g, "fail", func(context.Context) (int, error) { defer close(failed); return 0, errBoom })
-	long := graph.Go(g, "long", func(ctx context.Context) (int, error) {
+	f := graph.Add(g, "fail", func(context.Context) (int, error) { defer close(failed); return 0, errBoom })
+	long := graph.Add(g, "long", func(ctx context.Context) (int, error) {
 		awaitErr := blockUntil(ctx, failed)
 		if awaitErr != nil {
 			return 0, awaitErr
 		}
 		return 1, ctx.Err()
 	})
-	graph.Go1(g, "after", long, func(_ context.Context, x int) (int, error) { return x, nil })
+	graph.Add1(g, "after", long, func(_ context.Context, x int) (int, error) { return x, nil })
 	err := runGuarded(t, t.Context(), g, exec.Workers(2))
 	if !errors.Is(err, errBoom) {
 		t.Fatalf("Run = %v", err)
@@ -242,13 +242,13 @@ func TestKeepGoingIsTheDefault(t *testing.T) {
 func TestRunErrorCountsAndNamesCancelledTasks(t *testing.T) {
 	g := graph.New()
 	entered := make(chan struct{})
-	running := graph.Go(g, "running", func(ctx context.Context) (int, error) {
+	running := graph.Add(g, "running", func(ctx context.Context) (int, error) {
 		close(entered)
 		<-ctx.Done()
 		return 0, ctx.Err()
 	}, graph.Cancellable(), graph.Priority(1))
-	var queued *graph.Task[int]
-	graph.Go(g, "canceller", func(ctx context.Context) (int, error) {
+	var queued graph.Task[int]
+	graph.Add(g, "canceller", func(ctx context.Context) (int, error) {
 		if err := blockUntil(ctx, entered); err != nil {
 			return 0, err
 		}
@@ -257,9 +257,9 @@ func TestRunErrorCountsAndNamesCancelledTasks(t *testing.T) {
 		}
 		return 0, nil
 	}, graph.Priority(1))
-	queued = graph.Go(g, "queued", func(context.Context) (int, error) { return 1, nil })
-	for _, in := range []*graph.Task[int]{running, queued} {
-		graph.Go1(g, "reader of "+in.Name(), in, func(_ context.Context, x int) (int, error) { return x, nil })
+	queued = graph.Add(g, "queued", func(context.Context) (int, error) { return 1, nil })
+	for _, in := range []graph.Task[int]{running, queued} {
+		graph.Add1(g, "reader of "+in.Name(), in, func(_ context.Context, x int) (int, error) { return x, nil })
 	}
 	err := runGuarded(t, t.Context(), g, exec.Workers(2))
 
@@ -296,14 +296,14 @@ func TestRunErrorCountsAndNamesCancelledTasks(t *testing.T) {
 func TestRunWhoseOnlyProblemIsACancel(t *testing.T) {
 	for _, reader := range []bool{false, true} {
 		g := graph.New()
-		var victim *graph.Task[int]
-		graph.Go(g, "canceller", func(context.Context) (int, error) {
+		var victim graph.Task[int]
+		graph.Add(g, "canceller", func(context.Context) (int, error) {
 			victim.Cancel()
 			return 0, nil
 		}, graph.Priority(1))
-		victim = graph.Go(g, "victim", func(context.Context) (int, error) { return 1, nil })
+		victim = graph.Add(g, "victim", func(context.Context) (int, error) { return 1, nil })
 		if reader {
-			graph.Go1(g, "reader", victim, func(_ context.Context, x int) (int, error) { return x, nil })
+			graph.Add1(g, "reader", victim, func(_ context.Context, x int) (int, error) { return x, nil })
 		}
 		err := runGuarded(t, t.Context(), g, exec.Workers(1))
 		var ee *exec.Error

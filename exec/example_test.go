@@ -13,16 +13,16 @@ import (
 // Build a small graph, run it, and read the results.
 func ExampleRun() {
 	g := graph.New()
-	words := graph.Value(g, []string{"task", "graphs", "that", "grow"})
-	upper := graph.Go1(g, "upper", words, func(_ context.Context, ws []string) ([]string, error) {
+	words := graph.Value(g, "value", []string{"task", "graphs", "that", "grow"})
+	upper := graph.Add1(g, "upper", words, func(_ context.Context, ws []string) ([]string, error) {
 		out := make([]string, len(ws))
 		for i, w := range ws {
 			out[i] = strings.ToUpper(w)
 		}
 		return out, nil
 	})
-	count := graph.Go1(g, "count", words, func(_ context.Context, ws []string) (int, error) { return len(ws), nil })
-	line := graph.Go2(g, "line", upper, count, func(_ context.Context, ws []string, n int) (string, error) {
+	count := graph.Add1(g, "count", words, func(_ context.Context, ws []string) (int, error) { return len(ws), nil })
+	line := graph.Add2(g, "line", upper, count, func(_ context.Context, ws []string, n int) (string, error) {
 		return fmt.Sprintf("%d words: %s", n, strings.Join(ws, " ")), nil
 	})
 
@@ -38,10 +38,10 @@ func ExampleRun() {
 // as soon as nothing needs them.
 func ExampleTargets() {
 	g := graph.New()
-	a := graph.Go(g, "load", func(context.Context) (int, error) { return 20, nil })
-	b := graph.Go1(g, "double", a, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
-	c := graph.Go1(g, "inc", b, func(_ context.Context, x int) (int, error) { return x + 2, nil })
-	unused := graph.Go(g, "unused", func(context.Context) (int, error) { return 0, nil })
+	a := graph.Add(g, "load", func(context.Context) (int, error) { return 20, nil })
+	b := graph.Add1(g, "double", a, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+	c := graph.Add1(g, "inc", b, func(_ context.Context, x int) (int, error) { return x + 2, nil })
+	unused := graph.Add(g, "unused", func(context.Context) (int, error) { return 0, nil })
 
 	if err := exec.Run(context.Background(), g, exec.Targets(c)); err != nil {
 		fmt.Println(err)
@@ -61,8 +61,8 @@ func ExampleTargets() {
 func ExampleStopOnError() {
 	errNoNetwork := errors.New("no network")
 	g := graph.New()
-	fetch := graph.Go(g, "fetch", func(context.Context) (string, error) { return "", errNoNetwork })
-	graph.Go1(g, "parse", fetch, func(_ context.Context, s string) (int, error) { return len(s), nil })
+	fetch := graph.Add(g, "fetch", func(context.Context) (string, error) { return "", errNoNetwork })
+	graph.Add1(g, "parse", fetch, func(_ context.Context, s string) (int, error) { return len(s), nil })
 
 	err := exec.Run(context.Background(), g, exec.StopOnError(), exec.Workers(1))
 	fmt.Println(errors.Is(err, errNoNetwork))
@@ -78,7 +78,7 @@ func ExampleWorkers() {
 	var order []string
 	for _, name := range []string{"low", "high", "mid"} {
 		prio := map[string]int{"low": -1, "high": 2, "mid": 0}[name]
-		graph.Go(g, name, func(context.Context) (int, error) {
+		graph.Add(g, name, func(context.Context) (int, error) {
 			order = append(order, name) // one worker: no two bodies run at once
 			return 0, nil
 		}, graph.Priority(prio))
@@ -93,8 +93,8 @@ func ExampleWorkers() {
 // Observe reports each task's life as events.
 func ExampleObserve() {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 
 	var lines []string
 	obs := exec.ObserverFunc(func(e exec.Event) {
@@ -122,11 +122,11 @@ func ExampleStart() {
 		fmt.Println(err)
 		return
 	}
-	sq := make([]*graph.Task[int], 4)
+	sq := make([]graph.Task[int], 4)
 	for i := range sq {
-		sq[i] = graph.Go(g, "square", func(context.Context) (int, error) { return i * i, nil })
+		sq[i] = graph.Add(g, "square", func(context.Context) (int, error) { return i * i, nil })
 	}
-	sum := graph.GoN(g, "sum", sq, func(_ context.Context, xs []int) (int, error) {
+	sum := graph.AddN(g, "sum", sq, func(_ context.Context, xs []int) (int, error) {
 		s := 0
 		for _, x := range xs {
 			s += x

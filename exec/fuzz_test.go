@@ -41,16 +41,12 @@ func FuzzBuildAndRun(f *testing.F) {
 		}
 		workers := 1 + int(b.next()%3)
 		opts := []exec.Option{exec.Workers(workers)}
-		var targets []*graph.Task[int]
+		var targets []graph.Task[int]
 		if b.next()%4 == 0 && len(b.tasks) > 0 {
 			for range 1 + b.next()%3 {
 				targets = append(targets, b.tasks[int(b.next())%len(b.tasks)])
 			}
-			refs := make([]graph.Ref, len(targets))
-			for i, x := range targets {
-				refs[i] = x
-			}
-			opts = append(opts, exec.Targets(refs...))
+			opts = append(opts, exec.Targets(targets...))
 		}
 		ctx, cancel := context.WithTimeoutCause(t.Context(), liveness, errFuzzLiveness)
 		defer cancel()
@@ -86,8 +82,8 @@ type fuzzBuild struct {
 	data  []byte
 	pos   int
 	g     *graph.Graph
-	tasks []*graph.Task[int] // built without error, in creation order
-	want  map[*graph.Task[int]]int
+	tasks []graph.Task[int] // built without error, in creation order
+	want  map[graph.Task[int]]int
 }
 
 func (b *fuzzBuild) next() byte {
@@ -99,9 +95,9 @@ func (b *fuzzBuild) next() byte {
 	return c
 }
 
-func (b *fuzzBuild) pick() *graph.Task[int] {
+func (b *fuzzBuild) pick() graph.Task[int] {
 	if len(b.tasks) == 0 {
-		return nil
+		return graph.Task[int]{}
 	}
 	return b.tasks[int(b.next())%len(b.tasks)]
 }
@@ -110,17 +106,17 @@ func (b *fuzzBuild) pick() *graph.Task[int] {
 // computes 1 + the sum of its inputs; want holds what it must compute. It
 // returns an error when building answered in a way it must not.
 func (b *fuzzBuild) build() error {
-	b.want = map[*graph.Task[int]]int{}
+	b.want = map[graph.Task[int]]int{}
 	for b.pos < len(b.data) && len(b.tasks) < 48 {
 		switch op := b.next() % 8; op {
 		case 0, 1, 2, 3: // a task reading up to three earlier tasks
-			var in []*graph.Task[int]
+			var in []graph.Task[int]
 			for range int(b.next() % 4) {
-				if x := b.pick(); x != nil {
+				if x := b.pick(); x.Ref() != (graph.Ref{}) {
 					in = append(in, x)
 				}
 			}
-			t := graph.GoN(b.g, "t", in, func(_ context.Context, xs []int) (int, error) {
+			t := graph.AddN(b.g, "t", in, func(_ context.Context, xs []int) (int, error) {
 				s := 1
 				for _, x := range xs {
 					s += x
@@ -135,13 +131,13 @@ func (b *fuzzBuild) build() error {
 			b.tasks = append(b.tasks, t)
 		case 4: // a value
 			v := int(b.next())
-			t := graph.Value(b.g, v)
+			t := graph.Value(b.g, "value", v)
 			b.want[t] = v
 			b.tasks = append(b.tasks, t)
 		case 5: // an ordering edge, which may close a cycle
 			x, y := b.pick(), b.pick()
-			if x != nil && y != nil {
-				if err := b.g.Order(x, y); err != nil {
+			if x.Ref() != (graph.Ref{}) && y.Ref() != (graph.Ref{}) {
+				if err := graph.Order(x, y); err != nil {
 					var ge *graph.Error
 					var ce *graph.CycleError
 					if !errors.As(err, &ge) && !errors.As(err, &ce) {
@@ -150,10 +146,10 @@ func (b *fuzzBuild) build() error {
 				}
 			}
 		case 6: // a nil input: an error on the task, and on the graph
-			graph.Go1(b.g, "nil-input", (*graph.Task[int])(nil), func(_ context.Context, x int) (int, error) { return x, nil })
+			graph.Add1(b.g, "nil-input", graph.Task[int]{}, func(_ context.Context, x int) (int, error) { return x, nil })
 		case 7: // a bad option
 			opts := []graph.Option{graph.Retries(-1, 0), graph.Timeout(0), graph.Priority(1 << 40), graph.Key("")}
-			graph.Go(b.g, "bad-option", func(context.Context) (int, error) { return 0, nil }, opts[int(b.next())%len(opts)])
+			graph.Add(b.g, "bad-option", func(context.Context) (int, error) { return 0, nil }, opts[int(b.next())%len(opts)])
 		}
 	}
 	return nil

@@ -100,16 +100,16 @@ func randomDAG(rng *rand.Rand, n, maxIn, lo, hi int) dag {
 	return d
 }
 
-// build adds d's nodes to g as GoN tasks named "t<i>" with d's priorities;
+// build adds d's nodes to g as AddN tasks named "t<i>" with d's priorities;
 // body(i, ctx) is each task's function.
-func (d dag) build(g *graph.Graph, body func(ctx context.Context, i int) (int, error)) []*graph.Task[int] {
-	ts := make([]*graph.Task[int], len(d.prio))
+func (d dag) build(g *graph.Graph, body func(ctx context.Context, i int) (int, error)) []graph.Task[int] {
+	ts := make([]graph.Task[int], len(d.prio))
 	for i := range d.prio {
-		in := make([]*graph.Task[int], len(d.in[i]))
+		in := make([]graph.Task[int], len(d.in[i]))
 		for k, j := range d.in[i] {
 			in[k] = ts[j]
 		}
-		ts[i] = graph.GoN(g, fmt.Sprintf("t%d", i), in, func(ctx context.Context, _ []int) (int, error) {
+		ts[i] = graph.AddN(g, fmt.Sprintf("t%d", i), in, func(ctx context.Context, _ []int) (int, error) {
 			return body(ctx, i)
 		}, graph.Priority(d.prio[i]))
 	}

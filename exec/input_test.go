@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 )
@@ -19,9 +20,9 @@ import (
 func TestStartRejectsBadArguments(t *testing.T) {
 	var ran atomic.Int32
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
 	other := graph.New()
-	foreign := graph.Go(other, "foreign", func(context.Context) (int, error) { return 1, nil })
+	foreign := graph.Add(other, "foreign", func(context.Context) (int, error) { return 1, nil })
 
 	for _, tc := range []struct {
 		name string
@@ -30,10 +31,9 @@ func TestStartRejectsBadArguments(t *testing.T) {
 		want string // a part of the error text
 	}{
 		{"nil graph", nil, nil, "nil graph"},
-		{"nil option", g, []exec.Option{nil}, "nil option"},
 		{"Workers(0)", g, []exec.Option{exec.Workers(0)}, "Workers(0)"},
 		{"Workers(-1)", g, []exec.Option{exec.Workers(-1)}, "Workers(-1)"},
-		{"nil target", g, []exec.Option{exec.Targets(a, nil)}, "target 1 is nil"},
+		{"nil target", g, []exec.Option{exec.Targets(a, graph.Task[int]{})}, "target 1"},
 		{"target of another graph", g, []exec.Option{exec.Targets(foreign)}, `"foreign"`},
 		{"nil observer", g, []exec.Option{exec.Observe(nil)}, "observer 0 is nil"},
 	} {
@@ -61,8 +61,8 @@ func TestStartRejectsBadArguments(t *testing.T) {
 func TestRunRefusesGraphWithBuildErrors(t *testing.T) {
 	var ran atomic.Int32
 	g := graph.New()
-	graph.Go(g, "fine", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
-	graph.Go[int](g, "nofn", nil)
+	graph.Add(g, "fine", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	graph.Add[int](g, "nofn", nil)
 	err := runGuarded(t, t.Context(), g)
 	if !errors.Is(err, graph.ErrNilFunc) || !strings.Contains(err.Error(), "nofn") {
 		t.Fatalf("Run = %v, want an error naming nofn and wrapping ErrNilFunc", err)
@@ -77,9 +77,9 @@ func TestRunRefusesGraphWithBuildErrors(t *testing.T) {
 func TestRunRefusesCycle(t *testing.T) {
 	var ran atomic.Int32
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { ran.Add(1); return x, nil })
-	if err := g.Order(b, a); err != nil {
+	a := graph.Add(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { ran.Add(1); return x, nil })
+	if err := graph.Order(b, a); err != nil {
 		t.Fatal(err)
 	}
 	err := runGuarded(t, t.Context(), g)
@@ -100,8 +100,8 @@ func TestRunRefusesCycle(t *testing.T) {
 func TestTargetsWithNoTaskRunsNothing(t *testing.T) {
 	var ran atomic.Int32
 	g := graph.New()
-	graph.Go(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
-	err := runGuarded(t, t.Context(), g, exec.Targets())
+	graph.Add(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	err := runGuarded(t, t.Context(), g, exec.Targets[graph.Ref]())
 	if n := ran.Load(); n != 0 {
 		t.Fatalf("Targets() with no task ran %d tasks (Run = %v); want none", n, err)
 	}
@@ -113,16 +113,16 @@ func TestTargetsWithNoTaskRunsNothing(t *testing.T) {
 func TestSecondStartWhileRunningFails(t *testing.T) {
 	release := make(chan struct{})
 	g := graph.New()
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
 	e, err := exec.Start(t.Context(), g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e2, err := exec.Start(t.Context(), g)
-	if !errors.Is(err, exec.ErrRunning) || e2 != nil {
+	if !errors.Is(err, graph.ErrRunning) || e2 != nil {
 		t.Errorf("second Start = %v, %v; want an error wrapping ErrRunning", e2, err)
 	}
-	if err := runGuarded(t, t.Context(), g); !errors.Is(err, exec.ErrRunning) {
+	if err := runGuarded(t, t.Context(), g); !errors.Is(err, graph.ErrRunning) {
 		t.Errorf("Run on a running graph = %v; want an error wrapping ErrRunning", err)
 	}
 	close(release)
@@ -145,15 +145,15 @@ func TestSecondStartWhileRunningFails(t *testing.T) {
 func TestRerunRunsOnlyWhatDidNotSucceed(t *testing.T) {
 	var okRuns, flakyRuns, childRuns, afterOKRuns atomic.Int32
 	g := graph.New()
-	ok := graph.Go(g, "ok", func(context.Context) (int, error) { okRuns.Add(1); return 1, nil })
-	flaky := graph.Go(g, "flaky", func(context.Context) (int, error) {
+	ok := graph.Add(g, "ok", func(context.Context) (int, error) { okRuns.Add(1); return 1, nil })
+	flaky := graph.Add(g, "flaky", func(context.Context) (int, error) {
 		if flakyRuns.Add(1) == 1 {
 			return 0, errBoom
 		}
 		return 10, nil
 	})
-	child := graph.Go2(g, "child", ok, flaky, func(_ context.Context, x, y int) (int, error) { childRuns.Add(1); return x + y, nil })
-	afterOK := graph.Go1(g, "afterOK", ok, func(_ context.Context, x int) (int, error) { afterOKRuns.Add(1); return x + 1, nil })
+	child := graph.Add2(g, "child", ok, flaky, func(_ context.Context, x, y int) (int, error) { childRuns.Add(1); return x + y, nil })
+	afterOK := graph.Add1(g, "afterOK", ok, func(_ context.Context, x int) (int, error) { afterOKRuns.Add(1); return x + 1, nil })
 
 	if err := runGuarded(t, t.Context(), g, exec.Workers(2)); !errors.Is(err, errBoom) {
 		t.Fatalf("first Run = %v", err)
@@ -187,9 +187,9 @@ func TestRerunRunsOnlyWhatDidNotSucceed(t *testing.T) {
 func TestRerunRecomputesReleasedAndCancelled(t *testing.T) {
 	var runs [3]atomic.Int32
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { runs[0].Add(1); return 1, nil })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { runs[1].Add(1); return x + 1, nil })
-	c := graph.Go1(g, "c", b, func(_ context.Context, x int) (int, error) { runs[2].Add(1); return x + 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { runs[0].Add(1); return 1, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { runs[1].Add(1); return x + 1, nil })
+	c := graph.Add1(g, "c", b, func(_ context.Context, x int) (int, error) { runs[2].Add(1); return x + 1, nil })
 	if err := runGuarded(t, t.Context(), g, exec.Targets(c)); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestRerunRecomputesReleasedAndCancelled(t *testing.T) {
 	if got := [3]int32{runs[0].Load(), runs[1].Load(), runs[2].Load()}; got != [3]int32{2, 2, 1} {
 		t.Fatalf("runs of a, b, c over two runs: %v, want [2 2 1]", got)
 	}
-	for _, h := range []*graph.Task[int]{a, b, c} {
+	for _, h := range []graph.Task[int]{a, b, c} {
 		if _, err := h.Result(); err != nil {
 			t.Fatalf("%s: %v after the full run", h.Name(), err)
 		}
@@ -212,14 +212,14 @@ func TestRerunRecomputesReleasedAndCancelled(t *testing.T) {
 	// run runs exactly those two.
 	var dRuns, eRuns atomic.Int32
 	ctx, cancel := context.WithCancel(t.Context())
-	d := graph.Go1(g, "d", c, func(ctx context.Context, x int) (int, error) {
+	d := graph.Add1(g, "d", c, func(ctx context.Context, x int) (int, error) {
 		if dRuns.Add(1) == 1 {
 			cancel()
 			return 0, blockUntil(ctx, nil)
 		}
 		return x + 1, nil
 	})
-	e := graph.Go1(g, "e", d, func(_ context.Context, x int) (int, error) { eRuns.Add(1); return x + 1, nil })
+	e := graph.Add1(g, "e", d, func(_ context.Context, x int) (int, error) { eRuns.Add(1); return x + 1, nil })
 	if err := runGuarded(t, ctx, g); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run = %v", err)
 	}
@@ -238,7 +238,7 @@ func TestRerunRecomputesReleasedAndCancelled(t *testing.T) {
 // asked for returns ErrNotScheduled at once instead of hanging.
 func TestWaitOnUnscheduledTask(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
 	done := make(chan error, 1)
 	go func() { _, err := a.Wait(t.Context()); done <- err }()
 	var err error
@@ -250,7 +250,7 @@ func TestWaitOnUnscheduledTask(t *testing.T) {
 	if !errors.Is(err, graph.ErrNotScheduled) {
 		t.Fatalf("Wait = %v, want ErrNotScheduled", err)
 	}
-	if err := graph.Await(t.Context(), a); !errors.Is(err, graph.ErrNotScheduled) {
+	if err := dynamic.WaitAll(t.Context(), a); !errors.Is(err, graph.ErrNotScheduled) {
 		t.Fatalf("Await = %v, want ErrNotScheduled", err)
 	}
 	if _, err := a.Result(); !errors.Is(err, graph.ErrNotDone) {
@@ -263,8 +263,8 @@ func TestWaitOnUnscheduledTask(t *testing.T) {
 func TestWaitFromOutsideRun(t *testing.T) {
 	release := make(chan struct{})
 	g := graph.New()
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) { return 7, blockUntil(ctx, release) })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x * 6, nil })
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) { return 7, blockUntil(ctx, release) })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x * 6, nil })
 	e, err := exec.Start(t.Context(), g)
 	if err != nil {
 		t.Fatal(err)
@@ -289,9 +289,9 @@ func TestOrderMakesTaskWait(t *testing.T) {
 	var firstDone atomic.Bool
 	var sawFirst atomic.Bool
 	g := graph.New()
-	first := graph.Go(g, "first", func(context.Context) (int, error) { firstDone.Store(true); return 1, nil })
-	second := graph.Go(g, "second", func(context.Context) (int, error) { sawFirst.Store(firstDone.Load()); return 2, nil }, graph.Priority(10))
-	if err := g.Order(first, second); err != nil {
+	first := graph.Add(g, "first", func(context.Context) (int, error) { firstDone.Store(true); return 1, nil })
+	second := graph.Add(g, "second", func(context.Context) (int, error) { sawFirst.Store(firstDone.Load()); return 2, nil }, graph.Priority(10))
+	if err := graph.Order(first, second); err != nil {
 		t.Fatal(err)
 	}
 	if err := runGuarded(t, t.Context(), g, exec.Workers(1)); err != nil {
@@ -319,32 +319,32 @@ func TestOrderAfterALaterTask(t *testing.T) {
 				}
 				// Priorities that would run them newest first if the order
 				// were ignored.
-				a := graph.Go(g, "a", step("a", 1), graph.Priority(2))
-				b := graph.Go(g, "b", step("b", 2), graph.Priority(1))
-				c := graph.Go(g, "c", step("c", 3))
-				if err := errors.Join(g.Order(b, a), g.Order(c, b)); err != nil {
+				a := graph.Add(g, "a", step("a", 1), graph.Priority(2))
+				b := graph.Add(g, "b", step("b", 2), graph.Priority(1))
+				c := graph.Add(g, "c", step("c", 3))
+				if err := errors.Join(graph.Order(b, a), graph.Order(c, b)); err != nil {
 					t.Fatal(err)
 				}
 				plus1 := func(_ context.Context, x int) (int, error) { return x + 1, nil }
-				var reader *graph.Task[int]
+				var reader graph.Task[int]
 				switch mode {
 				case "full":
-					reader = graph.Go1(g, "reader", a, plus1)
+					reader = graph.Add1(g, "reader", a, plus1)
 					if err := runGuarded(t, t.Context(), g, exec.Workers(workers)); err != nil {
 						t.Fatal(err)
 					}
 				case "targets":
-					reader = graph.Go1(g, "reader", a, plus1)
+					reader = graph.Add1(g, "reader", a, plus1)
 					if err := runGuarded(t, t.Context(), g, exec.Targets(reader), exec.Workers(workers)); err != nil {
 						t.Fatal(err)
 					}
 				case "joined":
-					anchor := graph.Go(g, "anchor", func(context.Context) (int, error) { return 0, nil })
+					anchor := graph.Add(g, "anchor", func(context.Context) (int, error) { return 0, nil })
 					e, err := exec.Start(t.Context(), g, exec.Targets(anchor), exec.Workers(workers))
 					if err != nil {
 						t.Fatal(err)
 					}
-					reader = graph.Go1(g, "reader", a, plus1)
+					reader = graph.Add1(g, "reader", a, plus1)
 					_, _ = reader.Wait(t.Context())
 					e.Close()
 					if err := waitGuarded(t, e); err != nil {
@@ -368,7 +368,7 @@ func TestOrderAfterALaterTask(t *testing.T) {
 // trivial task, so the bound below is generous by orders of magnitude.
 func TestExecutionDoneClosesWhenRunEnds(t *testing.T) {
 	g := graph.New()
-	graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
+	graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
 	e, err := exec.Start(t.Context(), g)
 	if err != nil {
 		t.Fatal(err)
@@ -389,9 +389,9 @@ func TestExecutionDoneClosesWhenRunEnds(t *testing.T) {
 // this must report no data race.
 func TestWaitFromOutsideWhileTasksRun(t *testing.T) {
 	g := graph.New()
-	var ts []*graph.Task[int]
+	var ts []graph.Task[int]
 	for k := range 1000 {
-		ts = append(ts, graph.Go(g, fmt.Sprint("t", k), func(context.Context) (int, error) { return k, nil }))
+		ts = append(ts, graph.Add(g, fmt.Sprint("t", k), func(context.Context) (int, error) { return k, nil }))
 	}
 	e, err := exec.Start(t.Context(), g, exec.Workers(2))
 	if err != nil {
@@ -419,8 +419,8 @@ func TestWaitFromOutsideWhileTasksRun(t *testing.T) {
 func TestRunWithSelfOrderDoesNotHang(t *testing.T) {
 	var ran atomic.Int32
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
-	if err := g.Order(a, a); err != nil {
+	a := graph.Add(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	if err := graph.Order(a, a); err != nil {
 		return // refused up front: fine
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)

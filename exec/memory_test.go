@@ -46,14 +46,14 @@ func TestTargetsRunsLongChainInBoundedMemory(t *testing.T) {
 		return b
 	}
 	g := graph.New()
-	chain := []*graph.Task[[]byte]{graph.Go(g, "s0", func(context.Context) ([]byte, error) { return fresh(0), nil })}
+	chain := []graph.Task[[]byte]{graph.Add(g, "s0", func(context.Context) ([]byte, error) { return fresh(0), nil })}
 	keptAt := n / 2
 	for i := 1; i < n; i++ {
 		var opts []graph.Option
 		if i == keptAt {
 			opts = append(opts, graph.Keep())
 		}
-		chain = append(chain, graph.Go1(g, fmt.Sprint("s", i), chain[i-1], func(_ context.Context, in []byte) ([]byte, error) {
+		chain = append(chain, graph.Add1(g, fmt.Sprint("s", i), chain[i-1], func(_ context.Context, in []byte) ([]byte, error) {
 			if len(in) != size || in[0] != byte(i-1) || in[size-4096] != byte(i-1) {
 				return nil, fmt.Errorf("step %d read a wrong input (len %d)", i, len(in))
 			}
@@ -91,9 +91,9 @@ func TestTargetsRunsLongChainInBoundedMemory(t *testing.T) {
 // nothing.
 func TestFullRunKeepsEveryResult(t *testing.T) {
 	g := graph.New()
-	chain := []*graph.Task[int]{graph.Go(g, "c0", func(context.Context) (int, error) { return 0, nil })}
+	chain := []graph.Task[int]{graph.Add(g, "c0", func(context.Context) (int, error) { return 0, nil })}
 	for i := 1; i < 50; i++ {
-		chain = append(chain, graph.Go1(g, fmt.Sprint("c", i), chain[i-1], func(_ context.Context, x int) (int, error) { return x + 1, nil }))
+		chain = append(chain, graph.Add1(g, fmt.Sprint("c", i), chain[i-1], func(_ context.Context, x int) (int, error) { return x + 1, nil }))
 	}
 	if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err != nil {
 		t.Fatal(err)
@@ -111,9 +111,9 @@ func TestTargetsRunOnlyWhatTheyNeed(t *testing.T) {
 	var ran atomic.Int32
 	count := func(_ context.Context, x int) (int, error) { ran.Add(1); return x + 1, nil }
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
-	b := graph.Go1(g, "b", a, count)
-	unneeded := graph.Go1(g, "unneeded", a, count)
+	a := graph.Add(g, "a", func(context.Context) (int, error) { ran.Add(1); return 1, nil })
+	b := graph.Add1(g, "b", a, count)
+	unneeded := graph.Add1(g, "unneeded", a, count)
 	if err := runGuarded(t, t.Context(), g, exec.Targets(b)); err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +135,9 @@ func TestTargetsRunOnlyWhatTheyNeed(t *testing.T) {
 // reads: both results must be kept, as Targets documents.
 func TestTargetsKeepEveryTarget(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
-	c := graph.Go1(g, "c", b, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	c := graph.Add1(g, "c", b, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 	if err := runGuarded(t, t.Context(), g, exec.Targets(b, c)); err != nil {
 		t.Fatal(err)
 	}
@@ -154,8 +154,8 @@ func TestTargetsKeepEveryTarget(t *testing.T) {
 func TestRetryInTargetsRunRereadsInput(t *testing.T) {
 	var attempts atomic.Int32
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 42, nil })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) {
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 42, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) {
 		if attempts.Add(1) == 1 {
 			return 0, errBoom
 		}
@@ -185,10 +185,10 @@ func TestTargetsOnRandomGraphs(t *testing.T) {
 			keep := make([]bool, n)
 			runs := make([]atomic.Int32, n)
 			g := graph.New()
-			ts := make([]*graph.Task[int], n)
+			ts := make([]graph.Task[int], n)
 			for i := range n {
 				want[i] = i
-				in := make([]*graph.Task[int], len(d.in[i]))
+				in := make([]graph.Task[int], len(d.in[i]))
 				for k, j := range d.in[i] {
 					in[k] = ts[j]
 					want[i] += want[j]
@@ -197,7 +197,7 @@ func TestTargetsOnRandomGraphs(t *testing.T) {
 				if keep[i] = rng.IntN(8) == 0; keep[i] {
 					opts = append(opts, graph.Keep())
 				}
-				ts[i] = graph.GoN(g, fmt.Sprintf("t%d", i), in, func(_ context.Context, xs []int) (int, error) {
+				ts[i] = graph.AddN(g, fmt.Sprintf("t%d", i), in, func(_ context.Context, xs []int) (int, error) {
 					runs[i].Add(1)
 					v := i
 					for _, x := range xs {
@@ -213,7 +213,7 @@ func TestTargetsOnRandomGraphs(t *testing.T) {
 				for range 1 + rng.IntN(3) {
 					i := rng.IntN(n)
 					targets[i] = true
-					refs = append(refs, ts[i])
+					refs = append(refs, ts[i].Ref())
 				}
 				// needed: the targets and, through inputs, what they read
 				// that holds no result (a done task's inputs are not read).
@@ -268,7 +268,7 @@ func TestTargetsOnRandomGraphs(t *testing.T) {
 func TestResultRacingReleaseNeverReadsZero(t *testing.T) {
 	for i := range 200 {
 		g := graph.New()
-		task := graph.Go(g, "t", func(context.Context) (int, error) { return 42, nil }, graph.Keep())
+		task := graph.Add(g, "t", func(context.Context) (int, error) { return 42, nil }, graph.Keep())
 		if err := runGuarded(t, t.Context(), g, exec.Targets(task)); err != nil {
 			t.Fatal(err)
 		}
@@ -299,12 +299,12 @@ func TestValueIsNeverReleased(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			cfg := graph.Value(g, 5)
+			cfg := graph.Value(g, "value", 5)
 			times := func(k int) func(context.Context, int) (int, error) {
 				return func(_ context.Context, x int) (int, error) { return k * x, nil }
 			}
-			double := graph.Go1(g, "double", cfg, times(2))
-			triple := graph.Go1(g, "triple", cfg, times(3))
+			double := graph.Add1(g, "double", cfg, times(2))
+			triple := graph.Add1(g, "triple", cfg, times(3))
 			if err := runGuarded(t, t.Context(), g, exec.Targets(double), exec.Workers(workers)); err != nil {
 				t.Fatal(err)
 			}
@@ -322,7 +322,7 @@ func TestValueIsNeverReleased(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			quad := graph.Go1(g, "quad", cfg, times(4))
+			quad := graph.Add1(g, "quad", cfg, times(4))
 			v, err := quad.Wait(t.Context())
 			e.Close()
 			if rerr := waitGuarded(t, e); rerr != nil {
@@ -333,7 +333,7 @@ func TestValueIsNeverReleased(t *testing.T) {
 			}
 			// Release cannot drop what nothing could compute again.
 			cfg.Release()
-			five := graph.Go1(g, "five", cfg, times(5))
+			five := graph.Add1(g, "five", cfg, times(5))
 			if err := runGuarded(t, t.Context(), g, exec.Targets(five), exec.Workers(workers)); err != nil {
 				t.Fatal(err)
 			}
@@ -356,17 +356,17 @@ func TestReleaseDuringARunKeepsWhatItsReadersNeed(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
 			g := graph.New()
-			kept := graph.Go(g, "kept", func(context.Context) (int, error) { return 42, nil }, graph.Keep())
+			kept := graph.Add(g, "kept", func(context.Context) (int, error) { return 42, nil }, graph.Keep())
 			if err := runGuarded(t, t.Context(), g, exec.Targets(kept), exec.Workers(workers)); err != nil {
 				t.Fatal(err)
 			}
 			gate := make(chan struct{})
 			started := make(chan struct{})
-			wait := graph.Go(g, "wait", func(ctx context.Context) (int, error) {
+			wait := graph.Add(g, "wait", func(ctx context.Context) (int, error) {
 				close(started)
 				return 0, blockUntil(ctx, gate)
 			})
-			reader := graph.Go2(g, "reader", kept, wait, func(_ context.Context, x, _ int) (int, error) { return x + 1, nil })
+			reader := graph.Add2(g, "reader", kept, wait, func(_ context.Context, x, _ int) (int, error) { return x + 1, nil })
 			e, err := exec.Start(t.Context(), g, exec.Targets(reader), exec.Workers(workers))
 			if err != nil {
 				t.Fatal(err)

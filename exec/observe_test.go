@@ -22,12 +22,12 @@ func TestObserveCountsEveryEvent(t *testing.T) {
 	const workers = 2
 	rec := &recorder{}
 	g := graph.New()
-	v := graph.Value(g, 1)
-	a := graph.Go1(g, "a", v, func(_ context.Context, x int) (int, error) { return x, nil })
-	graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
-	c := graph.Go(g, "c", func(context.Context) (int, error) { return 0, errBoom })
-	d := graph.Go1(g, "d", c, func(_ context.Context, x int) (int, error) { return x, nil })
-	graph.Go1(g, "e", d, func(_ context.Context, x int) (int, error) { return x, nil })
+	v := graph.Value(g, "value", 1)
+	a := graph.Add1(g, "a", v, func(_ context.Context, x int) (int, error) { return x, nil })
+	graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+	c := graph.Add(g, "c", func(context.Context) (int, error) { return 0, errBoom })
+	d := graph.Add1(g, "d", c, func(_ context.Context, x int) (int, error) { return x, nil })
+	graph.Add1(g, "e", d, func(_ context.Context, x int) (int, error) { return x, nil })
 	if err := runGuarded(t, t.Context(), g, exec.Workers(workers), exec.Observe(rec)); !errors.Is(err, errBoom) {
 		t.Fatalf("Run = %v", err)
 	}
@@ -111,19 +111,19 @@ func TestObserveReportsCancelledTasks(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		rec := &recorder{}
 		g := graph.New()
-		a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+		a := graph.Add(g, "a", func(ctx context.Context) (int, error) {
 			cancel()
 			err := blockUntil(ctx, nil)
 			time.Sleep(time.Millisecond) // give the run time to notice the cancel; not an assertion
 			return 0, err
 		})
-		b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
-		c := graph.Go1(g, "c", b, func(_ context.Context, x int) (int, error) { return x, nil })
+		b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+		c := graph.Add1(g, "c", b, func(_ context.Context, x int) (int, error) { return x, nil })
 		if err := runGuarded(t, ctx, g, exec.Workers(1), exec.Observe(rec)); !errors.Is(err, context.Canceled) {
 			t.Fatalf("round %d: Run = %v", round, err)
 		}
 		cancel()
-		for _, h := range []*graph.Task[int]{a, b, c} {
+		for _, h := range []graph.Task[int]{a, b, c} {
 			var terminal int
 			for _, e := range rec.all() {
 				if e.Task.Name() != h.Name() {
@@ -153,8 +153,8 @@ func TestObserveSeesTaskCancel(t *testing.T) {
 	release := make(chan struct{})
 	rec := &recorder{}
 	g := graph.New()
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
 	e, err := exec.Start(t.Context(), g, exec.Observe(rec))
 	if err != nil {
 		t.Fatal(err)
@@ -212,16 +212,16 @@ func TestObserveTerminalEventsSeeFinalState(t *testing.T) {
 			for round := range 50 {
 				g := graph.New()
 				want := map[string]int{}
-				prev := graph.Value(g, 0)
+				prev := graph.Value(g, "value", 0)
 				for i := range 6 {
 					name := fmt.Sprintf("ok%d", i)
 					want[name] = i + 1
-					prev = graph.Go1(g, name, prev, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+					prev = graph.Add1(g, name, prev, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 				}
-				bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
-				graph.Go1(g, "after", bad, func(_ context.Context, x int) (int, error) { return x, nil })
-				var self *graph.Task[int]
-				self = graph.Go(g, "self", func(ctx context.Context) (int, error) {
+				bad := graph.Add(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
+				graph.Add1(g, "after", bad, func(_ context.Context, x int) (int, error) { return x, nil })
+				var self graph.Task[int]
+				self = graph.Add(g, "self", func(ctx context.Context) (int, error) {
 					self.Cancel()
 					<-ctx.Done()
 					return 0, ctx.Err()
@@ -235,7 +235,7 @@ func TestObserveTerminalEventsSeeFinalState(t *testing.T) {
 					if !terminal {
 						return
 					}
-					task := e.Task.(*graph.Task[int])
+					task, _ := graph.As[int](e.Task)
 					v, err := task.Result()
 					var problem string
 					switch {
@@ -292,7 +292,7 @@ func TestObserverAddsTasks(t *testing.T) {
 			}
 			added := make(chan struct{})
 			go func() {
-				graph.Go(g, "a", noop)
+				graph.Add(g, "a", noop)
 				close(added)
 			}()
 			awaitClosed(t, added, "a client adding a task")
@@ -300,33 +300,33 @@ func TestObserverAddsTasks(t *testing.T) {
 			return waitGuarded(t, e)
 		}},
 		{name: "created by a task", kind: exec.EventCreated, task: "child", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
-			var parent *graph.Task[int]
-			parent = graph.Go(g, "parent", func(ctx context.Context) (int, error) {
-				return graph.Go(graph.Within(parent), "child", noop).Wait(ctx)
+			var parent graph.Task[int]
+			parent = graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+				return graph.Add(graph.Within(parent), "child", noop).Wait(ctx)
 			})
 			return runGuarded(t, t.Context(), g, obs)
 		}},
 		{name: "ready at the start", kind: exec.EventReady, task: "a", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
-			graph.Go(g, "a", noop)
+			graph.Add(g, "a", noop)
 			return runGuarded(t, t.Context(), g, obs, exec.Workers(1))
 		}},
 		{name: "ready when added", kind: exec.EventReady, task: "child", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
-			var parent *graph.Task[int]
-			parent = graph.Go(g, "parent", func(ctx context.Context) (int, error) {
-				return graph.Go(graph.Within(parent), "child", noop).Wait(ctx)
+			var parent graph.Task[int]
+			parent = graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+				return graph.Add(graph.Within(parent), "child", noop).Wait(ctx)
 			})
 			return runGuarded(t, t.Context(), g, obs)
 		}},
 		{name: "started", kind: exec.EventStarted, task: "a", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
-			graph.Go(g, "a", noop)
+			graph.Add(g, "a", noop)
 			return runGuarded(t, t.Context(), g, obs, exec.Workers(1))
 		}},
 		{name: "finished", kind: exec.EventFinished, task: "a", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
-			graph.Go(g, "a", noop)
+			graph.Add(g, "a", noop)
 			return runGuarded(t, t.Context(), g, obs, exec.Workers(1))
 		}},
 		{name: "failed", kind: exec.EventFailed, task: "a", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
-			graph.Go(g, "a", func(context.Context) (int, error) { return 0, errBoom })
+			graph.Add(g, "a", func(context.Context) (int, error) { return 0, errBoom })
 			if err := runGuarded(t, t.Context(), g, obs, exec.Workers(1)); !errors.Is(err, errBoom) {
 				return fmt.Errorf("Run = %v, want the failure of a", err)
 			}
@@ -334,8 +334,8 @@ func TestObserverAddsTasks(t *testing.T) {
 		}},
 		{name: "cancelled by a client", kind: exec.EventCancelled, task: "b", build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
 			release := make(chan struct{})
-			a := graph.Go(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
-			b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+			a := graph.Add(g, "a", func(ctx context.Context) (int, error) { return 1, blockUntil(ctx, release) })
+			b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
 			e, err := exec.Start(t.Context(), g, obs)
 			if err != nil {
 				t.Fatal(err)
@@ -359,11 +359,11 @@ func TestObserverAddsTasks(t *testing.T) {
 		{name: "cancelled at the end", kind: exec.EventCancelled, task: "b", late: true, build: func(t *testing.T, g *graph.Graph, obs exec.Option) error {
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+			a := graph.Add(g, "a", func(ctx context.Context) (int, error) {
 				cancel()
 				return 0, blockUntil(ctx, nil)
 			})
-			graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
+			graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x, nil })
 			if err := runGuarded(t, ctx, g, obs, exec.Workers(1)); !errors.Is(err, context.Canceled) {
 				return fmt.Errorf("Run = %v, want context.Canceled", err)
 			}
@@ -375,13 +375,13 @@ func TestObserverAddsTasks(t *testing.T) {
 			g := graph.New()
 			var once sync.Once
 			var mu sync.Mutex
-			var added *graph.Task[int]
+			var added graph.Task[int]
 			obs := exec.Observe(exec.ObserverFunc(func(e exec.Event) {
 				if e.Kind != c.kind || e.Task.Name() != c.task {
 					return
 				}
 				once.Do(func() {
-					x := graph.Go(g, "added", func(context.Context) (int, error) { return 7, nil })
+					x := graph.Add(g, "added", func(context.Context) (int, error) { return 7, nil })
 					mu.Lock()
 					added = x
 					mu.Unlock()
@@ -393,7 +393,7 @@ func TestObserverAddsTasks(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case added == nil:
+			case added.Ref() == (graph.Ref{}):
 				t.Fatalf("no %v event of %s", c.kind, c.task)
 			case added.Err() != nil:
 				t.Fatalf("the added task could not be built: %v", added.Err())
@@ -430,19 +430,19 @@ func TestObserverPanicIsReported(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			g := graph.New()
-			var tasks []*graph.Task[int]
+			var tasks []graph.Task[int]
 			for i := range 8 {
-				var parent *graph.Task[int]
-				parent = graph.Go(g, fmt.Sprintf("t%d", i), func(ctx context.Context) (int, error) {
+				var parent graph.Task[int]
+				parent = graph.Add(g, fmt.Sprintf("t%d", i), func(ctx context.Context) (int, error) {
 					// Each task adds a child and waits for it, so that
 					// the events of tasks added while the run goes on are
 					// told inside a task's function.
-					return graph.Go(graph.Within(parent), "child", func(context.Context) (int, error) { return i, nil }).Wait(ctx)
+					return graph.Add(graph.Within(parent), "child", func(context.Context) (int, error) { return i, nil }).Wait(ctx)
 				})
 				tasks = append(tasks, parent)
 			}
 			if c.fail {
-				graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
+				graph.Add(g, "bad", func(context.Context) (int, error) { return 0, errBoom })
 			}
 			var calls, after, panics atomic.Int64
 			var broken atomic.Bool

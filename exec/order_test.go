@@ -158,19 +158,19 @@ func TestOneWorkerOrderWithObserver(t *testing.T) {
 	}
 }
 
-// TestTypedInputsArriveInOrder checks that Go1, Go2, Go3 and GoN hand each
+// TestTypedInputsArriveInOrder checks that Add1, Add2, Add3 and AddN hand each
 // function its inputs' results, in the order the inputs were given.
 func TestTypedInputsArriveInOrder(t *testing.T) {
 	g := graph.New()
-	a := graph.Value(g, 2)
-	b := graph.Go(g, "b", func(context.Context) (string, error) { return "x", nil })
-	c := graph.Go1(g, "c", a, func(_ context.Context, x int) (float64, error) { return float64(x) / 4, nil })
-	two := graph.Go2(g, "two", a, b, func(_ context.Context, x int, s string) (string, error) { return fmt.Sprint(s, x), nil })
-	three := graph.Go3(g, "three", b, c, a, func(_ context.Context, s string, f float64, x int) (string, error) {
+	a := graph.Value(g, "value", 2)
+	b := graph.Add(g, "b", func(context.Context) (string, error) { return "x", nil })
+	c := graph.Add1(g, "c", a, func(_ context.Context, x int) (float64, error) { return float64(x) / 4, nil })
+	two := graph.Add2(g, "two", a, b, func(_ context.Context, x int, s string) (string, error) { return fmt.Sprint(s, x), nil })
+	three := graph.Add3(g, "three", b, c, a, func(_ context.Context, s string, f float64, x int) (string, error) {
 		return fmt.Sprintf("%s|%v|%d", s, f, x), nil
 	})
-	ns := []*graph.Task[int]{a, graph.Value(g, 5), a, graph.Go(g, "seven", func(context.Context) (int, error) { return 7, nil })}
-	n := graph.GoN(g, "n", ns, func(_ context.Context, xs []int) ([]int, error) { return xs, nil })
+	ns := []graph.Task[int]{a, graph.Value(g, "value", 5), a, graph.Add(g, "seven", func(context.Context) (int, error) { return 7, nil })}
+	n := graph.AddN(g, "n", ns, func(_ context.Context, xs []int) ([]int, error) { return xs, nil })
 	if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err != nil {
 		t.Fatal(err)
 	}

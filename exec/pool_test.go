@@ -30,9 +30,9 @@ func (c *gauge) exit() { c.cur.Add(-1) }
 // layered builds a graph of layers of width tasks, each task reading two
 // tasks of the layer before, with a body that overlaps others.
 func layered(g *graph.Graph, layers, width int, c *gauge) {
-	var prev []*graph.Task[int]
+	var prev []graph.Task[int]
 	for l := range layers {
-		var cur []*graph.Task[int]
+		var cur []graph.Task[int]
 		for i := range width {
 			fn := func(context.Context, []int) (int, error) {
 				c.enter()
@@ -41,11 +41,11 @@ func layered(g *graph.Graph, layers, width int, c *gauge) {
 				time.Sleep(20 * time.Microsecond) // let other bodies overlap this one
 				return i, nil
 			}
-			var in []*graph.Task[int]
+			var in []graph.Task[int]
 			if prev != nil {
-				in = []*graph.Task[int]{prev[i], prev[(i+1)%width]}
+				in = []graph.Task[int]{prev[i], prev[(i+1)%width]}
 			}
-			cur = append(cur, graph.GoN(g, fmt.Sprintf("l%d.%d", l, i), in, fn, graph.Priority(i%3)))
+			cur = append(cur, graph.AddN(g, fmt.Sprintf("l%d.%d", l, i), in, fn, graph.Priority(i%3)))
 		}
 		prev = cur
 	}
@@ -93,7 +93,7 @@ func TestPoolFillsEveryWorker(t *testing.T) {
 			var once sync.Once
 			g := graph.New()
 			for i := range 4 * n {
-				graph.Go(g, fmt.Sprint("w", i), func(ctx context.Context) (int, error) {
+				graph.Add(g, fmt.Sprint("w", i), func(ctx context.Context) (int, error) {
 					if c.enter() >= int64(n) {
 						once.Do(func() { close(full) })
 					}
@@ -120,16 +120,16 @@ func TestWaitCutShortQueuesForItsSlot(t *testing.T) {
 	gate, started := make(chan struct{}), make(chan struct{})
 	cut := make(chan context.CancelFunc, 1)
 	var waitErr error
-	x := graph.Go(g, "x", func(ctx context.Context) (int, error) {
+	x := graph.Add(g, "x", func(ctx context.Context) (int, error) {
 		c.enter()
 		defer c.exit()
 		close(started)
 		return 1, blockUntil(ctx, gate)
 	})
-	graph.Go(g, "p", func(ctx context.Context) (int, error) {
+	graph.Add(g, "p", func(ctx context.Context) (int, error) {
 		c.enter()
 		defer c.exit()
-		child := graph.Go1(dynamic.Scope(ctx), "child", x, func(_ context.Context, v int) (int, error) { return v, nil })
+		child := graph.Add1(dynamic.Scope(ctx), "child", x, func(_ context.Context, v int) (int, error) { return v, nil })
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		cut <- cancel

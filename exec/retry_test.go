@@ -28,7 +28,7 @@ func TestRetriesUntilSuccess(t *testing.T) {
 	var attempts atomic.Int32
 	rec := &recorder{}
 	g := graph.New()
-	h := graph.Go(g, "flaky", flaky(2, &attempts), graph.Retries(2, time.Millisecond))
+	h := graph.Add(g, "flaky", flaky(2, &attempts), graph.Retries(2, time.Millisecond))
 	if err := runGuarded(t, t.Context(), g, exec.Observe(rec)); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
@@ -57,7 +57,7 @@ func TestRetriesExhausted(t *testing.T) {
 	var attempts atomic.Int32
 	rec := &recorder{}
 	g := graph.New()
-	h := graph.Go(g, "flaky", flaky(2, &attempts), graph.Retries(1, time.Millisecond))
+	h := graph.Add(g, "flaky", flaky(2, &attempts), graph.Retries(1, time.Millisecond))
 	err := runGuarded(t, t.Context(), g, exec.Observe(rec))
 	if !errors.Is(err, errBoom) || !errors.Is(h.Err(), errBoom) || h.State() != graph.Failed {
 		t.Fatalf("Run = %v, task %v with %v; want failed with the error", err, h.State(), h.Err())
@@ -74,7 +74,7 @@ func TestRetriesExhausted(t *testing.T) {
 func TestPanicIsNotRetried(t *testing.T) {
 	var attempts atomic.Int32
 	g := graph.New()
-	h := graph.Go(g, "p", func(context.Context) (int, error) { attempts.Add(1); panic("no") }, graph.Retries(3, 0))
+	h := graph.Add(g, "p", func(context.Context) (int, error) { attempts.Add(1); panic("no") }, graph.Retries(3, 0))
 	_ = runGuarded(t, t.Context(), g)
 	var pe *graph.PanicError
 	if !errors.As(h.Err(), &pe) || attempts.Load() != 1 {
@@ -86,8 +86,8 @@ func TestPanicIsNotRetried(t *testing.T) {
 // Timeout fails with context.DeadlineExceeded, and the run goes on.
 func TestTimeoutExpiresTaskContext(t *testing.T) {
 	g := graph.New()
-	h := graph.Go(g, "slow", func(ctx context.Context) (int, error) { return 0, blockUntil(ctx, nil) }, graph.Timeout(5*time.Millisecond))
-	other := graph.Go(g, "other", func(context.Context) (int, error) { return 2, nil })
+	h := graph.Add(g, "slow", func(ctx context.Context) (int, error) { return 0, blockUntil(ctx, nil) }, graph.Timeout(5*time.Millisecond))
+	other := graph.Add(g, "other", func(context.Context) (int, error) { return 2, nil })
 	err := runGuarded(t, t.Context(), g)
 	if !errors.Is(h.Err(), context.DeadlineExceeded) || h.State() != graph.Failed {
 		t.Fatalf("slow: %v with %v; want failed with context.DeadlineExceeded", h.State(), h.Err())
@@ -105,7 +105,7 @@ func TestTimeoutExpiresTaskContext(t *testing.T) {
 func TestTimeoutAppliesPerAttempt(t *testing.T) {
 	var attempts atomic.Int32
 	g := graph.New()
-	h := graph.Go(g, "t", func(ctx context.Context) (int, error) {
+	h := graph.Add(g, "t", func(ctx context.Context) (int, error) {
 		if attempts.Add(1) == 1 {
 			return 0, blockUntil(ctx, nil)
 		}

@@ -15,11 +15,16 @@ import (
 	"time"
 
 	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/access"
 	"github.com/evolve-dag/evolve/internal/core"
 )
 
-// Option configures a run.
-type Option func(*config) error
+// Option configures a run. The zero Option does nothing. Options are
+// checked by Start (and Run) before anything runs: a bad value is an error
+// that names the option call and wraps graph.ErrInvalidOption.
+type Option struct {
+	apply func(*config) error
+}
 
 type config struct {
 	workers   int
@@ -29,63 +34,75 @@ type config struct {
 	observers []Observer
 }
 
+// invalid is the error of an option call given a bad value.
+func invalid(call, why string, also ...error) error {
+	if len(also) > 0 {
+		return fmt.Errorf("exec: %s: %w: %s: %w", call, graph.ErrInvalidOption, why, also[0])
+	}
+	return fmt.Errorf("exec: %s: %w: %s", call, graph.ErrInvalidOption, why)
+}
+
 // Workers sets how many task functions may run at once. The default is
 // runtime.GOMAXPROCS(0); n must be at least 1.
 func Workers(n int) Option {
-	return func(c *config) error {
+	return Option{func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("exec: Workers(%d): the worker count must be at least 1", n)
+			return invalid(fmt.Sprintf("Workers(%d)", n), "must be at least 1")
 		}
 		c.workers = n
 		return nil
-	}
+	}}
 }
 
 // StopOnError stops the run at the first task that fails: no task starts
 // after it, running tasks see their context cancelled, and Run returns that
 // failure. Without it, branches that do not need the failed task go on.
 func StopOnError() Option {
-	return func(c *config) error { c.stop = true; return nil }
+	return Option{func(c *config) error { c.stop = true; return nil }}
 }
 
 // Targets runs only the given tasks and what they need, instead of the whole
 // graph. Such a run releases intermediate results as soon as every task of
 // the run that reads them has started, so long pipelines run in bounded
 // memory; the targets' results, and those of tasks built with graph.Keep,
-// are kept. Tasks that already hold a result are not run again.
+// are kept. Tasks that already hold a result are not run again. A zero
+// handle among tasks is a bad value (it wraps graph.ErrNoTask too).
 //
 // Code that reads results by handle is a reader too when it reads them
 // with Task.Wait or dynamic.Gather: those read a result before it can be
 // released, and have one released already computed again. A result read
-// with Task.Result after another wait (graph.Await, dynamic.WaitAll, an
-// as-completed loop) can have been released by then; build such tasks
-// with graph.Keep.
-func Targets(tasks ...graph.Ref) Option {
-	return func(c *config) error {
+// with Task.Result after another wait (dynamic.WaitAll, an as-completed
+// loop) can have been released by then; build such tasks with graph.Keep.
+func Targets[H graph.Handle](tasks ...H) Option {
+	refs := make([]graph.Ref, len(tasks))
+	for i, t := range tasks {
+		refs[i] = t.Ref()
+	}
+	return Option{func(c *config) error {
 		c.targeted = true
-		for i, t := range tasks {
-			if t == nil || t.Core(core.Key{}) == nil {
-				return fmt.Errorf("exec: Targets: target %d is nil: %w", i, graph.ErrNilInput)
+		for i, t := range refs {
+			if refNode(t) == nil {
+				return invalid("Targets", fmt.Sprintf("target %d", i), graph.ErrNoTask)
 			}
 		}
-		c.targets = append(c.targets, tasks...)
+		c.targets = append(c.targets, refs...)
 		return nil
-	}
+	}}
 }
 
 // Observe registers observers of the run's events. Observer says what an
 // observer may do, and what happens when one panics. A nil observer, or
-// one holding a nil pointer or function, is refused.
+// one holding a nil pointer or function, is a bad value.
 func Observe(obs ...Observer) Option {
-	return func(c *config) error {
+	return Option{func(c *config) error {
 		for i, o := range obs {
 			if isNil(o) {
-				return fmt.Errorf("exec: Observe: observer %d is nil (%T)", i, o)
+				return invalid("Observe", fmt.Sprintf("observer %d is nil (%T)", i, o))
 			}
 		}
 		c.observers = append(c.observers, obs...)
 		return nil
-	}
+	}}
 }
 
 // isNil reports whether o is nil or holds a nil pointer, function, map,
@@ -108,7 +125,8 @@ func isNil(o Observer) bool {
 // not run again; tasks that failed, were skipped or cancelled, or whose
 // results were released, run again. Tasks added to g while it runs, from
 // inside tasks or from other goroutines, join the run. A graph runs once at
-// a time: Run on a running graph returns an error wrapping ErrRunning.
+// a time: Run on a running graph returns an error wrapping
+// graph.ErrRunning.
 //
 // Run returns nil when every task of the run succeeded, even if ctx was
 // done meanwhile. Otherwise, if ctx was done before the run ended (tasks
@@ -128,9 +146,6 @@ func Run(ctx context.Context, g *graph.Graph, opts ...Option) error {
 	return e.Wait()
 }
 
-// ErrRunning is returned when a graph that is running is asked to run again.
-var ErrRunning = core.ErrRunning
-
 // Execution is a run started with Start. Until Close, it stays open for
 // tasks that clients add to the graph, even when all tasks so far have
 // finished.
@@ -149,10 +164,10 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	}
 	var c config
 	for _, o := range opts {
-		if o == nil {
-			return nil, errors.New("exec: nil option")
+		if o.apply == nil {
+			continue // the zero Option
 		}
-		if err := o(&c); err != nil {
+		if err := o.apply(&c); err != nil {
 			return nil, err
 		}
 	}
@@ -165,16 +180,14 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	cg := g.Core(core.Key{})
+	cg := graphCore(g)
 	var want []*core.Node
 	for _, t := range c.targets {
-		n := t.Core(core.Key{})
+		n := refNode(t)
 		switch {
 		case n.Graph() == cg:
-		case n.Graph() == nil && t.Err() != nil:
-			return nil, fmt.Errorf("exec: target %q could not be built: %w", t.Name(), t.Err())
 		case n.Graph() == nil:
-			return nil, fmt.Errorf("exec: target %q is in no graph (a zero Task?): %w", t.Name(), graph.ErrOtherGraph)
+			return nil, fmt.Errorf("exec: target %q could not be built: %w", t.Name(), t.Err())
 		default:
 			return nil, fmt.Errorf("exec: target %q: %w", t.Name(), graph.ErrOtherGraph)
 		}
@@ -187,6 +200,9 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	r.outstanding.Store(1) // held until Close
 	if err := cg.Begin(r, want); err != nil {
 		r.cancel(nil)
+		if errors.Is(err, core.ErrRunning) {
+			err = graph.ErrRunning
+		}
 		return nil, fmt.Errorf("exec: %w", err)
 	}
 	r.stopAfter = context.AfterFunc(r.ctx, r.stop)
@@ -1019,4 +1035,19 @@ func (r *runner) dropObserver(i int, v any, stack []byte) {
 	r.failMu.Unlock()
 }
 
-func refOf(n *core.Node) graph.Ref { return n.Body().Handle().(graph.Ref) }
+// The hooks of internal/access that exec uses; graph, imported, has set them.
+var (
+	refOf     = access.NodeRef.(func(*core.Node) graph.Ref)
+	refNode   = access.RefNode.(func(graph.Ref) *core.Node)
+	graphCore = access.GraphCore.(func(*graph.Graph) *core.Graph)
+	waitable  = access.Waitable.(func(*core.Node) error)
+)
+
+func init() {
+	access.RunOf = func(e *Execution) core.Run {
+		if e == nil || e.r == nil {
+			return nil
+		}
+		return e.r
+	}
+}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -23,12 +24,18 @@ type Builder interface {
 
 func (g *Graph) scope() (*Graph, *core.Node, *core.Batch) { return g, nil, nil }
 
-type within struct {
-	g      *Graph
-	parent *core.Node
+// scope makes a task handle the Builder of the tasks it creates (see
+// Within): a Ref is one pointer, so it makes an interface value without an
+// allocation.
+func (r Ref) scope() (*Graph, *core.Node, *core.Batch) {
+	if r.n == nil {
+		return nil, nil, nil
+	}
+	if cg := r.n.Graph(); cg != nil {
+		return cg.Owner().(*Graph), r.n, nil
+	}
+	return nil, nil, nil
 }
-
-func (w within) scope() (*Graph, *core.Node, *core.Batch) { return w.g, w.parent, nil }
 
 // returned is the Builder of a task whose function has returned: what is
 // added through it fails to build with ErrTaskReturned (see Returned).
@@ -38,12 +45,12 @@ func (returned) scope() (*Graph, *core.Node, *core.Batch) { return nil, nil, nil
 
 func (b returned) err() error { return fmt.Errorf("added by task %q: %w", b.task, ErrTaskReturned) }
 
-// Returned is for evolve's own packages: it returns the Builder that code
-// holding the context of task after the task's function returned gets
-// (dynamic.Scope). Tasks added with it fail to build with an error that
+// returnedOf returns the Builder that code holding the context of task
+// after the task's function returned gets (dynamic.Scope, through
+// internal/access). Tasks added with it fail to build with an error that
 // names task and wraps ErrTaskReturned: they would otherwise be recorded
 // as created by a task that is no longer running, or by another one.
-func Returned(_ core.Key, task *core.Node) Builder { return returned{task.Name()} }
+func returnedOf(task *core.Node) Builder { return returned{task.Name()} }
 
 // noGraph is the error of adding through b, which has no graph.
 func noGraph(b Builder) error {
@@ -99,26 +106,21 @@ func Batch(b Builder, fn func(Builder)) error {
 // Within returns a Builder that adds tasks to parent's graph and records
 // parent as their creator, so drawings of the evolved graph group them under
 // it. Inside a running task, dynamic.Scope(ctx) is the usual way to get one.
-func Within(parent Ref) Builder {
-	if b, ok := parent.(Builder); ok {
-		return b // this module's handles are their own scopes: no allocation
-	}
-	return within{}
-}
-
-// scope makes a task handle the Builder of the tasks it creates (see Within).
-func (t *Task[T]) scope() (*Graph, *core.Node, *core.Batch) {
-	if t == nil {
-		return nil, nil, nil
-	}
-	if cg := t.n.Graph(); cg != nil {
-		return cg.Owner().(*Graph), &t.n, nil
-	}
-	return nil, nil, nil
-}
+// Tasks added through the zero handle's Builder fail with ErrNilBuilder.
+func Within[H Handle](parent H) Builder { return parent.Ref() }
 
 // Option sets something about a task other than its function and inputs.
-// Options are plain values: passing them allocates nothing.
+// Options are plain values: passing them allocates nothing. The zero
+// Option does nothing, so an option can be chosen at run time:
+//
+//	var o graph.Option
+//	if urgent {
+//		o = graph.Priority(9)
+//	}
+//
+// A bad value (see each constructor) fails the task with an error that
+// names the option call and wraps ErrInvalidOption. Of two options setting
+// the same thing, the last wins.
 type Option struct {
 	kind optKind
 	i    int64
@@ -129,7 +131,8 @@ type Option struct {
 type optKind uint8
 
 const (
-	optPriority optKind = iota + 1
+	optNone optKind = iota
+	optPriority
 	optRetries
 	optTimeout
 	optKeep
@@ -147,21 +150,24 @@ func Priority(p int) Option { return Option{kind: optPriority, i: int64(p)} }
 // Retries runs a failed task again, up to n more times, waiting backoff
 // before the first retry and twice as long before each next one. A panic
 // is not retried, nor is a failure after the run was cancelled. A flow's
-// next attempt joins only what it emits itself (see Flow).
+// next attempt joins only what it emits itself (see Flow). Neither n nor
+// backoff may be negative.
 func Retries(n int, backoff time.Duration) Option {
 	return Option{kind: optRetries, i: int64(n), d: backoff}
 }
 
-// Timeout gives each attempt of the task a context that expires after d.
+// Timeout gives each attempt of the task a context that expires after d,
+// which must be positive.
 func Timeout(d time.Duration) Option { return Option{kind: optTimeout, d: d} }
 
 // Keep keeps the task's result in runs that release results (runs for
 // chosen targets), so it can be read afterwards. Task.Release undoes it.
 func Keep() Option { return Option{kind: optKeep} }
 
-// Key makes the task unique in its graph under key: adding a task with a key
-// that is already there returns the existing task instead, so it is
-// computed once. Both must have the same result type.
+// Key makes the task unique in its graph under key, which must not be
+// empty: adding a task with a key that is already there returns the
+// existing task instead, so it is computed once. Both must have the same
+// result type.
 func Key(key string) Option { return Option{kind: optKey, s: key} }
 
 // Pure marks the task as depending only on its name and inputs: a second pure
@@ -182,29 +188,35 @@ type settings struct {
 	pure bool
 }
 
+// invalid is the error of an option call given a bad value.
+func invalid(call string, why string) error {
+	return fmt.Errorf("%s: %w: %s", call, ErrInvalidOption, why)
+}
+
 func (s *settings) apply(opts []Option) error {
 	for _, o := range opts {
 		switch o.kind {
+		case optNone:
 		case optPriority:
 			if o.i < math.MinInt32 || o.i > math.MaxInt32 {
-				return fmt.Errorf("priority %d is out of range [%d, %d]", o.i, math.MinInt32, math.MaxInt32)
+				return invalid(fmt.Sprintf("Priority(%d)", o.i), fmt.Sprintf("out of range [%d, %d]", math.MinInt32, math.MaxInt32))
 			}
 			s.prio = int(o.i)
 		case optRetries:
 			if o.i < 0 || o.d < 0 {
-				return fmt.Errorf("retries %d with backoff %v: both must be >= 0", o.i, o.d)
+				return invalid(fmt.Sprintf("Retries(%d, %v)", o.i, o.d), "neither may be negative")
 			}
 			s.opts.Retries, s.opts.Backoff, s.set = int(o.i), int64(o.d), true
 		case optTimeout:
 			if o.d <= 0 {
-				return fmt.Errorf("timeout %v must be > 0", o.d)
+				return invalid(fmt.Sprintf("Timeout(%v)", o.d), "must be positive")
 			}
 			s.opts.Timeout, s.set = int64(o.d), true
 		case optKeep:
 			s.opts.Keep, s.set = true, true
 		case optKey:
 			if o.s == "" {
-				return fmt.Errorf("key is empty")
+				return invalid(`Key("")`, "must not be empty")
 			}
 			s.key = o.s
 		case optPure:
@@ -214,55 +226,57 @@ func (s *settings) apply(opts []Option) error {
 		case optJoin:
 			s.opts.Join, s.set = true, true
 		default:
-			return fmt.Errorf("option %d is unknown (use the graph package's constructors)", o.kind)
+			return invalid(fmt.Sprintf("option %d", o.kind), "unknown (use the graph package's constructors)")
 		}
 	}
 	return nil
 }
 
-// Value adds a task that is done from the start, with result v. Nothing
-// could compute it again, so its result is never released: runs for
-// targets keep it, and Task.Release leaves it.
-func Value[T any](b Builder, v T, opts ...Option) *Task[T] {
+// Value adds a task named name that is done from the start, with result
+// v. Nothing could compute it again, so its result is never released: runs
+// for targets keep it, and Task.Release leaves it.
+func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 	t := &value[T]{}
 	t.val = v
 	t.n.SetState(core.Done)
-	return add(b, &t.Task, t, "value", opts, false)
+	return add(b, &t.record, t, name, opts, false)
 }
 
-// Go adds a task with no inputs that runs fn.
-func Go[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) *Task[T] {
+// Add adds a task with no inputs that will run fn when the graph runs.
+// Adding runs nothing: exec.Run (or a run the graph is in) runs it.
+func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) Task[T] {
 	t := &task0[T]{fn: fn}
-	return add(b, &t.Task, t, name, opts, fn == nil)
+	return add(b, &t.record, t, name, opts, fn == nil)
 }
 
-// Go1 adds a task that runs fn with the result of a.
-func Go1[A, T any](b Builder, name string, a *Task[A], fn func(context.Context, A) (T, error), opts ...Option) *Task[T] {
-	t := &task1[A, T]{a: a, fn: fn}
-	return add(b, &t.Task, t, name, opts, fn == nil, a == nil)
+// Add1 adds a task that will run fn with the result of in.
+func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context, A) (T, error), opts ...Option) Task[T] {
+	t := &task1[A, T]{a: in.r, fn: fn}
+	return add(b, &t.record, t, name, opts, fn == nil, in.r == nil)
 }
 
-// Go2 adds a task that runs fn with the results of a and b.
-func Go2[A, B, T any](bl Builder, name string, a *Task[A], b *Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) *Task[T] {
-	t := &task2[A, B, T]{a: a, b: b, fn: fn}
-	return add(bl, &t.Task, t, name, opts, fn == nil, a == nil, b == nil)
+// Add2 adds a task that will run fn with the results of in1 and in2.
+func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) Task[T] {
+	t := &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
+	return add(b, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
 }
 
-// Go3 adds a task that runs fn with the results of a, b and c.
-func Go3[A, B, C, T any](bl Builder, name string, a *Task[A], b *Task[B], c *Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) *Task[T] {
-	t := &task3[A, B, C, T]{a: a, b: b, c: c, fn: fn}
-	return add(bl, &t.Task, t, name, opts, fn == nil, a == nil, b == nil, c == nil)
+// Add3 adds a task that will run fn with the results of in1, in2 and in3.
+func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) Task[T] {
+	t := &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
+	return add(b, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
 }
 
-// GoN adds a task that runs fn with the results of all of in, in order: a
-// fan-in (gather) of any width. The slice is copied.
-func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Context, []A) (T, error), opts ...Option) *Task[T] {
-	t := &taskN[A, T]{in: append([]*Task[A](nil), in...), fn: fn}
+// AddN adds a task that will run fn with the results of all of in, in
+// order: a fan-in (gather) of any width. The slice is copied.
+func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Context, []A) (T, error), opts ...Option) Task[T] {
+	recs := make([]*record[A], len(in))
 	nils := make([]bool, len(in))
 	for i, x := range in {
-		nils[i] = x == nil
+		recs[i], nils[i] = x.r, x.r == nil
 	}
-	return add(b, &t.Task, t, name, opts, fn == nil, nils...)
+	t := &taskN[A, T]{in: recs, fn: fn}
+	return add(b, &t.record, t, name, opts, fn == nil, nils...)
 }
 
 // Flow adds a task whose function emits a subgraph through the Builder it is
@@ -274,10 +288,9 @@ func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Contex
 // The returned task need not be one the function emitted: the flow reads
 // it as a new reader would, so a task the run was not asked for joins the
 // run, and a result a run for targets released is computed again. A
-// function that returns the flow itself, nil with a nil error, or a task
-// of another graph fails the flow with an error saying so (a
-// *DeadlockError naming the cycle flow -> flow, ErrNilInput,
-// ErrOtherGraph).
+// function that returns the flow itself, the zero Task with a nil error,
+// or a task of another graph fails the flow with an error saying so (a
+// *DeadlockError naming the cycle flow -> flow, ErrNoTask, ErrOtherGraph).
 //
 // With Retries, each attempt of the function joins only what it emits:
 // when an attempt fails, the flow stops joining that attempt's tasks, and
@@ -285,16 +298,49 @@ func GoN[A, T any](b Builder, name string, in []*Task[A], fn func(context.Contex
 // they run to their end, and a failure among them fails the run (see
 // exec.Run) but not the flow, unless a later attempt returns one of them,
 // which it then joins again.
-func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (*Task[T], error), opts ...Option) *Task[T] {
+func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task[T], error), opts ...Option) Task[T] {
 	t := &flow[T]{fn: fn}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
-	return add(b, &t.Task, t, name, opts, fn == nil)
+	return add(b, &t.record, t, name, opts, fn == nil)
+}
+
+// Order makes after wait for before, although after does not read before's
+// result. It is the only way to close a cycle, so Validate and every run
+// check for cycles once it has been used. It fails with an error wrapping
+// ErrRunning while the graph runs, and with ErrNoTask or ErrOtherGraph
+// unless both tasks are in the same graph.
+func Order[A, B Handle](before A, after B) error {
+	b, a := before.Ref().n, after.Ref().n
+	for _, n := range [2]*core.Node{b, a} {
+		switch {
+		case n == nil:
+			return fmt.Errorf("graph: Order: %w", errNilTask)
+		case n.Graph() == nil:
+			return &Error{Task: n.Name(), Err: fmt.Errorf("Order: it could not be built: %w", n.Err())}
+		}
+	}
+	if a.Graph() != b.Graph() {
+		return &Error{Task: a.Name(), Err: fmt.Errorf("Order after %q: %w", b.Name(), ErrOtherGraph)}
+	}
+	if a == b {
+		return &CycleError{Cycle: []string{a.Name(), a.Name()}}
+	}
+	cg := a.Graph()
+	cg.Lock()
+	defer cg.Unlock()
+	if err := cg.Order(b, a); err != nil {
+		if errors.Is(err, core.ErrRunning) {
+			err = ErrRunning
+		}
+		return &Error{Task: a.Name(), Err: err}
+	}
+	return nil
 }
 
 // add checks and adds a task built by one of the constructors. noFn tells
 // whether the function is nil, and nilIn, for each input in order, whether
-// it was nil.
-func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) *Task[T] {
+// it was the zero Task.
+func add[T any](b Builder, t *record[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) Task[T] {
 	var g *Graph
 	var parent *core.Node
 	var hold *core.Batch
@@ -311,10 +357,8 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	}
 	for i := 0; err == nil && i < len(nilIn); i++ {
 		if nilIn[i] {
-			err = fmt.Errorf("input %d: %w", i, ErrNilInput)
-		} else if in := body.Input(i); in.Graph() == nil && in.Err() == nil {
-			err = fmt.Errorf("input %d (%q) is in no graph (a zero Task?): %w", i, in.Name(), ErrOtherGraph)
-		} else if in.Graph() == nil {
+			err = fmt.Errorf("input %d: %w", i, ErrNoTask)
+		} else if in := body.Input(i); in.Graph() == nil {
 			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
 		} else if in.Graph() != &g.c {
 			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
@@ -327,7 +371,7 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 		if g != nil {
 			g.c.Fail(err)
 		}
-		return t
+		return Task[T]{t}
 	}
 	if s.set {
 		o := s.opts
@@ -340,7 +384,7 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 		err := &Error{Task: name, Err: fmt.Errorf("the graph holds %d tasks, its most", core.MaxNodes)}
 		t.n.Fail(err)
 		g.c.FailLocked(err)
-		return t
+		return Task[T]{t}
 	}
 	key := s.key
 	if key == "" && s.pure {
@@ -348,18 +392,18 @@ func add[T any](b Builder, t *Task[T], body core.Body, name string, opts []Optio
 	}
 	if key != "" {
 		if old := g.c.Keyed(key); old != nil {
-			if h, ok := old.Body().Handle().(*Task[T]); ok {
+			if h, ok := old.Body().Handle().(*record[T]); ok {
 				g.c.Want(old) // asked for again while the graph runs: run it
-				return h
+				return Task[T]{h}
 			}
 			err := &Error{Task: name, Err: fmt.Errorf("key %q is taken by task %q of another result type", key, old.Name())}
 			t.n.Fail(err)
 			g.c.FailLocked(err)
-			return t
+			return Task[T]{t}
 		}
 	}
 	g.c.Add(&t.n, parent, key, hold)
-	return t
+	return Task[T]{t}
 }
 
 // pureKey names a pure task by its name and its inputs' ids.

@@ -18,12 +18,12 @@ func id(_ context.Context, x int) (int, error) { return x, nil }
 func TestBuildingRunsNothing(t *testing.T) {
 	called := false
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { called = true; return 1, nil })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { called = true; return x, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { called = true; return 1, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { called = true; return x, nil })
 	if called {
 		t.Fatal("building ran a task function")
 	}
-	for _, h := range []*graph.Task[int]{a, b} {
+	for _, h := range []graph.Task[int]{a, b} {
 		if h.State() != graph.Idle || h.Err() != nil {
 			t.Fatalf("%s: %v, %v after building; want idle, nil", h.Name(), h.State(), h.Err())
 		}
@@ -41,9 +41,9 @@ func TestBuildingRunsNothing(t *testing.T) {
 // matching sentinel, the graph records it, and nothing panics.
 func TestBuildMistakesAreErrorsNotPanics(t *testing.T) {
 	g := graph.New()
-	a := graph.Value(g, 1)
+	a := graph.Value(g, "value", 1)
 	other := graph.New()
-	foreign := graph.Value(other, 2)
+	foreign := graph.Value(other, "value", 2)
 	type built struct {
 		name string
 		task graph.Ref
@@ -52,24 +52,23 @@ func TestBuildMistakesAreErrorsNotPanics(t *testing.T) {
 	var cases []built
 	noPanic(t, "building", func() {
 		cases = []built{
-			{"nilfn0", graph.Go[int](g, "nilfn0", nil), graph.ErrNilFunc},
-			{"nilfn1", graph.Go1[int, int](g, "nilfn1", a, nil), graph.ErrNilFunc},
-			{"nilfn2", graph.Go2[int, int, int](g, "nilfn2", a, a, nil), graph.ErrNilFunc},
-			{"nilfn3", graph.Go3[int, int, int, int](g, "nilfn3", a, a, a, nil), graph.ErrNilFunc},
-			{"nilfnN", graph.GoN[int, int](g, "nilfnN", []*graph.Task[int]{a}, nil), graph.ErrNilFunc},
-			{"nilfnFlow", graph.Flow[int](g, "nilfnFlow", nil), graph.ErrNilFunc},
-			{"nilin1", graph.Go1(g, "nilin1", nil, id), graph.ErrNilInput},
-			{"nilin2", graph.Go2(g, "nilin2", a, (*graph.Task[int])(nil), func(context.Context, int, int) (int, error) { return 0, nil }), graph.ErrNilInput},
-			{"nilinN", graph.GoN(g, "nilinN", []*graph.Task[int]{a, nil}, func(context.Context, []int) (int, error) { return 0, nil }), graph.ErrNilInput},
-			{"foreign", graph.Go1(g, "foreign", foreign, id), graph.ErrOtherGraph},
-			{"prioHigh", graph.Go1(g, "prioHigh", a, id, graph.Priority(math.MaxInt32+1)), nil},
-			{"prioLow", graph.Go1(g, "prioLow", a, id, graph.Priority(math.MinInt32-1)), nil},
-			{"retriesNeg", graph.Go1(g, "retriesNeg", a, id, graph.Retries(-1, 0)), nil},
-			{"backoffNeg", graph.Go1(g, "backoffNeg", a, id, graph.Retries(1, -time.Millisecond)), nil},
-			{"timeoutZero", graph.Go1(g, "timeoutZero", a, id, graph.Timeout(0)), nil},
-			{"timeoutNeg", graph.Go1(g, "timeoutNeg", a, id, graph.Timeout(-time.Second)), nil},
-			{"keyEmpty", graph.Go1(g, "keyEmpty", a, id, graph.Key("")), nil},
-			{"zeroOption", graph.Go1(g, "zeroOption", a, id, graph.Option{}), nil},
+			{"nilfn0", graph.Add[int](g, "nilfn0", nil).Ref(), graph.ErrNilFunc},
+			{"nilfn1", graph.Add1[int, int](g, "nilfn1", a, nil).Ref(), graph.ErrNilFunc},
+			{"nilfn2", graph.Add2[int, int, int](g, "nilfn2", a, a, nil).Ref(), graph.ErrNilFunc},
+			{"nilfn3", graph.Add3[int, int, int, int](g, "nilfn3", a, a, a, nil).Ref(), graph.ErrNilFunc},
+			{"nilfnN", graph.AddN[int, int](g, "nilfnN", []graph.Task[int]{a}, nil).Ref(), graph.ErrNilFunc},
+			{"nilfnFlow", graph.Flow[int](g, "nilfnFlow", nil).Ref(), graph.ErrNilFunc},
+			{"nilin1", graph.Add1(g, "nilin1", graph.Task[int]{}, id).Ref(), graph.ErrNoTask},
+			{"nilin2", graph.Add2(g, "nilin2", a, graph.Task[int]{}, func(context.Context, int, int) (int, error) { return 0, nil }).Ref(), graph.ErrNoTask},
+			{"nilinN", graph.AddN(g, "nilinN", []graph.Task[int]{a, graph.Task[int]{}}, func(context.Context, []int) (int, error) { return 0, nil }).Ref(), graph.ErrNoTask},
+			{"foreign", graph.Add1(g, "foreign", foreign, id).Ref(), graph.ErrOtherGraph},
+			{"prioHigh", graph.Add1(g, "prioHigh", a, id, graph.Priority(math.MaxInt32+1)).Ref(), graph.ErrInvalidOption},
+			{"prioLow", graph.Add1(g, "prioLow", a, id, graph.Priority(math.MinInt32-1)).Ref(), graph.ErrInvalidOption},
+			{"retriesNeg", graph.Add1(g, "retriesNeg", a, id, graph.Retries(-1, 0)).Ref(), graph.ErrInvalidOption},
+			{"backoffNeg", graph.Add1(g, "backoffNeg", a, id, graph.Retries(1, -time.Millisecond)).Ref(), graph.ErrInvalidOption},
+			{"timeoutZero", graph.Add1(g, "timeoutZero", a, id, graph.Timeout(0)).Ref(), graph.ErrInvalidOption},
+			{"timeoutNeg", graph.Add1(g, "timeoutNeg", a, id, graph.Timeout(-time.Second)).Ref(), graph.ErrInvalidOption},
+			{"keyEmpty", graph.Add1(g, "keyEmpty", a, id, graph.Key("")).Ref(), graph.ErrInvalidOption},
 		}
 	})
 	for _, c := range cases {
@@ -92,7 +91,7 @@ func TestBuildMistakesAreErrorsNotPanics(t *testing.T) {
 			t.Errorf("%s: the graph's Err does not list the mistake", c.name)
 		}
 	}
-	for _, sentinel := range []error{graph.ErrNilFunc, graph.ErrNilInput, graph.ErrOtherGraph} {
+	for _, sentinel := range []error{graph.ErrNilFunc, graph.ErrNoTask, graph.ErrOtherGraph} {
 		if !errors.Is(g.Validate(), sentinel) {
 			t.Errorf("Validate does not report %v", sentinel)
 		}
@@ -105,9 +104,9 @@ func TestBuildMistakesAreErrorsNotPanics(t *testing.T) {
 // TestOptionBoundsAreAccepted: the extreme valid values build fine.
 func TestOptionBoundsAreAccepted(t *testing.T) {
 	g := graph.New()
-	a := graph.Value(g, 1)
-	hi := graph.Go1(g, "hi", a, id, graph.Priority(math.MaxInt32))
-	lo := graph.Go1(g, "lo", a, id, graph.Priority(math.MinInt32), graph.Retries(0, 0), graph.Timeout(time.Nanosecond))
+	a := graph.Value(g, "value", 1)
+	hi := graph.Add1(g, "hi", a, id, graph.Priority(math.MaxInt32))
+	lo := graph.Add1(g, "lo", a, id, graph.Priority(math.MinInt32), graph.Retries(0, 0), graph.Timeout(time.Nanosecond))
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +118,12 @@ func TestOptionBoundsAreAccepted(t *testing.T) {
 // TestNilBuilder: a nil Builder, and Within(nil), give failed tasks with
 // ErrNilBuilder instead of a panic.
 func TestNilBuilder(t *testing.T) {
-	var h, w *graph.Task[int]
+	var h, w graph.Task[int]
 	noPanic(t, "building with a nil builder", func() {
-		h = graph.Go(nil, "orphan", func(context.Context) (int, error) { return 1, nil })
-		w = graph.Go(graph.Within(nil), "within", func(context.Context) (int, error) { return 1, nil })
+		h = graph.Add(nil, "orphan", func(context.Context) (int, error) { return 1, nil })
+		w = graph.Add(graph.Within(graph.Ref{}), "within", func(context.Context) (int, error) { return 1, nil })
 	})
-	for _, x := range []*graph.Task[int]{h, w} {
+	for _, x := range []graph.Task[int]{h, w} {
 		if !errors.Is(x.Err(), graph.ErrNilBuilder) || !strings.Contains(x.Err().Error(), x.Name()) {
 			t.Errorf("%s: Err() = %v, want ErrNilBuilder naming the task", x.Name(), x.Err())
 		}
@@ -139,8 +138,8 @@ func TestNilBuilder(t *testing.T) {
 // claim the input belongs to another graph.
 func TestInputThatFailedToBuild(t *testing.T) {
 	g := graph.New()
-	broken := graph.Go[int](g, "broken", nil)
-	c := graph.Go1(g, "consumer", broken, id)
+	broken := graph.Add[int](g, "broken", nil)
+	c := graph.Add1(g, "consumer", broken, id)
 	err := c.Err()
 	if err == nil || !strings.Contains(err.Error(), `"broken"`) {
 		t.Fatalf("consumer: %v, want an error naming its input", err)
@@ -154,12 +153,12 @@ func TestInputThatFailedToBuild(t *testing.T) {
 // one; a key taken by another result type is an error.
 func TestKeyReturnsExistingTask(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil }, graph.Key("k"))
-	b := graph.Go(g, "b", func(context.Context) (int, error) { return 2, nil }, graph.Key("k"))
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil }, graph.Key("k"))
+	b := graph.Add(g, "b", func(context.Context) (int, error) { return 2, nil }, graph.Key("k"))
 	if a != b || g.Len() != 1 {
 		t.Fatalf("same key gave two tasks (%p, %p), Len %d", a, b, g.Len())
 	}
-	s := graph.Go(g, "s", func(context.Context) (string, error) { return "", nil }, graph.Key("k"))
+	s := graph.Add(g, "s", func(context.Context) (string, error) { return "", nil }, graph.Key("k"))
 	if s.Err() == nil || g.Err() == nil {
 		t.Fatal("a key taken by a task of another result type gave no error")
 	}
@@ -169,11 +168,11 @@ func TestKeyReturnsExistingTask(t *testing.T) {
 // inputs are one task; other inputs or names make new tasks.
 func TestPureDeduplicatesByNameAndInputs(t *testing.T) {
 	g := graph.New()
-	x, y := graph.Value(g, 1), graph.Value(g, 2)
-	p1 := graph.Go1(g, "inc", x, id, graph.Pure())
-	p2 := graph.Go1(g, "inc", x, id, graph.Pure())
-	p3 := graph.Go1(g, "inc", y, id, graph.Pure())
-	p4 := graph.Go1(g, "dec", x, id, graph.Pure())
+	x, y := graph.Value(g, "value", 1), graph.Value(g, "value", 2)
+	p1 := graph.Add1(g, "inc", x, id, graph.Pure())
+	p2 := graph.Add1(g, "inc", x, id, graph.Pure())
+	p3 := graph.Add1(g, "inc", y, id, graph.Pure())
+	p4 := graph.Add1(g, "dec", x, id, graph.Pure())
 	if p1 != p2 {
 		t.Fatal("two pure tasks with the same name and input are different tasks")
 	}
@@ -182,24 +181,24 @@ func TestPureDeduplicatesByNameAndInputs(t *testing.T) {
 	}
 }
 
-// TestOrderRejectsBadArguments: Order with nil, a foreign task or a value
+// TestOrderRejectsBadArguments: Order with a zero handle, a foreign task or a value
 // as the waiting task returns an error and changes nothing.
 func TestOrderRejectsBadArguments(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	v := graph.Value(g, 1)
-	foreign := graph.Go(graph.New(), "foreign", func(context.Context) (int, error) { return 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	v := graph.Value(g, "value", 1)
+	foreign := graph.Add(graph.New(), "foreign", func(context.Context) (int, error) { return 1, nil })
 	noPanic(t, "Order", func() {
-		if err := g.Order(nil, a); !errors.Is(err, graph.ErrNilInput) {
-			t.Errorf("Order(nil, a) = %v, want ErrNilInput", err)
+		if err := graph.Order(graph.Ref{}, a); !errors.Is(err, graph.ErrNoTask) {
+			t.Errorf("Order(zero, a) = %v, want ErrNoTask", err)
 		}
-		if err := g.Order(a, nil); !errors.Is(err, graph.ErrNilInput) {
-			t.Errorf("Order(a, nil) = %v, want ErrNilInput", err)
+		if err := graph.Order(a, graph.Task[int]{}); !errors.Is(err, graph.ErrNoTask) {
+			t.Errorf("Order(a, zero) = %v, want ErrNoTask", err)
 		}
-		if err := g.Order(a, foreign); !errors.Is(err, graph.ErrOtherGraph) || !strings.Contains(err.Error(), "foreign") {
+		if err := graph.Order(a, foreign); !errors.Is(err, graph.ErrOtherGraph) || !strings.Contains(err.Error(), "foreign") {
 			t.Errorf("Order(a, foreign) = %v, want ErrOtherGraph naming foreign", err)
 		}
-		if err := g.Order(a, v); err == nil {
+		if err := graph.Order(a, v); err == nil {
 			t.Error("Order(a, value): a value never waits, want an error")
 		}
 	})
@@ -212,25 +211,25 @@ func TestOrderRejectsBadArguments(t *testing.T) {
 func TestOrderRefusedWhileRunning(t *testing.T) {
 	release := make(chan struct{})
 	g := graph.New()
-	a := graph.Go(g, "a", func(ctx context.Context) (int, error) {
+	a := graph.Add(g, "a", func(ctx context.Context) (int, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
 		return 1, nil
 	})
-	b := graph.Go(g, "b", func(context.Context) (int, error) { return 2, nil })
+	b := graph.Add(g, "b", func(context.Context) (int, error) { return 2, nil })
 	e, err := exec.Start(t.Context(), g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	oerr := g.Order(a, b)
+	oerr := graph.Order(a, b)
 	close(release)
 	e.Close()
 	if err := e.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(oerr, exec.ErrRunning) {
+	if !errors.Is(oerr, graph.ErrRunning) {
 		t.Fatalf("Order during a run = %v, want ErrRunning", oerr)
 	}
 }
@@ -239,17 +238,17 @@ func TestOrderRefusedWhileRunning(t *testing.T) {
 // its ordering inputs; tasks built outside any task have no creator.
 func TestInputsAndCreator(t *testing.T) {
 	g := graph.New()
-	a := graph.Value(g, 1)
-	b := graph.Go(g, "b", func(context.Context) (int, error) { return 2, nil })
-	c := graph.Go2(g, "c", a, a, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
-	if err := g.Order(b, c); err != nil {
+	a := graph.Value(g, "value", 1)
+	b := graph.Add(g, "b", func(context.Context) (int, error) { return 2, nil })
+	c := graph.Add2(g, "c", a, a, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+	if err := graph.Order(b, c); err != nil {
 		t.Fatal(err)
 	}
 	in := c.Inputs()
-	if len(in) != 3 || in[0] != graph.Ref(a) || in[1] != graph.Ref(a) || in[2] != graph.Ref(b) {
+	if len(in) != 3 || in[0] != a.Ref() || in[1] != a.Ref() || in[2] != b.Ref() {
 		t.Fatalf("c.Inputs() = %v, want [a a b]", in)
 	}
-	if c.Creator() != nil || c.Graph() != g {
+	if c.Creator() != (graph.Ref{}) || c.Graph() != g {
 		t.Fatalf("creator %v, graph %p; want nil, %p", c.Creator(), c.Graph(), g)
 	}
 }
@@ -260,7 +259,7 @@ func TestTasksListsEveryTaskInCreationOrder(t *testing.T) {
 	g := graph.New()
 	var want []string
 	for _, name := range []string{"x", "y", "z"} {
-		graph.Go(g, name, func(context.Context) (int, error) { return 0, nil })
+		graph.Add(g, name, func(context.Context) (int, error) { return 0, nil })
 		want = append(want, name)
 	}
 	var got []string

@@ -36,16 +36,16 @@ func TestCycleIsNamed(t *testing.T) {
 		want  []string
 	}{
 		{"two", func(g *graph.Graph) error {
-			a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-			b := graph.Go(g, "b", func(context.Context) (int, error) { return 1, nil })
-			return errors.Join(g.Order(a, b), g.Order(b, a))
+			a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+			b := graph.Add(g, "b", func(context.Context) (int, error) { return 1, nil })
+			return errors.Join(graph.Order(a, b), graph.Order(b, a))
 		}, []string{"a", "b", "a"}},
 		{"through inputs", func(g *graph.Graph) error {
-			a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-			b := graph.Go1(g, "b", a, id)
-			c := graph.Go1(g, "c", b, id)
-			graph.Go1(g, "d", a, id) // not on the cycle
-			return g.Order(c, a)
+			a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+			b := graph.Add1(g, "b", a, id)
+			c := graph.Add1(g, "c", b, id)
+			graph.Add1(g, "d", a, id) // not on the cycle
+			return graph.Order(c, a)
 		}, []string{"a", "b", "c", "a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,8 +80,8 @@ func TestCycleIsNamed(t *testing.T) {
 // built only on them misses this one.)
 func TestSelfOrderIsACycle(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	if err := g.Order(a, a); err != nil {
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	if err := graph.Order(a, a); err != nil {
 		return // refused up front: fine
 	}
 	var err error
@@ -96,10 +96,10 @@ func TestSelfOrderIsACycle(t *testing.T) {
 // Validate, and gonum's topo sorts the graph.
 func TestOrderWithoutCycleValidates(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	b := graph.Go(g, "b", func(context.Context) (int, error) { return 1, nil })
-	c := graph.Go1(g, "c", a, id)
-	if err := errors.Join(g.Order(b, a), g.Order(b, c)); err != nil {
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	b := graph.Add(g, "b", func(context.Context) (int, error) { return 1, nil })
+	c := graph.Add1(g, "c", a, id)
+	if err := errors.Join(graph.Order(b, a), graph.Order(b, c)); err != nil {
 		t.Fatal(err)
 	}
 	noPanic(t, "Validate", func() {

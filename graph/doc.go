@@ -1,19 +1,32 @@
-// Package graph builds lazy task graphs with typed handles.
+// Package graph builds lazy task graphs with typed handles. Adding a task
+// runs nothing: exec.Run runs the graph.
 //
-// A task is a function shaped func(ctx, inputs...) (T, error). Building one
-// with Go, Go1, Go2, Go3 or GoN runs nothing: it returns a *Task[T], a handle
-// that later tasks take as input (the compiler checks the types) and that
-// yields the result after a run. Plain values enter a graph with Value, or
-// are captured by the task's function.
+// A task is a function shaped func(ctx, inputs...) (T, error). Adding one
+// with Add, Add1, Add2, Add3 or AddN returns a Task[T], a small comparable
+// handle that later tasks take as input (the compiler checks the types)
+// and that yields the result after a run. Plain values enter a graph with
+// Value, or are captured by the task's function.
 //
 //	g := new(graph.Graph)
-//	a := graph.Value(g, 20)
-//	b := graph.Go1(g, "double", a, func(ctx context.Context, x int) (int, error) { return 2 * x, nil })
+//	a := graph.Value(g, "twenty", 20)
+//	b := graph.Add1(g, "double", a, func(ctx context.Context, x int) (int, error) { return 2 * x, nil })
 //	// exec.Run(ctx, g) runs it; then b.Result() is 40.
 //
+// Functions that take tasks take any Handle: a Task[T] of any T, or a Ref,
+// the untyped handle (see Handle). The zero handle names no task.
+//
 // Building never panics: a mistake (a nil function, a handle from another
-// graph, a nil input) is kept as an error on the returned task and on the
-// graph, and Run reports it before running anything.
+// graph, a zero handle as input, an option with a bad value) is kept as an
+// error on the returned task and on the graph, and Run reports it before
+// running anything.
+//
+// # Options
+//
+// The options of evolve's packages follow one rule: the call that takes
+// options checks them all before it does anything; a bad value is an error
+// that names the option call and wraps ErrInvalidOption (here it fails the
+// task, as every building mistake does); the zero value of an Option type
+// does nothing.
 //
 // The graph implements gonum's graph.Directed, with edges from each input to
 // the tasks that read it, so gonum's algorithms (topological order, paths,

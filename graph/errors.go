@@ -4,17 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // Mistakes in building, reported by Graph.Err and by the task's Err.
 var (
-	ErrNilFunc    = errors.New("nil function")
-	ErrNilInput   = errors.New("nil input")
+	ErrNilFunc = errors.New("nil function")
+	// ErrNoTask: a handle names no task (the zero Ref or Task).
+	ErrNoTask     = errors.New("no task (zero handle)")
 	ErrNilBuilder = errors.New("nil builder")
 	ErrOtherGraph = errors.New("belongs to another graph")
 )
+
+// ErrInvalidOption is wrapped by the error of every option given a bad
+// value, in every package of evolve. The rule is the same everywhere: the
+// call that takes options checks all of them before it does anything, and
+// a bad value is an error that names the option call, such as
+// "exec: Workers(0): invalid option: must be at least 1"; it is never
+// ignored and never a panic. The zero value of an Option type does nothing.
+// A task builder (Add, ...) reports the error on the task it returns, as
+// every building mistake, so exec.Run refuses the graph before running
+// anything; other calls return it.
+var ErrInvalidOption = errors.New("invalid option")
+
+// ErrRunning: a graph that is running was asked to run again (exec.Run,
+// exec.Start) or to be reordered (Order).
+var ErrRunning = errors.New("graph is already running")
 
 // Errors of reading or waiting for a task.
 var (
@@ -128,19 +142,4 @@ func (e *DeadlockError) Error() string {
 		return nilName
 	}
 	return "wait would deadlock: cycle: " + strings.Join(e.Cycle, " -> ")
-}
-
-// Waitable is for evolve's own packages: it returns the error of a wait for
-// n that could never end, because n is in no run or is held by an open
-// Batch, or nil.
-func Waitable(_ core.Key, n *core.Node) error {
-	switch {
-	case n == nil:
-		return errNilTask
-	case n.State() == Idle:
-		return &Error{Task: n.Name(), Err: ErrNotScheduled}
-	case n.Held():
-		return &Error{Task: n.Name(), Err: ErrInBatch}
-	}
-	return nil
 }

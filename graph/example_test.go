@@ -11,13 +11,13 @@ import (
 	"github.com/evolve-dag/evolve/graph"
 )
 
-// Go1 adds a task that reads one input; the compiler checks that the
+// Add1 adds a task that reads one input; the compiler checks that the
 // function takes the input's result type.
-func ExampleGo1() {
+func ExampleAdd1() {
 	g := graph.New()
-	text := graph.Value(g, "42")
-	n := graph.Go1(g, "parse", text, func(_ context.Context, s string) (int, error) { return strconv.Atoi(s) })
-	double := graph.Go1(g, "double", n, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
+	text := graph.Value(g, "value", "42")
+	n := graph.Add1(g, "parse", text, func(_ context.Context, s string) (int, error) { return strconv.Atoi(s) })
+	double := graph.Add1(g, "double", n, func(_ context.Context, x int) (int, error) { return 2 * x, nil })
 
 	fmt.Println(double.State()) // building runs nothing
 	if err := exec.Run(context.Background(), g); err != nil {
@@ -29,14 +29,14 @@ func ExampleGo1() {
 	// 84 <nil>
 }
 
-// GoN gathers any number of inputs of one type, in order.
-func ExampleGoN() {
+// AddN gathers any number of inputs of one type, in order.
+func ExampleAddN() {
 	g := graph.New()
-	var parts []*graph.Task[string]
+	var parts []graph.Task[string]
 	for _, w := range []string{"fan", "in", "works"} {
-		parts = append(parts, graph.Go(g, "word", func(context.Context) (string, error) { return strings.ToUpper(w), nil }))
+		parts = append(parts, graph.Add(g, "word", func(context.Context) (string, error) { return strings.ToUpper(w), nil }))
 	}
-	joined := graph.GoN(g, "join", parts, func(_ context.Context, ws []string) (string, error) {
+	joined := graph.AddN(g, "join", parts, func(_ context.Context, ws []string) (string, error) {
 		return strings.Join(ws, " "), nil
 	})
 	if err := exec.Run(context.Background(), g); err != nil {
@@ -51,8 +51,8 @@ func ExampleGoN() {
 func ExampleSkipError() {
 	errDisk := errors.New("disk full")
 	g := graph.New()
-	save := graph.Go(g, "save", func(context.Context) (int, error) { return 0, errDisk })
-	report := graph.Go1(g, "report", save, func(_ context.Context, n int) (string, error) { return fmt.Sprint(n), nil })
+	save := graph.Add(g, "save", func(context.Context) (int, error) { return 0, errDisk })
+	report := graph.Add1(g, "report", save, func(_ context.Context, n int) (string, error) { return fmt.Sprint(n), nil })
 	_ = exec.Run(context.Background(), g)
 
 	var skip *graph.SkipError
@@ -69,7 +69,7 @@ func ExampleSkipError() {
 // value and the stack; the program goes on.
 func ExamplePanicError() {
 	g := graph.New()
-	bad := graph.Go(g, "bad", func(context.Context) (int, error) { panic("index out of range") })
+	bad := graph.Add(g, "bad", func(context.Context) (int, error) { panic("index out of range") })
 	_ = exec.Run(context.Background(), g)
 
 	var pe *graph.PanicError
@@ -87,13 +87,13 @@ func ExampleTask_Wait() {
 		fmt.Println(err)
 		return
 	}
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 20, nil })
-	b := graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 22, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 20, nil })
+	b := graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 22, nil })
 	fmt.Println(b.Wait(context.Background()))
 	e.Close()
 	fmt.Println(e.Wait())
 
-	idle := graph.Go(g, "idle", func(context.Context) (int, error) { return 0, nil })
+	idle := graph.Add(g, "idle", func(context.Context) (int, error) { return 0, nil })
 	_, err = idle.Wait(context.Background()) // in no run: it would wait forever
 	fmt.Println(errors.Is(err, graph.ErrNotScheduled))
 	// Output:
@@ -104,12 +104,12 @@ func ExampleTask_Wait() {
 
 // Order makes a task wait for another whose result it does not read: here
 // "read" has the higher priority but runs after "write".
-func ExampleGraph_Order() {
+func ExampleOrder() {
 	g := graph.New()
 	var log []string
-	write := graph.Go(g, "write", func(context.Context) (int, error) { log = append(log, "write"); return 0, nil })
-	read := graph.Go(g, "read", func(context.Context) (int, error) { log = append(log, "read"); return 0, nil }, graph.Priority(10))
-	if err := g.Order(write, read); err != nil {
+	write := graph.Add(g, "write", func(context.Context) (int, error) { log = append(log, "write"); return 0, nil })
+	read := graph.Add(g, "read", func(context.Context) (int, error) { log = append(log, "read"); return 0, nil }, graph.Priority(10))
+	if err := graph.Order(write, read); err != nil {
 		fmt.Println(err)
 	}
 	if err := exec.Run(context.Background(), g, exec.Workers(1)); err != nil {
@@ -118,7 +118,7 @@ func ExampleGraph_Order() {
 	fmt.Println(log)
 
 	// Order is the only way to close a cycle; runs refuse cyclic graphs.
-	if err := g.Order(read, write); err != nil {
+	if err := graph.Order(read, write); err != nil {
 		fmt.Println(err)
 	}
 	fmt.Println(g.Validate())
@@ -140,7 +140,7 @@ func ExampleBatch() {
 	var order []int
 	err = graph.Batch(g, func(b graph.Builder) {
 		for i := range 4 {
-			graph.Go(b, "step", func(context.Context) (int, error) {
+			graph.Add(b, "step", func(context.Context) (int, error) {
 				order = append(order, i) // one worker: no other task runs meanwhile
 				return i, nil
 			}, graph.Priority(i))

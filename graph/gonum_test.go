@@ -20,14 +20,14 @@ var _ gonum.Directed = graph.New()
 // (duplicates possible), plus some ordering edges from earlier to later
 // tasks. It returns the handles and, for each task, the set of tasks it
 // must wait for.
-func randomGraph(t *testing.T, rng *rand.Rand, n int) ([]*graph.Task[int], []map[int]bool) {
+func randomGraph(t *testing.T, rng *rand.Rand, n int) ([]graph.Task[int], []map[int]bool) {
 	t.Helper()
 	g := graph.New()
-	ts := make([]*graph.Task[int], n)
+	ts := make([]graph.Task[int], n)
 	deps := make([]map[int]bool, n)
 	for i := range n {
 		deps[i] = map[int]bool{}
-		var in []*graph.Task[int]
+		var in []graph.Task[int]
 		for range rng.IntN(4) {
 			if i == 0 {
 				break
@@ -36,7 +36,7 @@ func randomGraph(t *testing.T, rng *rand.Rand, n int) ([]*graph.Task[int], []map
 			in = append(in, ts[j])
 			deps[i][j] = true
 		}
-		ts[i] = graph.GoN(g, fmt.Sprint("n", i), in, func(context.Context, []int) (int, error) { return 0, nil })
+		ts[i] = graph.AddN(g, fmt.Sprint("n", i), in, func(context.Context, []int) (int, error) { return 0, nil })
 	}
 	for range n / 4 {
 		if n < 2 {
@@ -44,7 +44,7 @@ func randomGraph(t *testing.T, rng *rand.Rand, n int) ([]*graph.Task[int], []map
 		}
 		j := rng.IntN(n - 1)
 		i := j + 1 + rng.IntN(n-j-1)
-		if err := g.Order(ts[j], ts[i]); err != nil {
+		if err := graph.Order(ts[j], ts[i]); err != nil {
 			t.Fatal(err)
 		}
 		deps[i][j] = true
@@ -71,7 +71,7 @@ func TestGonumEdgesAgreeWithInputs(t *testing.T) {
 		ts, deps := randomGraph(t, rng, n)
 		g := ts[0].Graph()
 		for i, h := range ts {
-			if r := g.Node(int64(i)); r != gonum.Node(h) {
+			if r := g.Node(int64(i)); r != gonum.Node(h.Ref()) {
 				t.Fatalf("seed %d: Node(%d) = %v, want %s", seed, i, r, h.Name())
 			}
 			var wantTo, wantFrom []int64

@@ -29,15 +29,6 @@ var errNilGraph = fmt.Errorf("graph: the *Graph is nil: %w", ErrNilBuilder)
 // New returns an empty graph.
 func New() *Graph { return new(Graph) }
 
-// Core is for evolve's own packages; other modules cannot call it. It
-// returns nil for a nil *Graph.
-func (g *Graph) Core(core.Key) *core.Graph {
-	if g == nil {
-		return nil
-	}
-	return &g.c
-}
-
 // Len is the number of tasks and values in the graph.
 func (g *Graph) Len() int {
 	if g == nil {
@@ -60,47 +51,13 @@ func (g *Graph) Tasks() iter.Seq[Ref] {
 	}
 }
 
-// Err returns the mistakes made while building, joined, or nil.
+// Err returns the mistakes made while building, joined, or nil. An option
+// with a bad value is such a mistake (see ErrInvalidOption).
 func (g *Graph) Err() error {
 	if g == nil {
 		return errNilGraph
 	}
 	return errors.Join(g.c.Errs()...)
-}
-
-// Order makes after wait for before, although after does not read before's
-// result. It is the only way to close a cycle, so Validate and every run
-// check for cycles once it has been used. It fails while the graph runs.
-func (g *Graph) Order(before, after Ref) error {
-	if g == nil {
-		return errNilGraph
-	}
-	b, errB := g.member(before)
-	a, errA := g.member(after)
-	if err := errors.Join(errB, errA); err != nil {
-		return err
-	}
-	if a == b {
-		return &CycleError{Cycle: []string{a.Name(), a.Name()}}
-	}
-	g.c.Lock()
-	defer g.c.Unlock()
-	if err := g.c.Order(b, a); err != nil {
-		return &Error{Task: a.Name(), Err: err}
-	}
-	return nil
-}
-
-// member returns r's node if r belongs to g.
-func (g *Graph) member(r Ref) (*core.Node, error) {
-	n := nodeOf(r)
-	if n == nil {
-		return nil, errNilTask
-	}
-	if n.Graph() != &g.c {
-		return nil, &Error{Task: n.Name(), Err: ErrOtherGraph}
-	}
-	return n, nil
 }
 
 // Validate reports building mistakes and cycles. A graph built only from
@@ -136,7 +93,7 @@ func cycleIn(comp []gonum.Node) []string {
 	}
 	// Walk from the first node along edges inside the component until a node
 	// repeats; the loop from that node is a cycle.
-	start := comp[0].(Ref).Core(core.Key{})
+	start := comp[0].(Ref).n
 	pos := map[*core.Node]int{}
 	var path []*core.Node
 	for n := start; ; {
@@ -177,7 +134,7 @@ func (e *CycleError) Error() string {
 
 // The methods below implement gonum's graph.Directed. Edges go from an input
 // to the tasks that read it, so gonum's topological order is a valid run
-// order. Nodes are the *Task[T] handles, as Ref.
+// order. Nodes are the tasks' Refs.
 
 // Node returns the task with the given ID, or nil.
 func (g *Graph) Node(id int64) gonum.Node {

@@ -7,21 +7,23 @@ import (
 	"github.com/evolve-dag/evolve/internal/core"
 )
 
-// Each task shape embeds Task[T], which holds the result, and implements
-// core.Body: one allocation per task, inputs read through typed pointers.
+// Each task shape embeds record[T], which holds the node and the result,
+// and implements core.Body: one allocation per task, inputs read through
+// typed pointers. Handle returns the record, so that a node's typed handle
+// can be found again (Key, As) without an allocation.
 // Run reads every input first and reports it consumed, then calls the
 // function, so that a consumer's copy survives the input's release.
 
-type value[T any] struct{ Task[T] }
+type value[T any] struct{ record[T] }
 
 func (b *value[T]) Run(context.Context, core.Consumer) error { return nil }
 func (b *value[T]) NumInputs() int                           { return 0 }
 func (b *value[T]) Input(int) *core.Node                     { return nil }
 func (b *value[T]) Drop()                                    { drop(&b.val) }
-func (b *value[T]) Handle() any                              { return &b.Task }
+func (b *value[T]) Handle() any                              { return &b.record }
 
 type task0[T any] struct {
-	Task[T]
+	record[T]
 	fn func(context.Context) (T, error)
 }
 
@@ -32,11 +34,11 @@ func (b *task0[T]) Run(ctx context.Context, _ core.Consumer) (err error) {
 func (b *task0[T]) NumInputs() int       { return 0 }
 func (b *task0[T]) Input(int) *core.Node { return nil }
 func (b *task0[T]) Drop()                { drop(&b.val) }
-func (b *task0[T]) Handle() any          { return &b.Task }
+func (b *task0[T]) Handle() any          { return &b.record }
 
 type task1[A, T any] struct {
-	Task[T]
-	a  *Task[A]
+	record[T]
+	a  *record[A]
 	fn func(context.Context, A) (T, error)
 }
 
@@ -49,12 +51,12 @@ func (b *task1[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 func (b *task1[A, T]) NumInputs() int       { return 1 }
 func (b *task1[A, T]) Input(int) *core.Node { return &b.a.n }
 func (b *task1[A, T]) Drop()                { drop(&b.val) }
-func (b *task1[A, T]) Handle() any          { return &b.Task }
+func (b *task1[A, T]) Handle() any          { return &b.record }
 
 type task2[A, B, T any] struct {
-	Task[T]
-	a  *Task[A]
-	b  *Task[B]
+	record[T]
+	a  *record[A]
+	b  *record[B]
 	fn func(context.Context, A, B) (T, error)
 }
 
@@ -73,13 +75,13 @@ func (b *task2[A, B, T]) Input(i int) *core.Node {
 	return &b.b.n
 }
 func (b *task2[A, B, T]) Drop()       { drop(&b.val) }
-func (b *task2[A, B, T]) Handle() any { return &b.Task }
+func (b *task2[A, B, T]) Handle() any { return &b.record }
 
 type task3[A, B, C, T any] struct {
-	Task[T]
-	a  *Task[A]
-	b  *Task[B]
-	c  *Task[C]
+	record[T]
+	a  *record[A]
+	b  *record[B]
+	c  *record[C]
 	fn func(context.Context, A, B, C) (T, error)
 }
 
@@ -102,11 +104,11 @@ func (b *task3[A, B, C, T]) Input(i int) *core.Node {
 	return &b.c.n
 }
 func (b *task3[A, B, C, T]) Drop()       { drop(&b.val) }
-func (b *task3[A, B, C, T]) Handle() any { return &b.Task }
+func (b *task3[A, B, C, T]) Handle() any { return &b.record }
 
 type taskN[A, T any] struct {
-	Task[T]
-	in []*Task[A]
+	record[T]
+	in []*record[A]
 	fn func(context.Context, []A) (T, error)
 }
 
@@ -122,26 +124,27 @@ func (b *taskN[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 func (b *taskN[A, T]) NumInputs() int         { return len(b.in) }
 func (b *taskN[A, T]) Input(i int) *core.Node { return &b.in[i].n }
 func (b *taskN[A, T]) Drop()                  { drop(&b.val) }
-func (b *taskN[A, T]) Handle() any            { return &b.Task }
+func (b *taskN[A, T]) Handle() any            { return &b.record }
 
 // flow is a task whose function emits a subgraph and names the task whose
 // result becomes its own; it finishes when everything it emitted has.
 type flow[T any] struct {
-	Task[T]
-	fn     func(context.Context, Builder) (*Task[T], error)
-	result *Task[T]
+	record[T]
+	fn     func(context.Context, Builder) (Task[T], error)
+	result *record[T]
 }
 
 func (b *flow[T]) Run(ctx context.Context, _ core.Consumer) error {
-	r, err := b.fn(ctx, Within(&b.Task))
+	t, err := b.fn(ctx, Ref{&b.n})
 	if err != nil {
 		return err
 	}
 	name := b.n.Name()
+	r := t.r
 	switch {
 	case r == nil:
-		return &Error{Task: name, Err: fmt.Errorf("its function returned no task and no error: %w", ErrNilInput)}
-	case r == &b.Task:
+		return &Error{Task: name, Err: fmt.Errorf("its function returned no task and no error: %w", ErrNoTask)}
+	case r == &b.record:
 		// Joining itself, it could never finish: say so now rather than
 		// leave it to the executor's search for stalled runs.
 		return &Error{Task: name, Err: &DeadlockError{Cycle: []string{name, name}}}
@@ -162,7 +165,7 @@ func (b *flow[T]) Joined() error {
 		return nil
 	}
 	b.result = nil
-	v, err := r.Result()
+	v, err := Task[T]{r}.Result()
 	b.val = v
 	return err
 }
@@ -177,7 +180,7 @@ func (b *flow[T]) JoinOn() *core.Node {
 func (b *flow[T]) NumInputs() int       { return 0 }
 func (b *flow[T]) Input(int) *core.Node { return nil }
 func (b *flow[T]) Drop()                { drop(&b.val) }
-func (b *flow[T]) Handle() any          { return &b.Task }
+func (b *flow[T]) Handle() any          { return &b.record }
 
 func drop[T any](p *T) {
 	var zero T

@@ -10,146 +10,171 @@ import (
 // State is where a task is in its life. Idle tasks have not been asked for
 // by a run; Waiting, Ready, Running and Joining tasks are in a run; Done,
 // Failed, Skipped, Cancelled and Released end a task's part in a run.
-type State = core.State
+type State uint8
 
 // The states of a task.
 const (
-	Idle      = core.Idle
-	Waiting   = core.Waiting
-	Ready     = core.Ready
-	Running   = core.Running
-	Joining   = core.Joining
-	Done      = core.Done
-	Failed    = core.Failed
-	Skipped   = core.Skipped
-	Cancelled = core.Cancelled
-	Released  = core.Released
+	Idle      State = iota // built, not asked for by a run yet
+	Waiting                // in a run, some input not finished
+	Ready                  // in a run, queued to start
+	Running                // its function is running
+	Joining                // its function returned; it waits for the tasks it emitted (Flow)
+	Done                   // succeeded; the result is readable
+	Failed                 // its function returned an error or panicked
+	Skipped                // an input failed, so it never ran
+	Cancelled              // the run or the task was cancelled before it finished
+	Released               // succeeded, and the result was dropped to free memory
 )
 
-// Ref is any task handle, whatever its result type. *Task[T] implements it.
-type Ref interface {
-	// ID is the task's number in its graph, which is its creation order.
-	ID() int64
-	// Name is the name the task was built with.
-	Name() string
-	// Priority is the task's priority; higher runs first.
-	Priority() int
-	// State is where the task is now.
-	State() State
-	// Err is why the task did not succeed, or nil.
-	Err() error
-	// Creator is the task that added this one while it ran, or nil.
-	Creator() Ref
-	// Inputs are the tasks this one reads or was ordered after.
-	Inputs() []Ref
-	// Core is for evolve's own packages; other modules cannot call it, so
-	// only this module's handles implement Ref.
-	Core(core.Key) *core.Node
+var stateNames = [...]string{"idle", "waiting", "ready", "running", "joining", "done", "failed", "skipped", "cancelled", "released"}
+
+// String returns the state's name, such as "running".
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
 }
 
-// Task is the handle of a task whose result has type T. It is also a future:
-// Wait, Done, State, Err and Cancel follow it through a run.
+// Terminal reports whether s ends a task's part in a run: Done, Failed,
+// Skipped, Cancelled or Released.
+func (s State) Terminal() bool { return s >= Done }
+
+// stateOf converts the engine's state: the constants are the same numbers
+// (TestStatesMatchCore).
+func stateOf(s core.State) State { return State(s) }
+
+// Handle is what every function that takes tasks accepts: a Ref or any
+// Task[T]. Such functions are generic over it (func F[H Handle](tasks
+// ...H)), so a []Task[T] passes as tasks... with no copy, and a function
+// that returns one of the tasks returns the caller's own type. Tasks of
+// different result types pass together as Refs: F(a.Ref(), b.Ref()).
+type Handle interface {
+	// Ref returns the untyped handle of the same task.
+	Ref() Ref
+}
+
+// Ref is the handle of a task whatever its result type: a small comparable
+// value, equal to another Ref exactly when both name the same task, so it
+// can key a map. As turns it back into a typed Task.
 //
-// Only the constructors (Go, Value, ...) make a usable Task. Methods called
-// on a nil *Task, or on a Task that is in no graph (a zero Task, or one
-// that could not be built), do not panic: those returning an error say
-// what is wrong (ErrNilInput for a nil *Task), and the others return the
-// zero value, with ID -1 and, for a nil *Task, the name "<nil>".
+// The zero Ref names no task. Its methods do not panic: those returning an
+// error say ErrNoTask, the others return zero values, with ID -1 and the
+// name "<nil>". A Ref of a task that could not be built (see Err) is in no
+// graph: it has ID -1 and reads no inputs.
+type Ref struct {
+	n *core.Node
+}
+
+// Task is the handle of a task whose result has type T: a small comparable
+// value, equal to another Task exactly when both name the same task. It is
+// also a future: Wait, Done, State, Err and Cancel follow it through a run.
+//
+// Only the constructors (Add, Value, ...) make a Task that names a task.
+// The zero Task names none: its methods behave as the zero Ref's (see Ref),
+// and Result and Wait return ErrNoTask.
 type Task[T any] struct {
+	r *record[T]
+}
+
+// record is a task's node and its typed result: one allocation per task,
+// embedded in the task's body (see shapes.go).
+type record[T any] struct {
 	n   core.Node
 	val T
 }
 
-// nilName is the name of a nil handle in errors and in Name.
+// As returns r as a Task[T], and false if r's result is not a T or r is
+// the zero Ref.
+func As[T any](r Ref) (Task[T], bool) {
+	if r.n == nil || r.n.Body() == nil {
+		return Task[T]{}, false
+	}
+	rec, ok := r.n.Body().Handle().(*record[T])
+	return Task[T]{rec}, ok
+}
+
+// nilName is the name of the zero handle in errors and in Name.
 const nilName = "<nil>"
 
-// errNilTask is the error of a nil *Task's methods.
-var errNilTask = &Error{Task: nilName, Err: ErrNilInput}
+// errNilTask is the error of the zero handle's methods.
+var errNilTask = &Error{Task: nilName, Err: ErrNoTask}
 
-// closed is the Done channel of a nil *Task: there is nothing to wait for.
+// closed is the Done channel of the zero handle: there is nothing to wait for.
 var closed = func() chan struct{} {
 	c := make(chan struct{})
 	close(c)
 	return c
 }()
 
-// Core is for evolve's own packages; other modules cannot call it. It
-// returns nil for a nil *Task.
-func (t *Task[T]) Core(core.Key) *core.Node {
-	if t == nil {
-		return nil
-	}
-	return &t.n
-}
+// Ref returns r itself, so that a Ref is a Handle.
+func (r Ref) Ref() Ref { return r }
 
 // ID is the task's number in its graph, which is its creation order, or
-// -1 for a task in no graph (see Task).
-func (t *Task[T]) ID() int64 {
-	if t == nil || t.n.Graph() == nil {
+// -1 for the zero Ref and for a task that could not be built.
+func (r Ref) ID() int64 {
+	if r.n == nil || r.n.Graph() == nil {
 		return -1
 	}
-	return t.n.ID()
+	return r.n.ID()
 }
 
 // Name is the name the task was built with.
-func (t *Task[T]) Name() string {
-	if t == nil {
+func (r Ref) Name() string {
+	if r.n == nil {
 		return nilName
 	}
-	return t.n.Name()
+	return r.n.Name()
 }
 
 // Priority is the task's priority; higher runs first.
-func (t *Task[T]) Priority() int {
-	if t == nil {
+func (r Ref) Priority() int {
+	if r.n == nil {
 		return 0
 	}
-	return t.n.Priority()
+	return r.n.Priority()
 }
 
 // State is where the task is now.
-func (t *Task[T]) State() State {
-	if t == nil {
+func (r Ref) State() State {
+	if r.n == nil {
 		return Idle
 	}
-	return t.n.State()
+	return stateOf(r.n.State())
 }
 
 // String returns the task's name.
-func (t *Task[T]) String() string { return t.Name() }
+func (r Ref) String() string { return r.Name() }
 
-// Creator is the task that added this one while it ran, or nil for a task
-// added from outside any task.
-func (t *Task[T]) Creator() Ref {
-	if t == nil {
-		return nil
+// Creator is the task that added this one while it ran, or the zero Ref
+// for a task added from outside any task.
+func (r Ref) Creator() Ref {
+	if r.n == nil {
+		return Ref{}
 	}
-	if p := t.n.Parent(); p != nil {
-		return refOf(p)
-	}
-	return nil
+	return Ref{r.n.Parent()}
 }
 
 // Inputs returns the tasks this one reads, and those it was ordered after.
 // A task that could not be built (see Err) is in no graph and reads none.
-func (t *Task[T]) Inputs() []Ref {
-	if t == nil || t.n.Graph() == nil {
-		return nil // an input may be nil: that may be why it was not built
+func (r Ref) Inputs() []Ref {
+	if r.n == nil || r.n.Graph() == nil {
+		return nil // an input may be missing: that may be why it was not built
 	}
-	out := make([]Ref, t.n.NumDeps())
+	out := make([]Ref, r.n.NumDeps())
 	for i := range out {
-		out[i] = refOf(t.n.Dep(i))
+		out[i] = Ref{r.n.Dep(i)}
 	}
 	return out
 }
 
-// Graph is the graph the task belongs to, or nil for a task that could not
-// be built.
-func (t *Task[T]) Graph() *Graph {
-	if t == nil {
+// Graph is the graph the task belongs to, or nil for the zero Ref and for
+// a task that could not be built.
+func (r Ref) Graph() *Graph {
+	if r.n == nil {
 		return nil
 	}
-	if cg := t.n.Graph(); cg != nil {
+	if cg := r.n.Graph(); cg != nil {
 		return cg.Owner().(*Graph)
 	}
 	return nil
@@ -158,23 +183,118 @@ func (t *Task[T]) Graph() *Graph {
 // Err is why the task did not succeed: its own error, a *SkipError when an
 // input failed, the run's context error when cancelled. It is nil while
 // the task has not finished and after it succeeded.
-func (t *Task[T]) Err() error {
-	if t == nil {
+func (r Ref) Err() error {
+	if r.n == nil {
 		return errNilTask
 	}
-	switch t.n.State() {
+	switch stateOf(r.n.State()) {
 	case Failed, Skipped, Cancelled:
-		return t.n.Err()
+		return r.n.Err()
 	}
 	return nil
 }
 
+// Done returns a channel that is closed when the task finishes, however it
+// finishes. The zero Ref's is closed: there is nothing to wait for, and Err
+// says why.
+func (r Ref) Done() <-chan struct{} {
+	if r.n == nil {
+		return closed
+	}
+	return r.n.Done()
+}
+
+// Cancel cancels the task in the current run: a task that has not started
+// never will, and the tasks that need it are skipped; a running task's
+// context is cancelled if the task was built Cancellable or with a Timeout,
+// and its result is discarded. It reports whether the task was in a run
+// and not finished.
+func (r Ref) Cancel() bool {
+	if r.n == nil {
+		return false
+	}
+	cg := r.n.Graph()
+	if cg == nil {
+		return false
+	}
+	run := cg.RunOf(r.n)
+	if run == nil {
+		return false
+	}
+	return run.Cancel(r.n)
+}
+
+// Release drops the result once no task in the run still needs to read it,
+// undoing Keep, so long runs that a client drives hold only what it still
+// uses: during a run, when the run ends at the latest. A released result
+// reads as ErrReleased, and a run that needs it computes it again. A value
+// (see Value) has nothing to compute it again: Release leaves it.
+func (r Ref) Release() {
+	if r.n != nil {
+		r.n.Unkeep()
+	}
+}
+
+// Ref returns the untyped handle of the task.
+func (t Task[T]) Ref() Ref {
+	if t.r == nil {
+		return Ref{}
+	}
+	return Ref{&t.r.n}
+}
+
+// ID is the task's number in its graph, which is its creation order, or
+// -1 for the zero Task and for a task that could not be built.
+func (t Task[T]) ID() int64 { return t.Ref().ID() }
+
+// Name is the name the task was built with.
+func (t Task[T]) Name() string { return t.Ref().Name() }
+
+// Priority is the task's priority; higher runs first.
+func (t Task[T]) Priority() int { return t.Ref().Priority() }
+
+// State is where the task is now.
+func (t Task[T]) State() State { return t.Ref().State() }
+
+// String returns the task's name.
+func (t Task[T]) String() string { return t.Ref().Name() }
+
+// Creator is the task that added this one while it ran, or the zero Ref
+// for a task added from outside any task.
+func (t Task[T]) Creator() Ref { return t.Ref().Creator() }
+
+// Inputs returns the tasks this one reads, and those it was ordered after.
+// A task that could not be built (see Err) is in no graph and reads none.
+func (t Task[T]) Inputs() []Ref { return t.Ref().Inputs() }
+
+// Graph is the graph the task belongs to, or nil for the zero Task and for
+// a task that could not be built.
+func (t Task[T]) Graph() *Graph { return t.Ref().Graph() }
+
+// Err is why the task did not succeed: its own error, a *SkipError when an
+// input failed, the run's context error when cancelled. It is nil while
+// the task has not finished and after it succeeded.
+func (t Task[T]) Err() error { return t.Ref().Err() }
+
+// Done returns a channel that is closed when the task finishes, however it
+// finishes. The zero Task's is closed: there is nothing to wait for, and
+// Err says why.
+func (t Task[T]) Done() <-chan struct{} { return t.Ref().Done() }
+
+// Cancel cancels the task in the current run (see Ref.Cancel). It reports
+// whether the task was in a run and not finished.
+func (t Task[T]) Cancel() bool { return t.Ref().Cancel() }
+
+// Release drops the result once no task in the run still needs to read it,
+// undoing Keep (see Ref.Release).
+func (t Task[T]) Release() { t.Ref().Release() }
+
 // Result returns the task's result once it has succeeded. Otherwise it
-// returns an error: the task's own (see Err), or one wrapping ErrNotDone
-// or ErrReleased.
-func (t *Task[T]) Result() (T, error) {
+// returns an error: the task's own (see Err), or one wrapping ErrNotDone,
+// ErrReleased or, for the zero Task, ErrNoTask.
+func (t Task[T]) Result() (T, error) {
 	var zero T
-	if t == nil {
+	if t.r == nil {
 		return zero, errNilTask
 	}
 	// One critical section for the state, the value and the error: Release
@@ -183,34 +303,25 @@ func (t *Task[T]) Result() (T, error) {
 	// Read apart, a release between the check and the read, or a new run
 	// between the state and the error, would hand out a zero value as if
 	// it were the result.
-	t.n.Lock()
-	s := t.n.State()
+	n := &t.r.n
+	n.Lock()
+	s := stateOf(n.State())
 	v := zero
 	if s == Done {
-		v = t.val
+		v = t.r.val
 	}
-	err := t.n.LockedErr()
-	t.n.Unlock()
+	err := n.LockedErr()
+	n.Unlock()
 	switch s {
 	case Done:
 		return v, nil
 	case Released:
-		return zero, &Error{Task: t.n.Name(), Err: ErrReleased}
+		return zero, &Error{Task: n.Name(), Err: ErrReleased}
 	case Failed, Skipped, Cancelled:
 		return zero, err
 	default:
-		return zero, &Error{Task: t.n.Name(), Err: fmt.Errorf("%w (it is %s)", ErrNotDone, s)}
+		return zero, &Error{Task: n.Name(), Err: fmt.Errorf("%w (it is %s)", ErrNotDone, s)}
 	}
-}
-
-// Done returns a channel that is closed when the task finishes, however it
-// finishes. A nil *Task's is closed: there is nothing to wait for, and Err
-// says why.
-func (t *Task[T]) Done() <-chan struct{} {
-	if t == nil {
-		return closed
-	}
-	return t.n.Done()
 }
 
 // Wait blocks until the task finishes and returns its result. Called with
@@ -239,83 +350,44 @@ func (t *Task[T]) Done() <-chan struct{} {
 // In a run for targets, which releases a result once the tasks that read
 // it as an input have, Wait is a reader too: the result it returns cannot
 // be released before it has read it, and one released already is computed
-// again, as for a new reader. (Result, read after Await, WaitAll or an
+// again, as for a new reader. (Result, read after dynamic.WaitAll or an
 // as-completed loop, has no such guarantee: build the task with Keep.)
-func (t *Task[T]) Wait(ctx context.Context) (T, error) {
-	if t == nil || ctx == nil {
+func (t Task[T]) Wait(ctx context.Context) (T, error) {
+	if t.r == nil || ctx == nil {
 		var zero T
-		if t == nil {
+		if t.r == nil {
 			return zero, errNilTask
 		}
-		return zero, &Error{Task: t.n.Name(), Err: errNilContext}
+		return zero, &Error{Task: t.r.n.Name(), Err: errNilContext}
 	}
-	if cg := t.n.Graph(); cg != nil {
-		epoch, ok, outside := cg.Hold(&t.n)
+	n := &t.r.n
+	if cg := n.Graph(); cg != nil {
+		epoch, ok, outside := cg.Hold(n)
 		if outside {
 			var zero T
-			return zero, &Error{Task: t.n.Name(), Err: ErrNotScheduled}
+			return zero, &Error{Task: n.Name(), Err: ErrNotScheduled}
 		}
 		if ok {
-			defer cg.Unhold(&t.n, epoch)
+			defer cg.Unhold(n, epoch)
 		}
 	}
-	if err := Await(ctx, t); err != nil {
+	if err := await(ctx, "Task.Wait", []*core.Node{n}); err != nil {
 		var zero T
 		return zero, err
 	}
 	return t.Result()
 }
 
-// Cancel cancels the task in the current run: a task that has not started
-// never will, and the tasks that need it are skipped; a running task's
-// context is cancelled if the task was built Cancellable or with a Timeout,
-// and its result is discarded. It reports whether the task was in a run
-// and not finished.
-func (t *Task[T]) Cancel() bool {
-	if t == nil {
-		return false
-	}
-	cg := t.n.Graph()
-	if cg == nil {
-		return false
-	}
-	r := cg.RunOf(&t.n)
-	if r == nil {
-		return false
-	}
-	return r.Cancel(&t.n)
-}
-
-// Release drops the result once no task in the run still needs to read it,
-// undoing Keep, so long runs that a client drives hold only what it still
-// uses: during a run, when the run ends at the latest. A released result
-// reads as ErrReleased, and a run that needs it computes it again. A value
-// (see Value) has nothing to compute it again: Release leaves it.
-func (t *Task[T]) Release() {
-	if t != nil {
-		t.n.Unkeep()
-	}
-}
-
 // refOf returns the handle of n.
-func refOf(n *core.Node) Ref { return n.Body().Handle().(Ref) }
+func refOf(n *core.Node) Ref { return Ref{n} }
 
-// nodeOf returns r's node, or nil when r is nil or holds a nil *Task.
-func nodeOf(r Ref) *core.Node {
-	if r == nil {
-		return nil
-	}
-	return r.Core(core.Key{})
-}
-
-// Await waits for every task in refs to finish, as Task.Wait does for one;
-// like Wait, inside a task it needs the task's own context to give the
-// task's slot back (see Task.Wait). It returns the first error of the wait
-// itself (cancellation, deadlock, tasks never scheduled, a context kept
-// past its task), not the tasks' own errors: read those from the handles.
-func Await(ctx context.Context, refs ...Ref) error {
+// await waits for every node to finish, as Task.Wait does for one (see
+// dynamic.WaitAll). It returns the first error of the wait itself
+// (cancellation, deadlock, tasks never scheduled, a context kept past its
+// task), not the tasks' own errors. It may reorder nodes.
+func await(ctx context.Context, call string, nodes []*core.Node) error {
 	if ctx == nil {
-		return fmt.Errorf("graph: Await: %w", errNilContext)
+		return fmt.Errorf("%s: %w", call, errNilContext)
 	}
 	a := core.AwaiterOf(ctx)
 	if a == nil {
@@ -323,34 +395,46 @@ func Await(ctx context.Context, refs ...Ref) error {
 			return &Error{Task: n.Name(), Err: ErrTaskReturned}
 		}
 	}
-	nodes := make([]*core.Node, 0, len(refs))
-	for _, r := range refs {
-		n := nodeOf(r)
+	live := nodes[:0]
+	for _, n := range nodes {
 		if n == nil {
 			return errNilTask
 		}
-		if n.State().Terminal() {
-			continue
+		if !n.State().Terminal() {
+			live = append(live, n)
 		}
-		nodes = append(nodes, n)
 	}
-	if len(nodes) == 0 {
+	if len(live) == 0 {
 		return nil
 	}
 	if a != nil {
-		return a.Await(ctx, nodes)
+		return a.Await(ctx, live)
 	}
-	for _, n := range nodes {
-		if err := Waitable(core.Key{}, n); err != nil {
+	for _, n := range live {
+		if err := waitable(n); err != nil {
 			return err
 		}
 	}
-	for _, n := range nodes {
+	for _, n := range live {
 		select {
 		case <-n.Done():
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	return nil
+}
+
+// waitable returns the error of a wait for n that could never end, because
+// n is in no run or is held by an open Batch, or nil.
+func waitable(n *core.Node) error {
+	switch {
+	case n == nil:
+		return errNilTask
+	case n.State() == core.Idle:
+		return &Error{Task: n.Name(), Err: ErrNotScheduled}
+	case n.Held():
+		return &Error{Task: n.Name(), Err: ErrInBatch}
 	}
 	return nil
 }

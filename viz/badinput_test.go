@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,20 +28,31 @@ func TestBadInputNeverPanics(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
 	g := graph.New()
-	graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	d := viz.DOT(g)
+	graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	d, err := viz.DOT(g)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	var nilBuf *bytes.Buffer
 	var nilRec *viz.Recorder
 	var nilProgress *viz.Progress
-	var nilTask *graph.Task[int]
+	var nilTask graph.Task[int]
 	cases := []badinput.Case{
 		{Name: "DOT(nil)", Call: func() error {
-			return badinput.Expect(strings.Contains(viz.DOT(nil).String(), "digraph"), "%s", viz.DOT(nil))
+			d, err := viz.DOT(nil)
+			return errors.Join(err, badinput.Expect(strings.Contains(d.String(), "digraph"), "%s", d))
 		}},
-		{Name: "DOT(nil option)", Call: func() error { viz.DOT(g, nil, viz.Title("")); return nil }},
-		{Name: "DOT(SummaryAbove(-1))", Call: func() error { viz.DOT(g, viz.SummaryAbove(-1)); return nil }},
-		{Name: "DOT(States(nil))", Call: func() error { viz.DOT(g, viz.States(nil)); return nil }},
+		{Name: "DOT(zero Option)", Call: func() error { _, err := viz.DOT(g, viz.Option{}, viz.Title("")); return err }},
+		{Name: "DOT(SummaryAbove(-1))", Call: func() error { _, err := viz.DOT(g, viz.SummaryAbove(-1)); return err }, Want: graph.ErrInvalidOption, Text: "viz: SummaryAbove(-1)"},
+		{Name: "WriteFiles(SummaryAbove(-1))", Call: func() error {
+			_, err := viz.WriteFiles(ctx, g, nil, filepath.Join(dir, "bad", "run"), viz.SummaryAbove(-1))
+			if _, serr := os.Stat(filepath.Join(dir, "bad")); serr == nil {
+				err = errors.Join(err, errors.New("WriteFiles made a directory before it checked its options"))
+			}
+			return err
+		}, Want: graph.ErrInvalidOption, Text: "SummaryAbove(-1)"},
+		{Name: "DOT(States(nil))", Call: func() error { _, err := viz.DOT(g, viz.States(nil)); return err }},
 
 		{Name: "Render(nil context)", Call: func() error { return viz.Render(nil, &buf, d, "svg") }, Text: "nil context"}, //nolint:staticcheck // the nil context is the point
 		{Name: "Render(nil writer)", Call: func() error { return viz.Render(ctx, nil, d, "svg") }, Text: "nil writer"},
@@ -73,7 +85,7 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "Recorder.Observe(events of nil tasks)", Call: func() error {
 			var r viz.Recorder
 			r.Observe(exec.Event{Kind: exec.EventStarted})
-			r.Observe(exec.Event{Kind: exec.EventStarted, Task: nilTask, Time: time.Now()})
+			r.Observe(exec.Event{Kind: exec.EventStarted, Task: nilTask.Ref(), Time: time.Now()})
 			return badinput.Expect(len(r.Spans()) == 0, "%v", r.Spans())
 		}},
 		{Name: "Recorder.Span(-5)", Call: func() error { _, ok := new(viz.Recorder).Span(-5); return badinput.Expect(!ok, "a span") }},
@@ -83,28 +95,39 @@ func TestBadInputNeverPanics(t *testing.T) {
 		{Name: "nil Progress.Stop", Call: func() error { nilProgress.Stop(); return nil }},
 		{Name: "zero Progress", Call: func() error {
 			var p viz.Progress
-			p.Observe(exec.Event{Kind: exec.EventFinished, Task: nilTask})
+			p.Observe(exec.Event{Kind: exec.EventFinished, Task: nilTask.Ref()})
 			p.Stop()
 			p.Stop()
 			return nil
 		}},
 		{Name: "NewProgress(nil, ForceProgress)", Call: func() error {
-			p := viz.NewProgress(nil, viz.ForceProgress(), viz.ProgressEvery(time.Millisecond))
-			p.Observe(exec.Event{Kind: exec.EventFinished, Task: nilTask})
+			p, err := viz.NewProgress(nil, viz.ForceProgress(), viz.ProgressEvery(time.Millisecond))
+			p.Observe(exec.Event{Kind: exec.EventFinished, Task: nilTask.Ref()})
 			p.Stop()
-			return nil
+			return err
 		}},
 		{Name: "NewProgress(nil *bytes.Buffer, ForceProgress)", Call: func() error {
-			p := viz.NewProgress(nilBuf, viz.ForceProgress(), viz.ProgressEvery(time.Millisecond))
+			p, err := viz.NewProgress(nilBuf, viz.ForceProgress(), viz.ProgressEvery(time.Millisecond))
 			p.Stop()
-			return nil
+			return err
 		}},
-		{Name: "NewProgress(nil option, ProgressEvery(0), ProgressEvery(-1s))", Call: func() error {
+		{Name: "NewProgress(zero ProgressOption)", Call: func() error {
 			var out bytes.Buffer
-			p := viz.NewProgress(&out, nil, viz.ProgressEvery(0), viz.ProgressEvery(-time.Second), viz.ForceProgress())
+			p, err := viz.NewProgress(&out, viz.ProgressOption{}, viz.ForceProgress())
+			if err != nil {
+				return err
+			}
 			p.Stop()
 			return badinput.Expect(strings.Contains(out.String(), "0/0"), "%q", out.String())
 		}},
+		{Name: "NewProgress(ProgressEvery(0))", Call: func() error {
+			p, err := viz.NewProgress(&buf, viz.ProgressEvery(0))
+			return errors.Join(err, badinput.Expect(p == nil, "a Progress"))
+		}, Want: graph.ErrInvalidOption, Text: "viz: ProgressEvery(0s)"},
+		{Name: "NewProgress(ProgressEvery(-1s))", Call: func() error {
+			_, err := viz.NewProgress(&buf, viz.ForceProgress(), viz.ProgressEvery(-time.Second))
+			return err
+		}, Want: graph.ErrInvalidOption, Text: "ProgressEvery(-1s)"},
 	}
 	badinput.Run(t, cases)
 }

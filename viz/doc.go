@@ -23,6 +23,6 @@
 // of tasks: a 100,000-task graph lays out in well under a second.
 //
 // Render and WriteFile run graphviz's dot program, which must be installed
-// (apt-get install graphviz); when it is not, their error wraps
-// exec.ErrNotFound.
+// (apt-get install graphviz); when it is not, their error wraps the
+// standard library's os/exec.ErrNotFound.
 package viz

@@ -16,8 +16,12 @@ import (
 // faster than the box count; 500 boxes in clusters lay out in about 0.05 s.
 const DefaultSummaryAbove = 500
 
-// Option changes what DOT draws.
-type Option func(*config)
+// Option changes what DOT (and WriteFiles) draws. The zero Option does
+// nothing. Options are checked before anything is drawn: a bad value is
+// an error that names the option call and wraps graph.ErrInvalidOption.
+type Option struct {
+	apply func(*config) error
+}
 
 type config struct {
 	states       bool      // colour by state, with a legend
@@ -32,20 +36,32 @@ type config struct {
 // failed tasks show the first line of their error and, when rec is not nil,
 // each task shows how long it ran, as rec recorded it.
 func States(rec *Recorder) Option {
-	return func(c *config) { c.states, c.rec = true, rec }
+	return Option{func(c *config) error { c.states, c.rec = true, rec; return nil }}
 }
 
 // SummaryAbove draws the summary view when the graph has more than n tasks:
 // tasks with the same name added by the same group of tasks are folded
 // into one box showing their count and a tally of their states. 0 always
-// summarises; math.MaxInt never does. The default is DefaultSummaryAbove.
+// summarises; math.MaxInt never does; a negative n is a bad value. The
+// default is DefaultSummaryAbove.
 func SummaryAbove(n int) Option {
-	return func(c *config) { c.summaryAbove = n }
+	return Option{func(c *config) error {
+		if n < 0 {
+			return invalid(fmt.Sprintf("SummaryAbove(%d)", n), "must not be negative")
+		}
+		c.summaryAbove = n
+		return nil
+	}}
 }
 
 // Title labels the drawing.
 func Title(s string) Option {
-	return func(c *config) { c.title = s }
+	return Option{func(c *config) error { c.title = s; return nil }}
+}
+
+// invalid is the error of an option call given a bad value.
+func invalid(call, why string) error {
+	return fmt.Errorf("viz: %s: %w: %s", call, graph.ErrInvalidOption, why)
 }
 
 // DOT draws g as a DOT graph: a box per task, labelled with its name (and
@@ -55,13 +71,17 @@ func Title(s string) Option {
 // it shows a run; graphs above a size are summarised (see SummaryAbove).
 //
 // DOT may be called while g runs: it draws each task as it is at that
-// moment. A nil g draws as an empty graph. The result can be changed with emicklei/dot's API before it is
-// written (String, Write) or rendered (Render, WriteFile).
-func DOT(g *graph.Graph, opts ...Option) *dot.Graph {
+// moment. A nil g draws as an empty graph. The result can be changed with
+// emicklei/dot's API before it is written (String, Write) or rendered
+// (Render, WriteFile). The error is a bad option's; then nothing is drawn.
+func DOT(g *graph.Graph, opts ...Option) (*dot.Graph, error) {
 	c := config{summaryAbove: DefaultSummaryAbove, now: time.Now}
 	for _, o := range opts {
-		if o != nil {
-			o(&c)
+		if o.apply == nil {
+			continue // the zero Option
+		}
+		if err := o.apply(&c); err != nil {
+			return nil, err
 		}
 	}
 	tasks := tasksOf(g)
@@ -72,7 +92,7 @@ func DOT(g *graph.Graph, opts ...Option) *dot.Graph {
 		d = detail(tasks, &c)
 	}
 	d.title = c.title
-	return d.build()
+	return d.build(), nil
 }
 
 // tasksOf returns g's tasks in creation order. It reads them by ID, with
@@ -236,7 +256,7 @@ func detail(tasks []graph.Ref, c *config) *drawing {
 		b := &d.boxes[i]
 		b.key = fmt.Sprintf("t%0*d", width, i)
 		b.creator = -1
-		if cr := t.Creator(); cr != nil {
+		if cr := t.Creator(); cr != (graph.Ref{}) {
 			if j, ok := index[cr.ID()]; ok {
 				b.creator = j
 				d.boxes[j].kids++

@@ -14,23 +14,23 @@ import (
 
 func TestDOTPlanGolden(t *testing.T) {
 	g := graph.New()
-	a := graph.Value(g, 2)
-	b := graph.Go1(g, "double", a, func(_ context.Context, x int) (int, error) { return 2 * x, nil }, graph.Priority(3))
-	c := graph.Go2(g, "sum", a, b, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
-	graph.Go2(g, "twice", c, c, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
-	graph.Go(g, `odd "name"`+"\twith\x00controls", func(context.Context) (int, error) { return 0, nil })
-	golden(t, "plan.dot.golden", []byte(DOT(g, Title("plan")).String()))
+	a := graph.Value(g, "value", 2)
+	b := graph.Add1(g, "double", a, func(_ context.Context, x int) (int, error) { return 2 * x, nil }, graph.Priority(3))
+	c := graph.Add2(g, "sum", a, b, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+	graph.Add2(g, "twice", c, c, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+	graph.Add(g, `odd "name"`+"\twith\x00controls", func(context.Context) (int, error) { return 0, nil })
+	golden(t, "plan.dot.golden", []byte(mustDOT(g, Title("plan")).String()))
 }
 
 func TestDOTStatesGolden(t *testing.T) {
 	g := runEvolving(t)
-	golden(t, "states.dot.golden", []byte(DOT(g, States(syntheticRecorder(g))).String()))
+	golden(t, "states.dot.golden", []byte(mustDOT(g, States(syntheticRecorder(g))).String()))
 }
 
 func TestDOTStatesContent(t *testing.T) {
 	g := runEvolving(t)
 	var rec Recorder
-	out := DOT(g, States(&rec)).String() // an empty recorder: states, no durations
+	out := mustDOT(g, States(&rec)).String() // an empty recorder: states, no durations
 	for _, want := range []string{
 		`label="bad\nfailed\ndisk full"`,                // the first line of the error only
 		`label="report\nskipped\ninput \"bad\" failed"`, // which input failed
@@ -53,7 +53,7 @@ func TestDOTStatesContent(t *testing.T) {
 // TestDOTNesting checks that each cluster sits inside its creator's.
 func TestDOTNesting(t *testing.T) {
 	g := runEvolving(t)
-	d := DOT(g)
+	d := mustDOT(g)
 	// Walk the DOT text: depth of "subgraph" blocks at each detail node.
 	depth := 0
 	var detailDepths []int
@@ -77,7 +77,7 @@ func TestDOTDuringRun(t *testing.T) {
 	g := graph.New()
 	started := make(chan struct{})
 	release := make(chan struct{})
-	graph.Go(g, "blocker", func(context.Context) (int, error) {
+	graph.Add(g, "blocker", func(context.Context) (int, error) {
 		close(started)
 		<-release
 		return 0, nil
@@ -88,7 +88,7 @@ func TestDOTDuringRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
-	out := DOT(g, States(&rec)).String()
+	out := mustDOT(g, States(&rec)).String()
 	close(release)
 	e.Close()
 	if err := e.Wait(); err != nil {
@@ -102,22 +102,22 @@ func TestDOTDuringRun(t *testing.T) {
 func TestSummaryChosenAboveThreshold(t *testing.T) {
 	g := graph.New()
 	for range 20 {
-		graph.Go(g, "leaf", func(context.Context) (int, error) { return 0, nil })
+		graph.Add(g, "leaf", func(context.Context) (int, error) { return 0, nil })
 	}
-	if out := DOT(g, SummaryAbove(19)).String(); !strings.Contains(out, `label="leaf ×20"`) {
+	if out := mustDOT(g, SummaryAbove(19)).String(); !strings.Contains(out, `label="leaf ×20"`) {
 		t.Errorf("20 tasks above a threshold of 19 are not summarised:\n%s", out)
 	}
-	if out := DOT(g, SummaryAbove(20)).String(); strings.Contains(out, "×") || strings.Count(out, `label="leaf"`) != 20 {
+	if out := mustDOT(g, SummaryAbove(20)).String(); strings.Contains(out, "×") || strings.Count(out, `label="leaf"`) != 20 {
 		t.Errorf("20 tasks at a threshold of 20 are not drawn one by one:\n%s", out)
 	}
-	if out := DOT(g, SummaryAbove(math.MaxInt)).String(); strings.Contains(out, "×") {
+	if out := mustDOT(g, SummaryAbove(math.MaxInt)).String(); strings.Contains(out, "×") {
 		t.Errorf("SummaryAbove(MaxInt) summarised:\n%s", out)
 	}
 	big := graph.New()
 	for range DefaultSummaryAbove + 1 {
-		graph.Go(big, "leaf", func(context.Context) (int, error) { return 0, nil })
+		graph.Add(big, "leaf", func(context.Context) (int, error) { return 0, nil })
 	}
-	if out := DOT(big).String(); !strings.Contains(out, "leaf ×501") {
+	if out := mustDOT(big).String(); !strings.Contains(out, "leaf ×501") {
 		t.Errorf("the default threshold did not summarise %d tasks", DefaultSummaryAbove+1)
 	}
 }
@@ -142,22 +142,22 @@ func TestFmtDur(t *testing.T) {
 // cancelled, with a legend entry.
 func TestDOTCancelled(t *testing.T) {
 	g := graph.New()
-	var later []*graph.Task[int]
-	first := graph.Go(g, "first", func(context.Context) (int, error) {
+	var later []graph.Task[int]
+	first := graph.Add(g, "first", func(context.Context) (int, error) {
 		for _, l := range later {
 			l.Cancel()
 		}
 		return 0, nil
 	})
 	for range 3 {
-		later = append(later, graph.Go1(g, "later", first, func(_ context.Context, x int) (int, error) { return x, nil }))
+		later = append(later, graph.Add1(g, "later", first, func(_ context.Context, x int) (int, error) { return x, nil }))
 	}
 	var rec Recorder
 	err := exec.Run(context.Background(), g, exec.Workers(1), exec.Observe(&rec))
 	if ee := (*exec.Error)(nil); !errors.As(err, &ee) || ee.Cancelled != 3 {
 		t.Fatalf("Run = %v, want an *exec.Error counting the 3 tasks cancelled", err)
 	}
-	out := DOT(g, States(&rec)).String()
+	out := mustDOT(g, States(&rec)).String()
 	if n := strings.Count(out, `label="later\ncancelled\n`); n != 3 {
 		t.Errorf("%d tasks drawn cancelled, want 3:\n%s", n, out)
 	}

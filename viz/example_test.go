@@ -16,10 +16,15 @@ import (
 // A graph drawn before it runs: a box per task, an arrow per input.
 func ExampleDOT() {
 	g := graph.New()
-	a := graph.Value(g, 20)
-	b := graph.Go1(g, "double", a, func(_ context.Context, x int) (int, error) { return 2 * x, nil }, graph.Priority(1))
-	graph.Go2(g, "sum", a, b, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
-	for _, line := range strings.Split(viz.DOT(g).String(), "\n") {
+	a := graph.Value(g, "value", 20)
+	b := graph.Add1(g, "double", a, func(_ context.Context, x int) (int, error) { return 2 * x, nil }, graph.Priority(1))
+	graph.Add2(g, "sum", a, b, func(_ context.Context, x, y int) (int, error) { return x + y, nil })
+	d, err := viz.DOT(g)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, line := range strings.Split(d.String(), "\n") {
 		if strings.TrimSpace(line) != "" { // emicklei/dot ends with a blank line
 			fmt.Println(line)
 		}
@@ -40,13 +45,13 @@ func ExampleDOT() {
 // cluster with it, and boxes are coloured by state.
 func ExampleStates() {
 	g := graph.New()
-	graph.Go(g, "parse", func(ctx context.Context) (int, error) {
+	graph.Add(g, "parse", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
-		items := []*graph.Task[int]{
-			graph.Go(s, "item", func(context.Context) (int, error) { return 1, nil }),
-			graph.Go(s, "item", func(context.Context) (int, error) { return 2, nil }),
+		items := []graph.Task[int]{
+			graph.Add(s, "item", func(context.Context) (int, error) { return 1, nil }),
+			graph.Add(s, "item", func(context.Context) (int, error) { return 2, nil }),
 		}
-		xs, err := dynamic.Gather(ctx, items, dynamic.Raise)
+		xs, err := dynamic.Gather(ctx, dynamic.Raise, items...)
 		return len(xs), err
 	})
 	var rec viz.Recorder
@@ -54,7 +59,12 @@ func ExampleStates() {
 		fmt.Println(err)
 		return
 	}
-	out := viz.DOT(g, viz.States(&rec)).String()
+	d, err := viz.DOT(g, viz.States(&rec))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	out := d.String()
 	fmt.Println(strings.Count(out, "subgraph cluster_"), "clusters: the parse task's and the legend")
 	fmt.Println(strings.Contains(out, `label="added by parse"`))
 	// Output:
@@ -66,7 +76,7 @@ func ExampleStates() {
 // run's trace next to each other.
 func ExampleWriteFiles() {
 	g := graph.New()
-	graph.Go(g, "hello", func(context.Context) (string, error) { return "hello", nil })
+	graph.Add(g, "hello", func(context.Context) (string, error) { return "hello", nil })
 	var rec viz.Recorder
 	ctx := context.Background()
 	if err := exec.Run(ctx, g, exec.Observe(&rec)); err != nil {
@@ -94,9 +104,13 @@ func ExampleWriteFiles() {
 func ExampleNewProgress() {
 	g := graph.New()
 	for range 100 {
-		graph.Go(g, "work", func(context.Context) (int, error) { return 0, nil })
+		graph.Add(g, "work", func(context.Context) (int, error) { return 0, nil })
 	}
-	p := viz.NewProgress(os.Stderr) // viz.ForceProgress() draws even on a pipe
+	p, err := viz.NewProgress(os.Stderr) // viz.ForceProgress() draws even on a pipe
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer p.Stop()
 	if err := exec.Run(context.Background(), g, exec.Observe(p)); err != nil {
 		fmt.Println(err)
@@ -107,8 +121,8 @@ func ExampleNewProgress() {
 // span per task that ran, on its worker's row.
 func ExampleRecorder_WriteTrace() {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
-	graph.Go1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+	graph.Add1(g, "b", a, func(_ context.Context, x int) (int, error) { return x + 1, nil })
 	var rec viz.Recorder
 	if err := exec.Run(context.Background(), g, exec.Observe(&rec)); err != nil {
 		fmt.Println(err)

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/emicklei/dot"
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
@@ -59,29 +61,29 @@ var errDiskFull = errors.New("disk full\nat block 7")
 // loads and a value.
 func buildEvolving() *graph.Graph {
 	g := graph.New()
-	var loads []*graph.Task[int]
+	var loads []graph.Task[int]
 	for range 2 {
-		loads = append(loads, graph.Go(g, "load", func(ctx context.Context) (int, error) {
+		loads = append(loads, graph.Add(g, "load", func(ctx context.Context) (int, error) {
 			s := dynamic.Scope(ctx)
-			var items []*graph.Task[int]
+			var items []graph.Task[int]
 			for j := range 3 {
-				items = append(items, graph.Go(s, "item", func(ctx context.Context) (int, error) {
+				items = append(items, graph.Add(s, "item", func(ctx context.Context) (int, error) {
 					if j < 2 {
 						return j, nil
 					}
-					return graph.Go(dynamic.Scope(ctx), "detail", func(context.Context) (int, error) {
+					return graph.Add(dynamic.Scope(ctx), "detail", func(context.Context) (int, error) {
 						return 10, nil
 					}).Wait(ctx)
 				}, graph.Priority(10)))
 			}
-			xs, err := dynamic.Gather(ctx, items, dynamic.Raise)
+			xs, err := dynamic.Gather(ctx, dynamic.Raise, items...)
 			return len(xs), err
 		}, graph.Priority(5)))
 	}
-	bad := graph.Go(g, "bad", func(context.Context) (int, error) { return 0, errDiskFull })
-	graph.Go1(g, "report", bad, func(_ context.Context, x int) (int, error) { return x, nil })
-	seed := graph.Value(g, 1)
-	graph.Go2(g, "sum", loads[0], seed, func(_ context.Context, a, b int) (int, error) { return a + b, nil })
+	bad := graph.Add(g, "bad", func(context.Context) (int, error) { return 0, errDiskFull })
+	graph.Add1(g, "report", bad, func(_ context.Context, x int) (int, error) { return x, nil })
+	seed := graph.Value(g, "value", 1)
+	graph.Add2(g, "sum", loads[0], seed, func(_ context.Context, a, b int) (int, error) { return a + b, nil })
 	return g
 }
 
@@ -108,7 +110,7 @@ var epoch = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 func syntheticRecorder(g *graph.Graph) *Recorder {
 	var rec Recorder
 	for _, t := range tasksOf(g) {
-		if t.Creator() == nil && t.Name() == "value" {
+		if t.Creator() == (graph.Ref{}) && t.Name() == "value" {
 			continue // values never run, so a run reports nothing about them
 		}
 		i := t.ID()
@@ -140,18 +142,18 @@ func grow(t testing.TB, parents, kids int, obs ...exec.Observer) *graph.Graph {
 	t.Helper()
 	g := graph.New()
 	for i := range parents {
-		graph.Go(g, "parent", func(ctx context.Context) (int, error) {
+		graph.Add(g, "parent", func(ctx context.Context) (int, error) {
 			s := dynamic.Scope(ctx)
-			refs := make([]graph.Ref, kids)
-			for j := range refs {
-				refs[j] = graph.Go(s, "child", func(context.Context) (int, error) {
+			children := make([]graph.Task[int], kids)
+			for j := range children {
+				children[j] = graph.Add(s, "child", func(context.Context) (int, error) {
 					if (i*kids+j)%1000 == 999 {
 						return 0, errDiskFull
 					}
 					return j, nil
 				})
 			}
-			return kids, graph.Await(ctx, refs...)
+			return kids, dynamic.WaitAll(ctx, children...)
 		})
 	}
 	err := exec.Run(context.Background(), g, exec.Observe(obs...))
@@ -163,4 +165,23 @@ func grow(t testing.TB, parents, kids int, obs ...exec.Observer) *graph.Graph {
 		t.Fatalf("the graph grew to %d tasks, want %d", got, want)
 	}
 	return g
+}
+
+// mustDOT is DOT for options known to be good: it panics on an error.
+func mustDOT(g *graph.Graph, opts ...Option) *dot.Graph {
+	d, err := DOT(g, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// mustProgress is NewProgress for options known to be good: it panics on
+// an error.
+func mustProgress(w io.Writer, opts ...ProgressOption) *Progress {
+	p, err := NewProgress(w, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
 )
 
 // Progress is an exec.Observer that draws a one-line progress bar for a
@@ -59,26 +60,35 @@ type seenStripe struct {
 	_    [128 - 32]byte
 }
 
-// ProgressOption changes a Progress.
-type ProgressOption func(*Progress)
+// ProgressOption changes a Progress. The zero ProgressOption does nothing.
+// A bad value makes NewProgress fail with an error that names the option
+// call and wraps graph.ErrInvalidOption.
+type ProgressOption struct {
+	apply func(*Progress) error
+}
 
 // ForceProgress draws the bar whatever w is (a pipe, a file, a buffer).
-func ForceProgress() ProgressOption { return func(p *Progress) { p.active = true } }
+func ForceProgress() ProgressOption {
+	return ProgressOption{func(p *Progress) error { p.active = true; return nil }}
+}
 
 // ProgressEvery sets how often the bar is redrawn; the default is 200 ms,
 // fast enough to look live and slow enough to cost nothing. A d that is not
-// positive keeps the default.
+// positive is a bad value.
 func ProgressEvery(d time.Duration) ProgressOption {
-	return func(p *Progress) {
-		if d > 0 {
-			p.every = d
+	return ProgressOption{func(p *Progress) error {
+		if d <= 0 {
+			return invalid(fmt.Sprintf("ProgressEvery(%v)", d), "must be positive")
 		}
-	}
+		p.every = d
+		return nil
+	}}
 }
 
 // NewProgress returns a progress bar drawing on w; see Progress. With a nil
 // w (or one holding a nil pointer) it stays quiet, even with ForceProgress.
-func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
+// The error is a bad option's; then nothing is started.
+func NewProgress(w io.Writer, opts ...ProgressOption) (*Progress, error) {
 	p := &Progress{
 		w:        w,
 		every:    200 * time.Millisecond,
@@ -88,8 +98,11 @@ func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
 		finished: make(chan struct{}),
 	}
 	for _, o := range opts {
-		if o != nil {
-			o(p)
+		if o.apply == nil {
+			continue // the zero ProgressOption
+		}
+		if err := o.apply(p); err != nil {
+			return nil, err
 		}
 	}
 	if isNil(w) {
@@ -97,10 +110,10 @@ func NewProgress(w io.Writer, opts ...ProgressOption) *Progress {
 	}
 	if !p.active {
 		close(p.finished)
-		return p
+		return p, nil
 	}
 	go p.refresh()
-	return p
+	return p, nil
 }
 
 // isTerminal reports whether w is a character device, which is what a
@@ -116,7 +129,7 @@ func isTerminal(w io.Writer) bool {
 
 // Observe counts e. It implements exec.Observer.
 func (p *Progress) Observe(e exec.Event) {
-	if p == nil || !p.active || e.Task == nil {
+	if p == nil || !p.active || e.Task == (graph.Ref{}) {
 		return
 	}
 	if id := e.Task.ID(); id >= 0 && p.mark(id) {

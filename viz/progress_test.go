@@ -32,7 +32,7 @@ func TestProgressLineGolden(t *testing.T) {
 // and goleak (TestMain) would report a refresh goroutine left running.
 func TestProgressQuiet(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf)
+	p := mustProgress(&buf)
 	grow(t, 3, 10, p)
 	if buf.Len() != 0 || p.total.Load() != 0 {
 		t.Errorf("a quiet bar wrote %q and counted %d tasks", buf.String(), p.total.Load())
@@ -43,7 +43,7 @@ func TestProgressQuiet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	p = NewProgress(f)
+	p = mustProgress(f)
 	defer p.Stop()
 	if p.active {
 		t.Error("a bar on a regular file is drawn")
@@ -52,7 +52,7 @@ func TestProgressQuiet(t *testing.T) {
 
 func TestProgressForced(t *testing.T) {
 	var buf bytes.Buffer
-	p := NewProgress(&buf, ForceProgress(), ProgressEvery(time.Millisecond))
+	p := mustProgress(&buf, ForceProgress(), ProgressEvery(time.Millisecond))
 	g := grow(t, 20, 50, p)
 	time.Sleep(5 * time.Millisecond) // let a few refreshes happen
 	p.Stop()

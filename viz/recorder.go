@@ -95,7 +95,7 @@ func (s Span) Duration() time.Duration {
 
 // Observe records e. It implements exec.Observer.
 func (r *Recorder) Observe(e exec.Event) {
-	if r == nil || e.Task == nil {
+	if r == nil || e.Task == (graph.Ref{}) {
 		return
 	}
 	id := e.Task.ID()
@@ -133,7 +133,7 @@ func (r *Recorder) apply(rec *record, e exec.Event, at int64) {
 		rec.ready = at
 		rec.seen = sawReady
 	case exec.EventStarted:
-		if rec.seen&sawEnd != 0 || rec.task == nil { // no Ready seen for this run: the observer came late
+		if rec.seen&sawEnd != 0 || rec.task == (graph.Ref{}) { // no Ready seen for this run: the observer came late
 			*rec = fresh
 		}
 		rec.start, rec.worker = at, int32(e.Worker)
@@ -145,7 +145,7 @@ func (r *Recorder) apply(rec *record, e exec.Event, at int64) {
 		// its Ready, next, starts over.
 		*rec = fresh
 	default: // Finished, Failed, Skipped, Cancelled
-		if rec.seen&sawEnd != 0 || rec.task == nil { // ended without Ready or Started: cancelled while waiting
+		if rec.seen&sawEnd != 0 || rec.task == (graph.Ref{}) { // ended without Ready or Started: cancelled while waiting
 			*rec = fresh
 		}
 		rec.end, rec.endWorker, rec.err = at, int32(e.Worker), e.Err
@@ -165,7 +165,7 @@ func (r *Recorder) Span(id int64) (Span, bool) {
 	i := int(id / nStripes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if i >= len(s.recs) || s.recs[i].task == nil {
+	if i >= len(s.recs) || s.recs[i].task == (graph.Ref{}) {
 		return Span{}, false
 	}
 	return r.span(&s.recs[i]), true
@@ -181,7 +181,7 @@ func (r *Recorder) Spans() []Span {
 		s := &r.stripes[k]
 		s.mu.Lock()
 		for i := range s.recs {
-			if s.recs[i].task != nil {
+			if s.recs[i].task != (graph.Ref{}) {
 				out = append(out, r.span(&s.recs[i]))
 			}
 		}

@@ -54,9 +54,9 @@ func TestRecorderRun(t *testing.T) {
 // joins) keeps its start, and that a span covers the join.
 func TestRecorderFlow(t *testing.T) {
 	g := graph.New()
-	var kid *graph.Task[int]
-	f := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (*graph.Task[int], error) {
-		kid = graph.Go(b, "kid", func(context.Context) (int, error) {
+	var kid graph.Task[int]
+	f := graph.Flow(g, "flow", func(_ context.Context, b graph.Builder) (graph.Task[int], error) {
+		kid = graph.Add(b, "kid", func(context.Context) (int, error) {
 			time.Sleep(2 * time.Millisecond)
 			return 1, nil
 		})
@@ -76,15 +76,21 @@ func TestRecorderFlow(t *testing.T) {
 // TestRecorderRerun checks that a second run of a task replaces its record.
 func TestRecorderRerun(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
 	var rec Recorder
-	ready := func(at time.Time) { rec.Observe(exec.Event{Kind: exec.EventReady, Task: a, Time: at, Worker: -1}) }
-	start := func(at time.Time) { rec.Observe(exec.Event{Kind: exec.EventStarted, Task: a, Time: at, Worker: 1}) }
-	end := func(at time.Time, k exec.EventKind) { rec.Observe(exec.Event{Kind: k, Task: a, Time: at, Worker: 1}) }
+	ready := func(at time.Time) {
+		rec.Observe(exec.Event{Kind: exec.EventReady, Task: a.Ref(), Time: at, Worker: -1})
+	}
+	start := func(at time.Time) {
+		rec.Observe(exec.Event{Kind: exec.EventStarted, Task: a.Ref(), Time: at, Worker: 1})
+	}
+	end := func(at time.Time, k exec.EventKind) {
+		rec.Observe(exec.Event{Kind: k, Task: a.Ref(), Time: at, Worker: 1})
+	}
 	ms := func(n int) time.Time { return epoch.Add(time.Duration(n) * time.Millisecond) }
 	ready(ms(0))
 	start(ms(1))
-	rec.Observe(exec.Event{Kind: exec.EventRetried, Task: a, Time: ms(2), Worker: 1})
+	rec.Observe(exec.Event{Kind: exec.EventRetried, Task: a.Ref(), Time: ms(2), Worker: 1})
 	end(ms(3), exec.EventFailed)
 	if s, _ := rec.Span(a.ID()); s.Retries != 1 || s.Duration() != 2*time.Millisecond || s.State != graph.Failed {
 		t.Errorf("first run: %+v", s)
@@ -105,13 +111,13 @@ func TestRecorderRerun(t *testing.T) {
 // runs, begins the task's record without ending it: the task waits.
 func TestRecorderCreated(t *testing.T) {
 	g := graph.New()
-	a := graph.Go(g, "a", func(context.Context) (int, error) { return 1, nil })
+	a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
 	var rec Recorder
-	rec.Observe(exec.Event{Kind: exec.EventCreated, Task: a, Time: epoch, Worker: -1})
+	rec.Observe(exec.Event{Kind: exec.EventCreated, Task: a.Ref(), Time: epoch, Worker: -1})
 	if s, ok := rec.Span(a.ID()); !ok || !s.End.IsZero() || s.State != graph.Waiting || s.Worker != -1 || s.EndWorker != -1 {
 		t.Errorf("after EventCreated: %+v, %v; want a waiting task's record, not ended", s, ok)
 	}
-	rec.Observe(exec.Event{Kind: exec.EventReady, Task: a, Time: epoch.Add(time.Millisecond), Worker: -1})
+	rec.Observe(exec.Event{Kind: exec.EventReady, Task: a.Ref(), Time: epoch.Add(time.Millisecond), Worker: -1})
 	if s, _ := rec.Span(a.ID()); !s.Ready.Equal(epoch.Add(time.Millisecond)) || !s.End.IsZero() || s.State != graph.Ready {
 		t.Errorf("after EventReady: %+v", s)
 	}
@@ -123,7 +129,7 @@ func TestRecorderConcurrent(t *testing.T) {
 	g := graph.New()
 	var tasks []graph.Ref
 	for range 1000 {
-		tasks = append(tasks, graph.Go(g, "t", func(context.Context) (int, error) { return 0, nil }))
+		tasks = append(tasks, graph.Add(g, "t", func(context.Context) (int, error) { return 0, nil }).Ref())
 	}
 	var rec Recorder
 	var wg sync.WaitGroup

@@ -22,8 +22,8 @@ const dotProgram = "dot"
 // Render lays d out with graphviz's dot program and writes it to w in the
 // given output format ("svg", "png", "pdf", or any other that `dot -T`
 // accepts). The program is looked up in PATH; when it is missing the error
-// says so and wraps exec.ErrNotFound, so errors.Is(err, exec.ErrNotFound)
-// tells a missing graphviz from a failed layout. Cancelling ctx kills the
+// says so and wraps os/exec.ErrNotFound, so errors.Is(err,
+// exec.ErrNotFound) with the standard library's os/exec tells a missing graphviz from a failed layout. Cancelling ctx kills the
 // program.
 func Render(ctx context.Context, w io.Writer, d *dot.Graph, format string) error {
 	switch {
@@ -141,12 +141,15 @@ func WriteFiles(ctx context.Context, g *graph.Graph, rec *Recorder, prefix strin
 	case prefix == "" || strings.HasSuffix(prefix, "/") || strings.HasSuffix(prefix, string(filepath.Separator)):
 		return nil, fmt.Errorf("viz: WriteFiles: prefix %q names no file", prefix)
 	}
+	d, err := DOT(g, append([]Option{States(rec)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
 	if dir := filepath.Dir(prefix); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("viz: %w", err)
 		}
 	}
-	d := DOT(g, append([]Option{States(rec)}, opts...)...)
 	var wrote []string
 	if err := WriteFile(ctx, prefix+".dot", d); err != nil {
 		return wrote, err

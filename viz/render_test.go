@@ -17,7 +17,7 @@ func TestRenderSVG(t *testing.T) {
 	needDot(t)
 	g := runEvolving(t)
 	var svg bytes.Buffer
-	if err := Render(context.Background(), &svg, DOT(g, States(nil)), "svg"); err != nil {
+	if err := Render(context.Background(), &svg, mustDOT(g, States(nil)), "svg"); err != nil {
 		t.Fatal(err)
 	}
 	out := svg.String()
@@ -39,11 +39,11 @@ func TestRenderSVG(t *testing.T) {
 func TestRenderBadFormat(t *testing.T) {
 	needDot(t)
 	g := buildEvolving()
-	err := Render(context.Background(), new(bytes.Buffer), DOT(g), "no-such-format")
+	err := Render(context.Background(), new(bytes.Buffer), mustDOT(g), "no-such-format")
 	if err == nil || !strings.Contains(err.Error(), "no-such-format") || errors.Is(err, osexec.ErrNotFound) {
 		t.Errorf("err = %v; want dot's complaint about the format", err)
 	}
-	if err := Render(context.Background(), new(bytes.Buffer), DOT(g), ""); err == nil {
+	if err := Render(context.Background(), new(bytes.Buffer), mustDOT(g), ""); err == nil {
 		t.Error("an empty format was accepted")
 	}
 }
@@ -52,7 +52,7 @@ func TestRenderCancelled(t *testing.T) {
 	needDot(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := Render(ctx, new(bytes.Buffer), DOT(buildEvolving()), "svg")
+	err := Render(ctx, new(bytes.Buffer), mustDOT(buildEvolving()), "svg")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v; want context.Canceled", err)
 	}
@@ -64,12 +64,12 @@ func TestRenderCancelled(t *testing.T) {
 func TestRenderWithoutGraphviz(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	g := runEvolving(t)
-	err := Render(context.Background(), new(bytes.Buffer), DOT(g), "svg")
+	err := Render(context.Background(), new(bytes.Buffer), mustDOT(g), "svg")
 	if !errors.Is(err, osexec.ErrNotFound) || !strings.Contains(err.Error(), `"dot"`) || !strings.Contains(err.Error(), "graphviz") {
 		t.Errorf("err = %v; want one naming graphviz's dot and wrapping exec.ErrNotFound", err)
 	}
 	dir := t.TempDir()
-	if err := WriteFile(context.Background(), filepath.Join(dir, "g.png"), DOT(g)); !errors.Is(err, osexec.ErrNotFound) {
+	if err := WriteFile(context.Background(), filepath.Join(dir, "g.png"), mustDOT(g)); !errors.Is(err, osexec.ErrNotFound) {
 		t.Errorf("WriteFile .png: err = %v; want exec.ErrNotFound", err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
@@ -118,14 +118,14 @@ func TestWriteFiles(t *testing.T) {
 	// WriteFile picks the format by extension; .gv is DOT source too.
 	for _, name := range []string{"g.gv", "g.png"} {
 		path := filepath.Join(t.TempDir(), name)
-		if err := WriteFile(context.Background(), path, DOT(g)); err != nil {
+		if err := WriteFile(context.Background(), path, mustDOT(g)); err != nil {
 			t.Fatal(err)
 		}
 		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if err := WriteFile(context.Background(), filepath.Join(t.TempDir(), "noext"), DOT(g)); err == nil {
+	if err := WriteFile(context.Background(), filepath.Join(t.TempDir(), "noext"), mustDOT(g)); err == nil {
 		t.Error("a path without extension was accepted")
 	}
 }
@@ -142,7 +142,7 @@ func TestRender100kSummary(t *testing.T) {
 	var rec Recorder
 	g := grow(t, 1000, 100, &rec)
 	t0 := time.Now()
-	d := DOT(g, States(&rec))
+	d := mustDOT(g, States(&rec))
 	built := time.Since(t0)
 	var svg bytes.Buffer
 	t1 := time.Now()

@@ -75,7 +75,7 @@ func fold(tasks []graph.Ref, c *config, byName bool) ([]group, map[[2]int]int) {
 		of[i] = -1
 	}
 	groupOf := func(r graph.Ref) int {
-		if r == nil || r.ID() < 0 || r.ID() > maxID {
+		if r == (graph.Ref{}) || r.ID() < 0 || r.ID() > maxID {
 			return -1
 		}
 		return int(of[r.ID()])

@@ -13,32 +13,32 @@ import (
 
 func TestSummaryGolden(t *testing.T) {
 	g := runEvolving(t)
-	golden(t, "summary.dot.golden", []byte(DOT(g, States(syntheticRecorder(g)), SummaryAbove(0)).String()))
+	golden(t, "summary.dot.golden", []byte(mustDOT(g, States(syntheticRecorder(g)), SummaryAbove(0)).String()))
 }
 
 func TestSummaryPlanGolden(t *testing.T) {
 	g := buildEvolving() // before the run: no growth yet, no states
-	golden(t, "summary-plan.dot.golden", []byte(DOT(g, SummaryAbove(0)).String()))
+	golden(t, "summary-plan.dot.golden", []byte(mustDOT(g, SummaryAbove(0)).String()))
 }
 
 // TestSummaryTally checks that a group with tasks in several states shows
 // the count of each and is drawn striped, with a sliver for the rare state.
 func TestSummaryTally(t *testing.T) {
 	g := graph.New()
-	var work []*graph.Task[int]
+	var work []graph.Task[int]
 	for i := range 50 {
-		work = append(work, graph.Go(g, "work", func(context.Context) (int, error) {
+		work = append(work, graph.Add(g, "work", func(context.Context) (int, error) {
 			if i%25 == 0 {
 				return 0, errors.New("bad input")
 			}
 			return i, nil
 		}, graph.Priority(i%3)))
 	}
-	graph.GoN(g, "gather", work, func(_ context.Context, xs []int) (int, error) { return len(xs), nil })
+	graph.AddN(g, "gather", work, func(_ context.Context, xs []int) (int, error) { return len(xs), nil })
 	if err := exec.Run(context.Background(), g, exec.Workers(3)); err == nil {
 		t.Fatal("the run did not fail")
 	}
-	out := DOT(g, States(nil), SummaryAbove(0)).String()
+	out := mustDOT(g, States(nil), SummaryAbove(0)).String()
 	// The stripes: done and failed in life order, shares within graphviz's
 	// bound of 1, and the 2 failures in 50 still visible.
 	_, after, _ := strings.Cut(out, `fillcolor="#8ce99a;`)
@@ -64,7 +64,7 @@ func TestSummaryTally(t *testing.T) {
 func TestSummaryGrown(t *testing.T) {
 	var rec Recorder
 	g := grow(t, 20, 50, &rec)
-	out := DOT(g, States(&rec)).String() // 1,020 tasks: above the default threshold
+	out := mustDOT(g, States(&rec)).String() // 1,020 tasks: above the default threshold
 	for _, want := range []string{
 		`label="parent ×20\ndone 20\nmean `,
 		`label="child ×1000\ndone 999 · failed 1\nmean `,
@@ -86,9 +86,9 @@ func TestSummaryUniqueNames(t *testing.T) {
 	g := graph.New()
 	n := DefaultSummaryAbove + 100
 	for i := range n {
-		graph.Go(g, fmt.Sprintf("file-%d", i), func(context.Context) (int, error) { return i, nil })
+		graph.Add(g, fmt.Sprintf("file-%d", i), func(context.Context) (int, error) { return i, nil })
 	}
-	out := DOT(g).String()
+	out := mustDOT(g).String()
 	want := fmt.Sprintf(`label="%d tasks\nfile-0, file-1, file-2, …"`, n)
 	if !strings.Contains(out, want) || strings.Count(out, "tooltip=") != 1 {
 		t.Errorf("%d uniquely named tasks are not folded into one box labelled %s:\n%.2000s", n, want, out)
@@ -96,9 +96,9 @@ func TestSummaryUniqueNames(t *testing.T) {
 	// Below the default, SummaryAbove(0) keeps the names.
 	small := graph.New()
 	for i := range 3 {
-		graph.Go(small, fmt.Sprintf("file-%d", i), func(context.Context) (int, error) { return i, nil })
+		graph.Add(small, fmt.Sprintf("file-%d", i), func(context.Context) (int, error) { return i, nil })
 	}
-	if out := DOT(small, SummaryAbove(0)).String(); strings.Count(out, "tooltip=") != 3 {
+	if out := mustDOT(small, SummaryAbove(0)).String(); strings.Count(out, "tooltip=") != 3 {
 		t.Errorf("3 uniquely named tasks were folded:\n%s", out)
 	}
 }

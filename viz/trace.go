@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/evolve-dag/evolve/graph"
 )
 
 // traceEvent is one entry of the Chrome trace-event format, which Perfetto
@@ -83,7 +85,7 @@ func (r *Recorder) WriteTrace(w io.Writer) error {
 		tid := rows.place(s.Worker, s.Start, end)
 		dur := us(end.Sub(s.Start))
 		args := map[string]any{"id": s.Task.ID(), "state": s.State.String()}
-		if c := s.Task.Creator(); c != nil {
+		if c := s.Task.Creator(); c != (graph.Ref{}) {
 			args["creator"] = c.Name() + " #" + strconv.FormatInt(c.ID(), 10)
 		}
 		if p := s.Task.Priority(); p != 0 {

@@ -106,7 +106,7 @@ func TestTraceRows(t *testing.T) {
 	g := graph.New()
 	var ts []graph.Ref
 	for range 4 {
-		ts = append(ts, graph.Go(g, "t", func(context.Context) (int, error) { return 0, nil }))
+		ts = append(ts, graph.Add(g, "t", func(context.Context) (int, error) { return 0, nil }).Ref())
 	}
 	at := func(ms int) time.Time { return epoch.Add(time.Duration(ms) * time.Millisecond) }
 	var rec Recorder

@@ -18,7 +18,7 @@ func BenchmarkRecorderObserve(b *testing.B) {
 	const n = 1 << 14
 	tasks := make([]graph.Ref, n)
 	for i := range tasks {
-		tasks[i] = graph.Go(g, "t", func(context.Context) (int, error) { return 0, nil })
+		tasks[i] = graph.Add(g, "t", func(context.Context) (int, error) { return 0, nil }).Ref()
 	}
 	var rec Recorder
 	now := time.Now()
@@ -39,9 +39,9 @@ func BenchmarkProgressObserve(b *testing.B) {
 	const n = 1 << 14
 	tasks := make([]graph.Ref, n)
 	for i := range tasks {
-		tasks[i] = graph.Go(g, "t", func(context.Context) (int, error) { return 0, nil })
+		tasks[i] = graph.Add(g, "t", func(context.Context) (int, error) { return 0, nil }).Ref()
 	}
-	p := NewProgress(io.Discard, ForceProgress(), ProgressEvery(time.Hour))
+	p := mustProgress(io.Discard, ForceProgress(), ProgressEvery(time.Hour))
 	defer p.Stop()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -60,7 +60,7 @@ func BenchmarkDOTSummary100k(b *testing.B) {
 	g := grow(b, 1000, 100, &rec)
 	b.ResetTimer()
 	for b.Loop() {
-		DOT(g, States(&rec)).Write(io.Discard)
+		mustDOT(g, States(&rec)).Write(io.Discard)
 	}
 }
 
@@ -71,6 +71,6 @@ func BenchmarkDOTDetail500(b *testing.B) {
 	g := grow(b, 5, 99, &rec)
 	b.ResetTimer()
 	for b.Loop() {
-		DOT(g, States(&rec)).Write(io.Discard)
+		mustDOT(g, States(&rec)).Write(io.Discard)
 	}
 }

@@ -129,7 +129,10 @@ func run(args []string, out io.Writer) error {
 		}
 		var bar *viz.Progress
 		if *progress {
-			bar = viz.NewProgress(os.Stderr)
+			var err error
+			if bar, err = viz.NewProgress(os.Stderr); err != nil {
+				return err
+			}
 			opts = append(opts, exec.Observe(bar))
 		}
 		start := time.Now()

@@ -41,20 +41,20 @@ func asCompleted(ctx context.Context, w workload.Workload, workers int, g *graph
 	defer run.Wait()
 	defer run.Close()
 
-	lists := make(map[*graph.Task[int]]*graph.Task[[]float64], len(w.Files))
-	files := make(map[*graph.Task[int]]workload.File, len(w.Files))
-	lengths := make([]*graph.Task[int], len(w.Files))
+	lists := make(map[graph.Task[int]]graph.Task[[]float64], len(w.Files))
+	files := make(map[graph.Task[int]]workload.File, len(w.Files))
+	lengths := make([]graph.Task[int], len(w.Files))
 	for i, f := range w.Files {
-		list := graph.Go(g, "parse_file", func(ctx context.Context) ([]float64, error) {
+		list := graph.Add(g, "parse_file", func(ctx context.Context) ([]float64, error) {
 			return workload.Parse(ctx, f)
 		})
-		lengths[i] = graph.Go1(g, "len", list, func(_ context.Context, l []float64) (int, error) {
+		lengths[i] = graph.Add1(g, "len", list, func(_ context.Context, l []float64) (int, error) {
 			return len(l), nil
 		})
 		lists[lengths[i]], files[lengths[i]] = list, f
 	}
 
-	var futures []*graph.Task[float64]
+	var futures []graph.Task[float64]
 	for length, err := range dynamic.AsCompleted(lengths...).All(ctx) {
 		if err != nil {
 			return nil, err
@@ -65,15 +65,15 @@ func asCompleted(ctx context.Context, w workload.Workload, workers int, g *graph
 		}
 		list, f := lists[length], files[length]
 		for i := range n {
-			item := graph.Go1(g, "getitem", list, func(_ context.Context, l []float64) (float64, error) {
+			item := graph.Add1(g, "getitem", list, func(_ context.Context, l []float64) (float64, error) {
 				return l[i], nil
 			}, graph.Priority(1))
-			futures = append(futures, graph.Go1(g, "process_item", item, func(ctx context.Context, x float64) (float64, error) {
+			futures = append(futures, graph.Add1(g, "process_item", item, func(ctx context.Context, x float64) (float64, error) {
 				return workload.Process(ctx, workload.Item{X: x, Sleep: f.Items[i].Sleep})
 			}, graph.Priority(1)))
 		}
 	}
-	return dynamic.Gather(ctx, futures, dynamic.Raise)
+	return dynamic.Gather(ctx, dynamic.Raise, futures...)
 }
 
 // goroutines handles each file's life in a goroutine of its own that
@@ -87,7 +87,7 @@ func goroutines(ctx context.Context, w workload.Workload, workers int, g *graph.
 	defer run.Wait()
 	defer run.Close()
 
-	perFile := make([][]*graph.Task[float64], len(w.Files))
+	perFile := make([][]graph.Task[float64], len(w.Files))
 	errs := make([]error, len(w.Files))
 	var wg sync.WaitGroup
 	for i, f := range w.Files {
@@ -97,10 +97,10 @@ func goroutines(ctx context.Context, w workload.Workload, workers int, g *graph.
 		// variants and the simulation.
 		submitted := make(chan struct{})
 		wg.Go(func() {
-			list := graph.Go(g, "parse_file", func(ctx context.Context) ([]float64, error) {
+			list := graph.Add(g, "parse_file", func(ctx context.Context) ([]float64, error) {
 				return workload.Parse(ctx, f)
 			})
-			length := graph.Go1(g, "len", list, func(_ context.Context, l []float64) (int, error) {
+			length := graph.Add1(g, "len", list, func(_ context.Context, l []float64) (int, error) {
 				return len(l), nil
 			})
 			close(submitted)
@@ -114,10 +114,10 @@ func goroutines(ctx context.Context, w workload.Workload, workers int, g *graph.
 			// of it or none, never a parse in place of half of it.
 			err = graph.Batch(g, func(b graph.Builder) {
 				for j := range n {
-					item := graph.Go1(b, "getitem", list, func(_ context.Context, l []float64) (float64, error) {
+					item := graph.Add1(b, "getitem", list, func(_ context.Context, l []float64) (float64, error) {
 						return l[j], nil
 					}, graph.Priority(10))
-					perFile[i] = append(perFile[i], graph.Go1(b, "process_item", item, func(ctx context.Context, x float64) (float64, error) {
+					perFile[i] = append(perFile[i], graph.Add1(b, "process_item", item, func(ctx context.Context, x float64) (float64, error) {
 						return workload.Process(ctx, workload.Item{X: x, Sleep: f.Items[j].Sleep})
 					}, graph.Priority(10)))
 				}
@@ -134,34 +134,34 @@ func goroutines(ctx context.Context, w workload.Workload, workers int, g *graph.
 			return nil, err
 		}
 	}
-	return dynamic.Gather(ctx, slices.Concat(perFile...), dynamic.Raise)
+	return dynamic.Gather(ctx, dynamic.Raise, slices.Concat(perFile...)...)
 }
 
 // tasksFromTasks runs one task per file that parses it, adds a child task
 // per item at priority 10, and gathers them; gathering gives its worker
 // slot back, as Dask's secede and rejoin do.
 func tasksFromTasks(ctx context.Context, w workload.Workload, workers int, g *graph.Graph, opts []exec.Option) ([]float64, error) {
-	perFile := make([]*graph.Task[[]float64], len(w.Files))
+	perFile := make([]graph.Task[[]float64], len(w.Files))
 	for i, f := range w.Files {
-		perFile[i] = graph.Go(g, "f", func(ctx context.Context) ([]float64, error) {
+		perFile[i] = graph.Add(g, "f", func(ctx context.Context) ([]float64, error) {
 			l, err := workload.Parse(ctx, f)
 			if err != nil {
 				return nil, err
 			}
 			scope := dynamic.Scope(ctx)
-			items := make([]*graph.Task[float64], len(l))
+			items := make([]graph.Task[float64], len(l))
 			for j := range l {
-				items[j] = graph.Go(scope, "process_item", func(ctx context.Context) (float64, error) {
+				items[j] = graph.Add(scope, "process_item", func(ctx context.Context) (float64, error) {
 					return workload.Process(ctx, f.Items[j])
 				}, graph.Priority(10))
 			}
-			return dynamic.Gather(ctx, items, dynamic.Raise)
+			return dynamic.Gather(ctx, dynamic.Raise, items...)
 		})
 	}
 	if err := exec.Run(ctx, g, append(opts, exec.Workers(workers))...); err != nil {
 		return nil, err
 	}
-	lists, err := dynamic.Gather(ctx, perFile, dynamic.Raise)
+	lists, err := dynamic.Gather(ctx, dynamic.Raise, perFile...)
 	if err != nil {
 		return nil, err
 	}

@@ -583,10 +583,6 @@ func (n *Node) Done() <-chan struct{} {
 	return e.done
 }
 
-// Key guards accessors that only evolve's own packages may call: other
-// modules cannot name the type, so they cannot make a Key.
-type Key struct{ _ struct{} }
-
 // CtxKey is the type of the context keys the executor answers. A context
 // that answers them checks a key's type first (one comparison) and only
 // then its value: tasks that add tasks and wait look them up several times

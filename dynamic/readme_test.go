@@ -1,0 +1,106 @@
+package dynamic_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/evolve-dag/evolve/dynamic"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// taste is README's "A taste": the lines between the README markers are
+// the README's code block (TestREADMETaste).
+func taste(ctx context.Context) error {
+	// parse and process stand in for the README's functions.
+	parse := func(_ context.Context, file string) ([]float64, error) {
+		return map[string][]float64{"a.txt": {1, 2, 3}, "b.txt": {4, 5}}[file], nil
+	}
+	process := func(_ context.Context, x float64) (float64, error) { return 10 * x, nil }
+	// README: begin
+	g := graph.New()
+	files := []string{"a.txt", "b.txt"}
+	var parsed []graph.Task[[]float64]
+	for _, f := range files {
+		parsed = append(parsed, graph.Add(g, "parse", func(ctx context.Context) ([]float64, error) {
+			items, err := parse(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			// Tasks from tasks: add one child per item, at high priority, and
+			// wait for them; waiting gives this task's worker slot back. (Wait
+			// with the task's own ctx: it is how the wait knows which slot to
+			// give back; with another context it holds the slot while it
+			// blocks, and in a pool of one that never ends.)
+			scope := dynamic.Scope(ctx)
+			children := make([]graph.Task[float64], len(items))
+			for i, x := range items {
+				children[i] = graph.Add(scope, "process", func(ctx context.Context) (float64, error) {
+					return process(ctx, x)
+				}, graph.Priority(10))
+			}
+			return dynamic.Gather(ctx, dynamic.Raise, children...)
+		}))
+	}
+	total := graph.AddN(g, "total", parsed, func(_ context.Context, lists [][]float64) (float64, error) {
+		var sum float64
+		for _, l := range lists {
+			for _, x := range l {
+				sum += x
+			}
+		}
+		return sum, nil
+	})
+	if err := exec.Run(ctx, g, exec.Workers(6)); err != nil { // adding ran nothing: this runs it
+		return err
+	}
+	sum, err := total.Result()
+	// README: end
+	if err != nil {
+		return err
+	}
+	fmt.Println(sum)
+	return nil
+}
+
+// README's "A taste": files parsed in parallel, each parse adding a task
+// per item and gathering them, and a fan-in over all files.
+func Example_taste() {
+	if err := taste(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	// Output: 150
+}
+
+// TestREADMETaste fails when README's "A taste" code block and taste's
+// marked lines differ, so that the README cannot drift from the API.
+func TestREADMETaste(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)\n## A taste\n.*?```go\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md has no ```go block under ## A taste")
+	}
+	src, err := os.ReadFile("readme_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := regexp.MustCompile(`(?s)// README: begin\n(.*?)\n\s*// README: end`).FindSubmatch(src)
+	if r == nil {
+		t.Fatal("readme_test.go has no README markers")
+	}
+	var code []string
+	for _, line := range strings.Split(string(r[1]), "\n") {
+		code = append(code, strings.TrimPrefix(line, "\t"))
+	}
+	want := strings.TrimSpace(strings.Join(code, "\n"))
+	if got := strings.TrimSpace(string(m[1])); got != want {
+		t.Errorf("README's \"A taste\" differs from taste in dynamic/readme_test.go; README has:\n%s\n\nthe example has:\n%s", got, want)
+	}
+}
