@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -26,6 +27,14 @@ type bubbleRun struct {
 	// bubble's clock. Ids are creation order, the same in every run that
 	// creates tasks in the same order.
 	starts map[int64]string
+	// peakHeld is the most items held at once (parsed, not yet processed),
+	// as workload.Held counted them in Parse and Process.
+	peakHeld int
+	// heldByEvents is the same peak worked out from the observer's events
+	// instead, independently of workload.Held; -1 for variants whose
+	// events do not show when a parse ends (the sequential loop has none,
+	// and tasks_from_tasks parses inside a task that goes on to gather).
+	heldByEvents int
 }
 
 func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
@@ -34,24 +43,64 @@ func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A parse_file task sleeps exactly its file's parse time on the
+		// bubble's clock, so its duration says which file it parsed.
+		itemsByParse := map[time.Duration]int{}
+		for _, f := range w.Files {
+			if _, dup := itemsByParse[f.Parse]; dup {
+				t.Fatalf("two files parse in %v: the events cannot tell them apart", f.Parse)
+			}
+			itemsByParse[f.Parse] = len(f.Items)
+		}
 		var mu sync.Mutex
 		out.starts = map[int64]string{}
+		started := map[int64]time.Time{}
+		heldChange := map[time.Duration]int{} // by instant of the bubble's clock
 		begin := time.Now()
 		record := exec.ObserverFunc(func(e exec.Event) {
-			if e.Kind == exec.EventStarted {
-				mu.Lock()
-				defer mu.Unlock()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case e.Kind == exec.EventStarted:
 				out.starts[e.Task.ID()] = fmt.Sprintf("%s at %v", e.Task.Name(), e.Time.Sub(begin))
+				started[e.Task.ID()] = e.Time
+			case e.Kind == exec.EventFinished && e.Task.Name() == "parse_file":
+				n, ok := itemsByParse[e.Time.Sub(started[e.Task.ID()])]
+				if !ok {
+					t.Errorf("a parse_file task took %v, no file's parse time", e.Time.Sub(started[e.Task.ID()]))
+				}
+				heldChange[e.Time.Sub(begin)] += n
+			case e.Kind == exec.EventFinished && e.Task.Name() == "process_item":
+				heldChange[e.Time.Sub(begin)]--
 			}
 		})
-		results, err := v.run(context.Background(), w, workers, graph.New(), []exec.Option{exec.Observe(record)})
+		var held workload.Held
+		ctx := workload.WithHeld(context.Background(), &held)
+		results, err := v.run(ctx, w, workers, graph.New(), []exec.Option{exec.Observe(record)})
 		out.wall = time.Since(begin)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out.results, out.checksum = len(results), workload.Checksum(results)
+		out.peakHeld = held.Peak()
+		out.heldByEvents = -1
+		if v.name == "as_completed" || v.name == "goroutines" {
+			out.heldByEvents = peakOf(heldChange)
+		}
 	})
 	return out
+}
+
+// peakOf returns the largest running sum of changes taken in order of
+// their instants, the changes of one instant together, as
+// workload.Simulate counts held items.
+func peakOf(changes map[time.Duration]int) int {
+	held, peak := 0, 0
+	for _, at := range slices.Sorted(maps.Keys(changes)) {
+		held += changes[at]
+		peak = max(peak, held)
+	}
+	return peak
 }
 
 // TestSeedInSynctestBubble runs each variant of the seed workload at scale 1
@@ -64,6 +113,13 @@ func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
 // scheduler (workload.Greedy), as the sequential loop must take exactly
 // the sum of its sleeps: the executor makes the greedy choices and never
 // waits on a clock.
+//
+// The peak of held items that workload.Held measures is checked the same
+// way: tasks_from_tasks holds what its greedy schedule holds
+// (workload.Simulate), the sequential loop the largest file, and the
+// client-driven variants, whose order the model does not predict, what
+// the ends of their parse_file and process_item tasks on the bubble's
+// clock say, run by run.
 //
 // The client-driven variants (as_completed, goroutines) replay only on one
 // processor: a client reacts to a completion at the same instant of the
@@ -94,6 +150,7 @@ func TestSeedInSynctestBubble(t *testing.T) {
 							t.Errorf("%d results with checksum %016x, want %d with %016x", r.results, r.checksum, wantN, wantSum)
 						}
 					}
+					t.Logf("held %d items at the peak (%d by the events; -1: not shown by them)", first.peakHeld, first.heldByEvents)
 					client := v.name == "as_completed" || v.name == "goroutines"
 					if (!client || procs == 1 && !raceEnabled) && (!maps.Equal(first.starts, second.starts) || first.wall != second.wall) {
 						t.Errorf("the second run went otherwise: %v then %v,\n%v\nthen\n%v", first.wall, second.wall, first.starts, second.starts)
@@ -103,13 +160,37 @@ func TestSeedInSynctestBubble(t *testing.T) {
 						if first.wall != w.TotalWork() {
 							t.Errorf("took %v of the bubble's time, want exactly the work, %v", first.wall, w.TotalWork())
 						}
-					case "tasks_from_tasks":
-						greedy, err := w.Greedy(workers, v.priority)
+						// One file at a time: the loop is the items-first
+						// schedule of one worker, and holds the largest file.
+						model, err := w.Simulate(1, 1)
 						if err != nil {
 							t.Fatal(err)
 						}
-						if first.wall != greedy {
-							t.Errorf("took %v of the bubble's time, want exactly the greedy schedule's %v", first.wall, greedy)
+						largest := 0
+						for _, f := range w.Files {
+							largest = max(largest, len(f.Items))
+						}
+						if first.peakHeld != model.PeakHeld || first.peakHeld != largest {
+							t.Errorf("held %d items at the peak; want the largest file's %d, as the model's %d", first.peakHeld, largest, model.PeakHeld)
+						}
+					case "tasks_from_tasks":
+						model, err := w.Simulate(workers, v.priority)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if first.wall != model.Makespan {
+							t.Errorf("took %v of the bubble's time, want exactly the greedy schedule's %v", first.wall, model.Makespan)
+						}
+						// The run is the greedy schedule, so it holds what
+						// the schedule holds.
+						if first.peakHeld != model.PeakHeld {
+							t.Errorf("held %d items at the peak, want the greedy schedule's %d", first.peakHeld, model.PeakHeld)
+						}
+					default:
+						for _, r := range []bubbleRun{first, second} {
+							if r.peakHeld != r.heldByEvents {
+								t.Errorf("held %d items at the peak by workload.Held, %d by the run's events", r.peakHeld, r.heldByEvents)
+							}
 						}
 					}
 				})

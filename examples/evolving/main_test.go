@@ -28,6 +28,14 @@ func TestVariantsAgree(t *testing.T) {
 		if err := run([]string{"-scale", "0", "-json", "-workers", workers, "-seed", "7"}, &out); err != nil {
 			t.Fatalf("workers=%s: %v", workers, err)
 		}
+		w, err := workload.Generate(7, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		largest := 0
+		for _, f := range w.Files {
+			largest = max(largest, len(f.Items))
+		}
 		var got []report
 		sc := bufio.NewScanner(&out)
 		for sc.Scan() {
@@ -53,6 +61,19 @@ func TestVariantsAgree(t *testing.T) {
 			if r.GreedyS < r.LowerBound {
 				t.Errorf("%s: greedy %v below the lower bound %v", r.Variant, r.GreedyS, r.LowerBound)
 			}
+			// Every variant's own priority puts items first (on one worker
+			// the order does not change the makespan).
+			if r.ItemsFirstS != r.GreedyS || r.ParsesFirstS < r.LowerBound {
+				t.Errorf("%s: items first %v, parses first %v; want greedy %v and at least the bound %v", r.Variant, r.ItemsFirstS, r.ParsesFirstS, r.GreedyS, r.LowerBound)
+			}
+			// A parse holds its file's items at once, so every run, measured
+			// or modelled, holds the largest file at its peak, and never more
+			// than every item.
+			for what, peak := range map[string]int{"measured": r.PeakHeld, "items first": r.PeakHeldItemsFirst, "parses first": r.PeakHeldParsesFirst} {
+				if peak < largest || peak > r.Results {
+					t.Errorf("%s: %s peak of held items %d, want between the largest file's %d and all %d", r.Variant, what, peak, largest, r.Results)
+				}
+			}
 		}
 	}
 }
@@ -77,6 +98,15 @@ func TestTextReportShowsOverhead(t *testing.T) {
 	col := slices.Index(header, "tasks")
 	if col < 0 || len(row) != len(header) || row[col] != strconv.Itoa(2+n) {
 		t.Errorf("want %d tasks (2 parses and %d items) under tasks:\n%s", 2+n, n, out.String())
+	}
+	// The loop holds one file's items at a time, as one worker processing
+	// items first does; parsing first holds them all.
+	largest := max(len(w.Files[0].Items), len(w.Files[1].Items))
+	for name, want := range map[string]int{"held": largest, "held_greedy": largest, "held_parses1st": n} {
+		col := slices.Index(header, name)
+		if col < 0 || len(row) != len(header) || row[col] != strconv.Itoa(want) {
+			t.Errorf("want %d under %s:\n%s", want, name, out.String())
+		}
 	}
 }
 

@@ -182,10 +182,14 @@ func SleepPrecise(ctx context.Context, d time.Duration) error {
 }
 
 // Parse models parse_file: it sleeps for f.Parse and returns the X values of
-// f's items in order, in a fresh slice.
+// f's items in order, in a fresh slice. Once it has slept, it counts f's
+// items as held in the Held ctx carries, if any (see WithHeld).
 func Parse(ctx context.Context, f File) ([]float64, error) {
 	if err := SleepPrecise(ctx, f.Parse); err != nil {
 		return nil, err
+	}
+	if h := heldIn(ctx); h != nil {
+		h.parsed(len(f.Items))
 	}
 	xs := make([]float64, len(f.Items))
 	for i, it := range f.Items {
@@ -196,10 +200,14 @@ func Parse(ctx context.Context, f File) ([]float64, error) {
 
 // Process models process_item: it sleeps for it.Sleep and returns it.X+1.
 // It takes the whole Item rather than just x so that every execution
-// strategy sleeps exactly as long for the same item.
+// strategy sleeps exactly as long for the same item. Once it has slept, it
+// counts the item as no longer held in the Held ctx carries, if any.
 func Process(ctx context.Context, it Item) (float64, error) {
 	if err := SleepPrecise(ctx, it.Sleep); err != nil {
 		return 0, err
+	}
+	if h := heldIn(ctx); h != nil {
+		h.processed()
 	}
 	return it.X + 1, nil
 }
@@ -329,9 +337,27 @@ func (h *taskHeap) Pop() any {
 	return t
 }
 
-// Greedy simulates a zero-overhead greedy list scheduler running w on
-// workers identical workers and returns the makespan. It returns an error
-// if workers < 1.
+// Schedule is what Simulate reports of one greedy schedule.
+type Schedule struct {
+	// Makespan is when the last task finishes.
+	Makespan time.Duration
+	// PeakHeld is the largest number of items held at any instant: parsed
+	// (their file's parse finished) and not yet processed (their process
+	// call has not finished). It is the memory a schedule needs for parsed
+	// data, and what the notebook's priority for items buys: processing
+	// known items before parsing more keeps it low.
+	PeakHeld int
+}
+
+// Greedy returns the makespan of the schedule Simulate describes.
+func (w Workload) Greedy(workers int, itemPriority int) (time.Duration, error) {
+	s, err := w.Simulate(workers, itemPriority)
+	return s.Makespan, err
+}
+
+// Simulate runs a zero-overhead greedy list scheduler on w with workers
+// identical workers and reports its makespan and peak of held items. It
+// returns an error if workers < 1.
 //
 // At time 0 the parse tasks are ready with priority 0, created in file
 // order. When a file's parse finishes at time t, its items become ready at
@@ -348,9 +374,15 @@ func (h *taskHeap) Pop() any {
 // itemPriority <= 0 always favours parsing; itemPriority > 0 favours
 // processing, like Dask's priority for tasks submitted from tasks.
 // Negative durations count as zero.
-func (w Workload) Greedy(workers int, itemPriority int) (time.Duration, error) {
+//
+// Held items are counted once all completions of an instant are in: an
+// item that finishes at the instant another file's parse does is not
+// counted together with that file's items. Simultaneous events have no
+// order in the model, so the peak must not depend on a tie-break it would
+// have to invent.
+func (w Workload) Simulate(workers int, itemPriority int) (Schedule, error) {
 	if workers < 1 {
-		return 0, fmt.Errorf("workload: workers must be >= 1, got %d", workers)
+		return Schedule{}, fmt.Errorf("workload: workers must be >= 1, got %d", workers)
 	}
 	ready := &taskHeap{less: func(a, b *simTask) bool {
 		if a.prio != b.prio {
@@ -374,6 +406,7 @@ func (w Workload) Greedy(workers int, itemPriority int) (time.Duration, error) {
 	}
 	var now time.Duration
 	free := workers
+	held, peak := 0, 0
 	for {
 		for free > 0 && ready.Len() > 0 {
 			t := heap.Pop(ready).(*simTask)
@@ -382,19 +415,22 @@ func (w Workload) Greedy(workers int, itemPriority int) (time.Duration, error) {
 			free--
 		}
 		if running.Len() == 0 {
-			return now, nil
+			return Schedule{Makespan: now, PeakHeld: peak}, nil
 		}
 		now = running.ts[0].finish
 		for running.Len() > 0 && running.ts[0].finish == now {
 			t := heap.Pop(running).(*simTask)
 			free++
 			if t.file < 0 {
+				held--
 				continue
 			}
+			held += len(w.Files[t.file].Items)
 			for _, it := range w.Files[t.file].Items {
 				heap.Push(ready, &simTask{prio: itemPriority, seq: seq, file: -1, dur: nonneg(it.Sleep)})
 				seq++
 			}
 		}
+		peak = max(peak, held)
 	}
 }

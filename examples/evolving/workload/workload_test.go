@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -487,5 +488,170 @@ func TestSleepPreciseCancelWhileSpinning(t *testing.T) {
 	close(ctx.done)
 	if err := SleepPrecise(ctx, spinFor/2); !errors.Is(err, context.Canceled) {
 		t.Errorf("SleepPrecise = %v, want context.Canceled", err)
+	}
+}
+
+// TestSimulatePeakHeld checks the peak of held items against schedules
+// worked out by hand, where the two orders differ in both figures.
+func TestSimulatePeakHeld(t *testing.T) {
+	s := time.Second
+	w := Workload{Files: []File{
+		{Parse: 1 * s, Items: []Item{{Sleep: 2 * s}, {Sleep: 2 * s}}},                 // p0, i0a, i0b
+		{Parse: 1 * s, Items: []Item{{Sleep: 1 * s}}},                                 // p1, i1
+		{Parse: 2 * s, Items: []Item{{Sleep: 1 * s}, {Sleep: 1 * s}, {Sleep: 1 * s}}}, // p2, i2a-c
+	}}
+	// Two workers, held in brackets.
+	//
+	// Items first (itemPriority 1):
+	//   t=0: p0 [0,1], p1 [0,1]
+	//   t=1: p0, p1 end [3]; i0a [1,3], i0b [1,3]
+	//   t=3: i0a, i0b end [1]; i1 [3,4], p2 [3,5]
+	//   t=4: i1 ends [0]
+	//   t=5: p2 ends [3]; i2a [5,6], i2b [5,6]
+	//   t=6: [1]; i2c [6,7]
+	//   t=7: [0]                          makespan 7s, peak 3
+	//
+	// Parses first (itemPriority 0):
+	//   t=0: p0 [0,1], p1 [0,1]
+	//   t=1: p0, p1 end [3]; p2 [1,3], i0a [1,3]
+	//   t=3: p2 ends (+3) as i0a does (-1) [5]; i0b [3,5], i1 [3,4]
+	//   t=4: i1 ends [4]; i2a [4,5]
+	//   t=5: i0b, i2a end [2]; i2b [5,6], i2c [5,6]
+	//   t=6: [0]                          makespan 6s, peak 5
+	//
+	// At t=3 the peak is 5, not the 6 that counting p2's items before i0a's
+	// end would give: an instant's completions count together.
+	for _, tt := range []struct {
+		workers, prio int
+		want          Schedule
+	}{
+		{2, 1, Schedule{Makespan: 7 * s, PeakHeld: 3}},
+		{2, 0, Schedule{Makespan: 6 * s, PeakHeld: 5}},
+		// One worker: items first is the sequential loop, holding one file's
+		// items at a time; parses first holds them all.
+		{1, 1, Schedule{Makespan: w.TotalWork(), PeakHeld: 3}},
+		{1, 0, Schedule{Makespan: w.TotalWork(), PeakHeld: 6}},
+		// A worker per task: every item starts as its parse ends, so files
+		// 0 and 1 are held together from t=1 to t=2, and file 2's 3 items
+		// from t=2 to t=3 while file 0's are still running.
+		{9, 1, Schedule{Makespan: 3 * s, PeakHeld: 5}},
+	} {
+		got, err := w.Simulate(tt.workers, tt.prio)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("%d workers, itemPriority %d: %+v, want %+v", tt.workers, tt.prio, got, tt.want)
+		}
+		if g, _ := w.Greedy(tt.workers, tt.prio); g != got.Makespan {
+			t.Errorf("%d workers, itemPriority %d: Greedy %v, Simulate's makespan %v", tt.workers, tt.prio, g, got.Makespan)
+		}
+	}
+}
+
+// TestSimulatePeakHeldBounds checks, over generated workloads, what must
+// hold of any schedule: one worker processing items first holds exactly
+// the largest file at its peak, parsing first holds every item, and no
+// schedule holds more than every item or fewer than its largest file.
+func TestSimulatePeakHeldBounds(t *testing.T) {
+	for seed := int64(0); seed < 30; seed++ {
+		w := mustGenerate(t, seed, 10, 1)
+		n, _ := w.Expected()
+		largest := 0
+		for _, f := range w.Files {
+			largest = max(largest, len(f.Items))
+		}
+		if s, _ := w.Simulate(1, 1); s.PeakHeld != largest {
+			t.Errorf("seed %d: one worker, items first: peak %d, want the largest file's %d", seed, s.PeakHeld, largest)
+		}
+		if s, _ := w.Simulate(1, 0); s.PeakHeld != n {
+			t.Errorf("seed %d: one worker, parses first: peak %d, want every item, %d", seed, s.PeakHeld, n)
+		}
+		for workers := 2; workers <= 8; workers++ {
+			for _, prio := range []int{0, 1} {
+				s, err := w.Simulate(workers, prio)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.PeakHeld < largest || s.PeakHeld > n {
+					t.Errorf("seed %d, %d workers, prio %d: peak %d outside [%d, %d]", seed, workers, prio, s.PeakHeld, largest, n)
+				}
+			}
+		}
+	}
+}
+
+// TestHeldCounts checks that Parse and Process count in the Held their
+// context carries, and only there.
+func TestHeldCounts(t *testing.T) {
+	var h Held
+	ctx := WithHeld(context.Background(), &h)
+	a := File{Items: []Item{{X: 1}, {X: 2}, {X: 3}}}
+	b := File{Items: []Item{{X: 4}}}
+	step := func(what string, err error, now, peak int) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Now() != now || h.Peak() != peak {
+			t.Errorf("after %s: %d held, peak %d; want %d, %d", what, h.Now(), h.Peak(), now, peak)
+		}
+	}
+	_, err := Parse(ctx, a)
+	step("parsing 3", err, 3, 3)
+	_, err = Process(ctx, a.Items[0])
+	step("processing 1", err, 2, 3)
+	_, err = Parse(ctx, b)
+	step("parsing 1 more", err, 3, 3)
+	_, err = Process(ctx, a.Items[1])
+	step("processing another", err, 2, 3)
+	_, err = Parse(ctx, b)
+	step("parsing 1 more", err, 3, 3)
+	_, err = Parse(ctx, b)
+	step("parsing 1 more", err, 4, 4)
+	_, err = Parse(context.Background(), a)
+	step("parsing without the Held", err, 4, 4)
+
+	// A call that fails, cancelled before it slept, counts nothing.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = Parse(cancelled, a)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Parse(cancelled) = %v", err)
+	}
+	_, err = Process(cancelled, a.Items[2])
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Process(cancelled) = %v", err)
+	}
+	step("cancelled calls", nil, 4, 4)
+}
+
+// TestHeldConcurrent checks that the peak survives concurrent counting:
+// each goroutine parses a file of k items and processes them, so the
+// counter ends at zero, and its peak lies between one file and all of
+// them at once.
+func TestHeldConcurrent(t *testing.T) {
+	const goroutines, k = 8, 5
+	var h Held
+	ctx := WithHeld(context.Background(), &h)
+	f := File{Items: slices.Repeat([]Item{{X: 1}}, k)}
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range 100 {
+				if _, err := Parse(ctx, f); err != nil {
+					t.Error(err)
+				}
+				for _, it := range f.Items {
+					if _, err := Process(ctx, it); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if h.Now() != 0 || h.Peak() < k || h.Peak() > goroutines*k {
+		t.Errorf("%d held at the end, peak %d; want 0 and a peak in [%d, %d]", h.Now(), h.Peak(), k, goroutines*k)
 	}
 }
