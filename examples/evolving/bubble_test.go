@@ -35,6 +35,10 @@ type bubbleRun struct {
 	// events do not show when a parse ends (the sequential loop has none,
 	// and tasks_from_tasks parses inside a task that goes on to gather).
 	heldByEvents int
+	// replay is the makespan of a zero-overhead run making this run's
+	// decisions (workload.Replay); on the bubble's clock, where nothing
+	// but the sleeps takes time, it must equal wall.
+	replay time.Duration
 }
 
 func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
@@ -75,7 +79,8 @@ func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
 			}
 		})
 		var held workload.Held
-		ctx := workload.WithHeld(context.Background(), &held)
+		var tape workload.Tape
+		ctx := workload.WithTape(workload.WithHeld(context.Background(), &held), &tape)
 		results, err := v.run(ctx, w, workers, graph.New(), []exec.Option{exec.Observe(record)})
 		out.wall = time.Since(begin)
 		if err != nil {
@@ -83,6 +88,9 @@ func runInBubble(t *testing.T, v variant, workers int) (out bubbleRun) {
 		}
 		out.results, out.checksum = len(results), workload.Checksum(results)
 		out.peakHeld = held.Peak()
+		if out.replay, err = w.Replay(workers, &tape); err != nil {
+			t.Fatal(err)
+		}
 		out.heldByEvents = -1
 		if v.name == "as_completed" || v.name == "goroutines" {
 			out.heldByEvents = peakOf(heldChange)
@@ -151,6 +159,14 @@ func TestSeedInSynctestBubble(t *testing.T) {
 						}
 					}
 					t.Logf("held %d items at the peak (%d by the events; -1: not shown by them)", first.peakHeld, first.heldByEvents)
+					// Nothing but the sleeps takes the bubble's time, so a
+					// run that never leaves a worker idle while a call could
+					// start takes exactly its own zero-overhead replay.
+					for _, r := range []bubbleRun{first, second} {
+						if r.wall != r.replay {
+							t.Errorf("took %v of the bubble's time, want exactly the replay of its own decisions, %v", r.wall, r.replay)
+						}
+					}
 					client := v.name == "as_completed" || v.name == "goroutines"
 					if (!client || procs == 1 && !raceEnabled) && (!maps.Equal(first.starts, second.starts) || first.wall != second.wall) {
 						t.Errorf("the second run went otherwise: %v then %v,\n%v\nthen\n%v", first.wall, second.wall, first.starts, second.starts)

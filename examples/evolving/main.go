@@ -33,6 +33,17 @@
 // prints the same as greedy_items_first_s, greedy_parses_first_s,
 // peak_held, peak_held_items_first and peak_held_parses_first.
 //
+// ovh_us mixes three things: what the executor costs, the sleeps' error,
+// and the difference between the order the run took and the model's (a
+// client that reacts in zero time). replay_s takes the last two out: it is
+// the makespan of a zero-overhead run that makes the run's own decisions,
+// in the order the run started its Parse and Process calls, each taking
+// as long as it took in the run (workload.Replay, from a workload.Tape
+// the calls record in). ovh_replay_us, (wall - replay) / tasks, is then
+// what the executor and the client code cost per task: from when a call
+// could have started to when it did. -json: replay_s and
+// overhead_replay_us_per_task.
+//
 // Usage:
 //
 //	go run ./examples/evolving [-seed 1] [-scale 1] [-workers 6] [-json] [-out dir] [-progress]
@@ -119,7 +130,7 @@ func run(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		held := new(workload.Held)
+		held, tape := new(workload.Held), new(workload.Tape)
 		g := graph.New()
 		var opts []exec.Option
 		var rec *viz.Recorder
@@ -136,7 +147,7 @@ func run(args []string, out io.Writer) error {
 			opts = append(opts, exec.Observe(bar))
 		}
 		start := time.Now()
-		results, err := v.run(workload.WithHeld(ctx, held), w, slots, g, opts)
+		results, err := v.run(workload.WithTape(workload.WithHeld(ctx, held), tape), w, slots, g, opts)
 		wall := time.Since(start)
 		if bar != nil {
 			bar.Stop()
@@ -161,6 +172,10 @@ func run(args []string, out io.Writer) error {
 		if v.name == "sequential" {
 			tasks = len(w.Files) + wantN
 		}
+		replay, err := w.Replay(slots, tape)
+		if err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
+		}
 		r := report{
 			Variant:    v.name,
 			WallS:      wall.Seconds(),
@@ -171,6 +186,10 @@ func run(args []string, out io.Writer) error {
 			Tasks:      tasks,
 			OverheadUS: (wall - greedy).Seconds() / float64(tasks) * 1e6,
 			PeakHeld:   held.Peak(),
+			ReplayS:    replay.Seconds(),
+			// The replay starts at the first call, the wall time at the
+			// run's start: the time to the first call is overhead too.
+			OverheadReplayUS: (wall - replay).Seconds() / float64(tasks) * 1e6,
 		}
 		r.setOrders(itemsFirst, parsesFirst)
 		if *asJSON {

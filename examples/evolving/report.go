@@ -37,6 +37,14 @@ type report struct {
 	PeakHeld            int `json:"peak_held"`
 	PeakHeldItemsFirst  int `json:"peak_held_items_first"`
 	PeakHeldParsesFirst int `json:"peak_held_parses_first"`
+
+	// ReplayS is the makespan of a zero-overhead run making the run's own
+	// decisions, with its own sleeps (workload.Replay), and
+	// OverheadReplayUS is (wall - replay) / tasks: what the executor and
+	// the client code cost per task, without the sleeps' errors and
+	// without the difference between the run's order and a model's.
+	ReplayS          float64 `json:"replay_s"`
+	OverheadReplayUS float64 `json:"overhead_replay_us_per_task"`
 }
 
 // orders simulates both greedy orders of w on workers: items first (any
@@ -59,20 +67,20 @@ func (r *report) setOrders(itemsFirst, parsesFirst workload.Schedule) {
 // and held_parses1st are predicted by the items-first and parses-first
 // schedules.
 const (
-	headerFormat = "%-17s %8s %8s %9s %11s %12s %8s %9s %8s %6s %4s %11s %14s %7s  %s\n"
-	rowFormat    = "%-17s %8.3f %8.3f %+8.2f%% %11.3f %+11.2f%% %8.3f %+8.2f%% %8.1f %6d %4d %11d %14d %7d  %s\n"
+	headerFormat = "%-17s %8s %8s %9s %11s %12s %8s %9s %8s %8s %13s %6s %4s %11s %14s %7s  %s\n"
+	rowFormat    = "%-17s %8.3f %8.3f %+8.2f%% %11.3f %+11.2f%% %8.3f %+8.2f%% %8.1f %8.3f %13.1f %6d %4d %11d %14d %7d  %s\n"
 )
 
 // writeHeader prints the table's header.
 func writeHeader(out io.Writer) {
 	fmt.Fprintf(out, headerFormat, "variant", "wall_s", "greedy_s", "vs_greedy", "parses1st_s", "vs_parses1st",
-		"bound_s", "vs_bound", "ovh_us", "tasks", "held", "held_greedy", "held_parses1st", "results", "checksum")
+		"bound_s", "vs_bound", "ovh_us", "replay_s", "ovh_replay_us", "tasks", "held", "held_greedy", "held_parses1st", "results", "checksum")
 }
 
 // writeRow prints r as a row of the table.
 func (r report) writeRow(out io.Writer) {
 	vs := func(ref float64) float64 { return 100 * (r.WallS/ref - 1) }
 	fmt.Fprintf(out, rowFormat, r.Variant, r.WallS, r.GreedyS, vs(r.GreedyS), r.ParsesFirstS, vs(r.ParsesFirstS),
-		r.LowerBound, vs(r.LowerBound), r.OverheadUS, r.Tasks, r.PeakHeld, r.PeakHeldItemsFirst, r.PeakHeldParsesFirst,
+		r.LowerBound, vs(r.LowerBound), r.OverheadUS, r.ReplayS, r.OverheadReplayUS, r.Tasks, r.PeakHeld, r.PeakHeldItemsFirst, r.PeakHeldParsesFirst,
 		r.Results, r.Checksum)
 }

@@ -183,10 +183,15 @@ func SleepPrecise(ctx context.Context, d time.Duration) error {
 
 // Parse models parse_file: it sleeps for f.Parse and returns the X values of
 // f's items in order, in a fresh slice. Once it has slept, it counts f's
-// items as held in the Held ctx carries, if any (see WithHeld).
+// items as held in the Held ctx carries, if any (see WithHeld), and records
+// the call in the Tape ctx carries, if any (see WithTape).
 func Parse(ctx context.Context, f File) ([]float64, error) {
+	start := time.Now()
 	if err := SleepPrecise(ctx, f.Parse); err != nil {
 		return nil, err
+	}
+	if t := tapeIn(ctx); t != nil {
+		t.record(call{file: f.Name, parse: true, start: start, end: time.Now()})
 	}
 	if h := heldIn(ctx); h != nil {
 		h.parsed(len(f.Items))
@@ -201,10 +206,15 @@ func Parse(ctx context.Context, f File) ([]float64, error) {
 // Process models process_item: it sleeps for it.Sleep and returns it.X+1.
 // It takes the whole Item rather than just x so that every execution
 // strategy sleeps exactly as long for the same item. Once it has slept, it
-// counts the item as no longer held in the Held ctx carries, if any.
+// counts the item as no longer held in the Held ctx carries, if any, and
+// records the call in the Tape ctx carries, if any.
 func Process(ctx context.Context, it Item) (float64, error) {
+	start := time.Now()
 	if err := SleepPrecise(ctx, it.Sleep); err != nil {
 		return 0, err
+	}
+	if t := tapeIn(ctx); t != nil {
+		t.record(call{x: it.X, start: start, end: time.Now()})
 	}
 	if h := heldIn(ctx); h != nil {
 		h.processed()
