@@ -236,7 +236,7 @@ func (s *settings) apply(opts []Option) error {
 // v. Nothing could compute it again, so its result is never released: runs
 // for targets keep it, and Task.Release leaves it.
 func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
-	t := &value[T]{}
+	t := newRecord[value[T]](b)
 	t.val = v
 	t.n.SetState(core.Done)
 	return add(b, &t.record, t, name, opts, false)
@@ -245,25 +245,29 @@ func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 // Add adds a task with no inputs that will run fn when the graph runs.
 // Adding runs nothing: exec.Run (or a run the graph is in) runs it.
 func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) Task[T] {
-	t := &task0[T]{fn: fn}
+	t := newRecord[task0[T]](b)
+	t.fn = fn
 	return add(b, &t.record, t, name, opts, fn == nil)
 }
 
 // Add1 adds a task that will run fn with the result of in.
 func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context, A) (T, error), opts ...Option) Task[T] {
-	t := &task1[A, T]{a: in.r, fn: fn}
+	t := newRecord[task1[A, T]](b)
+	t.a, t.fn = in.r, fn
 	return add(b, &t.record, t, name, opts, fn == nil, in.r == nil)
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
 func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) Task[T] {
-	t := &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
+	t := newRecord[task2[A, B, T]](b)
+	t.a, t.b, t.fn = in1.r, in2.r, fn
 	return add(b, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
 func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) Task[T] {
-	t := &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
+	t := newRecord[task3[A, B, C, T]](b)
+	t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
 	return add(b, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
 }
 
@@ -275,7 +279,8 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 	for i, x := range in {
 		recs[i], nils[i] = x.r, x.r == nil
 	}
-	t := &taskN[A, T]{in: recs, fn: fn}
+	t := newRecord[taskN[A, T]](b)
+	t.in, t.fn = recs, fn
 	return add(b, &t.record, t, name, opts, fn == nil, nils...)
 }
 
@@ -299,7 +304,8 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 // exec.Run) but not the flow, unless a later attempt returns one of them,
 // which it then joins again.
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task[T], error), opts ...Option) Task[T] {
-	t := &flow[T]{fn: fn}
+	t := newRecord[flow[T]](b)
+	t.fn = fn
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
 	return add(b, &t.record, t, name, opts, fn == nil)
 }

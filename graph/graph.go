@@ -20,7 +20,8 @@ import (
 // find nothing, and tasks built with it as their Builder fail with
 // ErrNilBuilder.
 type Graph struct {
-	c core.Graph
+	c     core.Graph
+	slabs slabs // where the graph's task records are cut from (see newRecord)
 }
 
 // errNilGraph is what a nil *Graph's methods return.

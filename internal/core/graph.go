@@ -10,11 +10,18 @@ import (
 )
 
 // chunkBits sets the size of the node index's chunks: 1,024 pointers, so
-// growing the index never copies it, and a lookup is two loads.
+// growing the index never copies more than the first chunk, and a lookup
+// is two loads.
 const chunkBits = 10
 
-// arenaSize is how many edges one arena block holds.
+// arenaSize is how many edges one arena block holds at most.
 const arenaSize = 1024
+
+// firstBlock is the length of the first chunk and of the first arena
+// block, each next one twice as long up to its most: a small graph (one
+// built per request, say) then costs a few hundred bytes of index and
+// edges, not the 24 KiB of full blocks.
+const firstBlock = 16
 
 // Run is the executor's side of a graph that is running: the graph calls it
 // when nodes join the run.
@@ -59,12 +66,15 @@ type Graph struct {
 	chunks [][]*Node
 	n      int64
 	arena  []edge
-	run    Run    // the active run, or nil
-	epoch  uint32 // the active (or last) run's number
-	keys   map[string]*Node
-	owner  any // the public graph that wraps this one
-	errs   []error
-	order  bool // an ordering edge was added, so cycles are possible
+	// arenaNext is the length of the last arena block: the next is twice as
+	// long, up to arenaSize.
+	arenaNext int
+	run       Run    // the active run, or nil
+	epoch     uint32 // the active (or last) run's number
+	keys      map[string]*Node
+	owner     any // the public graph that wraps this one
+	errs      []error
+	order     bool // an ordering edge was added, so cycles are possible
 
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
@@ -225,10 +235,22 @@ func (g *Graph) Add(n *Node, parent *Node, key string, hold *Batch) {
 	n.g = g
 	n.parent = parent
 	n.id = int32(g.n)
-	if g.n>>chunkBits == int64(len(g.chunks)) {
-		g.chunks = append(g.chunks, make([]*Node, 1<<chunkBits))
+	c, i := g.n>>chunkBits, g.n&(1<<chunkBits-1)
+	switch {
+	case c == int64(len(g.chunks)):
+		size := 1 << chunkBits
+		if c == 0 {
+			size = firstBlock
+		}
+		g.chunks = append(g.chunks, make([]*Node, size))
+	case i == int64(len(g.chunks[c])):
+		// Only the first chunk is short: it doubles until it is full size.
+		// Every reader of the index holds the lock.
+		grown := make([]*Node, min(2*len(g.chunks[c]), 1<<chunkBits))
+		copy(grown, g.chunks[c])
+		g.chunks[c] = grown
 	}
-	g.chunks[g.n>>chunkBits][g.n&(1<<chunkBits-1)] = n
+	g.chunks[c][i] = n
 	g.n++
 	if key != "" {
 		if g.keys == nil {
@@ -311,7 +333,8 @@ func (g *Graph) link(from, to *Node) {
 
 func (g *Graph) newEdge(to *Node, next *edge) *edge {
 	if len(g.arena) == 0 {
-		g.arena = make([]edge, arenaSize)
+		g.arenaNext = min(max(2*g.arenaNext, firstBlock), arenaSize)
+		g.arena = make([]edge, g.arenaNext)
 	}
 	e := &g.arena[0]
 	g.arena = g.arena[1:]
