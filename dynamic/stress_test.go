@@ -268,6 +268,7 @@ var errFlaky = errors.New("flaky")
 // it afterwards.
 type stressTask struct {
 	name   string
+	seq    int // its number: its name is "t<seq>"
 	h      graph.Task[int]
 	inputs []*stressTask
 	after  []*stressTask // ordered after these (graph.Order), without reading them
@@ -306,29 +307,36 @@ type stressWorld struct {
 	targeted bool // the run is for a few targets: results nobody needs any more are released
 	mix      stressOptions
 
-	// For replayable runs (guarded by mu): the fake instants at which
-	// pauses end, each used once, and the trace of the run's events.
-	wakes map[time.Time]bool
+	// For replayable runs (guarded by mu): the trace of the run's events.
 	trace []string
 	start time.Time
 }
 
-// pause takes a pause of fake time in a replayable run, ending at an
-// instant that no other pause ends at, so that only one goroutine wakes at
-// a time; it does nothing in other runs.
-func (w *stressWorld) pause(rng *rand.Rand) {
+// pause takes a pause of fake time in a replayable run; it does nothing in
+// other runs. id names the pausing goroutine's role (a task, a client), and
+// is unique in the run and below pauseIDs.
+//
+// The pause ends at a whole microsecond plus 2*id nanoseconds: no other
+// pause ends at that instant, so only one goroutine wakes at a time, and
+// the instant depends on the seed and the pausing role alone. (Finding a
+// free instant by trying the next nanosecond, as this used to, gave the
+// instant to whichever of two goroutines asked first, which the Go
+// scheduler decides: under load, a preempted goroutine asked second and
+// the run's later instants moved by a nanosecond.) The offset is even, and
+// deadlines in these runs are odd numbers of nanoseconds after a task's
+// start (see add), so a deadline rarely ends at a pause's instant either.
+func (w *stressWorld) pause(rng *rand.Rand, id int) {
 	if !w.mix.replay {
 		return
 	}
-	w.mu.Lock()
-	at := time.Now().Add(time.Duration(1+rng.IntN(100)) * time.Microsecond)
-	for w.wakes[at] {
-		at = at.Add(time.Nanosecond)
-	}
-	w.wakes[at] = true
-	w.mu.Unlock()
+	d := time.Duration(1+rng.IntN(100)) * time.Microsecond
+	at := time.Now().Add(d).Truncate(time.Microsecond).Add(time.Duration(2*id) * time.Nanosecond)
 	time.Sleep(time.Until(at))
 }
+
+// pauseIDs bounds the ids of pausing roles: tasks have their sequence
+// number, the clients the last two.
+const pauseIDs = 500
 
 // Observe records the events of a replayable run.
 func (w *stressWorld) Observe(e exec.Event) {
@@ -354,7 +362,7 @@ func (w *stressWorld) unfinished() int {
 // it returns the trace of its events.
 func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []string {
 	w := &stressWorld{t: t, seed: seed, g: graph.New(), byName: map[string]*stressTask{}, mix: mix,
-		wakes: map[time.Time]bool{}, start: time.Now()}
+		start: time.Now()}
 	w.budget.Store(160)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for range 20 {
@@ -392,7 +400,7 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 	}
 	var clients sync.WaitGroup
 	for c := range 2 {
-		clients.Go(func() { w.client(t.Context(), rand.New(rand.NewPCG(seed, uint64(c)+1))) })
+		clients.Go(func() { w.client(t.Context(), rand.New(rand.NewPCG(seed, uint64(c)+1)), pauseIDs-1-c) })
 	}
 	// If the run hangs, say where before the liveness bound ends it.
 	var watchdog sync.WaitGroup
@@ -455,7 +463,11 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 	if w.budget.Add(-1) < 0 {
 		return nil
 	}
-	st := &stressTask{name: fmt.Sprintf("t%d", w.seq.Add(1))}
+	seq := int(w.seq.Add(1))
+	if seq >= pauseIDs-2 {
+		w.breakf("task %d: more tasks than pause ids (%d)", seq, pauseIDs)
+	}
+	st := &stressTask{name: fmt.Sprintf("t%d", seq), seq: seq}
 	spawn, spawnWait, flow, waitAny := 5, 9, 11, 12 // thresholds out of 20
 	switch {
 	case w.mix.flows:
@@ -537,7 +549,7 @@ func (w *stressWorld) body(st *stressTask, depth int) func(context.Context, []in
 		w.gauge.in()
 		defer w.gauge.out()
 		rng := w.enter(st)
-		w.pause(rng)
+		w.pause(rng, st.seq)
 		v := 1
 		for k, x := range in {
 			if !slices.Contains(w.results(st.inputs[k]), x) {
@@ -743,7 +755,7 @@ func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, 
 		w.gauge.in()
 		defer w.gauge.out()
 		rng := w.enter(st)
-		w.pause(rng)
+		w.pause(rng, st.seq)
 		var last *stressTask
 		for range st.kids {
 			if k := w.add(b, rng, depth+1); k != nil {
@@ -761,14 +773,14 @@ func (w *stressWorld) flowBody(st *stressTask, depth int) func(context.Context, 
 }
 
 // client acts on the running graph as an application's goroutine would.
-func (w *stressWorld) client(ctx context.Context, rng *rand.Rand) {
+func (w *stressWorld) client(ctx context.Context, rng *rand.Rand, id int) {
 	pick := func() *stressTask {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return w.all[rng.IntN(len(w.all))]
 	}
 	for range 15 {
-		w.pause(rng)
+		w.pause(rng, id)
 		switch rng.IntN(7) {
 		case 0, 1:
 			w.add(w.g, rng, 0)
