@@ -63,9 +63,9 @@
 // # Cost
 //
 // A task costs about 50 to 105 ns to run on one worker, and allocates
-// nothing while running; building it costs one allocation of 112 to 144
-// bytes and 95 to 150 ns (graph package), most of it page faults and the
-// garbage collector marking the new tasks.
+// nothing while running; building it costs a record of 112 to 144 bytes,
+// cut from a slab, and 95 to 150 ns (graph package), most of it page faults
+// and the garbage collector marking the new tasks.
 // BENCHMARKS.md has the measurements, against a sequential loop and an
 // errgroup runner, with the command that reproduces them.
 package exec

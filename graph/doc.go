@@ -41,6 +41,8 @@
 //
 // # Cost
 //
-// A task costs one allocation of about 128 bytes (more for tasks with many
-// inputs or with options) plus 16 bytes per input edge; see BENCHMARKS.md.
+// A task costs a record of about 128 bytes (more for tasks with many inputs
+// or with options), cut from a slab of records of its type, so that adding
+// tasks allocates a share of one object each, plus 16 bytes per input edge
+// beyond the first consumer; see BENCHMARKS.md.
 package graph

@@ -77,8 +77,8 @@ type Task[T any] struct {
 	r *record[T]
 }
 
-// record is a task's node and its typed result: one allocation per task,
-// embedded in the task's body (see shapes.go).
+// record is a task's node and its typed result, embedded in the task's
+// body (see shapes.go), which is cut from a slab (see newRecord).
 type record[T any] struct {
 	n   core.Node
 	val T
