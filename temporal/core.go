@@ -220,15 +220,11 @@ func (c *core) joinOn(n *node, target int64) {
 	}
 }
 
-// rootErr is the error where a failure started, for a failed or skipped
-// task.
+// rootErr is the error where a failure started: a skipped task's, or a
+// flow's that failed because its result task did, is the one it wraps.
 func rootErr(n *node) error {
-	if n.state == stSkipped {
-		var se *graph.SkipError
-		if s, ok := n.err.(*graph.SkipError); ok {
-			se = s
-			return se.Err
-		}
+	if se, ok := n.err.(*graph.SkipError); ok {
+		return se.Err
 	}
 	return n.err
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"go.temporal.io/sdk/workflow"
 )
 
 // Driver is the client side of a run: the code of a registered driver
@@ -15,6 +17,9 @@ import (
 type Driver struct {
 	be   backend
 	errs []error
+	// wctx is, on Temporal, the context of the workflow coroutine the
+	// driver runs in: blocking calls must use their own coroutine's.
+	wctx workflow.Context
 }
 
 // backend is what a runner provides to drivers.

@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/worker"
+
 	"github.com/evolve-dag/evolve/examples/evolving/workload"
 	"github.com/evolve-dag/evolve/temporal"
 	"github.com/evolve-dag/evolve/temporal/internal/seed"
@@ -40,10 +44,12 @@ func TestSameWorkflowBothWays(t *testing.T) {
 			if err != nil {
 				t.Fatalf("in-process: %v", err)
 			}
-			tout, trep, err := temporal.RunTemporal(ctx, tc, p, w, temporal.TaskQueue(queue))
+			id := fmt.Sprintf("equiv-%s-%d", p.Name(), time.Now().UnixNano())
+			tout, trep, err := temporal.RunTemporal(ctx, tc, p, w, temporal.TaskQueue(queue), temporal.WorkflowID(id))
 			if err != nil {
 				t.Fatalf("temporal: %v", err)
 			}
+			replay(t, id)
 			for _, out := range [][]float64{lout, tout} {
 				if len(out) != wantN || workload.Checksum(out) != wantSum {
 					t.Errorf("%d results with checksum %x, want %d with %x", len(out), workload.Checksum(out), wantN, wantSum)
@@ -67,5 +73,29 @@ func TestSameWorkflowBothWays(t *testing.T) {
 			}
 			t.Logf("%d tasks, %d activities, all results equal", len(td), trep.Activities)
 		})
+	}
+}
+
+// replay replays the history of workflow id with a fresh replayer: the
+// driver and the scheduler must make the same decisions from the same
+// events, or Temporal cannot recover a run whose worker died.
+func replay(t *testing.T, id string) {
+	t.Helper()
+	ctx := context.Background()
+	it := tc.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatalf("reading the history of %s: %v", id, err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	rp := worker.NewWorkflowReplayer()
+	if err := temporal.RegisterWorkflows(rp, seed.Reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := rp.ReplayWorkflowHistory(nil, &h); err != nil {
+		t.Errorf("replaying %s (%d events): %v", id, len(h.Events), err)
 	}
 }

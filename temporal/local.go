@@ -100,6 +100,10 @@ type local struct {
 func (l *local) newID(s TaskSpec) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.newIDLocked(s)
+}
+
+func (l *local) newIDLocked(s TaskSpec) int64 {
 	s.ID = int64(len(l.specs))
 	l.specs = append(l.specs, s)
 	l.tasks = append(l.tasks, nil)
@@ -213,28 +217,38 @@ func (l *local) runTask(ctx context.Context, def *taskDef, s TaskSpec, ins []jso
 
 // joinFlow adds em's tasks on behalf of the flow s and waits for its result.
 func (l *local) joinFlow(ctx context.Context, s TaskSpec, em *Emission) (json.RawMessage, error) {
-	base := l.count()
+	// The emitted tasks take consecutive IDs, as on Temporal, whatever
+	// other flows add meanwhile.
+	l.mu.Lock()
+	base := int64(len(l.specs))
+	for i, c := range em.Tasks {
+		deps := make([]int64, len(c.Deps))
+		for j, d := range c.Deps {
+			if d < 0 {
+				if -d-1 >= int64(i) {
+					l.mu.Unlock()
+					return nil, fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", s.Name, c.Name, d)
+				}
+				d = base - d - 1
+			} else if d >= base {
+				l.mu.Unlock()
+				return nil, fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", s.Name, c.Name, d)
+			}
+			deps[j] = d
+		}
+		c.Deps, c.Creator = deps, s.ID
+		l.newIDLocked(c)
+	}
+	l.mu.Unlock()
 	var berr error
 	scope := dynamic.Scope(ctx)
 	graph.Batch(scope, func(b graph.Builder) {
-		for i, c := range em.Tasks {
-			deps := make([]int64, len(c.Deps))
-			for j, d := range c.Deps {
-				if d < 0 {
-					if -d-1 >= int64(i) {
-						berr = fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", s.Name, c.Name, d)
-						return
-					}
-					d = base - d - 1
-				}
-				deps[j] = d
-			}
-			c.Deps, c.Creator = deps, s.ID
-			if _, err := l.reg.task(c.Name); err != nil {
+		for i := range em.Tasks {
+			if _, err := l.reg.task(em.Tasks[i].Name); err != nil {
 				berr = err
 				return
 			}
-			if err := l.materialize(b, l.newID(c)); err != nil {
+			if err := l.materialize(b, base+int64(i)); err != nil {
 				berr = err
 				return
 			}

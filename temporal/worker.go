@@ -82,14 +82,37 @@ func RegisterWorker(w worker.Registry, r *Registry, opts ...WorkerOption) error 
 		host, _ := os.Hostname()
 		cfg.name = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
-	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in runIn) (runOut, error) {
-		return runWorkflow(ctx, r, in)
-	}, workflow.RegisterOptions{Name: workflowName})
-	w.RegisterWorkflowWithOptions(batchWorkflow, workflow.RegisterOptions{Name: batchWorkflowName})
+	if err := RegisterWorkflows(w, r); err != nil {
+		return err
+	}
 	for _, name := range r.Names() {
 		def, _ := r.task(name)
 		w.RegisterActivityWithOptions(cfg.activity(def), activity.RegisterOptions{Name: name})
 	}
+	return nil
+}
+
+// WorkflowRegistry is where workflows are registered: a worker, or a
+// worker.WorkflowReplayer.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// RegisterWorkflows registers evolve's two workflows (the run, which runs
+// r's drivers, and the batch) on w. RegisterWorker calls it; call it
+// yourself on a worker.WorkflowReplayer to check, against the recorded
+// history of a run, that a changed driver still replays it.
+func RegisterWorkflows(w WorkflowRegistry, r *Registry) error {
+	if w == nil {
+		return errors.New("evolve/temporal: RegisterWorkflows: nil registry")
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in runIn) (runOut, error) {
+		return runWorkflow(ctx, r, in)
+	}, workflow.RegisterOptions{Name: workflowName})
+	w.RegisterWorkflowWithOptions(batchWorkflow, workflow.RegisterOptions{Name: batchWorkflowName})
 	return nil
 }
 
@@ -124,9 +147,9 @@ func (cfg *workerConfig) activity(def *taskDef) func(context.Context, actIn) (ac
 			// Retries counts the task's own failures; Temporal's
 			// MaximumAttempts leaves room for lost workers on top.
 			if IsPermanent(err) || attemptNo > in.Spec.Retries {
-				return out, temporal.NewNonRetryableApplicationError(msg, taskErrorType, nil)
+				return out, temporal.NewNonRetryableApplicationError(msg, taskErrorType, nil, out)
 			}
-			return out, temporal.NewApplicationError(msg, taskErrorType)
+			return out, temporal.NewApplicationError(msg, taskErrorType, out)
 		}
 		return out, nil
 	}

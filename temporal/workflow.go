@@ -17,12 +17,14 @@ import (
 // the scheduler core and loops: start ready tasks (as activities, or in
 // batch child workflows once BatchAbove activities were scheduled) while
 // fewer than InFlight run; wait (one Selector) for an activity, a batch, a
-// driver's kick or cancellation; feed what happened to the core; wake the
-// drivers waiting for what finished. Drivers (the registered driver, and
-// every Driver.Go part) run in coroutines of their own (workflow.Go) and
-// touch the core directly: coroutines never run at once, and each runs
-// until it blocks, so the core needs no lock. A driver that submits, parks
-// or ends sends a kick, so the loop notices. The loop ends once every
+// or cancellation; feed what happened to the core; wake the drivers waiting
+// for what finished, and wait until each of them has parked again (on a
+// task, an as-completed set or a Join) or ended. Drivers (the registered
+// driver, and every Driver.Go part) run in coroutines of their own
+// (workflow.Go) and touch the core directly: coroutines never run at once,
+// and each runs until it blocks, so the core needs no lock. Since the loop
+// starts tasks only when every driver is parked, what it starts depends on
+// the events alone, which is what replay needs. The loop ends once every
 // driver has returned and no task is outstanding.
 //
 // Stalls are counted, as in exec: when nothing runs, nothing is ready and
@@ -78,8 +80,8 @@ type wf struct {
 	c   core
 	sel workflow.Selector
 
-	kick      workflow.Channel // buffered 1: a driver submitted, parked or ended
 	cancelled bool
+	settled   workflow.Channel // buffered 1: a driver parked or ended
 
 	inFlight, activities, batches int
 	active, parked                int // live drivers, and those parked on a task or a Join
@@ -101,32 +103,43 @@ func runWorkflow(ctx workflow.Context, reg *Registry, in runIn) (runOut, error) 
 	w := &wf{
 		ctx: ctx, reg: reg, cfg: in.Config,
 		sel:      workflow.NewSelector(ctx),
-		kick:     workflow.NewBufferedChannel(ctx, 1),
+		settled:  workflow.NewBufferedChannel(ctx, 1),
 		waiters:  map[int64][]workflow.Settable{},
 		watchers: map[int64][]*wfCompletion{},
 		parts:    map[*Driver]*wfParts{},
 	}
-	w.sel.AddReceive(w.kick, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
 	w.sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { w.cancelled = true })
 
 	var out json.RawMessage
 	var derr error
 	d := &Driver{be: w}
 	w.active = 1
-	workflow.Go(ctx, func(workflow.Context) {
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		d.wctx = ctx
 		out, derr = runDriver(def, d, in.Input)
 		if derr == nil {
 			derr = d.Err()
 		}
 		w.active--
-		w.poke()
+		w.settle()
 	})
 	for {
+		// Let every driver that can go on run until it parks or ends, so
+		// that what the loop starts next depends only on what happened,
+		// not on how coroutines interleaved. (workflow.Await would not do:
+		// it re-reads its condition only after a blocked coroutine is
+		// unblocked, and a driver that starts and parks at once is not.)
+		for w.parked != w.active {
+			w.settled.Receive(ctx, nil)
+			if ctx.Err() != nil {
+				return runOut{}, ctx.Err()
+			}
+		}
 		w.dispatch()
 		if w.active == 0 && w.c.Outstanding() == 0 && w.inFlight == 0 {
 			break
 		}
-		if w.inFlight == 0 && w.c.ReadyLen() == 0 && w.parked == w.active {
+		if w.inFlight == 0 && w.c.ReadyLen() == 0 {
 			if w.c.Stalled() && w.c.BreakCycle() {
 				w.wake()
 				continue
@@ -174,7 +187,8 @@ func (w *wf) finish(out json.RawMessage, derr error) runOut {
 	return ro
 }
 
-func (w *wf) poke() { w.kick.SendAsync(struct{}{}) }
+// settle tells the loop that a driver parked or ended.
+func (w *wf) settle() { w.settled.SendAsync(struct{}{}) }
 
 // dispatch starts ready tasks while fewer than InFlight run.
 func (w *wf) dispatch() {
@@ -248,6 +262,7 @@ func (w *wf) startActivity(n *node) {
 		w.inFlight--
 		var out actOut
 		err := f.Get(w.ctx, &out)
+		failedAttempt(err, &out)
 		w.complete(n, out, activityErr(n.spec, err))
 	})
 }
@@ -303,12 +318,22 @@ func batchWorkflow(ctx workflow.Context, in batchIn) ([]batchRes, error) {
 	}
 	for i, f := range futures {
 		err := f.Get(ctx, &res[i].Out)
+		failedAttempt(err, &res[i].Out)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		res[i].Err = toWire(activityErr(in.Tasks[i].Spec, err))
 	}
 	return res, nil
+}
+
+// failedAttempt reads the record of the attempt that failed with err, which
+// the activity sends as the error's details.
+func failedAttempt(err error, out *actOut) {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.HasDetails() {
+		_ = app.Details(out)
+	}
 }
 
 // activityErr turns what a failed activity returned into the task's
@@ -375,21 +400,20 @@ func (w *wf) submit(_ *Driver, s TaskSpec) (int64, error) {
 	if err != nil {
 		return noTask, err
 	}
-	w.poke()
 	return id, nil
 }
 
-func (w *wf) wait(_ *Driver, id int64) (json.RawMessage, error) {
+func (w *wf) wait(d *Driver, id int64) (json.RawMessage, error) {
 	n := w.c.Node(id)
 	if n == nil {
 		return nil, fmt.Errorf("evolve/temporal: waiting for #%d, which is no task of this run", id)
 	}
 	if !n.state.finished() {
-		f, s := workflow.NewFuture(w.ctx)
+		f, s := workflow.NewFuture(d.wctx)
 		w.waiters[id] = append(w.waiters[id], s)
 		w.parked++
-		w.poke()
-		if err := f.Get(w.ctx, nil); err != nil {
+		w.settle()
+		if err := f.Get(d.wctx, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -411,7 +435,8 @@ func (w *wf) spawn(d *Driver, fn func(*Driver)) {
 	p.n++
 	w.active++
 	nd := &Driver{be: w}
-	workflow.Go(w.ctx, func(workflow.Context) {
+	workflow.Go(d.wctx, func(ctx workflow.Context) {
+		nd.wctx = ctx
 		defer func() {
 			if r := recover(); r != nil {
 				d.fail(fmt.Errorf("evolve/temporal: Driver.Go: function panicked: %v", r))
@@ -426,7 +451,7 @@ func (w *wf) spawn(d *Driver, fn func(*Driver)) {
 				w.parked--
 			}
 			w.active--
-			w.poke()
+			w.settle()
 		}()
 		fn(nd)
 	})
@@ -437,17 +462,18 @@ func (w *wf) join(d *Driver) {
 	if p == nil || p.n == 0 {
 		return
 	}
-	f, s := workflow.NewFuture(w.ctx)
+	f, s := workflow.NewFuture(d.wctx)
 	p.waiter = s
 	w.parked++
-	w.poke()
-	_ = f.Get(w.ctx, nil)
+	w.settle()
+	_ = f.Get(d.wctx, nil)
 }
 
-func (w *wf) completion(*Driver) completion { return &wfCompletion{w: w} }
+func (w *wf) completion(d *Driver) completion { return &wfCompletion{w: w, d: d} }
 
 type wfCompletion struct {
 	w       *wf
+	d       *Driver
 	pending int
 	ready   []int64
 	waiter  workflow.Settable
@@ -470,11 +496,11 @@ func (c *wfCompletion) add(ids ...int64) {
 
 func (c *wfCompletion) next() (int64, bool, error) {
 	if len(c.ready) == 0 && c.pending > 0 {
-		f, s := workflow.NewFuture(c.w.ctx)
+		f, s := workflow.NewFuture(c.d.wctx)
 		c.waiter = s
 		c.w.parked++
-		c.w.poke()
-		if err := f.Get(c.w.ctx, nil); err != nil {
+		c.w.settle()
+		if err := f.Get(c.d.wctx, nil); err != nil {
 			return noTask, false, err
 		}
 	}
