@@ -41,7 +41,7 @@ func runTests(m *testing.M) int {
 	var regErr error
 	server.NewWorkerWithOptions(queue, func(r worker.Registry) {
 		regErr = temporal.RegisterWorker(r, seed.Reg)
-	}, worker.Options{MaxConcurrentActivityExecutionSize: 8})
+	}, worker.Options{MaxConcurrentActivityExecutionSize: 32, MaxConcurrentActivityTaskPollers: 8, MaxConcurrentWorkflowTaskPollers: 4})
 	if regErr != nil {
 		fmt.Fprintln(os.Stderr, "registering the worker:", regErr)
 		return 1

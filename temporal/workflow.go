@@ -198,13 +198,16 @@ func (w *wf) dispatch() {
 			w.startActivity(n)
 			continue
 		}
-		size := min(w.cfg.BatchSize, w.cfg.InFlight-w.inFlight)
-		var batch []*node
+		// A batch costs its parent about 8 history events whatever its
+		// size, so wait for room for a whole one (or for all that is
+		// ready, if less).
+		size := min(w.cfg.BatchSize, w.c.ReadyLen())
+		if w.cfg.InFlight-w.inFlight < size {
+			return
+		}
+		batch := make([]*node, 0, size)
 		for len(batch) < size {
-			n, ok := w.c.Next()
-			if !ok {
-				break
-			}
+			n, _ := w.c.Next()
 			batch = append(batch, n)
 		}
 		w.startBatch(batch)
