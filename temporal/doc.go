@@ -74,4 +74,11 @@
 // local variables, where it is in its loop) cannot be carried over, while
 // batches keep the whole run, driver included, in one execution. Results
 // larger than a payload can hold (2 MB) travel by reference: see Store.
+//
+// A step of the run's loop handles every event of a workflow task (up to
+// InFlight completions) without yielding, and the SDK fails a workflow
+// task whose coroutine runs for a second without yielding. On a loaded
+// machine (the tests: server, worker and other builds on two shared cores)
+// a step of a 20,000-task run was starved that long; give workers
+// worker.Options.DeadlockDetectionTimeout of several seconds.
 package temporal

@@ -25,7 +25,7 @@ func TestFanOut20000(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("EVOLVE_FANOUT_FLOWS")); err == nil && n > 0 {
 		flows = n // EVOLVE_FANOUT_FLOWS=4 for a quick run of 4,000 tasks
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	begin := time.Now()
 	out, rep, err := temporal.RunTemporal(ctx, tc, seed.FanOut, seed.FanOutIn{Flows: flows, Per: per},

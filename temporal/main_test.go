@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -41,7 +42,16 @@ func runTests(m *testing.M) int {
 	var regErr error
 	server.NewWorkerWithOptions(queue, func(r worker.Registry) {
 		regErr = temporal.RegisterWorker(r, seed.Reg)
-	}, worker.Options{MaxConcurrentActivityExecutionSize: 32, MaxConcurrentActivityTaskPollers: 8, MaxConcurrentWorkflowTaskPollers: 4})
+	}, worker.Options{
+		MaxConcurrentActivityExecutionSize: 32,
+		MaxConcurrentActivityTaskPollers:   8,
+		MaxConcurrentWorkflowTaskPollers:   4,
+		// The SDK fails a workflow task whose coroutine runs 1s without
+		// yielding; with a server, a worker and other builds on two shared
+		// cores, a step of the 20,000-task run's loop was starved that
+		// long (once in three runs). See the package doc.
+		DeadlockDetectionTimeout: 10 * time.Second,
+	})
 	if regErr != nil {
 		fmt.Fprintln(os.Stderr, "registering the worker:", regErr)
 		return 1

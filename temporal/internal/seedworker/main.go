@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
@@ -55,7 +56,7 @@ func run() error {
 		defer mu.Unlock()
 		fmt.Printf("%s %d %s %d\n", what, s.ID, s.Name, attempt)
 	}
-	w := worker.New(c, *queue, worker.Options{MaxConcurrentActivityExecutionSize: *conc})
+	w := worker.New(c, *queue, worker.Options{MaxConcurrentActivityExecutionSize: *conc, DeadlockDetectionTimeout: 10 * time.Second})
 	err = temporal.RegisterWorker(w, seed.Reg, temporal.OnTask(
 		func(s temporal.TaskSpec, a int) { line("start", s, a) },
 		func(s temporal.TaskSpec, a int, _ error) { line("end", s, a) },
