@@ -81,6 +81,12 @@ func TestSameWorkflowBothWays(t *testing.T) {
 // events, or Temporal cannot recover a run whose worker died.
 func replay(t *testing.T, id string) {
 	t.Helper()
+	replayWith(t, seed.Reg, id)
+}
+
+// replayWith replays the history of workflow id with the workflows of reg.
+func replayWith(t *testing.T, reg *temporal.Registry, id string) {
+	t.Helper()
 	ctx := context.Background()
 	it := tc.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
@@ -92,7 +98,7 @@ func replay(t *testing.T, id string) {
 		h.Events = append(h.Events, e)
 	}
 	rp := worker.NewWorkflowReplayer()
-	if err := temporal.RegisterWorkflows(rp, seed.Reg); err != nil {
+	if err := temporal.RegisterWorkflows(rp, reg); err != nil {
 		t.Fatal(err)
 	}
 	if err := rp.ReplayWorkflowHistory(nil, &h); err != nil {
