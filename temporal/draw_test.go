@@ -16,9 +16,9 @@ import (
 	"github.com/evolve-dag/evolve/viz"
 )
 
-// TestDrawReport draws in-process runs, one evolving a fan-out through
-// flows and one whose tasks fail, and checks the drawing and the trace
-// against the records: a box per task in its recorded state, an arrow per
+// TestDrawReport draws runs of two programs, one evolving a fan-out through
+// flows and one whose tasks fail, in-process and on the server, and checks
+// the drawing and the trace against the records: a box per task in its recorded state, an arrow per
 // dependency, a cluster per creator, and a complete trace event per task
 // that ran, with its name, duration and worker.
 func TestDrawReport(t *testing.T) {
@@ -31,7 +31,20 @@ func TestDrawReport(t *testing.T) {
 	if err == nil {
 		t.Fatal("the errors program succeeded")
 	}
-	for name, rep := range map[string]*temporal.Report{"fanout": fan, "errors": bad} {
+	// The same two programs on the server: a Temporal run's records draw
+	// the same way.
+	_, tfan, err := temporal.RunTemporal(ctx, tc, seed.FanOut, seed.FanOutIn{Flows: 3, Per: 4}, temporal.TaskQueue(queue))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tbad, err := temporal.RunTemporal(ctx, tc, seed.Errors, seed.ErrorsIn{}, temporal.TaskQueue(queue))
+	if err == nil {
+		t.Fatal("the errors program succeeded on Temporal")
+	}
+	if tbad == nil {
+		t.Fatal("a failed Temporal run returned no report")
+	}
+	for name, rep := range map[string]*temporal.Report{"fanout": fan, "errors": bad, "temporal/fanout": tfan, "temporal/errors": tbad} {
 		t.Run(name, func(t *testing.T) {
 			checkDOT(t, rep)
 			checkTrace(t, rep)
