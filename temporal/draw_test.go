@@ -18,9 +18,10 @@ import (
 
 // TestDrawReport draws runs of two programs, one evolving a fan-out through
 // flows and one whose tasks fail, in-process and on the server, and checks
-// the drawing and the trace against the records: a box per task in its recorded state, an arrow per
-// dependency, a cluster per creator, and a complete trace event per task
-// that ran, with its name, duration and worker.
+// the drawing and the trace against the records: a box per task in its
+// recorded state, an arrow per dependency, a cluster per creator, and a
+// complete trace event per task that ran, with its name, duration and
+// worker.
 func TestDrawReport(t *testing.T) {
 	ctx := context.Background()
 	_, fan, err := temporal.RunLocal(ctx, seed.Reg, seed.FanOut, seed.FanOutIn{Flows: 3, Per: 4}, temporal.Workers(3))
