@@ -236,39 +236,44 @@ func (s *settings) apply(opts []Option) error {
 // v. Nothing could compute it again, so its result is never released: runs
 // for targets keep it, and Task.Release leaves it.
 func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
-	t := newRecord[value[T]](b)
+	at := placeOf(b)
+	t := newRecord[value[T]](at.g)
 	t.val = v
 	t.n.SetState(core.Done)
-	return add(b, &t.record, t, name, opts, false)
+	return add(b, at, &t.record, t, name, opts, false)
 }
 
 // Add adds a task with no inputs that will run fn when the graph runs.
 // Adding runs nothing: exec.Run (or a run the graph is in) runs it.
 func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) Task[T] {
-	t := newRecord[task0[T]](b)
+	at := placeOf(b)
+	t := newRecord[task0[T]](at.g)
 	t.fn = fn
-	return add(b, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // Add1 adds a task that will run fn with the result of in.
 func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context, A) (T, error), opts ...Option) Task[T] {
-	t := newRecord[task1[A, T]](b)
+	at := placeOf(b)
+	t := newRecord[task1[A, T]](at.g)
 	t.a, t.fn = in.r, fn
-	return add(b, &t.record, t, name, opts, fn == nil, in.r == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil, in.r == nil)
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
 func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) Task[T] {
-	t := newRecord[task2[A, B, T]](b)
+	at := placeOf(b)
+	t := newRecord[task2[A, B, T]](at.g)
 	t.a, t.b, t.fn = in1.r, in2.r, fn
-	return add(b, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
 func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) Task[T] {
-	t := newRecord[task3[A, B, C, T]](b)
+	at := placeOf(b)
+	t := newRecord[task3[A, B, C, T]](at.g)
 	t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
-	return add(b, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
 }
 
 // AddN adds a task that will run fn with the results of all of in, in
@@ -279,9 +284,10 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 	for i, x := range in {
 		recs[i], nils[i] = x.r, x.r == nil
 	}
-	t := newRecord[taskN[A, T]](b)
+	at := placeOf(b)
+	t := newRecord[taskN[A, T]](at.g)
 	t.in, t.fn = recs, fn
-	return add(b, &t.record, t, name, opts, fn == nil, nils...)
+	return add(b, at, &t.record, t, name, opts, fn == nil, nils...)
 }
 
 // Flow adds a task whose function emits a subgraph through the Builder it is
@@ -304,10 +310,11 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 // exec.Run) but not the flow, unless a later attempt returns one of them,
 // which it then joins again.
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task[T], error), opts ...Option) Task[T] {
-	t := newRecord[flow[T]](b)
+	at := placeOf(b)
+	t := newRecord[flow[T]](at.g)
 	t.fn = fn
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
-	return add(b, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // Order makes after wait for before, although after does not read before's
@@ -343,16 +350,29 @@ func Order[A, B Handle](before A, after B) error {
 	return nil
 }
 
+// place is where a Builder adds tasks: the graph (nil if none), the task
+// recorded as their creator, and the batch holding them back.
+type place struct {
+	g      *Graph
+	parent *core.Node
+	hold   *core.Batch
+}
+
+// placeOf returns where b adds tasks, read once per task added: both the
+// record's slab and add need it.
+func placeOf(b Builder) place {
+	if b == nil {
+		return place{}
+	}
+	g, parent, hold := b.scope()
+	return place{g, parent, hold}
+}
+
 // add checks and adds a task built by one of the constructors. noFn tells
 // whether the function is nil, and nilIn, for each input in order, whether
 // it was the zero Task.
-func add[T any](b Builder, t *record[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) Task[T] {
-	var g *Graph
-	var parent *core.Node
-	var hold *core.Batch
-	if b != nil {
-		g, parent, hold = b.scope()
-	}
+func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) Task[T] {
+	g, parent, hold := at.g, at.parent, at.hold
 	var s settings
 	err := s.apply(opts)
 	switch {

@@ -52,14 +52,10 @@ type slabs struct {
 	turn atomic.Uint32 // which open slab a new record type may replace next
 }
 
-// newRecord returns a zero B for a task being added through b: cut from
-// the graph's open slab of Bs, or allocated on its own when b has no graph
-// (the task will fail to build) or the graph's slabs are taken.
-func newRecord[B any](b Builder) *B {
-	var g *Graph
-	if b != nil {
-		g, _, _ = b.scope()
-	}
+// newRecord returns a zero B for a task being added to g: cut from g's
+// open slab of Bs, or allocated on its own when there is no graph (the
+// task will fail to build) or g's slabs are taken.
+func newRecord[B any](g *Graph) *B {
 	if g == nil {
 		return new(B)
 	}
