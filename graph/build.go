@@ -237,8 +237,13 @@ func (s *settings) apply(opts []Option) error {
 // for targets keep it, and Task.Release leaves it.
 func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 	at := placeOf(b)
-	t := newRecord[value[T]](at.g)
-	t.val = v
+	var t *value[T]
+	if at.slabbed() {
+		t = newRecord[value[T]](at.g)
+		t.val = v
+	} else {
+		t = &value[T]{record[T]{val: v}}
+	}
 	t.n.SetState(core.Done)
 	return add(b, at, &t.record, t, name, opts, false)
 }
@@ -247,32 +252,52 @@ func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 // Adding runs nothing: exec.Run (or a run the graph is in) runs it.
 func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	t := newRecord[task0[T]](at.g)
-	t.fn = fn
+	var t *task0[T]
+	if at.slabbed() {
+		t = newRecord[task0[T]](at.g)
+		t.fn = fn
+	} else {
+		t = &task0[T]{fn: fn}
+	}
 	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // Add1 adds a task that will run fn with the result of in.
 func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context, A) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	t := newRecord[task1[A, T]](at.g)
-	t.a, t.fn = in.r, fn
+	var t *task1[A, T]
+	if at.slabbed() {
+		t = newRecord[task1[A, T]](at.g)
+		t.a, t.fn = in.r, fn
+	} else {
+		t = &task1[A, T]{a: in.r, fn: fn}
+	}
 	return add(b, at, &t.record, t, name, opts, fn == nil, in.r == nil)
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
 func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	t := newRecord[task2[A, B, T]](at.g)
-	t.a, t.b, t.fn = in1.r, in2.r, fn
+	var t *task2[A, B, T]
+	if at.slabbed() {
+		t = newRecord[task2[A, B, T]](at.g)
+		t.a, t.b, t.fn = in1.r, in2.r, fn
+	} else {
+		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
+	}
 	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
 func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	t := newRecord[task3[A, B, C, T]](at.g)
-	t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
+	var t *task3[A, B, C, T]
+	if at.slabbed() {
+		t = newRecord[task3[A, B, C, T]](at.g)
+		t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
+	} else {
+		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
+	}
 	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
 }
 
@@ -285,8 +310,13 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 		recs[i], nils[i] = x.r, x.r == nil
 	}
 	at := placeOf(b)
-	t := newRecord[taskN[A, T]](at.g)
-	t.in, t.fn = recs, fn
+	var t *taskN[A, T]
+	if at.slabbed() {
+		t = newRecord[taskN[A, T]](at.g)
+		t.in, t.fn = recs, fn
+	} else {
+		t = &taskN[A, T]{in: recs, fn: fn}
+	}
 	return add(b, at, &t.record, t, name, opts, fn == nil, nils...)
 }
 
@@ -311,8 +341,13 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 // which it then joins again.
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task[T], error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	t := newRecord[flow[T]](at.g)
-	t.fn = fn
+	var t *flow[T]
+	if at.slabbed() {
+		t = newRecord[flow[T]](at.g)
+		t.fn = fn
+	} else {
+		t = &flow[T]{fn: fn}
+	}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
 	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
@@ -367,6 +402,17 @@ func placeOf(b Builder) place {
 	g, parent, hold := b.scope()
 	return place{g, parent, hold}
 }
+
+// slabbed reports whether a task added here has its record cut from its
+// graph's slabs (see newRecord): when the graph is known and no running
+// task adds it. Tasks that running tasks add (a spawn, a flow's subgraph)
+// are allocated each on its own, by a composite literal in the
+// constructor: workers add them at once, and a record that the function
+// allocating it fills in needs no write barrier for those first stores,
+// where one cut from a slab does. While the collector marks, which in a
+// growing graph is much of the time, that difference made fib on two
+// workers 15-25 % slower (BENCHMARKS.md, session 7).
+func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 
 // add checks and adds a task built by one of the constructors. noFn tells
 // whether the function is nil, and nilIn, for each input in order, whether

@@ -29,6 +29,7 @@ import (
 	"math"
 	"runtime"
 	"sync/atomic"
+	"unsafe"
 )
 
 // State is where a node is in its life.
@@ -207,8 +208,8 @@ type Node struct {
 	succ1   atomic.Pointer[Node] // the first consumer, or nil
 	succ    atomic.Pointer[edge] // the later consumers, latest first
 	body    Body
-	xp      atomic.Pointer[ext]  // created at most once, by extra; read with xt
-	host    atomic.Pointer[Host] // where the function runs or last ran (see Host)
+	xp      atomic.Pointer[ext] // created at most once, by extra; read with xt
+	host    unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
 }
 
 // MaxNodes is how many nodes a graph can hold.
@@ -611,14 +612,24 @@ type Host struct {
 	Awaiter Awaiter
 }
 
-// SetHost records where n's function is about to run. The store is atomic
-// because a goroutine may still hold a context of an earlier run of n and
-// read the field meanwhile. (A plain store the first time n runs, when no
-// context of n exists yet, made no difference the benchmarks could see.)
-func (n *Node) SetHost(h *Host) { n.host.Store(h) }
+// SetHost records where n's function is about to run. It is called only
+// by the goroutine about to run n, and runs of n are ordered, so no two
+// calls race. The first time n runs, no context of n exists yet (the
+// executor makes one only to call the function), so nothing reads the
+// field and a plain store will do; that saves an atomic exchange on every
+// task of a graph that runs once (tree's run phase: 7 % in an A/B,
+// BENCHMARKS.md, session 7). Later, a goroutine may still hold a context
+// of an earlier run of n and read the field meanwhile: the store is atomic.
+func (n *Node) SetHost(h *Host) {
+	if n.host == nil {
+		n.host = unsafe.Pointer(h)
+		return
+	}
+	atomic.StorePointer(&n.host, unsafe.Pointer(h))
+}
 
 // Host returns where n's function runs, or last ran; nil if it never ran.
-func (n *Node) Host() *Host { return n.host.Load() }
+func (n *Node) Host() *Host { return (*Host)(atomic.LoadPointer(&n.host)) }
 
 // Awaiter is how code running inside a task waits for other nodes without
 // holding its worker slot.
