@@ -411,7 +411,7 @@ func placeOf(b Builder) place {
 // allocating it fills in needs no write barrier for those first stores,
 // where one cut from a slab does. While the collector marks, which in a
 // growing graph is much of the time, that difference made fib on two
-// workers 15-25 % slower (BENCHMARKS.md, session 7).
+// workers 15-35 % slower (BENCHMARKS.md, session 7).
 func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 
 // add checks and adds a task built by one of the constructors. noFn tells

@@ -8,9 +8,10 @@ import (
 )
 
 // Each task shape embeds record[T], which holds the node and the result,
-// and implements core.Body: one record per task, cut from a slab of its
-// type (see newRecord), inputs read through typed pointers. Handle returns the record, so that a node's typed handle
-// can be found again (Key, As) without an allocation.
+// and implements core.Body: one record per task (see place.slabbed for
+// where it is allocated), inputs read through typed pointers. Handle
+// returns the record, so that a node's typed handle can be found again
+// (Key, As) without an allocation.
 // Run reads every input first and reports it consumed, then calls the
 // function, so that a consumer's copy survives the input's release.
 

@@ -5,10 +5,12 @@ import (
 	"unsafe"
 )
 
-// Records are cut from slabs: arrays of task records of one type, so that
-// adding a task costs a share of one allocation instead of one of its own,
-// and the collector finds a few large objects instead of a million small
-// ones (BENCHMARKS.md, session 6).
+// Records of tasks added before a run, or by clients, are cut from slabs:
+// arrays of task records of one type, so that adding a task costs a share
+// of one allocation instead of one of its own, and the collector finds a
+// few large objects instead of a million small ones (BENCHMARKS.md,
+// session 6). Tasks that running tasks add are allocated each on its own
+// (see place.slabbed).
 //
 // A graph keeps one open slab for each of up to four record types (most
 // graphs add tasks of a handful of shapes). A type's first slab holds a few
@@ -52,13 +54,10 @@ type slabs struct {
 	turn atomic.Uint32 // which open slab a new record type may replace next
 }
 
-// newRecord returns a zero B for a task being added to g: cut from g's
-// open slab of Bs, or allocated on its own when there is no graph (the
-// task will fail to build) or g's slabs are taken.
+// newRecord returns a zero B for a task being added to g, which is not
+// nil: cut from g's open slab of Bs, or allocated on its own when g's
+// slabs are taken.
 func newRecord[B any](g *Graph) *B {
-	if g == nil {
-		return new(B)
-	}
 	ss := &g.slabs
 	var free *atomic.Pointer[openSlab]
 	for i := range ss.open {

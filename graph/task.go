@@ -78,7 +78,8 @@ type Task[T any] struct {
 }
 
 // record is a task's node and its typed result, embedded in the task's
-// body (see shapes.go), which is cut from a slab (see newRecord).
+// body (see shapes.go), which is cut from a slab or allocated on its own
+// (see place.slabbed).
 type record[T any] struct {
 	n   core.Node
 	val T

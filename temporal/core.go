@@ -167,37 +167,13 @@ func (c *core) Emit(id int64, em *Emission) {
 		c.failNode(n, fmt.Errorf("evolve/temporal: flow %q returned no emission", n.spec.Name), n.spec.Name)
 		return
 	}
-	// Validate every reference before adding anything, so that a bad
-	// emission adds nothing.
-	base := int64(len(c.nodes))
-	for i, s := range em.Tasks {
-		for _, d := range s.Deps {
-			if d >= base || (d < 0 && -d-1 >= int64(i)) {
-				c.failNode(n, fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", n.spec.Name, s.Name, d), n.spec.Name)
-				return
-			}
-		}
-	}
-	if r := em.Result; r >= base || (r < 0 && -r-1 >= int64(len(em.Tasks))) {
-		c.failNode(n, fmt.Errorf("evolve/temporal: flow %q returned #%d, which is not a task of the run", n.spec.Name, r), n.spec.Name)
+	tasks, target, err := em.resolve(n.spec.Name, id, int64(len(c.nodes)))
+	if err != nil {
+		c.failNode(n, err, n.spec.Name)
 		return
 	}
-	for _, s := range em.Tasks {
-		deps := make([]int64, len(s.Deps))
-		for i, d := range s.Deps {
-			if d < 0 {
-				deps[i] = base - d - 1
-			} else {
-				deps[i] = d
-			}
-		}
-		s.Deps = deps
-		s.Creator = id
-		c.Add(s) // cannot fail: deps were checked above
-	}
-	target := em.Result
-	if target < 0 {
-		target = base - target - 1
+	for _, s := range tasks {
+		c.Add(s) // cannot fail: resolve checked the deps
 	}
 	c.joinOn(n, target)
 }
@@ -257,10 +233,9 @@ func (c *core) failNode(n *node, err error, origin string) {
 	c.propagate(n)
 }
 
+// skip skips n, which waits for its inputs (a reader of a task that had
+// not finished cannot be ready), because failed did not succeed.
 func (c *core) skip(n *node, failed *node) {
-	if n.state == stReady {
-		c.ready.remove(n)
-	}
 	n.state = stSkipped
 	n.origin = failed.origin
 	n.err = &graph.SkipError{Task: n.spec.Name, Failed: failed.origin, Err: rootErr(failed)}
@@ -316,6 +291,7 @@ func (c *core) Stalled() bool {
 
 // BreakCycle fails one task of a cycle among the outstanding tasks with a
 // *graph.DeadlockError naming the cycle, and reports whether it found one.
+// Call it only when Stalled: no task is ready, so none on the cycle is.
 // It starts from the newest outstanding task and follows what each needs
 // (its first unfinished input, or the task a flow joins) until a task
 // repeats; the newest flow on the cycle fails (a flow waits in its body, as
@@ -348,11 +324,7 @@ func (c *core) BreakCycle() bool {
 					victim = m
 				}
 			}
-			names := cycleNames(cycle, victim)
-			if victim.state == stReady {
-				c.ready.remove(victim)
-			}
-			c.failNode(victim, &graph.DeadlockError{Cycle: names}, victim.spec.Name)
+			c.failNode(victim, &graph.DeadlockError{Cycle: cycleNames(cycle, victim)}, victim.spec.Name)
 			return true
 		}
 		seen[n.spec.ID] = len(path)
@@ -404,13 +376,4 @@ func (q *readyQueue) Pop() any {
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return n
-}
-
-func (q *readyQueue) remove(n *node) {
-	for i, m := range *q {
-		if m == n {
-			heap.Remove(q, i)
-			return
-		}
-	}
 }

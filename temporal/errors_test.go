@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,11 @@ func TestSameErrorsBothWays(t *testing.T) {
 			}
 			if fmt.Sprint(de.Cycle) != "[test.selfish test.double test.selfish]" {
 				t.Errorf("cycle %v", de.Cycle)
+			}
+		}},
+		{"malformed emission", seed.ErrorsIn{Stray: true}, func(t *testing.T, err error) {
+			if err == nil || !strings.Contains(err.Error(), `flow "test.stray": emitted task "test.double" reads #-5, which is not a task added before it`) {
+				t.Fatalf("got %v, want test.stray failed for reading #-5", err)
 			}
 		}},
 	}

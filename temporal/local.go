@@ -1,6 +1,6 @@
 package temporal
 
-// This file and viz.go are the only ones that use evolve's root packages
+// This file and draw.go are the only ones that use evolve's root packages
 // (graph, exec, dynamic, viz) beyond their error types: the in-process
 // runner builds an evolve graph from the registry and the driver's
 // submissions, and runs it with exec.
@@ -97,12 +97,6 @@ type local struct {
 	spawnErrs []error
 }
 
-func (l *local) newID(s TaskSpec) int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.newIDLocked(s)
-}
-
 func (l *local) newIDLocked(s TaskSpec) int64 {
 	s.ID = int64(len(l.specs))
 	l.specs = append(l.specs, s)
@@ -112,28 +106,22 @@ func (l *local) newIDLocked(s TaskSpec) int64 {
 }
 
 func (l *local) submit(d *Driver, s TaskSpec) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, dep := range s.Deps {
-		if dep < 0 || dep >= l.count() {
+		if dep < 0 || dep >= int64(len(l.specs)) {
 			return -1, fmt.Errorf("evolve/temporal: adding task %q: input #%d is no task of this run", s.Name, dep)
 		}
 	}
 	if _, err := l.reg.task(s.Name); err != nil {
 		return -1, err
 	}
-	id := l.newID(s)
-	l.mu.Lock()
+	id := l.newIDLocked(s)
 	if l.pending == nil {
 		l.pending = map[*Driver][]int64{}
 	}
 	l.pending[d] = append(l.pending[d], id)
-	l.mu.Unlock()
 	return id, nil
-}
-
-func (l *local) count() int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return int64(len(l.specs))
 }
 
 // flush adds d's buffered submissions to the run, as one batch.
@@ -221,33 +209,19 @@ func (l *local) joinFlow(ctx context.Context, s TaskSpec, em *Emission) (json.Ra
 	// other flows add meanwhile.
 	l.mu.Lock()
 	base := int64(len(l.specs))
-	for i, c := range em.Tasks {
-		deps := make([]int64, len(c.Deps))
-		for j, d := range c.Deps {
-			if d < 0 {
-				if -d-1 >= int64(i) {
-					l.mu.Unlock()
-					return nil, fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", s.Name, c.Name, d)
-				}
-				d = base - d - 1
-			} else if d >= base {
-				l.mu.Unlock()
-				return nil, fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", s.Name, c.Name, d)
-			}
-			deps[j] = d
-		}
-		c.Deps, c.Creator = deps, s.ID
+	tasks, target, err := em.resolve(s.Name, s.ID, base)
+	if err != nil {
+		l.mu.Unlock()
+		return nil, err
+	}
+	for _, c := range tasks {
 		l.newIDLocked(c)
 	}
 	l.mu.Unlock()
 	var berr error
 	scope := dynamic.Scope(ctx)
 	graph.Batch(scope, func(b graph.Builder) {
-		for i := range em.Tasks {
-			if _, err := l.reg.task(em.Tasks[i].Name); err != nil {
-				berr = err
-				return
-			}
+		for i := range tasks {
 			if err := l.materialize(b, base+int64(i)); err != nil {
 				berr = err
 				return
@@ -257,18 +231,11 @@ func (l *local) joinFlow(ctx context.Context, s TaskSpec, em *Emission) (json.Ra
 	if berr != nil {
 		return nil, berr
 	}
-	target := em.Result
-	if target < 0 {
-		target = base - target - 1
-	}
 	l.mu.Lock()
-	var t graph.Task[json.RawMessage]
-	if target < int64(len(l.tasks)) {
-		t = l.tasks[target]
-	}
+	t := l.tasks[target] // resolve checked that it is a task of the run
 	l.mu.Unlock()
 	if t == (graph.Task[json.RawMessage]{}) {
-		return nil, fmt.Errorf("evolve/temporal: flow %q returned #%d, which is not a task of the run", s.Name, em.Result)
+		return nil, fmt.Errorf("evolve/temporal: flow %q returned #%d, which was submitted by another driver that has not yet waited for anything", s.Name, em.Result)
 	}
 	v, err := t.Wait(ctx)
 	if err == nil {

@@ -139,6 +139,37 @@ type Emission struct {
 	Result int64      `json:"result"`
 }
 
+// resolve checks em, returned by the flow named flow with the given ID in
+// a run of base tasks, and returns its tasks as they join the run (the
+// k-th taking ID base+k, deps as run IDs, the flow as creator) and the ID
+// of the task whose result is the flow's. It adds nothing: both runners
+// call it before they add any of the tasks, so that a bad emission adds
+// none of them.
+func (em *Emission) resolve(flow string, id, base int64) ([]TaskSpec, int64, error) {
+	runID := func(d int64) int64 {
+		if d < 0 {
+			return base - d - 1
+		}
+		return d
+	}
+	tasks := make([]TaskSpec, len(em.Tasks))
+	for i, s := range em.Tasks {
+		deps := make([]int64, len(s.Deps))
+		for j, d := range s.Deps {
+			if d >= base || (d < 0 && -d-1 >= int64(i)) {
+				return nil, 0, fmt.Errorf("evolve/temporal: flow %q: emitted task %q reads #%d, which is not a task added before it", flow, s.Name, d)
+			}
+			deps[j] = runID(d)
+		}
+		s.Deps, s.Creator = deps, id
+		tasks[i] = s
+	}
+	if r := em.Result; r >= base || (r < 0 && -r-1 >= int64(len(em.Tasks))) {
+		return nil, 0, fmt.Errorf("evolve/temporal: flow %q returned #%d, which is not a task of the run", flow, r)
+	}
+	return tasks, runID(em.Result), nil
+}
+
 func (e *Emitter) add(s TaskSpec) int64 {
 	s.ID = -int64(len(e.tasks)) - 1
 	s.Creator = e.self

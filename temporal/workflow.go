@@ -16,7 +16,7 @@ import (
 // A run is one workflow execution, "evolve.run". Its root coroutine owns
 // the scheduler core and loops: start ready tasks (as activities, or in
 // batch child workflows once BatchAbove activities were scheduled) while
-// fewer than InFlight run; wait (one Selector) for an activity, a batch, a
+// fewer than InFlight run; wait (one Selector) for an activity, a batch
 // or cancellation; feed what happened to the core; wake the drivers waiting
 // for what finished, and wait until each of them has parked again (on a
 // task, an as-completed set or a Join) or ended. Drivers (the registered
@@ -378,17 +378,15 @@ func (w *wf) complete(n *node, out actOut, err error) {
 func (w *wf) wake() {
 	for _, id := range w.c.Drain() {
 		for _, s := range w.waiters[id] {
-			s.Set(nil, nil)
-			w.parked--
+			w.unpark(s)
 		}
 		delete(w.waiters, id)
 		for _, c := range w.watchers[id] {
 			c.ready = append(c.ready, id)
 			c.pending--
 			if c.waiter != nil {
-				c.waiter.Set(nil, nil)
+				w.unpark(c.waiter)
 				c.waiter = nil
-				w.parked--
 			}
 		}
 		delete(w.watchers, id)
@@ -412,11 +410,7 @@ func (w *wf) wait(d *Driver, id int64) (json.RawMessage, error) {
 		return nil, fmt.Errorf("evolve/temporal: waiting for #%d, which is no task of this run", id)
 	}
 	if !n.state.finished() {
-		f, s := workflow.NewFuture(d.wctx)
-		w.waiters[id] = append(w.waiters[id], s)
-		w.parked++
-		w.settle()
-		if err := f.Get(d.wctx, nil); err != nil {
+		if err := w.park(d, func(s workflow.Settable) { w.waiters[id] = append(w.waiters[id], s) }); err != nil {
 			return nil, err
 		}
 	}
@@ -449,9 +443,8 @@ func (w *wf) spawn(d *Driver, fn func(*Driver)) {
 			}
 			p.n--
 			if p.n == 0 && p.waiter != nil {
-				p.waiter.Set(nil, nil)
+				w.unpark(p.waiter)
 				p.waiter = nil
-				w.parked--
 			}
 			w.active--
 			w.settle()
@@ -465,11 +458,25 @@ func (w *wf) join(d *Driver) {
 	if p == nil || p.n == 0 {
 		return
 	}
+	_ = w.park(d, func(s workflow.Settable) { p.waiter = s })
+}
+
+// park blocks d's coroutine until the Settable that register is given is
+// set, counting d as parked meanwhile: the loop in runWorkflow starts
+// tasks only once every live driver is parked or ended. Whoever sets it
+// does so with unpark.
+func (w *wf) park(d *Driver, register func(workflow.Settable)) error {
 	f, s := workflow.NewFuture(d.wctx)
-	p.waiter = s
+	register(s)
 	w.parked++
 	w.settle()
-	_ = f.Get(d.wctx, nil)
+	return f.Get(d.wctx, nil)
+}
+
+// unpark wakes a driver that park blocked.
+func (w *wf) unpark(s workflow.Settable) {
+	s.Set(nil, nil)
+	w.parked--
 }
 
 func (w *wf) completion(d *Driver) completion { return &wfCompletion{w: w, d: d} }
@@ -499,11 +506,7 @@ func (c *wfCompletion) add(ids ...int64) {
 
 func (c *wfCompletion) next() (int64, bool, error) {
 	if len(c.ready) == 0 && c.pending > 0 {
-		f, s := workflow.NewFuture(c.d.wctx)
-		c.waiter = s
-		c.w.parked++
-		c.w.settle()
-		if err := f.Get(c.d.wctx, nil); err != nil {
+		if err := c.w.park(c.d, func(s workflow.Settable) { c.waiter = s }); err != nil {
 			return noTask, false, err
 		}
 	}

@@ -168,6 +168,12 @@ var (
 		bad := temporal.Call(e, Fail, what)
 		return temporal.Call1(e, Double, struct{}{}, bad), nil
 	})
+	// Stray is a flow whose emission is malformed: its second task reads
+	// a task of the same emission that is not added before it.
+	Stray = temporal.RegisterFlow(Reg, "test.stray", func(_ context.Context, e *temporal.Emitter, _ struct{}) (temporal.Ref[int], error) {
+		temporal.Call(e, Const, 1)
+		return temporal.Call1(e, Double, struct{}{}, temporal.RefTo[int](-5)), nil
+	})
 	// Spread is a flow that adds N tasks counting from Base and a task
 	// collecting their results: one evolving fan-out.
 	Spread = temporal.RegisterFlow(Reg, "test.spread", func(_ context.Context, e *temporal.Emitter, a SpreadArg) (temporal.Ref[[]int], error) {
@@ -200,7 +206,8 @@ type FlakyArg struct {
 
 // Errors is a program that makes tasks fail and reports it: a fails, b
 // needs a, c is independent; a flow's added task fails; a flow needs
-// itself. With Wait set it waits for b and returns its error.
+// itself (Deadlock); a flow's emission is malformed (Stray). With Wait set
+// it waits for b and returns its error.
 var Errors = temporal.RegisterDriver(Reg, "test.errors", func(d *temporal.Driver, in ErrorsIn) (int, error) {
 	a := temporal.Call(d, Fail, "a")
 	b := temporal.Call1(d, Double, struct{}{}, a)
@@ -209,6 +216,12 @@ var Errors = temporal.RegisterDriver(Reg, "test.errors", func(d *temporal.Driver
 	temporal.Call1(d, Double, struct{}{}, f)
 	if in.Deadlock {
 		s := temporal.CallFlow(d, Selfish, struct{}{})
+		if _, err := temporal.Wait(d, s); err != nil {
+			return 0, err
+		}
+	}
+	if in.Stray {
+		s := temporal.CallFlow(d, Stray, struct{}{})
 		if _, err := temporal.Wait(d, s); err != nil {
 			return 0, err
 		}
@@ -222,7 +235,7 @@ var Errors = temporal.RegisterDriver(Reg, "test.errors", func(d *temporal.Driver
 })
 
 // ErrorsIn selects what Errors waits for.
-type ErrorsIn struct{ Wait, Deadlock bool }
+type ErrorsIn struct{ Wait, Deadlock, Stray bool }
 
 // Retry runs a flaky task with enough retries, and one with too few.
 var Retry = temporal.RegisterDriver(Reg, "test.retry", func(d *temporal.Driver, key string) ([]int, error) {
