@@ -19,8 +19,11 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for _ in $(seq "$rounds"); do
 	for c in "$@"; do
+		# Each part of a -test.bench pattern is matched on its own: anchor
+		# them all, or indep would run indepclo too.
+		re="^BenchmarkShapes\$/^${c//\//\$/^}\$"
 		for bin in "$a" "$b"; do
-			ns=$("$bin" -test.run '^$' -test.bench "^BenchmarkShapes/$c\$" -test.benchtime 3x 2>/dev/null |
+			ns=$("$bin" -test.run '^$' -test.bench "$re" -test.benchtime 3x 2>/dev/null |
 				awk -v c="$c" '$1 ~ "^BenchmarkShapes/"c"-" { for (i = 2; i <= NF; i++) if ($i == "ns/task") print $(i-1) }')
 			[ -n "$ns" ] || { echo "no ns/task for $c from $bin" >&2; exit 1; }
 			echo "$c $bin $ns" >>"$out"

@@ -452,8 +452,8 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	g.c.Lock()
 	defer g.c.Unlock()
 	g.c.SetOwner(g)
-	if g.c.Full() {
-		err := &Error{Task: name, Err: fmt.Errorf("the graph holds %d tasks, its most", core.MaxNodes)}
+	if err := g.c.Full(len(nilIn)); err != nil {
+		err := &Error{Task: name, Err: err}
 		t.n.Fail(err)
 		g.c.FailLocked(err)
 		return Task[T]{t}

@@ -3,25 +3,27 @@ package core
 import (
 	"cmp"
 	"errors"
+	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 )
 
-// chunkBits sets the size of the node index's chunks: 1,024 pointers, so
-// growing the index never copies more than the first chunk, and a lookup
-// is two loads.
+// chunkBits sets the size of the chunks of the node index and of the
+// edges (see table): 1,024 entries, so growing either never copies more
+// than the first chunk, and a lookup is three loads.
 const chunkBits = 10
 
-// arenaSize is how many edges one arena block holds at most.
-const arenaSize = 1024
-
-// firstBlock is the length of the first chunk and of the first arena
-// block, each next one twice as long up to its most: a small graph (one
-// built per request, say) then costs a few hundred bytes of index and
-// edges, not the 24 KiB of full blocks.
+// firstBlock is the length of a table's first chunk, which doubles until it
+// is full size: a small graph (one built per request, say) then costs a
+// few hundred bytes of index and edges, not the 16 KiB of full chunks.
 const firstBlock = 16
+
+// maxEdges is how many consumer links a graph can hold: an edge's number
+// plus one must fit in 32 bits.
+const maxEdges = math.MaxUint32 - 1
 
 // Run is the executor's side of a graph that is running: the graph calls it
 // when nodes join the run.
@@ -62,19 +64,18 @@ var ErrRunning = errors.New("graph is already running")
 
 // Graph stores nodes and edges. Its methods are safe for concurrent use.
 type Graph struct {
-	mu     sync.Mutex // guards every field below, and node structure (not node state)
-	chunks [][]*Node
-	n      int64
-	arena  []edge
-	// arenaNext is the length of the last arena block: the next is twice as
-	// long, up to arenaSize.
-	arenaNext int
-	run       Run    // the active run, or nil
-	epoch     uint32 // the active (or last) run's number
-	keys      map[string]*Node
-	owner     any // the public graph that wraps this one
-	errs      []error
-	order     bool // an ordering edge was added, so cycles are possible
+	mu sync.Mutex // guards every field below, and node structure (not node state)
+	// nodes is the node index: a node's id is its place in it. edges are
+	// the consumer links after each node's first (see Node.succ). Both are
+	// appended under mu and read without it (see table).
+	nodes table[*Node]
+	edges table[edge]
+	run   Run    // the active run, or nil
+	epoch uint32 // the active (or last) run's number
+	keys  map[string]*Node
+	owner any // the public graph that wraps this one
+	errs  []error
+	order bool // an ordering edge was added, so cycles are possible
 
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
@@ -148,7 +149,7 @@ func (g *Graph) Owner() any { return g.owner }
 func (g *Graph) Len() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.n
+	return g.nodes.len()
 }
 
 // Node returns the node with the given id, or nil.
@@ -159,19 +160,19 @@ func (g *Graph) Node(id int64) *Node {
 }
 
 func (g *Graph) node(id int64) *Node {
-	if id < 0 || id >= g.n {
+	if id < 0 || id >= g.nodes.len() {
 		return nil
 	}
-	return g.chunks[id>>chunkBits][id&(1<<chunkBits-1)]
+	return *g.nodes.at(id)
 }
 
 // Nodes returns a snapshot of the nodes in creation order.
 func (g *Graph) Nodes() []*Node {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]*Node, 0, g.n)
-	for _, c := range g.chunks {
-		out = append(out, c[:min(int64(len(c)), g.n-int64(len(out)))]...)
+	out := make([]*Node, 0, g.nodes.len())
+	for n := range g.nodes.all {
+		out = append(out, *n)
 	}
 	return out
 }
@@ -182,11 +183,13 @@ func (g *Graph) Succs(n *Node) []*Node {
 	g.mu.Lock() // every link is made under g.mu
 	defer g.mu.Unlock()
 	var out []*Node
-	for e := n.succ.Load(); e != nil; e = e.next {
-		out = append(out, e.to)
+	for e := n.succ.Load(); e != 0; {
+		x := g.edges.at(int64(e - 1))
+		out = append(out, *g.nodes.at(int64(x.to)))
+		e = x.next
 	}
-	if c := n.succ1.Load(); c != nil {
-		out = append(out, c)
+	if c := n.succ1.Load(); c != 0 {
+		out = append(out, *g.nodes.at(int64(c - 1)))
 	}
 	slices.Reverse(out) // the list is built by prepending
 	return out
@@ -233,25 +236,10 @@ func (g *Graph) Running() bool {
 // the lock.
 func (g *Graph) Add(n *Node, parent *Node, key string, hold *Batch) {
 	n.g = g
-	n.parent = parent
-	n.id = int32(g.n)
-	c, i := g.n>>chunkBits, g.n&(1<<chunkBits-1)
-	switch {
-	case c == int64(len(g.chunks)):
-		size := 1 << chunkBits
-		if c == 0 {
-			size = firstBlock
-		}
-		g.chunks = append(g.chunks, make([]*Node, size))
-	case i == int64(len(g.chunks[c])):
-		// Only the first chunk is short: it doubles until it is full size.
-		// Every reader of the index holds the lock.
-		grown := make([]*Node, min(2*len(g.chunks[c]), 1<<chunkBits))
-		copy(grown, g.chunks[c])
-		g.chunks[c] = grown
+	if parent != nil && parent.g == g {
+		n.parent = uint32(parent.id) + 1
 	}
-	g.chunks[c][i] = n
-	g.n++
+	n.id = int32(g.nodes.push(n))
 	if key != "" {
 		if g.keys == nil {
 			g.keys = make(map[string]*Node)
@@ -296,9 +284,18 @@ func (g *Graph) Flush(b *Batch) {
 	}
 }
 
-// Full reports whether the graph holds MaxNodes nodes already. The caller
-// holds the lock.
-func (g *Graph) Full() bool { return g.n >= MaxNodes }
+// Full returns an error saying why the graph cannot take a node with
+// inputs inputs, or nil: it holds MaxNodes nodes already, or as many
+// consumer links as it can. The caller holds the lock.
+func (g *Graph) Full(inputs int) error {
+	switch {
+	case g.nodes.len() >= MaxNodes:
+		return fmt.Errorf("the graph holds %d tasks, its most", g.nodes.len())
+	case g.edges.len() > maxEdges-int64(inputs):
+		return fmt.Errorf("the graph holds %d consumer links, its most", g.edges.len())
+	}
+	return nil
+}
 
 // Order makes after wait for before. It is refused while the graph runs,
 // since after may be about to start. The caller holds the lock.
@@ -308,6 +305,9 @@ func (g *Graph) Order(before, after *Node) error {
 		return ErrRunning
 	case after.IsValue():
 		return errors.New("it is a value, which never waits")
+	}
+	if g.edges.len() >= maxEdges {
+		return fmt.Errorf("the graph holds %d consumer links, its most", g.edges.len())
 	}
 	g.order = true
 	e := after.extra()
@@ -324,22 +324,12 @@ func (g *Graph) Order(before, after *Node) error {
 // completion may read them without that lock (see announce) while a consumer that
 // finds from finished is linked for later runs.
 func (g *Graph) link(from, to *Node) {
-	if from.succ1.Load() == nil {
-		from.succ1.Store(to)
+	if from.succ1.Load() == 0 {
+		from.succ1.Store(uint32(to.id) + 1)
 		return
 	}
-	from.succ.Store(g.newEdge(to, from.succ.Load()))
-}
-
-func (g *Graph) newEdge(to *Node, next *edge) *edge {
-	if len(g.arena) == 0 {
-		g.arenaNext = min(max(2*g.arenaNext, firstBlock), arenaSize)
-		g.arena = make([]edge, g.arenaNext)
-	}
-	e := &g.arena[0]
-	g.arena = g.arena[1:]
-	e.to, e.next = to, next
-	return e
+	e := g.edges.push(edge{to: uint32(to.id), next: from.succ.Load()})
+	from.succ.Store(uint32(e) + 1)
 }
 
 // Begin starts a run of the nodes in want (all nodes when want is nil) and
@@ -365,27 +355,17 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 		// pass prepares every node of the run, so that the second finds
 		// such inputs in it, unfinished.
 		if g.order {
-			for _, c := range g.chunks {
-				for _, n := range c {
-					if n == nil {
-						break
-					}
-					if n.State() != Done {
-						g.prepare(n, uint32(Waiting))
-					}
+			for p := range g.nodes.all {
+				if n := *p; n.State() != Done {
+					g.prepare(n, uint32(Waiting))
 				}
 			}
 		}
 		k := 0
-		for _, c := range g.chunks {
-			for _, n := range c {
-				if n == nil {
-					break
-				}
-				if n.State() != Done {
-					g.begin(r, n, releasing, g.order)
-					k++
-				}
+		for p := range g.nodes.all {
+			if n := *p; n.State() != Done {
+				g.begin(r, n, releasing, g.order)
+				k++
 			}
 		}
 		r.Activated(k)
@@ -797,16 +777,11 @@ func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 	g.observed = false
 	var ended []*Node
 	if unfinished() {
-		for _, c := range g.chunks {
-			for _, n := range c {
-				if n == nil {
-					break
-				}
-				if n.epoch.Load() == g.epoch && !n.State().Terminal() {
-					n.Finish(Cancelled, err, nil)
-					if cancelled != nil {
-						ended = append(ended, n)
-					}
+		for p := range g.nodes.all {
+			if n := *p; n.epoch.Load() == g.epoch && !n.State().Terminal() {
+				n.Finish(Cancelled, err, nil)
+				if cancelled != nil {
+					ended = append(ended, n)
 				}
 			}
 		}
@@ -1011,11 +986,13 @@ func (n *Node) finishLocked(fail bool, ready []*Node) []*Node {
 // countDownConsumers counts n, finished, down in each of its consumers in
 // its run, and appends those this made ready to ready.
 func (n *Node) countDownConsumers(fail bool, ready []*Node) []*Node {
-	if c := n.succ1.Load(); c != nil {
-		epoch := n.epoch.Load()
-		ready = countDown(c, epoch, fail, ready)
-		for e := n.succ.Load(); e != nil; e = e.next {
-			ready = countDown(e.to, epoch, fail, ready)
+	if c := n.succ1.Load(); c != 0 {
+		g, epoch := n.g, n.epoch.Load()
+		ready = countDown(*g.nodes.at(int64(c - 1)), epoch, fail, ready)
+		for e := n.succ.Load(); e != 0; {
+			x := g.edges.at(int64(e - 1))
+			ready = countDown(*g.nodes.at(int64(x.to)), epoch, fail, ready)
+			e = x.next
 		}
 	}
 	return ready

@@ -21,7 +21,7 @@
 //     every input's lock is held, and read by completions without it, so it
 //     is atomic, as are the consumer lists.
 //   - ext holds what few nodes need (options, failure, waiters) and is nil
-//     for most, keeping the common node at 104 bytes.
+//     for most, keeping the common node at 96 bytes.
 package core
 
 import (
@@ -203,13 +203,16 @@ type Node struct {
 	state   atomic.Uint32
 	users   atomic.Int32  // consumers in this run that have not read the result, plus one if kept
 	epoch   atomic.Uint32 // the run the node takes part in (see Graph.epoch); atomic, as completions read it without locks
-	g       *Graph
-	parent  *Node
-	succ1   atomic.Pointer[Node] // the first consumer, or nil
-	succ    atomic.Pointer[edge] // the later consumers, latest first
-	body    Body
-	xp      atomic.Pointer[ext] // created at most once, by extra; read with xt
-	host    unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
+	// The creator and the consumers are in n's graph, so they are held by
+	// number, plus one so that zero is none: a pointer is a word the
+	// collector follows in every node, and most of these are set.
+	parent uint32        // the creator's id + 1
+	succ1  atomic.Uint32 // the first consumer's id + 1
+	succ   atomic.Uint32 // the later consumers: the latest's edge number + 1
+	g      *Graph
+	body   Body
+	xp     atomic.Pointer[ext] // created at most once, by extra; read with xt
+	host   unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
 }
 
 // MaxNodes is how many nodes a graph can hold.
@@ -266,7 +269,12 @@ func (n *Node) Priority() int { return int(n.prio) }
 func (n *Node) Graph() *Graph { return n.g }
 
 // Parent is the task that was running when the node was added, or nil.
-func (n *Node) Parent() *Node { return n.parent }
+func (n *Node) Parent() *Node {
+	if n.parent == 0 {
+		return nil
+	}
+	return *n.g.nodes.at(int64(n.parent - 1))
+}
 
 // Kind says whether n is a task, a waiter or a notifier. It is not stored:
 // graph nodes have a body, and the others are told apart by the rare part
@@ -665,9 +673,11 @@ func Returned(ctx context.Context) *Node {
 	return n
 }
 
-// edge is one consumer in a node's successor list. Edges come from an arena
-// in the graph, so adding one does not allocate on its own.
+// edge is one consumer in a node's successor list, by number: the
+// consumer's id, and the next edge's number plus one (zero ends the list).
+// Edges live in the graph's table, which holds no pointer, so the collector
+// never scans them and adding one does not allocate on its own.
 type edge struct {
-	to   *Node
-	next *edge
+	to   uint32
+	next uint32
 }

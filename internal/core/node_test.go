@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
 	"unsafe"
@@ -30,13 +31,21 @@ func TestKindIsDerived(t *testing.T) {
 	}
 }
 
-// The node's size is part of the cost of every task (see Node): a change
-// that grows it should be a decision, not an accident. The host pointer
-// took it from 96 to 104 bytes, so that each task has a context of its own
-// without allocating one (see Host).
+// The node's size and its pointers are part of the cost of every task (see
+// Node): a change that grows either should be a decision, not an accident.
+// The host pointer took it from 96 to 104 bytes, so that each task has a
+// context of its own without allocating one (see Host); holding the
+// creator and the consumers by number took it back to 96, and from 9
+// pointer words to 6.
 func TestNodeSize(t *testing.T) {
-	if got := unsafe.Sizeof(Node{}); got > 104 {
-		t.Errorf("Node is %d bytes, want at most 104", got)
+	if got := unsafe.Sizeof(Node{}); got > 96 {
+		t.Errorf("Node is %d bytes, want at most 96", got)
+	}
+	if got := pointerWords(reflect.TypeFor[Node]()); got > 6 {
+		t.Errorf("Node has %d pointer words, want at most 6", got)
+	}
+	if got := pointerWords(reflect.TypeFor[edge]()); got != 0 {
+		t.Errorf("edge has %d pointer words, want none", got)
 	}
 	// Every task that waits, fails or has options allocates an ext.
 	if got := unsafe.Sizeof(ext{}); got > 96 {
@@ -46,12 +55,20 @@ func TestNodeSize(t *testing.T) {
 
 func TestFull(t *testing.T) {
 	var g Graph
-	if g.Full() {
+	if g.Full(3) != nil {
 		t.Fatal("an empty graph is full")
 	}
-	g.n = MaxNodes
-	if !g.Full() {
-		t.Fatalf("a graph of %d nodes is not full", g.n)
+	g.nodes.n = MaxNodes
+	if g.Full(0) == nil {
+		t.Fatalf("a graph of %d nodes is not full", g.nodes.n)
+	}
+	g.nodes.n = 0
+	g.edges.n = maxEdges - 2
+	if err := g.Full(2); err != nil {
+		t.Fatalf("a graph of %d links is full for a task of 2 inputs: %v", g.edges.n, err)
+	}
+	if g.Full(3) == nil {
+		t.Fatalf("a graph of %d links is not full for a task of 3 inputs", g.edges.n)
 	}
 }
 
@@ -143,4 +160,24 @@ func TestStoreKeepsLockAndAnnouncements(t *testing.T) {
 	if v := n.state.Load(); v != uint32(Done) {
 		t.Fatalf("after unlock and withdraw: word %#x, want %#x", v, uint32(Done))
 	}
+}
+
+// pointerWords counts the words of a value of type t that the collector
+// follows.
+func pointerWords(t reflect.Type) int {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Chan, reflect.Func, reflect.String, reflect.Slice:
+		return 1
+	case reflect.Interface:
+		return 2
+	case reflect.Array:
+		return t.Len() * pointerWords(t.Elem())
+	case reflect.Struct:
+		k := 0
+		for i := range t.NumField() {
+			k += pointerWords(t.Field(i).Type)
+		}
+		return k
+	}
+	return 0
 }
