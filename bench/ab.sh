@@ -9,10 +9,12 @@
 #   go test -c -o /tmp/b.test ./exec
 #   bench/ab.sh 20 /tmp/a.test /tmp/b.test chain/evolve/workers=1 wave/sequential/workers=1 ...
 #
-# Include a sequential floor among the cases: it is the same code in both
-# binaries, so its ratio says how far the method can be trusted that day.
+# A case is a BenchmarkShapes case, or a full name starting with Benchmark
+# (BenchmarkSubmit/evolve/workers=1). Include a sequential floor among the
+# cases: it is the same code in both binaries, so its ratio says how far
+# the method can be trusted that day.
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n '2,13p' "$0"; exit 2; }
+[ $# -ge 4 ] || { sed -n '2,15p' "$0"; exit 2; }
 rounds=$1 a=$2 b=$3
 shift 3
 out=$(mktemp)
@@ -21,10 +23,12 @@ for _ in $(seq "$rounds"); do
 	for c in "$@"; do
 		# Each part of a -test.bench pattern is matched on its own: anchor
 		# them all, or indep would run indepclo too.
-		re="^BenchmarkShapes\$/^${c//\//\$/^}\$"
+		name=$c
+		[[ $c == Benchmark* ]] || name=BenchmarkShapes/$c
+		re="^${name//\//\$/^}\$"
 		for bin in "$a" "$b"; do
 			ns=$("$bin" -test.run '^$' -test.bench "$re" -test.benchtime 3x 2>/dev/null |
-				awk -v c="$c" '$1 ~ "^BenchmarkShapes/"c"-" { for (i = 2; i <= NF; i++) if ($i == "ns/task") print $(i-1) }')
+				awk -v c="$name" '$1 ~ "^"c"-" { for (i = 2; i <= NF; i++) if ($i == "ns/task") print $(i-1) }')
 			[ -n "$ns" ] || { echo "no ns/task for $c from $bin" >&2; exit 1; }
 			echo "$c $bin $ns" >>"$out"
 		done

@@ -69,6 +69,11 @@ func BenchmarkShapes(b *testing.B) {
 			benchFibRun(b, sc.fib, w)
 		})
 	}
+	for _, w := range benchWorkers {
+		b.Run(fmt.Sprintf("fib/flow/workers=%d", w), func(b *testing.B) {
+			benchFibFlowRun(b, sc.fib, w)
+		})
+	}
 	b.Run("fib/records/workers=1", func(b *testing.B) {
 		benchFibRecords(b, sc.fib)
 	})
@@ -267,6 +272,68 @@ func benchFibRun(b *testing.B, n, workers int) {
 				tasks := x.g.Len()
 				benchCheck(b, x.c, tasks)
 				return tasks
+			})
+	}
+	m.report(b, false)
+}
+
+// benchFibFlow adds fib(n) the way Taskflow's Subflow computes it, without
+// a blocking wait: each call with n >= 2 is a flow that emits its two
+// children and a task adding their results, and finishes when they have;
+// a call with n < 2 is a plain task. So a call costs a task, and one with
+// children a second (the sum): the fib/flow runner reports ns per call,
+// like fib/evolve and Taskflow's fib.
+func benchFibFlow(b graph.Builder, n int, c *atomic.Int64) graph.Task[int] {
+	if n < 2 {
+		return graph.Add(b, "fib", func(context.Context) (int, error) {
+			c.Add(1)
+			return n, nil
+		})
+	}
+	return graph.Flow(b, "fib", func(_ context.Context, s graph.Builder) (graph.Task[int], error) {
+		c.Add(1)
+		x := benchFibFlow(s, n-1, c)
+		y := benchFibFlow(s, n-2, c)
+		return graph.Add2(s, "sum", x, y, benchSum), nil
+	})
+}
+
+func benchSum(_ context.Context, x, y int) (int, error) { return x + y, nil }
+
+// benchFibCalls is how many calls fib(n) makes, itself included.
+func benchFibCalls(n int) int {
+	if n < 2 {
+		return 1
+	}
+	return 1 + benchFibCalls(n-1) + benchFibCalls(n-2)
+}
+
+func benchFibFlowRun(b *testing.B, n, workers int) {
+	want, calls := benchFibWant(n), benchFibCalls(n)
+	var m benchMeter
+	for range b.N {
+		type built struct {
+			g    *graph.Graph
+			root graph.Task[int]
+			c    *atomic.Int64
+		}
+		benchOp(b, &m,
+			func() built {
+				c := new(atomic.Int64)
+				g := graph.New()
+				return built{g, benchFibFlow(g, n, c), c}
+			},
+			func(x built) int {
+				benchRunEvolve(b, x.g, workers)
+				v, err := x.root.Result()
+				if err != nil || v != want {
+					b.Fatalf("fib(%d) = %d, %v; want %d", n, v, err, want)
+				}
+				benchCheck(b, x.c, calls)
+				if tasks, sums := x.g.Len(), (calls-1)/2; tasks != calls+sums {
+					b.Fatalf("graph has %d tasks, want %d calls and %d sums", tasks, calls, sums)
+				}
+				return calls
 			})
 	}
 	m.report(b, false)
