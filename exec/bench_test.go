@@ -66,12 +66,16 @@ func BenchmarkShapes(b *testing.B) {
 	}
 	for _, w := range benchWorkers {
 		b.Run(fmt.Sprintf("fib/evolve/workers=%d", w), func(b *testing.B) {
-			benchFibRun(b, sc.fib, w)
+			benchFibRun(b, sc.fib, w, 0, func(g graph.Builder, c *atomic.Int64) graph.Task[int] {
+				return graph.Add(g, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, sc.fib, c) })
+			})
 		})
 	}
 	for _, w := range benchWorkers {
 		b.Run(fmt.Sprintf("fib/flow/workers=%d", w), func(b *testing.B) {
-			benchFibFlowRun(b, sc.fib, w)
+			benchFibRun(b, sc.fib, w, (benchFibCalls(sc.fib)-1)/2, func(g graph.Builder, c *atomic.Int64) graph.Task[int] {
+				return benchFibFlow(g, sc.fib, c)
+			})
 		})
 	}
 	b.Run("fib/records/workers=1", func(b *testing.B) {
@@ -247,36 +251,6 @@ func benchFibRecords(b *testing.B, n int) {
 	m.report(b, false)
 }
 
-func benchFibRun(b *testing.B, n, workers int) {
-	want := benchFibWant(n)
-	var m benchMeter
-	for range b.N {
-		type built struct {
-			g    *graph.Graph
-			root graph.Task[int]
-			c    *atomic.Int64
-		}
-		benchOp(b, &m,
-			func() built {
-				c := new(atomic.Int64)
-				g := graph.New()
-				root := graph.Add(g, "fib", func(ctx context.Context) (int, error) { return benchFib(ctx, n, c) })
-				return built{g, root, c}
-			},
-			func(x built) int {
-				benchRunEvolve(b, x.g, workers)
-				v, err := x.root.Result()
-				if err != nil || v != want {
-					b.Fatalf("fib(%d) = %d, %v; want %d", n, v, err, want)
-				}
-				tasks := x.g.Len()
-				benchCheck(b, x.c, tasks)
-				return tasks
-			})
-	}
-	m.report(b, false)
-}
-
 // benchFibFlow adds fib(n) the way Taskflow's Subflow computes it, without
 // a blocking wait: each call with n >= 2 is a flow that emits its two
 // children and a task adding their results, and finishes when they have;
@@ -308,7 +282,11 @@ func benchFibCalls(n int) int {
 	return 1 + benchFibCalls(n-1) + benchFibCalls(n-2)
 }
 
-func benchFibFlowRun(b *testing.B, n, workers int) {
+// benchFibRun runs fib(n) as root adds it to a new graph, on workers
+// workers, and reports ns per fib call. root's tasks count each call on
+// the counter they are given; the graph must end with sums tasks more
+// than there are calls.
+func benchFibRun(b *testing.B, n, workers, sums int, root func(graph.Builder, *atomic.Int64) graph.Task[int]) {
 	want, calls := benchFibWant(n), benchFibCalls(n)
 	var m benchMeter
 	for range b.N {
@@ -321,7 +299,7 @@ func benchFibFlowRun(b *testing.B, n, workers int) {
 			func() built {
 				c := new(atomic.Int64)
 				g := graph.New()
-				return built{g, benchFibFlow(g, n, c), c}
+				return built{g, root(g, c), c}
 			},
 			func(x built) int {
 				benchRunEvolve(b, x.g, workers)
@@ -330,7 +308,7 @@ func benchFibFlowRun(b *testing.B, n, workers int) {
 					b.Fatalf("fib(%d) = %d, %v; want %d", n, v, err, want)
 				}
 				benchCheck(b, x.c, calls)
-				if tasks, sums := x.g.Len(), (calls-1)/2; tasks != calls+sums {
+				if tasks := x.g.Len(); tasks != calls+sums {
 					b.Fatalf("graph has %d tasks, want %d calls and %d sums", tasks, calls, sums)
 				}
 				return calls
