@@ -445,7 +445,10 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 		}
 		return Task[T]{t}
 	}
-	if s.set {
+	switch {
+	case s.opts == joinOnly:
+		t.n.SetOptions(&joinOnly) // every flow without options: read only, so shared
+	case s.set:
 		o := s.opts
 		t.n.SetOptions(&o)
 	}
@@ -477,6 +480,11 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	g.c.Add(&t.n, parent, key, hold)
 	return Task[T]{t}
 }
+
+// joinOnly is the options of a flow given no option, shared by every such
+// flow: the engine only reads a task's options, but for Unkeep clearing
+// Keep, which this one does not have.
+var joinOnly = core.Options{Join: true}
 
 // pureKey names a pure task by its name and its inputs' ids.
 func pureKey(name string, body core.Body) string {

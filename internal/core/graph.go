@@ -536,7 +536,7 @@ func (g *Graph) activate(n *Node) {
 		if s := m.State(); s == Done || m.epoch.Load() == g.epoch && s != Released {
 			continue
 		}
-		g.join(m, false, nil)
+		g.join(m, false, nil, false)
 	}
 }
 
@@ -554,19 +554,17 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 		if o := parent.Options(); o != nil && o.Join && parent.State() == Running {
 			joined = true
 			// The parent finishes only after n: count n into its pending, and
-			// have n's completion count it down. Done before n joins the run,
-			// since n may finish as soon as it has joined.
+			// have n's completion count it down (join sets n's joinsCreator
+			// flag). Counted before n joins the run, since n may finish as
+			// soon as it has joined.
 			parent.pending.Add(1)
-			n.lock()
-			n.extra().waiters = append(n.extra().waiters, parent)
-			n.unlock()
 			parent.AddJoin(n) // for deadlock searches (see Needs)
 		}
 	}
 	if g.observed {
 		g.later = append(g.later, later{n: n, added: true, hold: hold})
 	}
-	g.join(n, true, hold)
+	g.join(n, true, hold, joined)
 	if joined && g.run.Releasing() {
 		// The flow may take n's result as its own when it joins: keep it
 		// until then (the executor lets go when the flow finishes). No
@@ -578,7 +576,7 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 // join puts n in the active run while holding every input's lock, so that
 // each input's completion either counts n down or finished before n looked.
 // link adds the input edges too (for nodes new to the graph).
-func (g *Graph) join(n *Node, link bool, hold *Batch) {
+func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 	// Counted before any input can see it: an input finishing right after
 	// the locks are released may run n to completion before this returns.
 	g.run.Activated(1)
@@ -642,7 +640,11 @@ func (g *Graph) join(n *Node, link bool, hold *Batch) {
 	for v := n.state.Load(); State(v&stateMask).Terminal() && v&counted == 0; v = n.state.Load() {
 		runtime.Gosched()
 	}
-	g.prepare(n, uint32(Waiting))
+	st := uint32(Waiting)
+	if joinsParent {
+		st |= joinsCreator // n cannot finish yet: its inputs are locked, and it is not ready
+	}
+	g.prepare(n, st)
 	pending, poison := g.countInputs(n, link, g.run.Releasing())
 	if poison {
 		n.state.Or(poisoned)
@@ -900,11 +902,14 @@ func (g *Graph) Want(n *Node) {
 // (which takes the lock) finds the error, never nil. See finishFrom for a
 // switch that depends on the state n is in.
 func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
+	var old uint32
 	if err == nil && n.xt() == nil {
 		// The common case: nothing to record, and, unless a registration is
-		// under way (see announce), nobody to tell but the consumers.
-		if old := n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
+		// under way (see announce), nobody to tell but the consumers and
+		// the creator it joins.
+		if old = n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
 			ready = n.countDownConsumers(s != Done, ready)
+			ready = n.countDownCreator(old, s != Done, ready)
 			n.state.Or(counted)
 			return ready
 		}
@@ -914,8 +919,9 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 		if err != nil {
 			n.extra().err = err
 		}
-		n.store(uint32(s))
+		old = n.store(uint32(s))
 	}
+	ready = n.countDownCreator(old, s != Done, ready)
 	return n.finishLocked(s != Done, ready)
 }
 
@@ -936,6 +942,7 @@ func (n *Node) finishFrom(from, s State, err error, ready []*Node) ([]*Node, boo
 			return ready, false
 		}
 		if n.state.CompareAndSwap(v, v&(announceMask|lockBit)|uint32(s)) {
+			ready = n.countDownCreator(v, s != Done, ready)
 			break
 		}
 	}

@@ -90,6 +90,13 @@ const (
 	// Graph.join). Nodes made finished without a completion (values,
 	// tasks that could not be built) have it from the start.
 	counted = 1 << 13
+	// joinsCreator: n was emitted by its creator, a Join node running in
+	// n's run, which waits for it: n's completion counts the creator down.
+	// The completion drops the flag in the same word it switches to a
+	// terminal state, so a Retry of the creator that clears the flag
+	// first (see dropCreator) takes the count back, and one that finds n
+	// terminal leaves it to the completion: never both, never neither.
+	joinsCreator = 1 << 14
 
 	// The top 16 bits count goroutines registering for n's completion
 	// right now (a consumer being linked, a Watch, a Done channel): see
@@ -407,10 +414,16 @@ func (n *Node) SetOptions(o *Options) {
 	if o == nil {
 		return
 	}
+	if o.Join && n.xp.Load() == nil {
+		// A Join node needs its rare part (for cause, written by emitted
+		// tasks' completions, and its joins): both in one allocation. No
+		// other goroutine has n yet.
+		n.xp.CompareAndSwap(nil, newExtRare())
+	}
 	x := n.extra()
 	x.opts = o
 	if o.Join && x.rare == nil {
-		x.rare = &extRare{} // for cause, written by emitted tasks' completions
+		x.rare = &extRare{}
 	}
 }
 
@@ -538,7 +551,7 @@ func (n *Node) Retry() []*Node {
 	r.joins = nil
 	n.unlock()
 	for _, e := range joins {
-		if e.Unwatch(n) {
+		if e.dropCreator() || e.Unwatch(n) {
 			n.pending.Add(-1)
 		}
 	}
@@ -548,6 +561,40 @@ func (n *Node) Retry() []*Node {
 	n.state.And(^uint32(poisoned))
 	r.cause.Store(nil)
 	return joins
+}
+
+// dropCreator clears n's joinsCreator flag if n has not finished, and
+// reports whether it did: n's completion will then not count its creator
+// down (see joinsCreator).
+func (n *Node) dropCreator() bool {
+	for {
+		v := n.state.Load()
+		if v&joinsCreator == 0 || State(v&stateMask).Terminal() {
+			return false
+		}
+		if n.state.CompareAndSwap(v, v&^joinsCreator) {
+			return true
+		}
+	}
+}
+
+// countDownCreator counts n's creator down if old, the state word n's
+// completion replaced, says n joins it (see joinsCreator), and appends the
+// creator to ready if that made it ready. A failed n poisons it and
+// becomes its cause, as a waiter's failure does.
+func (n *Node) countDownCreator(old uint32, fail bool, ready []*Node) []*Node {
+	if old&joinsCreator == 0 {
+		return ready
+	}
+	c := n.Parent()
+	if fail {
+		c.state.Or(poisoned)
+		c.rare().cause.CompareAndSwap(nil, n) // a Join node has its rare part (SetOptions)
+	}
+	if c.pending.Add(-1) == 0 && (c.CAS(Waiting, Ready) || c.CAS(Joining, Ready)) {
+		ready = append(ready, c)
+	}
+	return ready
 }
 
 // Abort finishes n in state s with err while it is not running: waiting
