@@ -42,7 +42,7 @@ func TestEmittedTaskCountsItsFlowDownOnce(t *testing.T) {
 				var ready []*Node
 				wg.Go(func() { ready = c.finish(n) })
 				wg.Go(func() {
-					if n.dropCreator() {
+					if n.dropCreator(flow) {
 						flow.pending.Add(-1)
 					}
 				})
@@ -57,5 +57,60 @@ func TestEmittedTaskCountsItsFlowDownOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRetryLetsGoOfOnlyWhatItEmitted: a flow joins the tasks it emitted
+// and, by watching it, the task its function returned, which another flow
+// may have emitted. Its Retry must take back its own counts only: the
+// other flow's task still counts the other flow down when it finishes.
+// (A first version cleared the returned task's flag too, leaving the
+// other flow joining for ever.)
+func TestRetryLetsGoOfOnlyWhatItEmitted(t *testing.T) {
+	var g Graph
+	a, b := NewDetached("a", 0, 0), NewDetached("b", 0, 0)
+	a.SetOptions(&Options{Join: true})
+	b.SetOptions(&Options{Join: true})
+	g.mu.Lock()
+	g.Add(a, nil, "", nil)
+	g.Add(b, nil, "", nil)
+	own, other := NewDetached("own", 0, 0), NewDetached("other", 0, 0)
+	g.Add(own, a, "", nil)
+	g.Add(other, b, "", nil)
+	g.mu.Unlock()
+	for _, f := range []*Node{a, b} {
+		f.state.Store(uint32(Joining))
+	}
+	// a emitted own; b emitted other, which a's function returned.
+	own.state.Store(uint32(Running) | joinsCreator)
+	other.state.Store(uint32(Running) | joinsCreator)
+	a.pending.Store(1)
+	a.AddJoin(own)
+	b.pending.Store(1)
+	b.AddJoin(other)
+	a.AddJoin(other)
+	if !other.Watch(a) {
+		t.Fatal("other finished before a watched it")
+	}
+	if p := a.pending.Load(); p != 2 {
+		t.Fatalf("a waits for %d tasks, want 2", p)
+	}
+	a.Retry()
+	if p := a.pending.Load(); p != 0 {
+		t.Errorf("after a's Retry a waits for %d tasks, want 0", p)
+	}
+	if p := b.pending.Load(); p != 1 {
+		t.Errorf("a's Retry changed b's count to %d, want 1", p)
+	}
+	ready := other.Finish(Done, nil, nil)
+	if len(ready) != 1 || ready[0] != b || b.pending.Load() != 0 {
+		t.Errorf("other's completion made %v ready and left b waiting for %d, want b ready", ready, b.pending.Load())
+	}
+	if p := a.pending.Load(); p != 0 {
+		t.Errorf("other's completion counted a down to %d: a had let go of it", p)
+	}
+	own.Finish(Done, nil, nil)
+	if p := a.pending.Load(); p != 0 {
+		t.Errorf("own's completion counted a down to %d after a let go of it", p)
 	}
 }

@@ -551,7 +551,7 @@ func (n *Node) Retry() []*Node {
 	r.joins = nil
 	n.unlock()
 	for _, e := range joins {
-		if e.dropCreator() || e.Unwatch(n) {
+		if e.dropCreator(n) || e.Unwatch(n) {
 			n.pending.Add(-1)
 		}
 	}
@@ -563,10 +563,15 @@ func (n *Node) Retry() []*Node {
 	return joins
 }
 
-// dropCreator clears n's joinsCreator flag if n has not finished, and
-// reports whether it did: n's completion will then not count its creator
-// down (see joinsCreator).
-func (n *Node) dropCreator() bool {
+// dropCreator clears n's joinsCreator flag if creator emitted n and n has
+// not finished, and reports whether it did: n's completion will then not
+// count creator down (see joinsCreator). A flow also joins the task its
+// function returned, which another flow may have emitted: that one's
+// flag is not creator's to clear.
+func (n *Node) dropCreator(creator *Node) bool {
+	if n.g != creator.g || n.parent != uint32(creator.id)+1 {
+		return false
+	}
 	for {
 		v := n.state.Load()
 		if v&joinsCreator == 0 || State(v&stateMask).Terminal() {
