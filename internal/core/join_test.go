@@ -64,8 +64,9 @@ func TestEmittedTaskCountsItsFlowDownOnce(t *testing.T) {
 // and, by watching it, the task its function returned, which another flow
 // may have emitted. Its Retry must take back its own counts only: the
 // other flow's task still counts the other flow down when it finishes.
-// (A first version cleared the returned task's flag too, leaving the
-// other flow joining for ever.)
+// The executor retries a flow only before its function returned a task,
+// so it never asks this of Retry; the test holds dropCreator to its
+// word all the same.
 func TestRetryLetsGoOfOnlyWhatItEmitted(t *testing.T) {
 	var g Graph
 	a, b := NewDetached("a", 0, 0), NewDetached("b", 0, 0)
