@@ -964,13 +964,7 @@ func (n *Node) finishLocked(fail bool, ready []*Node) []*Node {
 				w.rare().notify(n)
 				continue
 			}
-			if fail && kind == Task {
-				w.state.Or(poisoned)
-				w.rare().cause.CompareAndSwap(nil, n) // joining parents have it (SetOptions)
-			}
-			if w.pending.Add(-1) == 0 && (w.CAS(Waiting, Ready) || w.CAS(Joining, Ready)) {
-				ready = append(ready, w)
-			}
+			ready = n.countDownWaiter(w, fail && kind == Task, ready)
 		}
 		x.waiters = nil
 		x.cancel = nil

@@ -591,13 +591,20 @@ func (n *Node) countDownCreator(old uint32, fail bool, ready []*Node) []*Node {
 	if old&joinsCreator == 0 {
 		return ready
 	}
-	c := n.Parent()
-	if fail {
-		c.state.Or(poisoned)
-		c.rare().cause.CompareAndSwap(nil, n) // a Join node has its rare part (SetOptions)
+	return n.countDownWaiter(n.Parent(), fail, ready)
+}
+
+// countDownWaiter counts w, a task waiting for n (a joining flow, a waiter),
+// down now that n finished, and appends w to ready if that made it ready.
+// With poison, n failed and w is a task that fails with it: w is poisoned,
+// and n becomes its cause.
+func (n *Node) countDownWaiter(w *Node, poison bool, ready []*Node) []*Node {
+	if poison {
+		w.state.Or(poisoned)
+		w.rare().cause.CompareAndSwap(nil, n) // a joining flow has its rare part (SetOptions)
 	}
-	if c.pending.Add(-1) == 0 && (c.CAS(Waiting, Ready) || c.CAS(Joining, Ready)) {
-		ready = append(ready, c)
+	if w.pending.Add(-1) == 0 && (w.CAS(Waiting, Ready) || w.CAS(Joining, Ready)) {
+		ready = append(ready, w)
 	}
 	return ready
 }
