@@ -436,10 +436,10 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
 		}
 	}
-	t.n.Init(name, s.prio, body)
+	t.n.Init(s.prio, body)
 	if err != nil {
 		err = &Error{Task: name, Err: err}
-		t.n.Fail(err)
+		t.n.Reject(name, err)
 		if g != nil {
 			g.c.Fail(err)
 		}
@@ -457,7 +457,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	g.c.SetOwner(g)
 	if err := g.c.Full(len(nilIn)); err != nil {
 		err := &Error{Task: name, Err: err}
-		t.n.Fail(err)
+		t.n.Reject(name, err)
 		g.c.FailLocked(err)
 		return Task[T]{t}
 	}
@@ -472,12 +472,12 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 				return Task[T]{h}
 			}
 			err := &Error{Task: name, Err: fmt.Errorf("key %q is taken by task %q of another result type", key, old.Name())}
-			t.n.Fail(err)
+			t.n.Reject(name, err)
 			g.c.FailLocked(err)
 			return Task[T]{t}
 		}
 	}
-	g.c.Add(&t.n, parent, key, hold)
+	g.c.Add(&t.n, name, parent, key, hold)
 	return Task[T]{t}
 }
 

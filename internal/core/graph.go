@@ -70,12 +70,16 @@ type Graph struct {
 	// appended under mu and read without it (see table).
 	nodes table[*Node]
 	edges table[edge]
-	run   Run    // the active run, or nil
-	epoch uint32 // the active (or last) run's number
-	keys  map[string]*Node
-	owner any // the public graph that wraps this one
-	errs  []error
-	order bool // an ordering edge was added, so cycles are possible
+	// names are the nodes' names, which a node holds by number (see
+	// intern); recent are the last two stored, with their numbers.
+	names  table[string]
+	recent [2]recentName
+	run    Run    // the active run, or nil
+	epoch  uint32 // the active (or last) run's number
+	keys   map[string]*Node
+	owner  any // the public graph that wraps this one
+	errs   []error
+	order  bool // an ordering edge was added, so cycles are possible
 
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
@@ -92,6 +96,31 @@ type Graph struct {
 	// ready and never told would never be queued.
 	observed bool
 	later    []later
+}
+
+// recentName is a name stored in a graph's names, and its number there
+// plus one (zero: none).
+type recentName struct {
+	name string
+	num  uint32
+}
+
+// intern returns the number, plus one, of an entry of g's names that
+// holds name. A loop adds many tasks of one name, or of two in turn (a
+// tree's leaves and sums): a name equal to one of the last two stored is
+// not stored again, so that such a graph holds one string per name, not
+// per task. Other names are stored as they come, without a map: a name
+// made for each task (fmt.Sprintf) costs its entry and nothing more. The
+// caller holds g's lock.
+func (g *Graph) intern(name string) uint32 {
+	for _, r := range g.recent {
+		if r.num != 0 && r.name == name {
+			return r.num
+		}
+	}
+	num := uint32(g.names.push(name)) + 1
+	g.recent[1], g.recent[0] = g.recent[0], recentName{name, num}
+	return num
 }
 
 // later is a node added to the graph (added) or made ready while the lock
@@ -234,8 +263,9 @@ func (g *Graph) Running() bool {
 // must belong to g. key, when not empty, registers n for Keyed. hold, when
 // not nil, keeps n back if it is ready at once (see Batch). The caller holds
 // the lock.
-func (g *Graph) Add(n *Node, parent *Node, key string, hold *Batch) {
+func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch) {
 	n.g = g
+	n.name = g.intern(name)
 	if parent != nil && parent.g == g {
 		n.parent = uint32(parent.id) + 1
 	}
@@ -1083,13 +1113,13 @@ func (n *Node) Unkeep() {
 func (n *Node) Release() bool {
 	n.lock()
 	defer n.unlock()
-	if n.users.Load() > 0 || n.State() != Done || n.body == nil || n.IsValue() {
+	if n.users.Load() > 0 || n.State() != Done || n.body == 0 || n.IsValue() {
 		return false
 	}
 	// Drop first: once the state says Released, a new reader may have
 	// the node computed again at once (Graph.activateNew reads the state
 	// without this lock), and a drop after that would wipe the new result.
-	n.body.Drop()
+	n.Body().Drop()
 	// Keep the counted flag as it is: a completion without the lock may
 	// still be counting down the consumers (a reader that it made ready
 	// read the result and released it meanwhile). A new reader waits for

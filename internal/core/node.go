@@ -169,6 +169,7 @@ type extRare struct {
 	notify func(*Node)          // Notifier nodes: called with each watched node that finishes
 	cause  atomic.Pointer[Node] // Join nodes: the first emitted task that failed
 	joins  []*Node              // Join nodes: what they join in this run (see Joins); under the node's lock
+	name   string               // a node in no graph: its name (see Name)
 }
 
 // withRare is the ext of waiter and notifier nodes, in one allocation.
@@ -203,7 +204,7 @@ func (n *Node) rare() *extRare {
 // running task needs; it is what lets a task's context be the node itself,
 // without allocating one per task (see Host).
 type Node struct {
-	name    string
+	name    uint32 // its name's number in g's names, plus one (see Graph.intern); 0: see Name
 	id      int32
 	prio    int32
 	pending atomic.Int32 // inputs (and emitted tasks, for joins) not finished, plus guards
@@ -217,19 +218,37 @@ type Node struct {
 	succ1  atomic.Uint32 // the first consumer's id + 1
 	succ   atomic.Uint32 // the later consumers: the latest's edge number + 1
 	g      *Graph
-	body   Body
-	xp     atomic.Pointer[ext] // created at most once, by extra; read with xt
-	host   unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
+	// body is the type word of the node's Body, whose data word is the
+	// node itself (see Init): holding only the type drops 8 bytes and a
+	// pointer from every node to itself, which the collector would follow
+	// on every cycle and a build would store through a write barrier. A
+	// type word points to an itab, which the runtime allocates outside
+	// the heap and never frees or moves, so a uintptr holds it safely.
+	body uintptr
+	xp   atomic.Pointer[ext] // created at most once, by extra; read with xt
+	host unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
 }
 
 // MaxNodes is how many nodes a graph can hold.
 const MaxNodes = math.MaxInt32
 
-// Init sets what a node is before it is added. Graph.Add fills in the rest.
-func (n *Node) Init(name string, prio int, body Body) {
-	n.name = name
+// Init sets what a node is before it is added. Graph.Add fills in the rest,
+// its name too. body's data word must be n: the node is the first field of
+// its body, so that a *Node and its body are the same address (see Body).
+func (n *Node) Init(prio int, body Body) {
 	n.prio = int32(prio)
-	n.body = body
+	w := (*ifaceWords)(unsafe.Pointer(&body))
+	if w.data != unsafe.Pointer(n) {
+		panic("core: a node's body must begin with the node")
+	}
+	n.body = uintptr(w.tab)
+}
+
+// ifaceWords is the layout of a non-empty interface value: its itab and
+// its data. sync/atomic.Value reads an empty interface the same way.
+type ifaceWords struct {
+	tab  unsafe.Pointer
+	data unsafe.Pointer
 }
 
 // NewWaiter returns a Waiter node ordered like owner (its priority and
@@ -249,7 +268,11 @@ func NewWaiter(owner *Node) *Node {
 // NewDetached returns a task node outside any graph with the given
 // priority and id, for tests of what orders nodes.
 func NewDetached(name string, prio int, id int64) *Node {
-	return &Node{name: name, prio: int32(prio), id: int32(id)}
+	n := &Node{prio: int32(prio), id: int32(id)}
+	x := newExtRare()
+	x.rare.name = name
+	n.xp.Store(x)
+	return n
 }
 
 // NewNotifier returns a Notifier node that calls fn with each node it
@@ -266,8 +289,18 @@ func NewNotifier(fn func(*Node)) *Node {
 // ID is the node's index in its graph, which is also its creation order.
 func (n *Node) ID() int64 { return int64(n.id) }
 
-// Name is the name the node was built with.
-func (n *Node) Name() string { return n.name }
+// Name is the name the node was built with: in its graph's names, or,
+// for a node in no graph (see Reject, NewDetached), in its rare part. A
+// waiter has its owner's.
+func (n *Node) Name() string {
+	if n.name != 0 {
+		return *n.g.names.at(int64(n.name - 1))
+	}
+	if r := n.rare(); r != nil {
+		return r.name
+	}
+	return ""
+}
 
 // Priority is the node's priority: higher runs first.
 func (n *Node) Priority() int { return int(n.prio) }
@@ -287,7 +320,7 @@ func (n *Node) Parent() *Node {
 // graph nodes have a body, and the others are told apart by the rare part
 // of their ext, which is set before they are shared.
 func (n *Node) Kind() Kind {
-	if n.body != nil {
+	if n.body != 0 {
 		return Task
 	}
 	if r := n.rare(); r != nil {
@@ -307,8 +340,19 @@ func (n *Node) Kind() Kind {
 // done), so its epoch stays zero, which no run has.
 func (n *Node) IsValue() bool { return n.epoch.Load() == 0 && n.State() == Done }
 
-// Body is the node's typed part.
-func (n *Node) Body() Body { return n.body }
+// Body is the node's typed part: the interface rebuilt from its type word
+// and the node's own address (see Init), or nil for a node without one.
+func (n *Node) Body() Body {
+	var b Body
+	if n.body != 0 {
+		w := (*ifaceWords)(unsafe.Pointer(&b))
+		// The type word is read as the pointer it was, not converted from
+		// an integer: it points outside the heap (see Node.body).
+		w.tab = *(*unsafe.Pointer)(unsafe.Pointer(&n.body))
+		w.data = unsafe.Pointer(n)
+	}
+	return b
+}
 
 // State is the node's state now.
 func (n *Node) State() State { return State(n.state.Load() & stateMask) }
@@ -445,9 +489,16 @@ func (n *Node) xt() *ext {
 	return n.xp.Load()
 }
 
-// Fail marks a node that could not be built as failed with err.
-func (n *Node) Fail(err error) {
-	n.extra().err = err
+// Reject fails a node that could not be built, before it is shared: it
+// stays in no graph, with its name and err (see Name).
+func (n *Node) Reject(name string, err error) {
+	x := newExtRare()
+	if old := n.xt(); old != nil {
+		x.opts = old.opts
+	}
+	x.rare.name = name
+	x.err = err
+	n.xp.Store(x)
 	n.state.Store(uint32(Failed) | counted)
 }
 
@@ -474,8 +525,8 @@ func (n *Node) LockedErr() error {
 // ordering inputs.
 func (n *Node) NumDeps() int {
 	k := 0
-	if n.body != nil {
-		k = n.body.NumInputs()
+	if b := n.Body(); b != nil {
+		k = b.NumInputs()
 	}
 	if r := n.rare(); r != nil {
 		k += len(r.after)
@@ -485,9 +536,9 @@ func (n *Node) NumDeps() int {
 
 // Dep returns the i-th node n waits for.
 func (n *Node) Dep(i int) *Node {
-	if n.body != nil {
-		if k := n.body.NumInputs(); i < k {
-			return n.body.Input(i)
+	if b := n.Body(); b != nil {
+		if k := b.NumInputs(); i < k {
+			return b.Input(i)
 		} else {
 			i -= k
 		}

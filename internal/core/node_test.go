@@ -38,11 +38,11 @@ func TestKindIsDerived(t *testing.T) {
 // creator and the consumers by number took it back to 96, and from 9
 // pointer words to 6.
 func TestNodeSize(t *testing.T) {
-	if got := unsafe.Sizeof(Node{}); got > 96 {
-		t.Errorf("Node is %d bytes, want at most 96", got)
+	if got := unsafe.Sizeof(Node{}); got > 72 {
+		t.Errorf("Node is %d bytes, want at most 72", got)
 	}
-	if got := pointerWords(reflect.TypeFor[Node]()); got > 6 {
-		t.Errorf("Node has %d pointer words, want at most 6", got)
+	if got := pointerWords(reflect.TypeFor[Node]()); got > 3 {
+		t.Errorf("Node has %d pointer words, want at most 3", got)
 	}
 	if got := pointerWords(reflect.TypeFor[edge]()); got != 0 {
 		t.Errorf("edge has %d pointer words, want none", got)
@@ -76,12 +76,11 @@ func TestSuccsKeepsOrder(t *testing.T) {
 	var g Graph
 	in := NewDetached("in", 0, 0)
 	g.Lock()
-	g.Add(in, nil, "", nil)
+	g.Add(in, in.Name(), nil, "", nil)
 	var want []*Node
 	for range 4 {
-		c := &Node{}
-		c.Init("c", 0, oneInput{in})
-		g.Add(c, nil, "", nil)
+		c := newOneInput(in)
+		g.Add(c, "c", nil, "", nil)
 		want = append(want, c)
 	}
 	g.Unlock()
@@ -97,13 +96,25 @@ func TestSuccsKeepsOrder(t *testing.T) {
 }
 
 // oneInput is a body with one input, for tests of linking.
-type oneInput struct{ in *Node }
+// oneInput is a body that reads one input. Like every body, it begins
+// with its node (see Node.Init).
+type oneInput struct {
+	n  Node
+	in *Node
+}
 
-func (b oneInput) Run(ctx context.Context, c Consumer) error { return nil }
-func (b oneInput) NumInputs() int                            { return 1 }
-func (b oneInput) Input(int) *Node                           { return b.in }
-func (b oneInput) Drop()                                     {}
-func (b oneInput) Handle() any                               { return nil }
+// newOneInput returns the node of a new body reading in.
+func newOneInput(in *Node) *Node {
+	b := &oneInput{in: in}
+	b.n.Init(0, b)
+	return &b.n
+}
+
+func (b *oneInput) Run(ctx context.Context, c Consumer) error { return nil }
+func (b *oneInput) NumInputs() int                            { return 1 }
+func (b *oneInput) Input(int) *Node                           { return b.in }
+func (b *oneInput) Drop()                                     {}
+func (b *oneInput) Handle() any                               { return nil }
 
 // TestLockExcludes: the node's lock (a bit of the state word) gives mutual
 // exclusion while other goroutines change the same word: state switches,
@@ -169,7 +180,7 @@ func pointerWords(t reflect.Type) int {
 	case reflect.Pointer, reflect.UnsafePointer, reflect.Map, reflect.Chan, reflect.Func, reflect.String, reflect.Slice:
 		return 1
 	case reflect.Interface:
-		return 2
+		return 1 // the data word: the collector does not follow the type word
 	case reflect.Array:
 		return t.Len() * pointerWords(t.Elem())
 	case reflect.Struct:

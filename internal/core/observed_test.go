@@ -28,7 +28,7 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 		var g Graph
 		a := NewDetached("a", 0, 0)
 		g.Lock()
-		g.Add(a, nil, "", nil)
+		g.Add(a, a.Name(), nil, "", nil)
 		g.Unlock()
 		r := &logRun{}
 		if err := g.Begin(r, nil); err != nil {
@@ -40,10 +40,9 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 		if inputDone {
 			a.Finish(Done, nil, nil)
 		}
-		n := &Node{}
-		n.Init("n", 0, oneInput{a})
+		n := newOneInput(a)
 		g.Lock()
-		g.Add(n, nil, "", nil)
+		g.Add(n, "n", nil, "", nil)
 		if !inputDone {
 			// a finishes on its worker while the adder still holds the lock.
 			if ready := a.Finish(Done, nil, nil); slices.Contains(ready, n) {

@@ -7,13 +7,21 @@ import (
 )
 
 // noInput is a body with no inputs, for tests of releasing.
-type noInput struct{}
+// noInput is a body without inputs.
+type noInput struct{ n Node }
 
-func (noInput) Run(context.Context, Consumer) error { return nil }
-func (noInput) NumInputs() int                      { return 0 }
-func (noInput) Input(int) *Node                     { return nil }
-func (noInput) Drop()                               {}
-func (noInput) Handle() any                         { return nil }
+// newNoInput returns the node of a new body.
+func newNoInput() *Node {
+	b := &noInput{}
+	b.n.Init(0, b)
+	return &b.n
+}
+
+func (*noInput) Run(context.Context, Consumer) error { return nil }
+func (*noInput) NumInputs() int                      { return 0 }
+func (*noInput) Input(int) *Node                     { return nil }
+func (*noInput) Drop()                               {}
+func (*noInput) Handle() any                         { return nil }
 
 // releasingRun is a run for targets: it releases results.
 type releasingRun struct{ fakeRun }
@@ -32,12 +40,11 @@ func (*releasingRun) Releasing() bool { return true }
 // found it (EVOLVE_STRESS_MIX=flows, about one run in 180,000).
 func TestReleaseDuringCompletionKeepsNewReadersWaiting(t *testing.T) {
 	var g Graph
-	x, c := &Node{}, &Node{}
-	x.Init("x", 0, noInput{})
-	c.Init("c", 0, oneInput{x})
+	x := newNoInput()
+	c := newOneInput(x)
 	g.Lock()
-	g.Add(x, nil, "", nil)
-	g.Add(c, nil, "", nil) // linked: x's completion will count c down if c is in its run
+	g.Add(x, "x", nil, "", nil)
+	g.Add(c, "c", nil, "", nil) // linked: x's completion will count c down if c is in its run
 	g.Unlock()
 	r := &releasingRun{}
 	if err := g.Begin(r, []*Node{x}); err != nil { // a run for x alone: c is not in it
