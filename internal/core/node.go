@@ -198,9 +198,10 @@ func (n *Node) rare() *extRare {
 // Every byte counts: a run of a million tasks holds a million nodes, and
 // building them costs page faults and garbage-collector marking in
 // proportion to their size and their pointers. So the id is 32 bits (a
-// graph holds at most MaxNodes), the kind is not stored (see Kind), and the
-// first consumer is held in the node, so that the common node with one
-// consumer needs no edge. The host pointer is the one field that only a
+// graph holds at most MaxNodes), the kind is not stored (see Kind), the
+// name is a number in the graph's names (see Graph.intern), the body is
+// its type word (see Body), and the first consumer is held in the node, so
+// that the common node with one consumer needs no edge. The host pointer is the one field that only a
 // running task needs; it is what lets a task's context be the node itself,
 // without allocating one per task (see Host).
 type Node struct {

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"sync"
 	"testing"
@@ -191,4 +193,47 @@ func pointerWords(t reflect.Type) int {
 		return k
 	}
 	return 0
+}
+
+// TestNamesByNumber: a node finds its name in its graph's names; a loop
+// of one or two names stores each once, other names are stored as they
+// come and still read back right, and a waiter reads its owner's.
+func TestNamesByNumber(t *testing.T) {
+	var g Graph
+	g.Lock()
+	defer g.Unlock()
+	add := func(name string) *Node {
+		n := NewDetached("", 0, 0)
+		g.Add(n, name, nil, "", nil)
+		return n
+	}
+	var nodes []*Node
+	var want []string
+	for i := range 1000 {
+		name := [2]string{"leaf", "sum"}[i%2]
+		nodes, want = append(nodes, add(name)), append(want, name)
+	}
+	if k := g.names.len(); k != 2 {
+		t.Errorf("1,000 tasks of two names in turn stored %d names, want 2", k)
+	}
+	for i := range 300 {
+		name := [3]string{"a", "b", "c"}[i%3]
+		if i%50 == 0 {
+			name = fmt.Sprintf("task %d", i)
+		}
+		nodes, want = append(nodes, add(name)), append(want, name)
+	}
+	for i, n := range nodes {
+		if n.Name() != want[i] {
+			t.Fatalf("node %d is named %q, want %q", i, n.Name(), want[i])
+		}
+	}
+	if w := NewWaiter(nodes[1]); w.Name() != "sum" {
+		t.Errorf("a waiter of %q is named %q", nodes[1].Name(), w.Name())
+	}
+	n := NewDetached("", 0, 0)
+	n.Reject("bad", errors.New("no"))
+	if n.Name() != "bad" || n.Graph() != nil || n.State() != Failed {
+		t.Errorf("a rejected node: name %q, graph %p, state %v", n.Name(), n.Graph(), n.State())
+	}
 }
