@@ -224,6 +224,44 @@ func TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle(t *testing.T) {
 	}
 }
 
+// TestFlowCycleFoundAfterManyFlowsFinished: the runner lists every flow
+// that begins to join and drops the finished ones only from time to time
+// (when the list doubles, and at a stall search). Hundreds of flows
+// finish first, at a higher priority, so the list is compacted several
+// times while some of them are still listed and running; then the cycle
+// of TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle must still be
+// found, from the flow that joins last.
+func TestFlowCycleFoundAfterManyFlowsFinished(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var done []graph.Task[int]
+			for i := range 500 {
+				done = append(done, graph.Flow(g, "quick", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+					return graph.Add(b, "child", func(context.Context) (int, error) { return i, nil }), nil
+				}, graph.Priority(1)))
+			}
+			var reader, emitted graph.Task[int]
+			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+				emitted = graph.Add1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
+				return emitted, nil
+			})
+			reader = graph.Add1(g, "reader", fl, func(_ context.Context, x int) (int, error) { return x, nil })
+			err := run(t, g, exec.Workers(workers))
+			var ee *exec.Error
+			if !errors.As(err, &ee) {
+				t.Fatalf("run: %v; want an *exec.Error", err)
+			}
+			if got, _ := deadlockCycle(emitted.Err()); !slices.Equal(got, []string{"emitted", "reader", "flow", "emitted"}) {
+				t.Errorf("emitted: %v; want a *graph.DeadlockError with cycle emitted -> reader -> flow -> emitted", emitted.Err())
+			}
+			for i, d := range done {
+				check(t, d, i)
+			}
+		})
+	}
+}
+
 // TestWaitForFlowThatComesToNeedTheWaiter: a task waits for a flow it
 // added, which then emits a task reading a reader of the waiter. The run
 // must end with the cycle reported, the waiter failed and its reader

@@ -442,9 +442,15 @@ type runner struct {
 
 	// raised counts the times the runnable work grew (a node queued, a slot
 	// taken): a stall breaker acts only if it did not grow since the search.
-	raised  uint64
-	parked  map[*parked]struct{}    // goroutines of tasks blocked in a wait
-	joining map[*core.Node]struct{} // flows that joined what they emitted; finished ones are dropped by the next search
+	raised uint64
+	parked map[*parked]struct{} // goroutines of tasks blocked in a wait
+	// joining are the flows that began to join what they emitted, and
+	// some that have finished since: a flow is listed without a map and
+	// never unlisted when it finishes (a lock and two map operations per
+	// flow); the next stall search, or the list doubling (see
+	// noteJoiningLocked), drops the finished ones.
+	joining  []*core.Node
+	joinKept int // len(joining) after its last compaction
 
 	failMu      sync.Mutex
 	failed      int
@@ -469,7 +475,6 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		ended:     make(chan struct{}),
 		fin:       make(chan struct{}),
 		parked:    make(map[*parked]struct{}),
-		joining:   make(map[*core.Node]struct{}),
 	}
 	r.parent = ctx
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
@@ -697,6 +702,18 @@ func (r *runner) breakStall() {
 	}
 }
 
+// noteJoiningLocked lists n, a flow that begins to join. The caller holds
+// r.mu.
+func (r *runner) noteJoiningLocked(n *core.Node) {
+	if len(r.joining) >= 2*max(r.joinKept, 64) {
+		// Other flows may be between their listing and their switch to
+		// Joining, still Running: drop only the finished ones.
+		r.joining = slices.DeleteFunc(r.joining, func(n *core.Node) bool { return n.State().Terminal() })
+		r.joinKept = len(r.joining)
+	}
+	r.joining = append(r.joining, n)
+}
+
 // blockedLocked returns the roots of a stall search, the tasks blocked in
 // a wait (and the claimers their goroutines run for) and the flows that
 // join, and the records of the parked waits. Flows that finished are
@@ -709,16 +726,16 @@ func (r *runner) blockedLocked() (roots []*core.Node, waits []*parked) {
 			roots = append(roots, c.claimer)
 		}
 	}
-	for n := range r.joining {
-		if n.State() != core.Joining {
-			delete(r.joining, n)
-			continue
-		}
-		roots = append(roots, n)
-	}
+	// Nothing runs in a stall, so no flow is between its listing and its
+	// switch to Joining (see beginJoin): every flow not joining now has
+	// finished.
+	r.joining = slices.DeleteFunc(r.joining, func(n *core.Node) bool { return n.State() != core.Joining })
+	r.joinKept = len(r.joining)
+	roots = append(roots, r.joining...)
 	// Map order is random: sort, so that the same stall is searched the
-	// same way every time.
+	// same way every time. A flow that ran twice may be listed twice.
 	slices.SortFunc(roots, func(a, b *core.Node) int { return cmp.Compare(a.ID(), b.ID()) })
+	roots = slices.Compact(roots)
 	slices.SortFunc(waits, func(a, b *parked) int { return cmp.Compare(a.self.ID(), b.self.ID()) })
 	return roots, waits
 }

@@ -309,11 +309,6 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 				w.Consumed(e)
 			}
 		}
-		if n.Joined() {
-			r.mu.Lock()
-			delete(r.joining, n)
-			r.mu.Unlock()
-		}
 	}
 	ready := n.Finish(s, err, w.buf[:0])
 	w.buf = ready[:0]
@@ -438,14 +433,11 @@ func (r *runner) beginJoin(n *core.Node) bool {
 	// A joining flow may close a cycle of needs (it emitted a task that
 	// needs it): it is a root of stall searches while it joins.
 	r.mu.Lock()
-	r.joining[n] = struct{}{}
+	r.noteJoiningLocked(n)
 	r.mu.Unlock()
 	n.CAS(core.Running, core.Joining)
 	if p.Add(-1) == 0 && n.CAS(core.Joining, core.Running) {
-		r.mu.Lock()
-		delete(r.joining, n)
-		r.mu.Unlock()
-		return false
+		return false // still listed, until a search or the list's growth drops it
 	}
 	return true
 }
