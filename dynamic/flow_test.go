@@ -193,51 +193,20 @@ func TestFlowInsideTask(t *testing.T) {
 // *graph.DeadlockError naming the cycle, the flow ends with a
 // *graph.SkipError naming it (as when any emitted task fails), the reader
 // is skipped, and the run ends.
+//
+// With quick flows before it: the runner lists every flow that begins to
+// join and drops the finished ones only from time to time (when the list
+// doubles, and at a stall search). 500 flows finish first, at a higher
+// priority, so the list is compacted several times while some of them are
+// still listed and running; the cycle must still be found from the flow
+// that joins last.
 func TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle(t *testing.T) {
-	for _, workers := range []int{1, 2} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+	for _, c := range []struct{ workers, quick int }{{1, 0}, {2, 0}, {1, 500}, {2, 500}} {
+		t.Run(fmt.Sprintf("workers=%d/quick=%d", c.workers, c.quick), func(t *testing.T) {
 			g := graph.New()
-			var reader, emitted graph.Task[int]
-			fl := graph.Flow(g, "flow", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
-				emitted = graph.Add1(b, "emitted", reader, func(_ context.Context, x int) (int, error) { return x, nil })
-				return emitted, nil
-			})
-			reader = graph.Add1(g, "reader", fl, func(_ context.Context, x int) (int, error) { return x, nil })
-			after := graph.Add(g, "independent", func(context.Context) (int, error) { return 7, nil })
-			err := run(t, g, exec.Workers(workers))
-			var ee *exec.Error
-			if !errors.As(err, &ee) {
-				t.Fatalf("run: %v; want an *exec.Error", err)
-			}
-			if got, _ := deadlockCycle(emitted.Err()); !slices.Equal(got, []string{"emitted", "reader", "flow", "emitted"}) {
-				t.Errorf("emitted: %v; want a *graph.DeadlockError with cycle emitted -> reader -> flow -> emitted", emitted.Err())
-			}
-			var se *graph.SkipError
-			if !errors.As(fl.Err(), &se) || se.Failed != "emitted" {
-				t.Errorf("flow: %v, %v; want a *graph.SkipError naming emitted", fl.State(), fl.Err())
-			}
-			if reader.State() != graph.Skipped {
-				t.Errorf("reader: %v; want skipped", reader.State())
-			}
-			check(t, after, 7)
-		})
-	}
-}
-
-// TestFlowCycleFoundAfterManyFlowsFinished: the runner lists every flow
-// that begins to join and drops the finished ones only from time to time
-// (when the list doubles, and at a stall search). Hundreds of flows
-// finish first, at a higher priority, so the list is compacted several
-// times while some of them are still listed and running; then the cycle
-// of TestFlowEmittingReaderOfItsOwnReaderFailsWithCycle must still be
-// found, from the flow that joins last.
-func TestFlowCycleFoundAfterManyFlowsFinished(t *testing.T) {
-	for _, workers := range []int{1, 2} {
-		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
-			g := graph.New()
-			var done []graph.Task[int]
-			for i := range 500 {
-				done = append(done, graph.Flow(g, "quick", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
+			var quick []graph.Task[int]
+			for i := range c.quick {
+				quick = append(quick, graph.Flow(g, "quick", func(ctx context.Context, b graph.Builder) (graph.Task[int], error) {
 					return graph.Add(b, "child", func(context.Context) (int, error) { return i, nil }), nil
 				}, graph.Priority(1)))
 			}
@@ -247,7 +216,8 @@ func TestFlowCycleFoundAfterManyFlowsFinished(t *testing.T) {
 				return emitted, nil
 			})
 			reader = graph.Add1(g, "reader", fl, func(_ context.Context, x int) (int, error) { return x, nil })
-			err := run(t, g, exec.Workers(workers))
+			after := graph.Add(g, "independent", func(context.Context) (int, error) { return 7, nil })
+			err := run(t, g, exec.Workers(c.workers))
 			var ee *exec.Error
 			if !errors.As(err, &ee) {
 				t.Fatalf("run: %v; want an *exec.Error", err)
@@ -255,9 +225,17 @@ func TestFlowCycleFoundAfterManyFlowsFinished(t *testing.T) {
 			if got, _ := deadlockCycle(emitted.Err()); !slices.Equal(got, []string{"emitted", "reader", "flow", "emitted"}) {
 				t.Errorf("emitted: %v; want a *graph.DeadlockError with cycle emitted -> reader -> flow -> emitted", emitted.Err())
 			}
-			for i, d := range done {
-				check(t, d, i)
+			for i, q := range quick {
+				check(t, q, i)
 			}
+			var se *graph.SkipError
+			if !errors.As(fl.Err(), &se) || se.Failed != "emitted" {
+				t.Errorf("flow: %v, %v; want a *graph.SkipError naming emitted", fl.State(), fl.Err())
+			}
+			if reader.State() != graph.Skipped {
+				t.Errorf("reader: %v; want skipped", reader.State())
+			}
+			check(t, after, 7)
 		})
 	}
 }
