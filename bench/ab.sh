@@ -13,8 +13,12 @@
 # (BenchmarkSubmit/evolve/workers=1). Include a sequential floor among the
 # cases: it is the same code in both binaries, so its ratio says how far
 # the method can be trusted that day.
+#
+# METRIC=run-ns/task (or build-ns/task, held-B/task) compares that metric
+# of BenchmarkShapes instead of ns/task.
 set -euo pipefail
-[ $# -ge 4 ] || { sed -n '2,15p' "$0"; exit 2; }
+[ $# -ge 4 ] || { sed -n '2,18p' "$0"; exit 2; }
+metric=${METRIC:-ns/task}
 rounds=$1 a=$2 b=$3
 shift 3
 out=$(mktemp)
@@ -28,14 +32,14 @@ for _ in $(seq "$rounds"); do
 		re="^${name//\//\$/^}\$"
 		for bin in "$a" "$b"; do
 			ns=$("$bin" -test.run '^$' -test.bench "$re" -test.benchtime 3x 2>/dev/null |
-				awk -v c="$name" '$1 ~ "^"c"-" { for (i = 2; i <= NF; i++) if ($i == "ns/task") print $(i-1) }')
-			[ -n "$ns" ] || { echo "no ns/task for $c from $bin" >&2; exit 1; }
+				awk -v c="$name" -v m="$metric" '$1 ~ "^"c"-" { for (i = 2; i <= NF; i++) if ($i == m) print $(i-1) }')
+			[ -n "$ns" ] || { echo "no $metric for $c from $bin" >&2; exit 1; }
 			echo "$c $bin $ns" >>"$out"
 		done
 	done
 done
 # Lines come in pairs (A then B) per case and round.
-awk -v a="$a" '
+awk -v a="$a" -v m="$metric" '
 function median(v, n,    i, j, t) {
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
 	return n % 2 ? v[(n+1)/2] : (v[n/2] + v[n/2+1]) / 2
@@ -46,7 +50,7 @@ $2 == a { last[$1] = $3; next }
 	if (!($1 in seen)) { seen[$1] = 1; order[++cases] = $1 }
 }
 END {
-	printf "%-32s %8s %8s %8s %15s %6s\n", "case", "A ns", "B ns", "B/A", "IQR", "rounds"
+	printf "%-32s %8s %8s %8s %15s %6s\n", "case (" m ")", "A", "B", "B/A", "IQR", "rounds"
 	for (i = 1; i <= cases; i++) {
 		c = order[i]; m = n[c]
 		for (k = 1; k <= m; k++) { x[k] = ra[c, k]; y[k] = rb[c, k]; z[k] = r[c, k] }
