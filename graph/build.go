@@ -268,11 +268,11 @@ func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context,
 	var t *task1[A, T]
 	if at.slabbed() {
 		t = newRecord[task1[A, T]](at.g)
-		t.a, t.fn = in.id(), fn
+		t.a, t.fn = in.r, fn
 	} else {
-		t = &task1[A, T]{a: in.id(), fn: fn}
+		t = &task1[A, T]{a: in.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, in.node())
+	return add(b, at, &t.record, t, name, opts, fn == nil, in.r == nil)
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
@@ -281,11 +281,11 @@ func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func
 	var t *task2[A, B, T]
 	if at.slabbed() {
 		t = newRecord[task2[A, B, T]](at.g)
-		t.a, t.b, t.fn = in1.id(), in2.id(), fn
+		t.a, t.b, t.fn = in1.r, in2.r, fn
 	} else {
-		t = &task2[A, B, T]{a: in1.id(), b: in2.id(), fn: fn}
+		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, in1.node(), in2.node())
+	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
@@ -294,30 +294,30 @@ func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 
 	var t *task3[A, B, C, T]
 	if at.slabbed() {
 		t = newRecord[task3[A, B, C, T]](at.g)
-		t.a, t.b, t.c, t.fn = in1.id(), in2.id(), in3.id(), fn
+		t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
 	} else {
-		t = &task3[A, B, C, T]{a: in1.id(), b: in2.id(), c: in3.id(), fn: fn}
+		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, in1.node(), in2.node(), in3.node())
+	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
 }
 
 // AddN adds a task that will run fn with the results of all of in, in
 // order: a fan-in (gather) of any width. The slice is copied.
 func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Context, []A) (T, error), opts ...Option) Task[T] {
-	ids := make([]uint32, len(in))
-	nodes := make([]*core.Node, len(in))
+	recs := make([]*record[A], len(in))
+	nils := make([]bool, len(in))
 	for i, x := range in {
-		ids[i], nodes[i] = x.id(), x.node()
+		recs[i], nils[i] = x.r, x.r == nil
 	}
 	at := placeOf(b)
 	var t *taskN[A, T]
 	if at.slabbed() {
 		t = newRecord[taskN[A, T]](at.g)
-		t.in, t.fn = ids, fn
+		t.in, t.fn = recs, fn
 	} else {
-		t = &taskN[A, T]{in: ids, fn: fn}
+		t = &taskN[A, T]{in: recs, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, nodes...)
+	return add(b, at, &t.record, t, name, opts, fn == nil, nils...)
 }
 
 // Flow adds a task whose function emits a subgraph through the Builder it is
@@ -415,10 +415,9 @@ func placeOf(b Builder) place {
 func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 
 // add checks and adds a task built by one of the constructors. noFn tells
-// whether the function is nil, and ins are the inputs' nodes in order, nil
-// for the zero Task: the body holds them by number, which it reads
-// through its node's graph, set only once the task is added.
-func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool, ins ...*core.Node) Task[T] {
+// whether the function is nil, and nilIn, for each input in order, whether
+// it was the zero Task.
+func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) Task[T] {
 	g, parent, hold := at.g, at.parent, at.hold
 	var s settings
 	err := s.apply(opts)
@@ -428,13 +427,12 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	case noFn:
 		err = ErrNilFunc
 	}
-	for i := 0; err == nil && i < len(ins); i++ {
-		switch in := ins[i]; {
-		case in == nil:
+	for i := 0; err == nil && i < len(nilIn); i++ {
+		if nilIn[i] {
 			err = fmt.Errorf("input %d: %w", i, ErrNoTask)
-		case in.Graph() == nil:
+		} else if in := body.Input(i); in.Graph() == nil {
 			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
-		case in.Graph() != &g.c:
+		} else if in.Graph() != &g.c {
 			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
 		}
 	}
@@ -457,7 +455,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	g.c.Lock()
 	defer g.c.Unlock()
 	g.c.SetOwner(g)
-	if err := g.c.Full(len(ins)); err != nil {
+	if err := g.c.Full(len(nilIn)); err != nil {
 		err := &Error{Task: name, Err: err}
 		t.n.Reject(name, err)
 		g.c.FailLocked(err)
@@ -465,7 +463,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	}
 	key := s.key
 	if key == "" && s.pure {
-		key = pureKey(name, ins)
+		key = pureKey(name, body)
 	}
 	if key != "" {
 		if old := g.c.Keyed(key); old != nil {
@@ -489,13 +487,13 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 var joinOnly = core.Options{Join: true}
 
 // pureKey names a pure task by its name and its inputs' ids.
-func pureKey(name string, ins []*core.Node) string {
+func pureKey(name string, body core.Body) string {
 	var sb strings.Builder
 	sb.WriteString("pure\x00")
 	sb.WriteString(name)
-	for _, in := range ins {
+	for i, k := 0, body.NumInputs(); i < k; i++ {
 		sb.WriteByte(0)
-		sb.WriteString(strconv.FormatInt(in.ID(), 10))
+		sb.WriteString(strconv.FormatInt(body.Input(i).ID(), 10))
 	}
 	return sb.String()
 }

@@ -3,28 +3,17 @@ package graph
 import (
 	"context"
 	"fmt"
-	"unsafe"
 
 	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // Each task shape embeds record[T], which holds the node and the result,
 // and implements core.Body: one record per task (see place.slabbed for
-// where it is allocated), inputs held by number (see input). Handle
+// where it is allocated), inputs read through typed pointers. Handle
 // returns the record, so that a node's typed handle can be found again
 // (Key, As) without an allocation.
 // Run reads every input first and reports it consumed, then calls the
 // function, so that a consumer's copy survives the input's release.
-
-// input returns the record of the task numbered id in n's graph, an input
-// of n's: a task with a result of type A, as the constructor that took it
-// checked. Inputs are held by number, not by pointer: the graph's index
-// holds their records anyway, and a number is not a word the collector
-// follows in every task. n's node is the first field of its record, so
-// the two have one address.
-func input[A any](n *core.Node, id uint32) *record[A] {
-	return (*record[A])(unsafe.Pointer(n.Graph().At(id)))
-}
 
 type value[T any] struct{ record[T] }
 
@@ -50,78 +39,83 @@ func (b *task0[T]) Handle() any          { return &b.record }
 
 type task1[A, T any] struct {
 	record[T]
+	a  *record[A]
 	fn func(context.Context, A) (T, error)
-	a  uint32
 }
 
 func (b *task1[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
-	in := input[A](&b.n, b.a)
-	a := in.val
-	c.Consumed(&in.n)
+	a := b.a.val
+	c.Consumed(&b.a.n)
 	b.val, err = b.fn(ctx, a)
 	return err
 }
 func (b *task1[A, T]) NumInputs() int       { return 1 }
-func (b *task1[A, T]) Input(int) *core.Node { return b.n.Graph().At(b.a) }
+func (b *task1[A, T]) Input(int) *core.Node { return &b.a.n }
 func (b *task1[A, T]) Drop()                { drop(&b.val) }
 func (b *task1[A, T]) Handle() any          { return &b.record }
 
 type task2[A, B, T any] struct {
 	record[T]
-	fn   func(context.Context, A, B) (T, error)
-	a, b uint32
+	a  *record[A]
+	b  *record[B]
+	fn func(context.Context, A, B) (T, error)
 }
 
 func (b *task2[A, B, T]) Run(ctx context.Context, c core.Consumer) (err error) {
-	ia, ib := input[A](&b.n, b.a), input[B](&b.n, b.b)
-	x, y := ia.val, ib.val
-	c.Consumed(&ia.n)
-	c.Consumed(&ib.n)
+	x, y := b.a.val, b.b.val
+	c.Consumed(&b.a.n)
+	c.Consumed(&b.b.n)
 	b.val, err = b.fn(ctx, x, y)
 	return err
 }
 func (b *task2[A, B, T]) NumInputs() int { return 2 }
 func (b *task2[A, B, T]) Input(i int) *core.Node {
 	if i == 0 {
-		return b.n.Graph().At(b.a)
+		return &b.a.n
 	}
-	return b.n.Graph().At(b.b)
+	return &b.b.n
 }
 func (b *task2[A, B, T]) Drop()       { drop(&b.val) }
 func (b *task2[A, B, T]) Handle() any { return &b.record }
 
 type task3[A, B, C, T any] struct {
 	record[T]
-	fn      func(context.Context, A, B, C) (T, error)
-	a, b, c uint32
+	a  *record[A]
+	b  *record[B]
+	c  *record[C]
+	fn func(context.Context, A, B, C) (T, error)
 }
 
 func (b *task3[A, B, C, T]) Run(ctx context.Context, c core.Consumer) (err error) {
-	ia, ib, ic := input[A](&b.n, b.a), input[B](&b.n, b.b), input[C](&b.n, b.c)
-	x, y, z := ia.val, ib.val, ic.val
-	c.Consumed(&ia.n)
-	c.Consumed(&ib.n)
-	c.Consumed(&ic.n)
+	x, y, z := b.a.val, b.b.val, b.c.val
+	c.Consumed(&b.a.n)
+	c.Consumed(&b.b.n)
+	c.Consumed(&b.c.n)
 	b.val, err = b.fn(ctx, x, y, z)
 	return err
 }
 func (b *task3[A, B, C, T]) NumInputs() int { return 3 }
 func (b *task3[A, B, C, T]) Input(i int) *core.Node {
-	return b.n.Graph().At([3]uint32{b.a, b.b, b.c}[i])
+	switch i {
+	case 0:
+		return &b.a.n
+	case 1:
+		return &b.b.n
+	}
+	return &b.c.n
 }
 func (b *task3[A, B, C, T]) Drop()       { drop(&b.val) }
 func (b *task3[A, B, C, T]) Handle() any { return &b.record }
 
 type taskN[A, T any] struct {
 	record[T]
-	in []uint32
+	in []*record[A]
 	fn func(context.Context, []A) (T, error)
 }
 
 func (b *taskN[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	xs := make([]A, len(b.in))
-	for i, id := range b.in {
-		t := input[A](&b.n, id)
+	for i, t := range b.in {
 		xs[i] = t.val
 		c.Consumed(&t.n)
 	}
@@ -129,7 +123,7 @@ func (b *taskN[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	return err
 }
 func (b *taskN[A, T]) NumInputs() int         { return len(b.in) }
-func (b *taskN[A, T]) Input(i int) *core.Node { return b.n.Graph().At(b.in[i]) }
+func (b *taskN[A, T]) Input(i int) *core.Node { return &b.in[i].n }
 func (b *taskN[A, T]) Drop()                  { drop(&b.val) }
 func (b *taskN[A, T]) Handle() any            { return &b.record }
 

@@ -95,23 +95,6 @@ func As[T any](r Ref) (Task[T], bool) {
 	return Task[T]{rec}, ok
 }
 
-// id is the number a task that reads t holds it by (see input): t's id in
-// its graph, or 0 for a task in none, which add rejects as an input.
-func (t Task[T]) id() uint32 {
-	if t.r == nil || t.r.n.Graph() == nil {
-		return 0
-	}
-	return uint32(t.r.n.ID())
-}
-
-// node is t's node, or nil for the zero Task.
-func (t Task[T]) node() *core.Node {
-	if t.r == nil {
-		return nil
-	}
-	return &t.r.n
-}
-
 // nilName is the name of the zero handle in errors and in Name.
 const nilName = "<nil>"
 

@@ -181,11 +181,6 @@ func (g *Graph) Len() int64 {
 	return g.nodes.len()
 }
 
-// At returns the node numbered id, without the lock: the caller learnt
-// id from something published after the node was added (a task's input),
-// so the node is in the index it loads (see table).
-func (g *Graph) At(id uint32) *Node { return *g.nodes.at(int64(id)) }
-
 // Node returns the node with the given id, or nil.
 func (g *Graph) Node(id int64) *Node {
 	g.mu.Lock()
