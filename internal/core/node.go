@@ -201,9 +201,10 @@ func (n *Node) rare() *extRare {
 // graph holds at most MaxNodes), the kind is not stored (see Kind), the
 // name is a number in the graph's names (see Graph.intern), the body is
 // its type word (see Body), and the first consumer is held in the node, so
-// that the common node with one consumer needs no edge. The host pointer is the one field that only a
-// running task needs; it is what lets a task's context be the node itself,
-// without allocating one per task (see Host).
+// that the common node with one consumer needs no edge. The host pointer
+// is the one field that only a running task needs; it is what lets a
+// task's context be the node itself, without allocating one per task (see
+// Host).
 type Node struct {
 	name    uint32 // its name's number in g's names, plus one (see Graph.intern); 0: see Name
 	id      int32
@@ -223,8 +224,9 @@ type Node struct {
 	// node itself (see Init): holding only the type drops 8 bytes and a
 	// pointer from every node to itself, which the collector would follow
 	// on every cycle and a build would store through a write barrier. A
-	// type word points to an itab, which the runtime allocates outside
-	// the heap and never frees or moves, so a uintptr holds it safely.
+	// type word points to an itab, in the binary or in memory the runtime
+	// allocates outside the heap, never freed or moved: a uintptr holds
+	// it safely (the collector does not follow it in an interface either).
 	body uintptr
 	xp   atomic.Pointer[ext] // created at most once, by extra; read with xt
 	host unsafe.Pointer      // *Host: where the function runs or last ran (see SetHost)
