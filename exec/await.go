@@ -38,18 +38,18 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	r.mu.Lock()
 	for {
 		if !slices.ContainsFunc(rest, func(n *core.Node) bool { return !n.State().Terminal() }) {
+			w.putSubLocked(sub)
 			r.mu.Unlock()
-			r.putSub(sub)
 			return nil
 		}
 		n := r.claimLocked(w, rest)
 		if n == nil {
 			break
 		}
-		r.mu.Unlock()
 		if sub == nil {
-			sub = r.getSub(w, self, rest)
+			sub = w.getSubLocked(self, rest)
 		}
+		r.mu.Unlock()
 		r.execute(sub, n, false)
 		r.mu.Lock() // held on to the next claim: one lock per awaited task run here
 		r.settleLocked(sub)
@@ -67,8 +67,8 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			}
 		}
 	}
+	w.putSubLocked(sub)
 	r.mu.Unlock()
-	r.putSub(sub)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -183,27 +183,39 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 
 var _ core.Awaiter = (*worker)(nil)
 
-// getSub returns a worker for w's goroutine to run an awaited task on, as
-// w's stand-in: its own current task and context, w's id in events. It
-// remembers that claimer, the task of w, awaits nodes meanwhile (see
-// record).
-func (r *runner) getSub(w *worker, claimer *core.Node, nodes []*core.Node) *worker {
-	sub, _ := r.subs.Get().(*worker)
+// getSubLocked returns a worker for w's goroutine to run an awaited task
+// on, as w's stand-in: its own current task and context, w's id in
+// events. It remembers that claimer, the task of w, awaits nodes
+// meanwhile (see chain). The caller holds r.mu and w's claim.
+//
+// Each worker keeps one stand-in spare, and each stand-in its own for
+// the next level of nesting, so that fib, whose every task awaits its
+// children, takes none from a pool (a sync.Pool's Get and Put cost a
+// spawned task 5 % of its time). Several goroutines of one task may
+// await at once, but only the one holding w's claim runs an awaited task,
+// and the spare is taken and given back under r.mu: a goroutine that
+// finds it taken makes another.
+func (w *worker) getSubLocked(claimer *core.Node, nodes []*core.Node) *worker {
+	sub := w.spare
+	w.spare = nil
 	if sub == nil {
-		sub = &worker{r: r}
+		sub = &worker{r: w.r}
 		sub.ctx.Awaiter = sub
-		sub.ctx.Context = r.ctx
+		sub.ctx.Context = w.r.ctx
 	}
 	sub.id = w.id
 	sub.outer, sub.claimer, sub.awaits = w, claimer, nodes
 	return sub
 }
 
-// putSub returns a stand-in worker, if any, for reuse.
-func (r *runner) putSub(sub *worker) {
+// putSubLocked gives back a stand-in from getSubLocked, if any. The caller
+// holds r.mu.
+func (w *worker) putSubLocked(sub *worker) {
 	if sub != nil {
 		sub.outer, sub.claimer, sub.awaits = nil, nil, nil
-		r.subs.Put(sub)
+		if w.spare == nil {
+			w.spare = sub
+		}
 	}
 }
 

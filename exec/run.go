@@ -461,7 +461,6 @@ type runner struct {
 	obsErrs     []error     // an *ObserverError per observer that panicked
 	stopped     atomic.Bool // Execution.Stop was called
 
-	subs sync.Pool // *worker values for tasks that a waiter runs itself
 }
 
 func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {

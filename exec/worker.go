@@ -26,6 +26,7 @@ type worker struct {
 	outer   *worker
 	claimer *core.Node
 	awaits  []*core.Node
+	spare   *worker // a stand-in for this goroutine's next claim (see getSubLocked); guarded by r.mu
 	// settled counts the nodes this worker finished and has not yet
 	// subtracted from r.outstanding. One atomic per park instead of one per
 	// task: the run cannot end while this worker still runs, so the count
@@ -208,8 +209,8 @@ func (r *runner) retry(w *worker, n *core.Node) error {
 		// Every attempt reads the inputs again: release them after the last.
 		c = keepInputs{}
 		defer func() {
-			for i, k := 0, n.Body().NumInputs(); i < k; i++ {
-				w.Consumed(n.Body().Input(i))
+			for _, in := range n.Body().Inputs() {
+				w.Consumed(in)
 			}
 		}()
 	}
@@ -297,8 +298,8 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	if r.releasing && s == core.Done {
 		// Ordering inputs are never read by the function: they are
 		// consumed when it is done.
-		for i, k := n.Body().NumInputs(), n.NumDeps(); i < k; i++ {
-			w.Consumed(n.Dep(i))
+		for _, d := range n.After() {
+			w.Consumed(d)
 		}
 	}
 	if isJoin(n) {

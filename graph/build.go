@@ -272,7 +272,7 @@ func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context,
 	} else {
 		t = &task1[A, T]{a: in.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, in.r == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
@@ -285,7 +285,7 @@ func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func
 	} else {
 		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
@@ -298,16 +298,15 @@ func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 
 	} else {
 		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, in1.r == nil, in2.r == nil, in3.r == nil)
+	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // AddN adds a task that will run fn with the results of all of in, in
 // order: a fan-in (gather) of any width. The slice is copied.
 func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Context, []A) (T, error), opts ...Option) Task[T] {
 	recs := make([]*record[A], len(in))
-	nils := make([]bool, len(in))
 	for i, x := range in {
-		recs[i], nils[i] = x.r, x.r == nil
+		recs[i] = x.r
 	}
 	at := placeOf(b)
 	var t *taskN[A, T]
@@ -317,7 +316,7 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 	} else {
 		t = &taskN[A, T]{in: recs, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil, nils...)
+	return add(b, at, &t.record, t, name, opts, fn == nil)
 }
 
 // Flow adds a task whose function emits a subgraph through the Builder it is
@@ -415,9 +414,9 @@ func placeOf(b Builder) place {
 func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 
 // add checks and adds a task built by one of the constructors. noFn tells
-// whether the function is nil, and nilIn, for each input in order, whether
-// it was the zero Task.
-func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool, nilIn ...bool) Task[T] {
+// whether the function is nil; an input given as the zero Task is a nil
+// node among body's inputs.
+func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool) Task[T] {
 	g, parent, hold := at.g, at.parent, at.hold
 	var s settings
 	err := s.apply(opts)
@@ -427,12 +426,14 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	case noFn:
 		err = ErrNilFunc
 	}
-	for i := 0; err == nil && i < len(nilIn); i++ {
-		if nilIn[i] {
+	ins := body.Inputs() // the zero Task's record is nil, and so is its node here
+	for i := 0; err == nil && i < len(ins); i++ {
+		switch in := ins[i]; {
+		case in == nil:
 			err = fmt.Errorf("input %d: %w", i, ErrNoTask)
-		} else if in := body.Input(i); in.Graph() == nil {
+		case in.Graph() == nil:
 			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
-		} else if in.Graph() != &g.c {
+		case in.Graph() != &g.c:
 			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
 		}
 	}
@@ -455,7 +456,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	g.c.Lock()
 	defer g.c.Unlock()
 	g.c.SetOwner(g)
-	if err := g.c.Full(len(nilIn)); err != nil {
+	if err := g.c.Full(len(ins)); err != nil {
 		err := &Error{Task: name, Err: err}
 		t.n.Reject(name, err)
 		g.c.FailLocked(err)
@@ -491,9 +492,9 @@ func pureKey(name string, body core.Body) string {
 	var sb strings.Builder
 	sb.WriteString("pure\x00")
 	sb.WriteString(name)
-	for i, k := 0, body.NumInputs(); i < k; i++ {
+	for _, in := range body.Inputs() {
 		sb.WriteByte(0)
-		sb.WriteString(strconv.FormatInt(body.Input(i).ID(), 10))
+		sb.WriteString(strconv.FormatInt(in.ID(), 10))
 	}
 	return sb.String()
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 
 	"github.com/evolve-dag/evolve/internal/core"
@@ -184,11 +185,7 @@ func (g *Graph) To(id int64) gonum.Nodes {
 	if n == nil {
 		return gonum.Empty
 	}
-	deps := make([]*core.Node, n.NumDeps())
-	for i := range deps {
-		deps[i] = n.Dep(i)
-	}
-	return uniqueNodes(deps)
+	return uniqueNodes(n.Deps())
 }
 
 func uniqueNodes(ns []*core.Node) gonum.Nodes {
@@ -220,12 +217,7 @@ func (g *Graph) HasEdgeFromTo(uid, vid int64) bool {
 	if u == nil || v == nil {
 		return false
 	}
-	for i, k := 0, v.NumDeps(); i < k; i++ {
-		if v.Dep(i) == u {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(v.Deps(), u)
 }
 
 // Edge returns the edge from u to v, or nil.

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"unsafe"
 
 	"github.com/evolve-dag/evolve/internal/core"
 )
@@ -15,11 +16,20 @@ import (
 // Run reads every input first and reports it consumed, then calls the
 // function, so that a consumer's copy survives the input's release.
 
+// inputs returns the k input fields of a body that begin at first, which
+// are pointers to records laid out one after another, as the nodes they
+// point to: a record begins with its node (see core.Node.Init), so a
+// pointer to a record is a pointer to its node. The slice is the body's
+// own memory, so listing a task's inputs allocates nothing and costs one
+// call (see core.Body). TestInputsAreTheBodysFields checks the layout.
+func inputs[R any](first **R, k int) []*core.Node {
+	return unsafe.Slice((**core.Node)(unsafe.Pointer(first)), k)
+}
+
 type value[T any] struct{ record[T] }
 
 func (b *value[T]) Run(context.Context, core.Consumer) error { return nil }
-func (b *value[T]) NumInputs() int                           { return 0 }
-func (b *value[T]) Input(int) *core.Node                     { return nil }
+func (b *value[T]) Inputs() []*core.Node                     { return nil }
 func (b *value[T]) Drop()                                    { drop(&b.val) }
 func (b *value[T]) Handle() any                              { return &b.record }
 
@@ -32,8 +42,7 @@ func (b *task0[T]) Run(ctx context.Context, _ core.Consumer) (err error) {
 	b.val, err = b.fn(ctx)
 	return err
 }
-func (b *task0[T]) NumInputs() int       { return 0 }
-func (b *task0[T]) Input(int) *core.Node { return nil }
+func (b *task0[T]) Inputs() []*core.Node { return nil }
 func (b *task0[T]) Drop()                { drop(&b.val) }
 func (b *task0[T]) Handle() any          { return &b.record }
 
@@ -49,8 +58,7 @@ func (b *task1[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	b.val, err = b.fn(ctx, a)
 	return err
 }
-func (b *task1[A, T]) NumInputs() int       { return 1 }
-func (b *task1[A, T]) Input(int) *core.Node { return &b.a.n }
+func (b *task1[A, T]) Inputs() []*core.Node { return inputs(&b.a, 1) }
 func (b *task1[A, T]) Drop()                { drop(&b.val) }
 func (b *task1[A, T]) Handle() any          { return &b.record }
 
@@ -68,15 +76,9 @@ func (b *task2[A, B, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	b.val, err = b.fn(ctx, x, y)
 	return err
 }
-func (b *task2[A, B, T]) NumInputs() int { return 2 }
-func (b *task2[A, B, T]) Input(i int) *core.Node {
-	if i == 0 {
-		return &b.a.n
-	}
-	return &b.b.n
-}
-func (b *task2[A, B, T]) Drop()       { drop(&b.val) }
-func (b *task2[A, B, T]) Handle() any { return &b.record }
+func (b *task2[A, B, T]) Inputs() []*core.Node { return inputs(&b.a, 2) }
+func (b *task2[A, B, T]) Drop()                { drop(&b.val) }
+func (b *task2[A, B, T]) Handle() any          { return &b.record }
 
 type task3[A, B, C, T any] struct {
 	record[T]
@@ -94,18 +96,9 @@ func (b *task3[A, B, C, T]) Run(ctx context.Context, c core.Consumer) (err error
 	b.val, err = b.fn(ctx, x, y, z)
 	return err
 }
-func (b *task3[A, B, C, T]) NumInputs() int { return 3 }
-func (b *task3[A, B, C, T]) Input(i int) *core.Node {
-	switch i {
-	case 0:
-		return &b.a.n
-	case 1:
-		return &b.b.n
-	}
-	return &b.c.n
-}
-func (b *task3[A, B, C, T]) Drop()       { drop(&b.val) }
-func (b *task3[A, B, C, T]) Handle() any { return &b.record }
+func (b *task3[A, B, C, T]) Inputs() []*core.Node { return inputs(&b.a, 3) }
+func (b *task3[A, B, C, T]) Drop()                { drop(&b.val) }
+func (b *task3[A, B, C, T]) Handle() any          { return &b.record }
 
 type taskN[A, T any] struct {
 	record[T]
@@ -122,10 +115,14 @@ func (b *taskN[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	b.val, err = b.fn(ctx, xs)
 	return err
 }
-func (b *taskN[A, T]) NumInputs() int         { return len(b.in) }
-func (b *taskN[A, T]) Input(i int) *core.Node { return &b.in[i].n }
-func (b *taskN[A, T]) Drop()                  { drop(&b.val) }
-func (b *taskN[A, T]) Handle() any            { return &b.record }
+func (b *taskN[A, T]) Inputs() []*core.Node {
+	if len(b.in) == 0 {
+		return nil
+	}
+	return inputs(&b.in[0], len(b.in))
+}
+func (b *taskN[A, T]) Drop()       { drop(&b.val) }
+func (b *taskN[A, T]) Handle() any { return &b.record }
 
 // flow is a task whose function emits a subgraph and names the task whose
 // result becomes its own; it finishes when everything it emitted has.
@@ -178,8 +175,7 @@ func (b *flow[T]) JoinOn() *core.Node {
 	}
 	return &b.result.n
 }
-func (b *flow[T]) NumInputs() int       { return 0 }
-func (b *flow[T]) Input(int) *core.Node { return nil }
+func (b *flow[T]) Inputs() []*core.Node { return nil }
 func (b *flow[T]) Drop()                { drop(&b.val) }
 func (b *flow[T]) Handle() any          { return &b.record }
 

@@ -162,9 +162,10 @@ func (r Ref) Inputs() []Ref {
 	if r.n == nil || r.n.Graph() == nil {
 		return nil // an input may be missing: that may be why it was not built
 	}
-	out := make([]Ref, r.n.NumDeps())
-	for i := range out {
-		out[i] = Ref{r.n.Dep(i)}
+	deps := r.n.Deps()
+	out := make([]Ref, len(deps))
+	for i, d := range deps {
+		out[i] = Ref{d}
 	}
 	return out
 }

@@ -282,8 +282,10 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 	if g.run == nil {
 		// No run is active, so no completion reads consumer lists, and every
 		// other reader (Succs) holds g.mu: the inputs' locks are not needed.
-		for i, k := 0, n.NumDeps(); i < k; i++ {
-			g.link(n.Dep(i), n)
+		// A node being added has no ordering inputs yet (see Order).
+		in, _ := n.deps()
+		for _, d := range in {
+			g.link(d, n)
 		}
 		return
 	}
@@ -450,25 +452,34 @@ func (g *Graph) begin(r Run, n *Node, releasing, prepared bool) {
 // always older than n (see Order), so callers bring nodes in inputs first
 // (see needs), not in creation order.
 func (g *Graph) countInputs(n *Node, link, releasing bool) (pending int32, poison bool) {
-	for i, k := 0, n.NumDeps(); i < k; i++ {
-		d := n.Dep(i)
-		if link {
-			g.link(d, n)
-		}
-		v := d.state.Load()
-		switch s := State(v & stateMask); {
-		case d.epoch.Load() == g.epoch && (!s.Terminal() || v&counted == 0):
-			// Unfinished, or finished since join looked, by a completion
-			// that saw join's announcement and counts n down once join
-			// lets go of the lock.
-			pending++
-		case s == Done:
-		default:
-			poison = true
-		}
-		if releasing {
-			d.users.Add(1)
-		}
+	in, after := n.deps()
+	for _, d := range in {
+		pending, poison = g.countInput(n, d, link, releasing, pending, poison)
+	}
+	for _, d := range after {
+		pending, poison = g.countInput(n, d, link, releasing, pending, poison)
+	}
+	return pending, poison
+}
+
+// countInput is countInputs for one input d of n.
+func (g *Graph) countInput(n, d *Node, link, releasing bool, pending int32, poison bool) (int32, bool) {
+	if link {
+		g.link(d, n)
+	}
+	v := d.state.Load()
+	switch s := State(v & stateMask); {
+	case d.epoch.Load() == g.epoch && (!s.Terminal() || v&counted == 0):
+		// Unfinished, or finished since join looked, by a completion that
+		// saw join's announcement and counts n down once join lets go of
+		// the lock.
+		pending++
+	case s == Done:
+	default:
+		poison = true
+	}
+	if releasing {
+		d.users.Add(1)
 	}
 	return pending, poison
 }
@@ -573,8 +584,8 @@ func (g *Graph) activate(n *Node) {
 // activateNew links a node added during a run and brings it, and any input
 // it needs that is not in the run, into the run. The caller holds the lock.
 func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
-	for i, k := 0, n.NumDeps(); i < k; i++ {
-		d := n.Dep(i)
+	in, _ := n.deps() // a node being added has no ordering inputs yet
+	for _, d := range in {
 		if s := d.State(); s == Released || s != Done && d.epoch.Load() != g.epoch {
 			g.activate(d) // recompute what was dropped, run what was not asked for
 		}
@@ -611,14 +622,12 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 	// the locks are released may run n to completion before this returns.
 	g.run.Activated(1)
 	var small [4]*Node // most tasks have few inputs: lock them without allocating
-	k := n.NumDeps()
+	in, after := n.deps()
 	locked := small[:0]
-	if k > len(small) {
+	if k := len(in) + len(after); k > len(small) {
 		locked = make([]*Node, 0, k)
 	}
-	for i := range k {
-		locked = append(locked, n.Dep(i))
-	}
+	locked = append(append(locked, in...), after...)
 	// Lock in id order, each node once, so that two joins never deadlock.
 	slices.SortFunc(locked, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
 	locked = slices.Compact(locked)
@@ -736,10 +745,7 @@ func (g *Graph) FindCycle(roots []*Node, more func(n *Node, out []*Node) []*Node
 		return n.epoch.Load() == epoch && !s.Terminal() && s != Ready && s != Idle
 	}
 	needs := func(n *Node) []*Node {
-		var out []*Node
-		for i, k := 0, n.NumDeps(); i < k; i++ {
-			out = append(out, n.Dep(i))
-		}
+		out := append([]*Node(nil), n.Deps()...) // more appends to it
 		if s := n.State(); s == Running || s == Joining {
 			out = append(out, n.Joins()...)
 		}

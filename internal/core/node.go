@@ -126,9 +126,12 @@ type Body interface {
 	// input right after reading the input's value, so the executor can
 	// release results nobody needs any more.
 	Run(ctx context.Context, c Consumer) error
-	// NumInputs and Input list the nodes whose results Run reads.
-	NumInputs() int
-	Input(i int) *Node
+	// Inputs lists the nodes whose results Run reads, in order. The slice
+	// may be the body's own fields seen as a slice (see graph's shapes):
+	// callers read it and never change it. One call lists them all, where
+	// a count and a call per input cost the build and the run's start an
+	// interface call per edge.
+	Inputs() []*Node
 	// Drop drops the result so the garbage collector can take it.
 	Drop()
 	// Handle returns the typed handle the user holds for this node.
@@ -524,29 +527,50 @@ func (n *Node) LockedErr() error {
 	return n.xt().err
 }
 
+// deps returns the nodes n must wait for: its body's inputs (in), and its
+// ordering inputs (after, added with Graph.Order). Neither may be changed.
+func (n *Node) deps() (in, after []*Node) {
+	if b := n.Body(); b != nil {
+		in = b.Inputs()
+	}
+	if r := n.rare(); r != nil {
+		after = r.after
+	}
+	return in, after
+}
+
+// Deps returns the nodes n must wait for, in order: its body's inputs and
+// then its ordering inputs. The slice is n's own when n has no ordering
+// inputs: the caller must not change it.
+func (n *Node) Deps() []*Node {
+	in, after := n.deps()
+	if len(after) == 0 {
+		return in
+	}
+	return append(in[:len(in):len(in)], after...)
+}
+
+// After returns the nodes n was ordered after (see Graph.Order), which its
+// body does not read. The caller must not change the slice.
+func (n *Node) After() []*Node {
+	_, after := n.deps()
+	return after
+}
+
 // NumDeps is the number of nodes n must wait for: its body's inputs and any
 // ordering inputs.
 func (n *Node) NumDeps() int {
-	k := 0
-	if b := n.Body(); b != nil {
-		k = b.NumInputs()
-	}
-	if r := n.rare(); r != nil {
-		k += len(r.after)
-	}
-	return k
+	in, after := n.deps()
+	return len(in) + len(after)
 }
 
 // Dep returns the i-th node n waits for.
 func (n *Node) Dep(i int) *Node {
-	if b := n.Body(); b != nil {
-		if k := b.NumInputs(); i < k {
-			return b.Input(i)
-		} else {
-			i -= k
-		}
+	in, after := n.deps()
+	if i < len(in) {
+		return in[i]
 	}
-	return n.rare().after[i]
+	return after[i-len(in)]
 }
 
 // Held reports whether a Batch that has not ended keeps n back.

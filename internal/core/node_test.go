@@ -113,8 +113,7 @@ func newOneInput(in *Node) *Node {
 }
 
 func (b *oneInput) Run(ctx context.Context, c Consumer) error { return nil }
-func (b *oneInput) NumInputs() int                            { return 1 }
-func (b *oneInput) Input(int) *Node                           { return b.in }
+func (b *oneInput) Inputs() []*Node                           { return []*Node{b.in} }
 func (b *oneInput) Drop()                                     {}
 func (b *oneInput) Handle() any                               { return nil }
 

@@ -18,8 +18,7 @@ func newNoInput() *Node {
 }
 
 func (*noInput) Run(context.Context, Consumer) error { return nil }
-func (*noInput) NumInputs() int                      { return 0 }
-func (*noInput) Input(int) *Node                     { return nil }
+func (*noInput) Inputs() []*Node                     { return nil }
 func (*noInput) Drop()                               {}
 func (*noInput) Handle() any                         { return nil }
 
