@@ -113,8 +113,8 @@ type recentName struct {
 // made for each task (fmt.Sprintf) costs its entry and nothing more. The
 // caller holds g's lock.
 func (g *Graph) intern(name string) uint32 {
-	for _, r := range g.recent {
-		if r.num != 0 && r.name == name {
+	for i := range g.recent { // by index: ranging over the array copies it
+		if r := &g.recent[i]; r.num != 0 && r.name == name {
 			return r.num
 		}
 	}
