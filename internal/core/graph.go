@@ -628,9 +628,11 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 		locked = make([]*Node, 0, k)
 	}
 	locked = append(append(locked, in...), after...)
-	// Lock in id order, each node once, so that two joins never deadlock.
-	slices.SortFunc(locked, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
-	locked = slices.Compact(locked)
+	if len(locked) > 1 {
+		// Lock in id order, each node once, so that two joins never deadlock.
+		slices.SortFunc(locked, func(a, b *Node) int { return cmp.Compare(a.id, b.id) })
+		locked = slices.Compact(locked)
+	}
 	for {
 		for _, d := range locked {
 			d.announce()
@@ -684,7 +686,7 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 		st |= joinsCreator // n cannot finish yet: its inputs are locked, and it is not ready
 	}
 	g.prepare(n, st)
-	pending, poison := g.countInputs(n, link, g.run.Releasing())
+	pending, poison := g.countInputs(n, link, g.releasing.Load()) // the run's Releasing, without an interface call
 	if poison {
 		n.state.Or(poisoned)
 	}
