@@ -388,9 +388,12 @@ func kindOf(s core.State) EventKind {
 // task where the failure started.
 func skipError(n *core.Node) error {
 	cause := n.Cause()
-	for i, k := 0, n.NumDeps(); cause == nil && i < k; i++ {
-		if d := n.Dep(i); d.State() != core.Done && d.State() != core.Released && d.State().Terminal() {
-			cause = d
+	if cause == nil {
+		for _, d := range n.Deps() {
+			if s := d.State(); s != core.Done && s != core.Released && s.Terminal() {
+				cause = d
+				break
+			}
 		}
 	}
 	if cause == nil {

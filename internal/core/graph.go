@@ -532,7 +532,8 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 	}
 	type frame struct {
 		n    *Node
-		next int // the index of the next input to visit
+		deps []*Node // n's inputs (see Deps), listed once
+		next int     // the index of the next input to visit
 	}
 	seen := make(map[*Node]bool, len(want))
 	var set []*Node
@@ -542,19 +543,19 @@ func (g *Graph) needs(want []*Node, inRun bool) []*Node {
 			continue
 		}
 		seen[n] = true
-		stack = append(stack, frame{n: n})
+		stack = append(stack, frame{n: n, deps: n.Deps()})
 		for len(stack) > 0 {
 			top := &stack[len(stack)-1]
-			if top.next == top.n.NumDeps() {
+			if top.next == len(top.deps) {
 				set = append(set, top.n) // after every input it needs
 				stack = stack[:len(stack)-1]
 				continue
 			}
-			d := top.n.Dep(top.next)
+			d := top.deps[top.next]
 			top.next++
 			if !seen[d] && !skip(d) {
 				seen[d] = true
-				stack = append(stack, frame{n: d})
+				stack = append(stack, frame{n: d, deps: d.Deps()})
 			}
 		}
 	}

@@ -557,22 +557,6 @@ func (n *Node) After() []*Node {
 	return after
 }
 
-// NumDeps is the number of nodes n must wait for: its body's inputs and any
-// ordering inputs.
-func (n *Node) NumDeps() int {
-	in, after := n.deps()
-	return len(in) + len(after)
-}
-
-// Dep returns the i-th node n waits for.
-func (n *Node) Dep(i int) *Node {
-	in, after := n.deps()
-	if i < len(in) {
-		return in[i]
-	}
-	return after[i-len(in)]
-}
-
 // Held reports whether a Batch that has not ended keeps n back.
 func (n *Node) Held() bool { return n.state.Load()&held != 0 }
 
