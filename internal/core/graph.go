@@ -81,6 +81,13 @@ type Graph struct {
 	errs   []error
 	order  bool // an ordering edge was added, so cycles are possible
 
+	// fresh are the nodes added since the last run ended, which Add
+	// prepared for the next run (see ahead); guarded by mu. begun is the
+	// epoch of the run begun last: a node prepared for a run that has not
+	// begun reads as Idle (see Node.State).
+	fresh ahead
+	begun atomic.Uint32
+
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
 	releasing atomic.Bool
@@ -96,6 +103,46 @@ type Graph struct {
 	// ready and never told would never be queued.
 	observed bool
 	later    []later
+}
+
+// ahead records the nodes added while no run is active. Add prepares each
+// for the next run at once, while its record is in the cache: its epoch
+// is that run's, its state Waiting, or Ready when no input is unfinished,
+// and its count of inputs without a result. A run of the whole graph then
+// begins them without a pass over their records: it queues the roots and
+// counts the rest, which is a third of a chain's run phase saved
+// (docs/storage-design.md). Every other run, and a change that breaks the
+// counts (an ordering edge, a result released), has them begun the usual
+// way, which overwrites what Add wrote.
+//
+// Why the counts stay right until the run begins: with no run active,
+// only a node's holder can change whether it has a result, by releasing
+// it (see Unkeep), which drops the record; and a whole-graph run computes
+// every input without a result, so each input Add counted will count its
+// consumer down, and no other will.
+type ahead struct {
+	from  int64  // the first fresh node's id: every node added since is fresh
+	live  int    // fresh nodes without a result (values have one)
+	roots []span // the fresh nodes Add made Ready, as runs of ids
+	// stamped: Add prepared nodes since the last run ended, fresh or no
+	// longer (see forget): they carry the next run's epoch.
+	stamped bool
+}
+
+// forget makes the fresh nodes old: the next run begins them the usual
+// way. They still carry the next run's epoch.
+func (a *ahead) forget(len int64) { *a = ahead{from: len, stamped: a.stamped} }
+
+// span is the ids from up to to, not included.
+type span struct{ from, to uint32 }
+
+// root records that the node with id is a root of the next run.
+func (a *ahead) root(id int32) {
+	if k := len(a.roots); k > 0 && a.roots[k-1].to == uint32(id) {
+		a.roots[k-1].to++
+		return
+	}
+	a.roots = append(a.roots, span{uint32(id), uint32(id) + 1})
 }
 
 // recentName is a name stored in a graph's names, and its number there
@@ -284,9 +331,21 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 		// other reader (Succs) holds g.mu: the inputs' locks are not needed.
 		// A node being added has no ordering inputs yet (see Order).
 		in, _ := n.deps()
+		var pending int32
 		for _, d := range in {
 			g.link(d, n)
+			if d.state.Load()&stateMask != uint32(Done) {
+				pending++
+			}
 		}
+		st := Waiting
+		if pending == 0 {
+			st = Ready
+			g.fresh.root(n.id)
+		}
+		n.ahead(g.epoch+1, st, pending)
+		g.fresh.live++
+		g.fresh.stamped = true
 		return
 	}
 	g.activateNew(n, parent, hold)
@@ -374,34 +433,59 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 		return ErrRunning
 	}
 	g.run = r
+	fresh := g.fresh
+	g.fresh = ahead{from: math.MaxInt64} // none while the run is active (see End)
+	if want != nil && fresh.stamped {
+		// Nodes were prepared for the epoch after the last: skip it, so
+		// that those this run does not need stay out of it (their inputs
+		// do not count them down) and read as Idle.
+		g.epoch++
+	}
 	g.epoch++
+	g.begun.Store(g.epoch)
 	g.observed = r.Observed()
 	releasing := r.Releasing()
 	g.releasing.Store(releasing)
-	if want == nil {
+	switch {
+	case want == nil && !g.order:
 		// The whole graph: every node without a result, in creation order,
-		// straight from the index, in one pass. The count is told after the
-		// nodes are queued: no worker runs before Begin returns. An
-		// ordering edge may point back to a newer node, which that pass
-		// would reach after its reader: in a graph that has one, a first
-		// pass prepares every node of the run, so that the second finds
-		// such inputs in it, unfinished.
-		if g.order {
-			for p := range g.nodes.all {
-				if n := *p; n.State() != Done {
-					g.prepare(n, uint32(Waiting))
-				}
+		// straight from the index. The nodes added before the last run
+		// ended are begun in one pass; the fresh ones are prepared already
+		// (see ahead), so only their roots are queued, after every older
+		// node, in creation order. The count is told after the nodes are
+		// queued: no worker runs before Begin returns.
+		k := fresh.live
+		for p := range g.nodes.first(min(fresh.from, g.nodes.len())) {
+			if n := *p; n.State() != Done {
+				g.begin(r, n, releasing, false)
+				k++
+			}
+		}
+		for _, sp := range fresh.roots {
+			for id := sp.from; id < sp.to; id++ {
+				r.Queue(*g.nodes.at(int64(id)))
+			}
+		}
+		r.Activated(k)
+	case want == nil:
+		// An ordering edge may point back to a newer node, which a pass in
+		// creation order would reach after its reader: a first pass
+		// prepares every node of the run, so that the second finds such
+		// inputs in it, unfinished. Both overwrite what Add prepared.
+		for p := range g.nodes.all {
+			if n := *p; n.State() != Done {
+				g.prepare(n, uint32(Waiting))
 			}
 		}
 		k := 0
 		for p := range g.nodes.all {
 			if n := *p; n.State() != Done {
-				g.begin(r, n, releasing, g.order)
+				g.begin(r, n, releasing, true)
 				k++
 			}
 		}
 		r.Activated(k)
-	} else {
+	default:
 		set := g.needs(want, false)
 		r.Activated(len(set))
 		for _, n := range set {
@@ -828,6 +912,7 @@ func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 		}
 	}
 	g.run = nil
+	g.fresh = ahead{from: g.nodes.len()}
 	g.mu.Unlock()
 	for _, n := range ended {
 		cancelled(n)
@@ -1112,6 +1197,12 @@ func (n *Node) Unkeep() {
 		g.unkept = append(g.unkept, n)
 	} else {
 		n.users.Store(0)
+		if n.Release() {
+			// A fresh consumer may have counted n as having a result: the
+			// next run begins every node the usual way (see ahead).
+			g.fresh.forget(g.nodes.len())
+		}
+		return
 	}
 	n.Release()
 }

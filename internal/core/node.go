@@ -360,8 +360,28 @@ func (n *Node) Body() Body {
 	return b
 }
 
-// State is the node's state now.
-func (n *Node) State() State { return State(n.state.Load() & stateMask) }
+// State is the node's state now. A node added while no run was active is
+// prepared for the next run as it is added (see Graph's ahead): Waiting
+// or Ready in a run that has not begun, or that a run for targets left
+// out, it is Idle. In a run, a node's epoch is the run's, so the two
+// loads more cost only the calls that see Waiting or Ready.
+func (n *Node) State() State {
+	s := State(n.state.Load() & stateMask)
+	if (s == Waiting || s == Ready) && n.body != 0 && n.g != nil && n.epoch.Load() != n.g.begun.Load() {
+		return Idle
+	}
+	return s
+}
+
+// ahead prepares n, which no other goroutine has yet, for the run of
+// epoch: in state s, waiting for pending inputs (see Graph's ahead).
+// Plain stores: each atomic one is a full exchange here, and the graph's
+// lock, which the caller holds, publishes them with the node.
+func (n *Node) ahead(epoch uint32, s State, pending int32) {
+	*(*uint32)(unsafe.Pointer(&n.epoch)) = epoch
+	*(*uint32)(unsafe.Pointer(&n.state)) = uint32(s)
+	*(*int32)(unsafe.Pointer(&n.pending)) = pending
+}
 
 // Poisoned reports whether an input of n failed in this run.
 func (n *Node) Poisoned() bool { return n.state.Load()&poisoned != 0 }

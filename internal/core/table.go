@@ -86,12 +86,21 @@ func (t *table[T]) publish(d [][]T) {
 
 // all calls yield with each entry in order, stopping when yield returns
 // false. The caller holds the graph's lock.
-func (t *table[T]) all(yield func(*T) bool) {
+func (t *table[T]) all(yield func(*T) bool) { t.upTo(t.n, yield) }
+
+// first is all for the first k entries (k at most len).
+func (t *table[T]) first(k int64) func(yield func(*T) bool) {
+	return func(yield func(*T) bool) { t.upTo(k, yield) }
+}
+
+// upTo calls yield with each of the first k entries in order, stopping
+// when yield returns false. The caller holds the graph's lock.
+func (t *table[T]) upTo(k int64, yield func(*T) bool) {
 	p := t.dir.Load()
-	if p == nil {
+	if p == nil || k <= 0 {
 		return
 	}
-	left := t.n
+	left := k
 	for _, c := range *p {
 		for j := range c[:min(int64(len(c)), left)] {
 			if !yield(&c[j]) {

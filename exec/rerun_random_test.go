@@ -1,0 +1,227 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// TestRandomReruns builds a graph in rounds, between runs, and runs it
+// after each round: the whole graph or a few targets. Between runs it
+// releases kept results and adds ordering edges, and some tasks fail their
+// first attempt. What it checks is what a graph that is run, grown and
+// run again promises: a task runs only once its inputs have their results
+// (it is given the right values), at most once per run, and only if the
+// run needs it and it has no result; a run of the whole graph leaves
+// every task finished, and one that returns nil leaves every result
+// right; a run for targets leaves what they do not need as it was.
+//
+// EVOLVE_RERUN_SEEDS (default 150) and EVOLVE_RERUN_FROM (default 1) set
+// the seeds; each runs on one worker and on two.
+func TestRandomReruns(t *testing.T) {
+	seeds, from := envInt(t, "EVOLVE_RERUN_SEEDS", 150), envInt(t, "EVOLVE_RERUN_FROM", 1)
+	if testing.Short() {
+		seeds = min(seeds, 20)
+	}
+	for seed := from; seed < from+seeds; seed++ {
+		for _, workers := range []int{1, 2} {
+			if !rerunSeed(t, uint64(seed), workers) {
+				t.Fatalf("seed %d, workers %d failed: replay with EVOLVE_RERUN_FROM=%d EVOLVE_RERUN_SEEDS=1", seed, workers, seed)
+			}
+		}
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 0 {
+		t.Fatalf("%s=%q: want a number, at least 0", name, s)
+	}
+	return v
+}
+
+// rrTask is a task of TestRandomReruns: its result is base plus its
+// inputs' results, which want holds.
+type rrTask struct {
+	h     graph.Task[int]
+	in    []*rrTask
+	after []*rrTask // ordered after these (graph.Order)
+	base  int
+	want  int
+	flaky bool // fails its first attempt
+	runs  atomic.Int32
+}
+
+type rrWorld struct {
+	t     *testing.T
+	g     *graph.Graph
+	all   []*rrTask
+	mu    sync.Mutex
+	wrong []string // what bodies saw wrong
+}
+
+func (w *rrWorld) add(rng *rand.Rand) {
+	x := &rrTask{base: 1 + rng.IntN(100), flaky: rng.IntN(6) == 0}
+	for range rng.IntN(4) {
+		if len(w.all) > 0 {
+			x.in = append(x.in, w.all[rng.IntN(len(w.all))])
+		}
+	}
+	x.want = x.base
+	in := make([]graph.Task[int], len(x.in))
+	for i, d := range x.in {
+		in[i] = d.h
+		x.want += d.want
+	}
+	var opts []graph.Option
+	if rng.IntN(4) == 0 {
+		opts = append(opts, graph.Keep())
+	}
+	opts = append(opts, graph.Priority(rng.IntN(3)-1))
+	name := fmt.Sprintf("t%d", len(w.all))
+	x.h = graph.AddN(w.g, name, in, func(_ context.Context, xs []int) (int, error) {
+		attempt := x.runs.Add(1)
+		sum := x.base
+		for i, v := range xs {
+			if v != x.in[i].want {
+				w.mu.Lock()
+				w.wrong = append(w.wrong, fmt.Sprintf("%s read %d from %s, whose result is %d", name, v, x.in[i].h.Name(), x.in[i].want))
+				w.mu.Unlock()
+			}
+			sum += v
+		}
+		for _, d := range x.after {
+			if s := d.h.State(); s != graph.Done && s != graph.Released {
+				w.mu.Lock()
+				w.wrong = append(w.wrong, fmt.Sprintf("%s started while %s, which it is ordered after, is %v", name, d.h.Name(), s))
+				w.mu.Unlock()
+			}
+		}
+		if x.flaky && attempt == 1 {
+			return 0, errBoom
+		}
+		return sum, nil
+	}, opts...)
+	w.all = append(w.all, x)
+}
+
+// needs returns the tasks a run for targets needs: the targets and, for
+// each task without a result, its inputs, recursively.
+func (w *rrWorld) needs(targets []*rrTask) map[*rrTask]bool {
+	set := map[*rrTask]bool{}
+	var visit func(x *rrTask)
+	visit = func(x *rrTask) {
+		if set[x] || x.h.State() == graph.Done {
+			return
+		}
+		set[x] = true
+		for _, d := range x.in {
+			visit(d)
+		}
+		for _, d := range x.after {
+			visit(d)
+		}
+	}
+	for _, x := range targets {
+		visit(x)
+	}
+	return set
+}
+
+func rerunSeed(t *testing.T, seed uint64, workers int) bool {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 0))
+	w := &rrWorld{t: t, g: graph.New()}
+	fail := func(format string, args ...any) bool {
+		t.Errorf("seed %d, workers %d: "+format, append([]any{seed, workers}, args...)...)
+		return false
+	}
+	rounds := 2 + rng.IntN(5)
+	for round := range rounds {
+		for range 1 + rng.IntN(8) {
+			w.add(rng)
+		}
+		if rng.IntN(4) == 0 && len(w.all) >= 2 {
+			i := rng.IntN(len(w.all) - 1)
+			j := i + 1 + rng.IntN(len(w.all)-1-i)
+			if err := graph.Order(w.all[i].h, w.all[j].h); err != nil {
+				return fail("Order(%s, %s): %v", w.all[i].h.Name(), w.all[j].h.Name(), err)
+			}
+			w.all[j].after = append(w.all[j].after, w.all[i])
+		}
+		if rng.IntN(2) == 0 {
+			x := w.all[rng.IntN(len(w.all))]
+			x.h.Release()
+		}
+		whole := round == rounds-1 || rng.IntN(3) > 0
+		var opts []exec.Option
+		var need map[*rrTask]bool
+		if !whole {
+			targets := []*rrTask{w.all[rng.IntN(len(w.all))], w.all[rng.IntN(len(w.all))]}
+			opts = append(opts, exec.Targets(targets[0].h, targets[1].h))
+			need = w.needs(targets)
+		}
+		before := make([]int32, len(w.all))
+		states := make([]graph.State, len(w.all))
+		for i, x := range w.all {
+			before[i], states[i] = x.runs.Load(), x.h.State()
+		}
+		err := runGuarded(t, t.Context(), w.g, append(opts, exec.Workers(workers))...)
+		if err != nil && !errors.Is(err, errBoom) {
+			return fail("round %d: Run = %v", round, err)
+		}
+		for _, s := range w.wrong {
+			return fail("round %d: %s", round, s)
+		}
+		for i, x := range w.all {
+			ran := x.runs.Load() - before[i]
+			s := x.h.State()
+			switch {
+			case ran > 1:
+				return fail("round %d: %s ran %d times in one run", round, x.h.Name(), ran)
+			case ran == 1 && states[i] == graph.Done:
+				return fail("round %d: %s ran again although it had its result", round, x.h.Name())
+			case !whole && !need[x] && (ran > 0 || s != states[i] && (states[i] != graph.Done || s != graph.Released)):
+				// A result read by the run is released when it is read,
+				// unless kept (see exec.Targets).
+				return fail("round %d: %s, which the targets do not need, ran %d times and went from %v to %v", round, x.h.Name(), ran, states[i], s)
+			case whole && !s.Terminal():
+				return fail("round %d: %s is %v after a run of the whole graph", round, x.h.Name(), s)
+			case whole && err == nil && s != graph.Done:
+				return fail("round %d: %s is %v after a run of the whole graph that succeeded", round, x.h.Name(), s)
+			}
+			if s == graph.Done {
+				if v, rerr := x.h.Result(); v != x.want || rerr != nil {
+					return fail("round %d: %s: %v, %v; want %d", round, x.h.Name(), v, rerr, x.want)
+				}
+			}
+		}
+	}
+	// Every task fails at most once, and each run of the whole graph
+	// attempts every task whose inputs succeed: at most one run per task
+	// finishes everything.
+	for range len(w.all) {
+		if err := runGuarded(t, t.Context(), w.g, exec.Workers(workers)); err == nil {
+			break
+		}
+	}
+	for _, x := range w.all {
+		if v, err := x.h.Result(); v != x.want || err != nil {
+			return fail("at the end: %s: %v, %v; want %d", x.h.Name(), v, err, x.want)
+		}
+	}
+	return len(w.wrong) == 0 || fail("%s", w.wrong[0])
+}
