@@ -239,7 +239,7 @@ func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 	at := placeOf(b)
 	var t *value[T]
 	if at.slabbed() {
-		t = newRecord[value[T]](at.g)
+		t = lockedRecord[value[T]](at.g)
 		t.val = v
 	} else {
 		t = &value[T]{record[T]{val: v}}
@@ -254,7 +254,7 @@ func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opt
 	at := placeOf(b)
 	var t *task0[T]
 	if at.slabbed() {
-		t = newRecord[task0[T]](at.g)
+		t = lockedRecord[task0[T]](at.g)
 		t.fn = fn
 	} else {
 		t = &task0[T]{fn: fn}
@@ -267,7 +267,7 @@ func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context,
 	at := placeOf(b)
 	var t *task1[A, T]
 	if at.slabbed() {
-		t = newRecord[task1[A, T]](at.g)
+		t = lockedRecord[task1[A, T]](at.g)
 		t.a, t.fn = in.r, fn
 	} else {
 		t = &task1[A, T]{a: in.r, fn: fn}
@@ -280,7 +280,7 @@ func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func
 	at := placeOf(b)
 	var t *task2[A, B, T]
 	if at.slabbed() {
-		t = newRecord[task2[A, B, T]](at.g)
+		t = lockedRecord[task2[A, B, T]](at.g)
 		t.a, t.b, t.fn = in1.r, in2.r, fn
 	} else {
 		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
@@ -293,7 +293,7 @@ func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 
 	at := placeOf(b)
 	var t *task3[A, B, C, T]
 	if at.slabbed() {
-		t = newRecord[task3[A, B, C, T]](at.g)
+		t = lockedRecord[task3[A, B, C, T]](at.g)
 		t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
 	} else {
 		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
@@ -311,7 +311,7 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 	at := placeOf(b)
 	var t *taskN[A, T]
 	if at.slabbed() {
-		t = newRecord[taskN[A, T]](at.g)
+		t = lockedRecord[taskN[A, T]](at.g)
 		t.in, t.fn = recs, fn
 	} else {
 		t = &taskN[A, T]{in: recs, fn: fn}
@@ -342,7 +342,7 @@ func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task
 	at := placeOf(b)
 	var t *flow[T]
 	if at.slabbed() {
-		t = newRecord[flow[T]](at.g)
+		t = lockedRecord[flow[T]](at.g)
 		t.fn = fn
 	} else {
 		t = &flow[T]{fn: fn}
@@ -403,7 +403,8 @@ func placeOf(b Builder) place {
 }
 
 // slabbed reports whether a task added here has its record cut from its
-// graph's slabs (see newRecord): when the graph is known and no running
+// graph's slabs (see lockedRecord), which takes the graph's lock for add
+// to let go: when the graph is known and no running
 // task adds it. Tasks that running tasks add (a spawn, a flow's subgraph)
 // are allocated each on its own, by a composite literal in the
 // constructor: workers add them at once, and a record that the function
@@ -418,6 +419,9 @@ func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 // node among body's inputs.
 func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool) Task[T] {
 	g, parent, hold := at.g, at.parent, at.hold
+	if at.slabbed() {
+		defer g.c.Unlock() // taken by lockedRecord
+	}
 	var s settings
 	err := s.apply(opts)
 	switch {
@@ -441,7 +445,10 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	if err != nil {
 		err = &Error{Task: name, Err: err}
 		t.n.Reject(name, err)
-		if g != nil {
+		switch {
+		case at.slabbed():
+			g.c.FailLocked(err)
+		case g != nil:
 			g.c.Fail(err)
 		}
 		return Task[T]{t}
@@ -453,8 +460,10 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 		o := s.opts
 		t.n.SetOptions(&o)
 	}
-	g.c.Lock()
-	defer g.c.Unlock()
+	if !at.slabbed() {
+		g.c.Lock()
+		defer g.c.Unlock()
+	}
 	g.c.SetOwner(g)
 	if err := g.c.Full(len(ins)); err != nil {
 		err := &Error{Task: name, Err: err}

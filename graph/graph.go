@@ -22,7 +22,7 @@ import (
 // ErrNilBuilder.
 type Graph struct {
 	c     core.Graph
-	slabs slabs // where the graph's task records are cut from (see newRecord)
+	slabs slabs // where the graph's task records are cut from (see lockedRecord)
 }
 
 // errNilGraph is what a nil *Graph's methods return.

@@ -1,9 +1,6 @@
 package graph
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "unsafe"
 
 // Records of tasks added before a run, or by clients, are cut from slabs:
 // arrays of task records of one type, so that adding a task costs a share
@@ -34,65 +31,70 @@ const (
 // slab is an open slab of records of type B, handed out in order.
 type slab[B any] struct {
 	buf  []B
-	next atomic.Int64
+	next int // the next record to hand out; guarded by the graph's lock
 }
 
 // openSlab is a graph's open slab of some record type: s is a *slab[B],
 // next and size its count and length, for the eviction check.
 type openSlab struct {
 	s    any
-	next *atomic.Int64
-	size int64
+	next *int
+	size int
 }
 
 // mostlyUsed reports whether three quarters of the slab are handed out.
-func (o *openSlab) mostlyUsed() bool { return o.next.Load() >= o.size-o.size/4 }
+func (o *openSlab) mostlyUsed() bool { return *o.next >= o.size-o.size/4 }
 
-// slabs are a graph's open slabs.
+// slabs are a graph's open slabs, guarded by the graph's lock: a record
+// is cut under the lock that adding it takes anyway, so that cutting it
+// costs no atomic operation of its own (each is a full exchange here, a
+// tenth of a chain task's build with the link's two; BENCHMARKS.md,
+// session 11).
 type slabs struct {
-	open [4]atomic.Pointer[openSlab]
-	turn atomic.Uint32 // which open slab a new record type may replace next
+	open [4]*openSlab
+	turn uint32 // which open slab a new record type may replace next
 }
 
-// newRecord returns a zero B for a task being added to g, which is not
-// nil: cut from g's open slab of Bs, or allocated on its own when g's
-// slabs are taken.
-func newRecord[B any](g *Graph) *B {
+// lockedRecord takes g's lock and returns a zero B for a task being added
+// to g, which is not nil: cut from g's open slab of Bs, or allocated on
+// its own when g's slabs are taken. The constructor that calls it hands
+// the record to add, which lets the lock go (see place.slabbed).
+func lockedRecord[B any](g *Graph) *B {
+	g.c.Lock()
 	ss := &g.slabs
-	var free *atomic.Pointer[openSlab]
-	for i := range ss.open {
-		o := ss.open[i].Load()
+	free := -1
+	for i, o := range ss.open {
 		if o == nil {
-			if free == nil {
-				free = &ss.open[i]
+			if free < 0 {
+				free = i
 			}
 			continue
 		}
 		if s, ok := o.s.(*slab[B]); ok {
-			if k := s.next.Add(1) - 1; k < int64(len(s.buf)) {
+			if k := s.next; k < len(s.buf) {
+				s.next++
 				return &s.buf[k]
 			}
 			return openNew[B](&ss.open[i], 2*len(s.buf))
 		}
 	}
-	if free == nil {
-		at := &ss.open[ss.turn.Add(1)%uint32(len(ss.open))]
-		if o := at.Load(); o != nil && !o.mostlyUsed() {
+	if free < 0 {
+		ss.turn++
+		at := int(ss.turn % uint32(len(ss.open)))
+		if !ss.open[at].mostlyUsed() {
 			return new(B)
 		}
 		free = at
 	}
-	return openNew[B](free, firstSlab)
+	return openNew[B](&ss.open[free], firstSlab)
 }
 
 // openNew opens a slab of up to n Bs in at, in place of the one there, and
-// returns its first record. Two goroutines that open one at once each
-// hand out their first record; the slab stored first loses the rest.
-func openNew[B any](at *atomic.Pointer[openSlab], n int) *B {
+// returns its first record.
+func openNew[B any](at **openSlab, n int) *B {
 	var zero B
 	n = max(1, min(n, slabBytes/max(1, int(unsafe.Sizeof(zero)))))
-	s := &slab[B]{buf: make([]B, n)}
-	s.next.Store(1)
-	at.Store(&openSlab{s: s, next: &s.next, size: int64(n)})
+	s := &slab[B]{buf: make([]B, n), next: 1}
+	*at = &openSlab{s: s, next: &s.next, size: n}
 	return &s.buf[0]
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // chunkBits sets the size of the chunks of the node index and of the
@@ -412,15 +413,29 @@ func (g *Graph) Order(before, after *Node) error {
 
 // link adds to as a consumer of from. The caller holds g.mu, and also
 // from's lock while a run is active. The lists are atomic because a
-// completion may read them without that lock (see announce) while a consumer that
-// finds from finished is linked for later runs.
+// completion may read them without that lock (see announce) while a
+// consumer that finds from finished is linked for later runs. With no run
+// active, no completion reads them, and the graph's lock publishes plain
+// stores: an atomic one is a full exchange here, and a build links every
+// input.
 func (g *Graph) link(from, to *Node) {
+	plain := g.run == nil
 	if from.succ1.Load() == 0 {
-		from.succ1.Store(uint32(to.id) + 1)
+		put(&from.succ1, uint32(to.id)+1, plain)
 		return
 	}
 	e := g.edges.push(edge{to: uint32(to.id), next: from.succ.Load()})
-	from.succ.Store(uint32(e) + 1)
+	put(&from.succ, uint32(e)+1, plain)
+}
+
+// put stores v in *p, with a plain store when plain is set: then no other
+// goroutine reads *p until a lock the caller holds has been let go.
+func put(p *atomic.Uint32, v uint32, plain bool) {
+	if plain {
+		*(*uint32)(unsafe.Pointer(p)) = v
+		return
+	}
+	p.Store(v)
 }
 
 // Begin starts a run of the nodes in want (all nodes when want is nil) and
