@@ -522,7 +522,7 @@ func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
 
 func (r *runner) Cancel(n *core.Node) bool {
 	err := cancelError(n)
-	ready, out := n.Cancel(err, nil)
+	ready, out := r.g.Cancel(r, n, err)
 	if out == core.CancelledNow {
 		r.fail(n, core.Cancelled, err)
 		if r.obs != nil {

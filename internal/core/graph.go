@@ -944,6 +944,21 @@ func (g *Graph) RunOf(n *Node) Run {
 	return g.run
 }
 
+// Cancel cancels n (see Node.Cancel) if it is in r, the active run, and
+// reports NotCancelled otherwise. The check and the cancellation are made
+// under the graph's lock, which a run's start holds: a caller that found
+// r through RunOf may get here after r ended and another run took n in,
+// and n must not then be finished on r's behalf (r would count it, the
+// run n is in never would, and that run would never end).
+func (g *Graph) Cancel(r Run, n *Node, err error) ([]*Node, CancelOutcome) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run != r || n.epoch.Load() != g.epoch {
+		return nil, NotCancelled
+	}
+	return n.Cancel(err, nil)
+}
+
 // Hold keeps n's result for a reader that is none of its consumers (a wait
 // that returns it), in an active run that releases results and that n is
 // in: until Unhold, the reads of its consumers do not release it. A result

@@ -97,7 +97,6 @@ func TestSuccsKeepsOrder(t *testing.T) {
 	}
 }
 
-// oneInput is a body with one input, for tests of linking.
 // oneInput is a body that reads one input. Like every body, it begins
 // with its node (see Node.Init).
 type oneInput struct {

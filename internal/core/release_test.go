@@ -6,7 +6,6 @@ import (
 	"time"
 )
 
-// noInput is a body with no inputs, for tests of releasing.
 // noInput is a body without inputs.
 type noInput struct{ n Node }
 

@@ -41,3 +41,32 @@ func (f *fakeRun) ReadyAll(ns []*Node) { f.ready = append(f.ready, ns...) }
 func (f *fakeRun) Releasing() bool     { return false }
 func (f *fakeRun) Cancel(n *Node) bool { return false }
 func (f *fakeRun) Added(n *Node)       {}
+
+// TestCancelForAnEndedRunDoesNothing: a client that found a node's run
+// (RunOf) and cancels through it after that run ended and another began
+// must not finish the node in the new run on the old one's behalf: the
+// new run would wait for it forever.
+func TestCancelForAnEndedRunDoesNothing(t *testing.T) {
+	g := &Graph{}
+	n := newNoInput()
+	g.mu.Lock()
+	g.Add(n, "n", nil, "", nil)
+	g.mu.Unlock()
+	old, cur := &fakeRun{}, &fakeRun{}
+	if err := g.Begin(old, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, out := g.Cancel(old, n, nil); out != CancelledNow {
+		t.Fatalf("Cancel in the node's own run: %v, want CancelledNow", out)
+	}
+	g.End(func() bool { return false }, nil, nil)
+	if err := g.Begin(cur, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, out := g.Cancel(old, n, nil); out != NotCancelled || n.State() != Ready {
+		t.Fatalf("Cancel through the ended run: %v, node %v; want NotCancelled, ready", out, n.State())
+	}
+	if _, out := g.Cancel(cur, n, nil); out != CancelledNow {
+		t.Fatalf("Cancel through the node's run: %v, want CancelledNow", out)
+	}
+}
