@@ -781,24 +781,30 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 	for v := n.state.Load(); State(v&stateMask).Terminal() && v&counted == 0; v = n.state.Load() {
 		runtime.Gosched()
 	}
-	st := uint32(Waiting)
-	if joinsParent {
-		st |= joinsCreator // n cannot finish yet: its inputs are locked, and it is not ready
+	var ready bool
+	if link && !joinsParent {
+		ready = g.joinNew(n)
+	} else {
+		st := uint32(Waiting)
+		if joinsParent {
+			st |= joinsCreator // n cannot finish yet: its inputs are locked, and it is not ready
+		}
+		g.prepare(n, st)
+		pending, poison := g.countInputs(n, link, g.releasing.Load()) // the run's Releasing, without an interface call
+		if poison {
+			n.state.Or(poisoned)
+		}
+		if link && g.observed {
+			pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
+		}
+		n.pending.Store(pending)
+		ready = pending == 0 && n.CAS(Waiting, Ready)
 	}
-	g.prepare(n, st)
-	pending, poison := g.countInputs(n, link, g.releasing.Load()) // the run's Releasing, without an interface call
-	if poison {
-		n.state.Or(poisoned)
-	}
-	if link && g.observed {
-		pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
-	}
-	n.pending.Store(pending)
 	for _, d := range locked {
 		d.unlock()
 		d.withdraw()
 	}
-	if pending == 0 && n.CAS(Waiting, Ready) {
+	if ready {
 		if hold != nil && !hold.closed {
 			n.state.Or(held)
 			hold.run = g.run
@@ -811,6 +817,38 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 		}
 		g.run.Ready(n)
 	}
+}
+
+// joinNew is join's part for n, a node being added, whose inputs join
+// has locked: it prepares n for the run, links it to its inputs, and
+// reports whether it is ready. No other goroutine can reach n yet: its
+// inputs' completions find it through the links made here, under the
+// inputs' locks, which they take to see it (join announced them); a
+// creator that joins it would list it before (see activateNew), so join
+// does not come here for such a node. So n's words are written with plain
+// stores, where prepare's atomic ones, the count's and the switch to
+// Ready cost a spawned task four full exchanges here.
+func (g *Graph) joinNew(n *Node) bool {
+	pending, poison := g.countInputs(n, false, g.releasing.Load())
+	if g.observed {
+		pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
+	}
+	st := Waiting
+	if pending == 0 {
+		st = Ready
+	}
+	n.ahead(g.epoch, st, pending)
+	if poison {
+		n.state.Or(poisoned)
+	}
+	if x := n.xt(); x != nil && x.opts != nil && x.opts.Keep {
+		n.users.Store(1)
+	}
+	in, _ := n.deps() // a node being added has no ordering inputs yet
+	for _, d := range in {
+		g.link(d, n)
+	}
+	return pending == 0
 }
 
 // holdBack keeps n, ready, back for hold if hold has not ended, and
