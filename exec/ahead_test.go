@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 )
@@ -170,5 +171,49 @@ func TestNewTasksStartInPriorityOrderAfterOlderOnes(t *testing.T) {
 	}
 	if got, want := fmt.Sprint(order), "[urgent old new late]"; got != want {
 		t.Fatalf("start order %s, want %s", got, want)
+	}
+}
+
+// TestTaskLeftOutByARunIsNotClaimedWhileJoiningTheNext: a task left out
+// of a run for targets is prepared for a run that did not take it. When a
+// later run pulls it in (a new task reads it) while another task keeps
+// awaiting it, the awaiting task may claim and run it only once it is
+// ready in that run, and it runs once: its join must never show it Ready
+// before it has been prepared for the run (found by a random run, seed
+// 21500597 of TestRandomGrowingRuns with waits, under -race).
+func TestTaskLeftOutByARunIsNotClaimedWhileJoiningTheNext(t *testing.T) {
+	rounds := 300
+	if testing.Short() {
+		rounds = 30
+	}
+	for round := range rounds {
+		var xRuns atomic.Int32
+		g := graph.New()
+		x := graph.Add(g, "x", func(context.Context) (int, error) { xRuns.Add(1); return 1, nil })
+		other := graph.Add(g, "other", func(context.Context) (int, error) { return 0, nil })
+		if err := runGuarded(t, t.Context(), g, exec.Targets(other), exec.Workers(2)); err != nil {
+			t.Fatal(err)
+		}
+		inRun := make(chan struct{})
+		puller := graph.Add(g, "puller", func(ctx context.Context) (int, error) {
+			<-inRun
+			graph.Add1(dynamic.Scope(ctx), "reader", x, func(_ context.Context, v int) (int, error) { return v, nil })
+			return 0, nil
+		})
+		awaiter := graph.Add(g, "awaiter", func(ctx context.Context) (int, error) {
+			close(inRun)
+			for {
+				err := dynamic.WaitAll(ctx, x)
+				if !errors.Is(err, graph.ErrNotScheduled) {
+					return 0, err
+				}
+			}
+		})
+		if err := runGuarded(t, t.Context(), g, exec.Targets(puller, awaiter), exec.Workers(2)); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if k := xRuns.Load(); k != 1 {
+			t.Fatalf("round %d: x ran %d times in one run, want once", round, k)
+		}
 	}
 }

@@ -584,9 +584,17 @@ func (g *Graph) countInput(n, d *Node, link, releasing bool, pending int32, pois
 }
 
 // prepare resets n for a run of its own, starting in state (and flags) st.
+//
+// The state is stored before the epoch. A node that Add prepared for a
+// run that did not take it (a run for targets; see ahead) is Waiting or
+// Ready under an epoch not the run's, which State reads as Idle. Were the
+// epoch stored first, such a node would read, for a moment, as Ready in
+// this run: a task awaiting it could claim and run it, and this store
+// would then make it Waiting again, to be run a second time (found by
+// seed 21500597 of TestRandomGrowingRuns, waits, under -race).
 func (g *Graph) prepare(n *Node, st uint32) {
-	n.epoch.Store(g.epoch)
 	n.store(st)
+	n.epoch.Store(g.epoch)
 	if n.users.Load() != 0 {
 		n.users.Store(0)
 	}
