@@ -44,6 +44,34 @@ func TestCancelStartsNothingAfterCancel(t *testing.T) {
 	}
 }
 
+// TestCancelInAChainStartsNotTheNext: in a chain, with nothing else
+// queued, a task's completion takes its only reader to run next on the
+// same worker (see core.Node.FinishInline). If the task cancelled the
+// run's context, the reader must not start, and must end cancelled.
+func TestCancelInAChainStartsNotTheNext(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		ctx, cancel := context.WithCancel(t.Context())
+		var late atomic.Int32
+		g := graph.New()
+		first := graph.Add(g, "first", func(context.Context) (int, error) { cancel(); return 1, nil })
+		next := graph.Add1(g, "next", first, func(_ context.Context, x int) (int, error) { late.Add(1); return x, nil })
+		last := graph.Add1(g, "last", next, func(_ context.Context, x int) (int, error) { late.Add(1); return x, nil })
+		err := runGuarded(t, ctx, g, exec.Workers(workers))
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("workers %d: Run = %v, want context.Canceled", workers, err)
+		}
+		if n := late.Load(); n != 0 {
+			t.Fatalf("workers %d: %d tasks started after the run's context was cancelled", workers, n)
+		}
+		for _, h := range []graph.Task[int]{next, last} {
+			if s := h.State(); s != graph.Cancelled || !errors.Is(h.Err(), context.Canceled) {
+				t.Fatalf("workers %d: %s is %v with %v; want cancelled with context.Canceled", workers, h.Name(), s, h.Err())
+			}
+		}
+	}
+}
+
 // TestCancelledContextStartsNothing runs a graph with a context that is
 // already cancelled: nothing may start.
 func TestCancelledContextStartsNothing(t *testing.T) {

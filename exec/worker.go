@@ -129,19 +129,24 @@ func (r *runner) loop(w *worker) {
 // better waits in the queue. It reports whether n was a waiter that took
 // this goroutine's slot.
 func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
+	running := false // n was claimed Running by the completion before it
 	for n != nil {
-		if n.Kind() == core.Waiter {
-			if !n.CAS(core.Ready, core.Running) {
-				return false
+		if !running {
+			if n.Kind() == core.Waiter {
+				if !n.CAS(core.Ready, core.Running) {
+					return false
+				}
+				n.Wake() <- struct{}{}
+				return true
 			}
-			n.Wake() <- struct{}{}
-			return true
+			if !n.CAS(core.Ready, core.Running) {
+				return false // cancelled, or taken by a waiter, while queued
+			}
 		}
-		if !n.CAS(core.Ready, core.Running) {
-			return false // cancelled, or taken by a waiter, while queued
-		}
-		n = r.execute(w, n, true)
+		n, running = r.execute(w, n, true)
 		if r.halted() {
+			// A node claimed Running stays so: the run's end cancels it,
+			// as it cancels every node of a stopped run not finished.
 			return false
 		}
 	}
@@ -150,8 +155,9 @@ func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
 
 // execute runs a node that was moved to Running, finishes it, and returns
 // a newly ready node to run next on this goroutine when inline allows it
-// and nothing better is queued.
-func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
+// and nothing better is queued, and whether that node is Running already
+// (see complete).
+func (r *runner) execute(w *worker, n *core.Node, inline bool) (*core.Node, bool) {
 	var err error
 	state := core.Done
 	switch {
@@ -179,7 +185,7 @@ func (r *runner) execute(w *worker, n *core.Node, inline bool) *core.Node {
 			state = core.Failed
 		case isJoin(n):
 			if r.beginJoin(n) {
-				return nil // it finishes when what it emitted has
+				return nil, false // it finishes when what it emitted has
 			}
 			if n.Poisoned() {
 				state, err = core.Skipped, skipError(n)
@@ -290,8 +296,11 @@ func (w *worker) Consumed(in *core.Node) {
 }
 
 // complete finishes n in state s and returns the node to run next on this
-// goroutine, if inline and one of the nodes n made ready beats the queue.
-func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) *core.Node {
+// goroutine, if inline and one of the nodes n made ready beats the queue,
+// and whether it is Running already: when nothing is queued and nobody
+// observes the run, the completion claims n's only consumer itself if it
+// makes it ready (see core.Node.FinishInline).
+func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) (*core.Node, bool) {
 	if s != core.Done {
 		r.fail(n, s, err)
 	}
@@ -311,7 +320,13 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 			}
 		}
 	}
-	ready := n.Finish(s, err, w.buf[:0])
+	var ready []*core.Node
+	var claimed *core.Node
+	if inline && r.obs == nil && n.OneReader() && !r.hasQueued.Load() {
+		ready, claimed = n.FinishInline(s, err, w.buf[:0])
+	} else {
+		ready = n.Finish(s, err, w.buf[:0])
+	}
 	w.buf = ready[:0]
 	if r.obs != nil {
 		// Told after the end is stored, so that an observer reading the
@@ -322,12 +337,15 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	// ready is not cleared after use: the nodes it still points to belong
 	// to the graph, which outlives the worker, so clearing would only cost
 	// a call and write barriers on every task.
+	w.settled++
+	if claimed != nil {
+		return claimed, true
+	}
 	var next *core.Node
 	if len(ready) > 0 && !r.halted() {
 		next = r.pick(ready, inline)
 	}
-	w.settled++
-	return next
+	return next, false
 }
 
 // pick queues the nodes a completion made ready, except the best one when

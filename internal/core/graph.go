@@ -1125,6 +1125,55 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 	return n.finishLocked(s != Done, ready)
 }
 
+// FinishInline is Finish for a worker that runs, next, the task n's
+// completion makes ready, when only one is: if the completion takes the
+// lock-free path (see Finish), n has one consumer and joins no creator,
+// and counting that consumer down makes it ready, the consumer is moved
+// from Waiting straight to Running, in the same compare-and-swap, and
+// returned instead of being appended to ready. The caller must then run
+// it, as if it had taken it from the queue. Along a chain, that is one
+// atomic operation of the five a task costs the run (BENCHMARKS.md,
+// session 11).
+func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node) {
+	if err != nil || n.xt() != nil {
+		return n.Finish(s, err, ready), nil
+	}
+	old := n.store(uint32(s))
+	if old&announceMask != 0 || n.xt() != nil {
+		n.lock()
+		ready = n.countDownCreator(old, s != Done, ready)
+		return n.finishLocked(s != Done, ready), nil
+	}
+	var next *Node
+	if c := n.succ1.Load(); c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
+		next = claimDown(*n.g.nodes.at(int64(c - 1)), n.epoch.Load(), s != Done)
+	} else {
+		ready = n.countDownConsumers(s != Done, ready)
+		ready = n.countDownCreator(old, s != Done, ready)
+	}
+	n.state.Or(counted)
+	return ready, next
+}
+
+// OneReader reports whether n has exactly one consumer linked: the case
+// FinishInline can claim.
+func (n *Node) OneReader() bool { return n.succ1.Load() != 0 && n.succ.Load() == 0 }
+
+// claimDown is countDown for a consumer that the counting goroutine runs
+// next if it becomes ready: it is moved to Running, and returned.
+func claimDown(c *Node, epoch uint32, fail bool) *Node {
+	if c.epoch.Load() != epoch {
+		return nil
+	}
+	if fail {
+		c.state.Or(poisoned)
+	}
+	if c.pending.Add(-1) == 0 && c.CAS(Waiting, Running) {
+		return c
+	}
+	return nil
+}
+
 // finishFrom finishes n as Finish does, but only if n is in state from,
 // and reports whether it was. The check and the switch are one
 // compare-and-swap made under n's lock, with err stored in the same
