@@ -344,7 +344,7 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 			st = Ready
 			g.fresh.root(n.id)
 		}
-		n.ahead(g.epoch+1, st, pending)
+		n.ahead(g.epoch+1, st, preparedAhead, pending)
 		g.fresh.live++
 		g.fresh.stamped = true
 		return
@@ -591,7 +591,9 @@ func (g *Graph) countInput(n, d *Node, link, releasing bool, pending int32, pois
 // epoch stored first, such a node would read, for a moment, as Ready in
 // this run: a task awaiting it could claim and run it, and this store
 // would then make it Waiting again, to be run a second time (found by
-// seed 21500597 of TestRandomGrowingRuns, waits, under -race).
+// seed 21500597 of TestRandomGrowingRuns, waits, under -race). The store
+// clears the node's preparedAhead flag, so that from then on State reads
+// it as it is, in the run or not yet.
 func (g *Graph) prepare(n *Node, st uint32) {
 	n.store(st)
 	n.epoch.Store(g.epoch)
@@ -845,10 +847,11 @@ func (g *Graph) joinNew(n *Node) bool {
 	if pending == 0 {
 		st = Ready
 	}
-	n.ahead(g.epoch, st, pending)
+	var flags uint32
 	if poison {
-		n.state.Or(poisoned)
+		flags = poisoned
 	}
+	n.ahead(g.epoch, st, flags, pending)
 	if x := n.xt(); x != nil && x.opts != nil && x.opts.Keep {
 		n.users.Store(1)
 	}

@@ -90,6 +90,11 @@ const (
 	// Graph.join). Nodes made finished without a completion (values,
 	// tasks that could not be built) have it from the start.
 	counted = 1 << 13
+	// preparedAhead: Add prepared n, added while no run was active, for
+	// the next run (see Graph's ahead); the next preparation, or a switch
+	// to a terminal state, clears it. Until that run begins, and if a run
+	// for targets leaves n out, State reads n as Idle.
+	preparedAhead = 1 << 15
 	// joinsCreator: n was emitted by its creator, a Join node running in
 	// n's run, which waits for it: n's completion counts the creator down.
 	// The completion drops the flag in the same word it switches to a
@@ -361,25 +366,25 @@ func (n *Node) Body() Body {
 }
 
 // State is the node's state now. A node added while no run was active is
-// prepared for the next run as it is added (see Graph's ahead): Waiting
-// or Ready in a run that has not begun, or that a run for targets left
-// out, it is Idle. In a run, a node's epoch is the run's, so the two
-// loads more cost only the calls that see Waiting or Ready.
+// prepared for the next run as it is added (see Graph's ahead), and
+// flagged so: Waiting or Ready for a run that has not begun, or that a
+// run for targets left out, it is Idle. Any other preparation clears the
+// flag (see Graph.prepare), so only such a node is ever read this way.
 func (n *Node) State() State {
-	s := State(n.state.Load() & stateMask)
-	if (s == Waiting || s == Ready) && n.body != 0 && n.g != nil && n.epoch.Load() != n.g.begun.Load() {
+	v := n.state.Load()
+	if v&preparedAhead != 0 && n.epoch.Load() != n.g.begun.Load() {
 		return Idle
 	}
-	return s
+	return State(v & stateMask)
 }
 
 // ahead prepares n, which no other goroutine has yet, for the run of
-// epoch: in state s, waiting for pending inputs (see Graph's ahead).
-// Plain stores: each atomic one is a full exchange here, and the graph's
-// lock, which the caller holds, publishes them with the node.
-func (n *Node) ahead(epoch uint32, s State, pending int32) {
+// epoch: in state s with flags, waiting for pending inputs. Plain
+// stores: each atomic one is a full exchange here, and the graph's lock,
+// which the caller holds, publishes them with the node.
+func (n *Node) ahead(epoch uint32, s State, flags uint32, pending int32) {
 	*(*uint32)(unsafe.Pointer(&n.epoch)) = epoch
-	*(*uint32)(unsafe.Pointer(&n.state)) = uint32(s)
+	*(*uint32)(unsafe.Pointer(&n.state)) = uint32(s) | flags
 	*(*int32)(unsafe.Pointer(&n.pending)) = pending
 }
 
