@@ -403,9 +403,9 @@ func placeOf(b Builder) place {
 }
 
 // slabbed reports whether a task added here has its record cut from its
-// graph's slabs (see lockedRecord), which takes the graph's lock for add
-// to let go: when the graph is known and no running
-// task adds it. Tasks that running tasks add (a spawn, a flow's subgraph)
+// graph's slabs: when the graph is known and no running task adds it.
+// Cutting it takes the graph's lock (see lockedRecord), and add lets it
+// go. Tasks that running tasks add (a spawn, a flow's subgraph)
 // are allocated each on its own, by a composite literal in the
 // constructor: workers add them at once, and a record that the function
 // allocating it fills in needs no write barrier for those first stores,
