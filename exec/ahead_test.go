@@ -217,3 +217,27 @@ func TestTaskLeftOutByARunIsNotClaimedWhileJoiningTheNext(t *testing.T) {
 		}
 	}
 }
+
+// TestKeptTaskAddedBeforeAWholeRunStaysKept: a task built with Keep and
+// added before a run of the whole graph keeps its result through a later
+// run for targets that reads it (Keep's promise), and is not computed
+// again (found by TestRandomReruns, seed 274: the task was prepared for
+// the run as it was added, and that preparation forgot Keep's count).
+func TestKeptTaskAddedBeforeAWholeRunStaysKept(t *testing.T) {
+	var runs atomic.Int32
+	g := graph.New()
+	kept := graph.Add(g, "kept", func(context.Context) (int, error) { runs.Add(1); return 42, nil }, graph.Keep())
+	if err := runGuarded(t, t.Context(), g, exec.Workers(1)); err != nil {
+		t.Fatal(err)
+	}
+	reader := graph.Add1(g, "reader", kept, func(_ context.Context, x int) (int, error) { return x + 1, nil })
+	if err := runGuarded(t, t.Context(), g, exec.Targets(reader), exec.Workers(1)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := kept.Result(); v != 42 || err != nil {
+		t.Fatalf("kept after a run for targets that read it: %v, %v (state %v); want 42", v, err, kept.State())
+	}
+	if k := runs.Load(); k != 1 {
+		t.Fatalf("kept ran %d times, want once", k)
+	}
+}

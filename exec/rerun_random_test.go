@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
 )
@@ -62,15 +64,57 @@ type rrTask struct {
 	base  int
 	want  int
 	flaky bool // fails its first attempt
+	kept  bool // built with graph.Keep and not released since
 	runs  atomic.Int32
+	// pull, if set, is an older task that the body gives a new reader,
+	// which brings it into a run for targets that left it out; await, if
+	// set, an older task the body waits for (it may be out of the run).
+	pull, await *rrTask
 }
 
 type rrWorld struct {
-	t     *testing.T
-	g     *graph.Graph
-	all   []*rrTask
-	mu    sync.Mutex
-	wrong []string // what bodies saw wrong
+	t      *testing.T
+	g      *graph.Graph
+	mu     sync.Mutex // guards all while a run goes on, pulled and wrong
+	all    []*rrTask
+	pulled map[*rrTask]bool // given a new reader in this run, with what they read
+	wrong  []string         // what bodies saw wrong
+	whole  bool             // the run is of the whole graph; set before it starts
+}
+
+func (w *rrWorld) fault(format string, args ...any) {
+	w.mu.Lock()
+	w.wrong = append(w.wrong, fmt.Sprintf(format, args...))
+	w.mu.Unlock()
+}
+
+// reader adds, from inside the running task of ctx, a new task reading
+// x, which brings x into the run if the run left it out.
+func (w *rrWorld) reader(ctx context.Context, x *rrTask) {
+	w.mu.Lock()
+	r := &rrTask{base: 1000 + len(w.all), in: []*rrTask{x}}
+	r.want = r.base + x.want
+	name := fmt.Sprintf("t%d", len(w.all))
+	w.all = append(w.all, r)
+	var mark func(*rrTask)
+	mark = func(t *rrTask) {
+		if w.pulled[t] {
+			return
+		}
+		w.pulled[t] = true
+		for _, d := range append(slices.Clone(t.in), t.after...) {
+			mark(d)
+		}
+	}
+	mark(x)
+	w.mu.Unlock()
+	r.h = graph.Add1(dynamic.Scope(ctx), name, x.h, func(_ context.Context, v int) (int, error) {
+		r.runs.Add(1)
+		if v != x.want {
+			w.fault("%s read %d from %s, whose result is %d", name, v, x.h.Name(), x.want)
+		}
+		return r.base + v, nil
+	})
 }
 
 func (w *rrWorld) add(rng *rand.Rand) {
@@ -78,6 +122,14 @@ func (w *rrWorld) add(rng *rand.Rand) {
 	for range rng.IntN(4) {
 		if len(w.all) > 0 {
 			x.in = append(x.in, w.all[rng.IntN(len(w.all))])
+		}
+	}
+	if len(w.all) > 0 {
+		switch rng.IntN(5) {
+		case 0:
+			x.pull = w.all[rng.IntN(len(w.all))]
+		case 1:
+			x.await = w.all[rng.IntN(len(w.all))]
 		}
 	}
 	x.want = x.base
@@ -89,25 +141,37 @@ func (w *rrWorld) add(rng *rand.Rand) {
 	var opts []graph.Option
 	if rng.IntN(4) == 0 {
 		opts = append(opts, graph.Keep())
+		x.kept = true
 	}
 	opts = append(opts, graph.Priority(rng.IntN(3)-1))
 	name := fmt.Sprintf("t%d", len(w.all))
-	x.h = graph.AddN(w.g, name, in, func(_ context.Context, xs []int) (int, error) {
+	x.h = graph.AddN(w.g, name, in, func(ctx context.Context, xs []int) (int, error) {
 		attempt := x.runs.Add(1)
 		sum := x.base
 		for i, v := range xs {
 			if v != x.in[i].want {
-				w.mu.Lock()
-				w.wrong = append(w.wrong, fmt.Sprintf("%s read %d from %s, whose result is %d", name, v, x.in[i].h.Name(), x.in[i].want))
-				w.mu.Unlock()
+				w.fault("%s read %d from %s, whose result is %d", name, v, x.in[i].h.Name(), x.in[i].want)
 			}
 			sum += v
 		}
 		for _, d := range x.after {
 			if s := d.h.State(); s != graph.Done && s != graph.Released {
-				w.mu.Lock()
-				w.wrong = append(w.wrong, fmt.Sprintf("%s started while %s, which it is ordered after, is %v", name, d.h.Name(), s))
-				w.mu.Unlock()
+				w.fault("%s started while %s, which it is ordered after, is %v", name, d.h.Name(), s)
+			}
+		}
+		if x.pull != nil {
+			w.reader(ctx, x.pull)
+		}
+		if q := x.await; q != nil {
+			// Older than x, so it cannot need x: the wait ends, unless
+			// the run left q out (a run for targets).
+			strict := w.whole || q.kept // else a new reader may have it computed again once the wait ended
+			err := dynamic.WaitAll(ctx, q.h)
+			switch {
+			case err == nil && strict && !q.h.State().Terminal():
+				w.fault("%s: the wait for %s returned while it is %v", name, q.h.Name(), q.h.State())
+			case err != nil && !errors.Is(err, graph.ErrNotScheduled):
+				w.fault("%s: the wait for %s: %v", name, q.h.Name(), err)
 			}
 		}
 		if x.flaky && attempt == 1 {
@@ -165,6 +229,7 @@ func rerunSeed(t *testing.T, seed uint64, workers int) bool {
 		if rng.IntN(2) == 0 {
 			x := w.all[rng.IntN(len(w.all))]
 			x.h.Release()
+			x.kept = false
 		}
 		whole := round == rounds-1 || rng.IntN(3) > 0
 		var opts []exec.Option
@@ -179,6 +244,7 @@ func rerunSeed(t *testing.T, seed uint64, workers int) bool {
 		for i, x := range w.all {
 			before[i], states[i] = x.runs.Load(), x.h.State()
 		}
+		w.pulled, w.whole = map[*rrTask]bool{}, whole
 		err := runGuarded(t, t.Context(), w.g, append(opts, exec.Workers(workers))...)
 		if err != nil && !errors.Is(err, errBoom) {
 			return fail("round %d: Run = %v", round, err)
@@ -187,13 +253,27 @@ func rerunSeed(t *testing.T, seed uint64, workers int) bool {
 			return fail("round %d: %s", round, s)
 		}
 		for i, x := range w.all {
+			if i >= len(before) {
+				// Added during the run, by a task: it joined the run.
+				before, states = append(before, 0), append(states, graph.Idle)
+				if need != nil {
+					need[x] = true
+				}
+			}
+			if w.pulled[x] && need != nil {
+				need[x] = true // a new reader brought it in
+			}
 			ran := x.runs.Load() - before[i]
 			s := x.h.State()
+			// A run for targets releases what is not kept once its readers
+			// have read it, and computes it again for a new reader (a
+			// task's pull): only a kept task runs at most once there.
+			strict := whole || x.kept
 			switch {
-			case ran > 1:
+			case ran > 1 && strict:
 				return fail("round %d: %s ran %d times in one run", round, x.h.Name(), ran)
-			case ran == 1 && states[i] == graph.Done:
-				return fail("round %d: %s ran again although it had its result", round, x.h.Name())
+			case ran == 1 && states[i] == graph.Done && strict:
+				return fail("round %d: %s ran again although it had its result (kept %v, now %v, given a new reader %v)", round, x.h.Name(), x.kept, s, w.pulled[x])
 			case !whole && !need[x] && (ran > 0 || s != states[i] && (states[i] != graph.Done || s != graph.Released)):
 				// A result read by the run is released when it is read,
 				// unless kept (see exec.Targets).

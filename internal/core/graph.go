@@ -852,9 +852,6 @@ func (g *Graph) joinNew(n *Node) bool {
 		flags = poisoned
 	}
 	n.ahead(g.epoch, st, flags, pending)
-	if x := n.xt(); x != nil && x.opts != nil && x.opts.Keep {
-		n.users.Store(1)
-	}
 	in, _ := n.deps() // a node being added has no ordering inputs yet
 	for _, d := range in {
 		g.link(d, n)

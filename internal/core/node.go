@@ -379,13 +379,19 @@ func (n *Node) State() State {
 }
 
 // ahead prepares n, which no other goroutine has yet, for the run of
-// epoch: in state s with flags, waiting for pending inputs. Plain
-// stores: each atomic one is a full exchange here, and the graph's lock,
-// which the caller holds, publishes them with the node.
+// epoch, as Graph.prepare would: in state s with flags, waiting for
+// pending inputs, and counting its Keep option as a reader of its result
+// (see Options.Keep; a run's start does not prepare n again, so this is
+// where Keep is counted, or a later run for targets would release it).
+// Plain stores: each atomic one is a full exchange here, and the graph's
+// lock, which the caller holds, publishes them with the node.
 func (n *Node) ahead(epoch uint32, s State, flags uint32, pending int32) {
 	*(*uint32)(unsafe.Pointer(&n.epoch)) = epoch
 	*(*uint32)(unsafe.Pointer(&n.state)) = uint32(s) | flags
 	*(*int32)(unsafe.Pointer(&n.pending)) = pending
+	if x := n.xt(); x != nil && x.opts != nil && x.opts.Keep {
+		*(*int32)(unsafe.Pointer(&n.users)) = 1
+	}
 }
 
 // Poisoned reports whether an input of n failed in this run.
