@@ -322,7 +322,7 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	}
 	var ready []*core.Node
 	var claimed *core.Node
-	if inline && r.obs == nil && n.OneReader() && !r.hasQueued.Load() {
+	if inline && r.obs == nil && !r.hasQueued.Load() {
 		ready, claimed = n.FinishInline(s, err, w.buf[:0])
 	} else {
 		ready = n.Finish(s, err, w.buf[:0])

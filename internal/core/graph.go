@@ -832,14 +832,15 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 // joinNew is join's part for n, a node being added, whose inputs join
 // has locked: it prepares n for the run, links it to its inputs, and
 // reports whether it is ready. No other goroutine can reach n yet: its
-// inputs' completions find it through the links made here, under the
-// inputs' locks, which they take to see it (join announced them); a
+// inputs' completions find it only through the links made here, under
+// the inputs' locks, which they must take first (join announced them),
+// so the stores made before join lets the locks go reach them; a
 // creator that joins it would list it before (see activateNew), so join
 // does not come here for such a node. So n's words are written with plain
 // stores, where prepare's atomic ones, the count's and the switch to
 // Ready cost a spawned task four full exchanges here.
 func (g *Graph) joinNew(n *Node) bool {
-	pending, poison := g.countInputs(n, false, g.releasing.Load())
+	pending, poison := g.countInputs(n, true, g.releasing.Load())
 	if g.observed {
 		pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
 	}
@@ -852,10 +853,6 @@ func (g *Graph) joinNew(n *Node) bool {
 		flags = poisoned
 	}
 	n.ahead(g.epoch, st, flags, pending)
-	in, _ := n.deps() // a node being added has no ordering inputs yet
-	for _, d := range in {
-		g.link(d, n)
-	}
 	return pending == 0
 }
 
@@ -1102,27 +1099,8 @@ func (g *Graph) Want(n *Node) {
 // (which takes the lock) finds the error, never nil. See finishFrom for a
 // switch that depends on the state n is in.
 func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
-	var old uint32
-	if err == nil && n.xt() == nil {
-		// The common case: nothing to record, and, unless a registration is
-		// under way (see announce), nobody to tell but the consumers and
-		// the creator it joins.
-		if old = n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
-			ready = n.countDownConsumers(s != Done, ready)
-			ready = n.countDownCreator(old, s != Done, ready)
-			n.state.Or(counted)
-			return ready
-		}
-		n.lock()
-	} else {
-		n.lock()
-		if err != nil {
-			n.extra().err = err
-		}
-		old = n.store(uint32(s))
-	}
-	ready = n.countDownCreator(old, s != Done, ready)
-	return n.finishLocked(s != Done, ready)
+	ready, _ = n.finish(s, err, ready, false)
+	return ready
 }
 
 // FinishInline is Finish for a worker that runs, next, the task n's
@@ -1135,29 +1113,38 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 // atomic operation of the five a task costs the run (BENCHMARKS.md,
 // session 11).
 func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node) {
-	if err != nil || n.xt() != nil {
-		return n.Finish(s, err, ready), nil
-	}
-	old := n.store(uint32(s))
-	if old&announceMask != 0 || n.xt() != nil {
-		n.lock()
-		ready = n.countDownCreator(old, s != Done, ready)
-		return n.finishLocked(s != Done, ready), nil
-	}
-	var next *Node
-	if c := n.succ1.Load(); c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
-		next = claimDown(*n.g.nodes.at(int64(c - 1)), n.epoch.Load(), s != Done)
-	} else {
-		ready = n.countDownConsumers(s != Done, ready)
-		ready = n.countDownCreator(old, s != Done, ready)
-	}
-	n.state.Or(counted)
-	return ready, next
+	return n.finish(s, err, ready, true)
 }
 
-// OneReader reports whether n has exactly one consumer linked: the case
-// FinishInline can claim.
-func (n *Node) OneReader() bool { return n.succ1.Load() != 0 && n.succ.Load() == 0 }
+// finish is Finish, and with claim, FinishInline.
+func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *Node) {
+	var old uint32
+	if err == nil && n.xt() == nil {
+		// The common case: nothing to record, and, unless a registration is
+		// under way (see announce), nobody to tell but the consumers and
+		// the creator it joins.
+		if old = n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
+			var next *Node
+			if c := n.succ1.Load(); claim && c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
+				next = claimDown(*n.g.nodes.at(int64(c - 1)), n.epoch.Load(), s != Done)
+			} else {
+				ready = n.countDownConsumers(s != Done, ready)
+				ready = n.countDownCreator(old, s != Done, ready)
+			}
+			n.state.Or(counted)
+			return ready, next
+		}
+		n.lock()
+	} else {
+		n.lock()
+		if err != nil {
+			n.extra().err = err
+		}
+		old = n.store(uint32(s))
+	}
+	ready = n.countDownCreator(old, s != Done, ready)
+	return n.finishLocked(s != Done, ready), nil
+}
 
 // claimDown is countDown for a consumer that the counting goroutine runs
 // next if it becomes ready: it is moved to Running, and returned.
