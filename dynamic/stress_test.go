@@ -63,6 +63,9 @@ import (
 // EVOLVE_STRESS_MIX=flows makes a third of the tasks flows and every run a
 // run for targets; EVOLVE_STRESS_MIX=waits makes a third of the tasks wait
 // for a random existing task, so that cycles of waits are common.
+// EVOLVE_STRESS_MIX=unranked gives every task priority 0, the only runs in
+// which workers keep the tasks their tasks add instead of queuing them
+// (see exec's kept.go); unranked-waits is waits with that.
 //
 // These runs are truly concurrent, which is how they find races, and so
 // a failing seed does not replay exactly; TestReplayableRuns runs the
@@ -80,6 +83,25 @@ func TestRandomGrowingRuns(t *testing.T) {
 			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
 				runStress(t, uint64(seed), workers, mix)
 			})
+		}
+	}
+}
+
+// TestRandomGrowingRunsUnranked is TestRandomGrowingRuns with the
+// unranked and unranked-waits mixes, so that every run of the tests
+// covers workers keeping the tasks their tasks add.
+func TestRandomGrowingRunsUnranked(t *testing.T) {
+	seeds := 20
+	if testing.Short() {
+		seeds = 5
+	}
+	for _, mix := range []stressOptions{{unranked: true}, {unranked: true, waits: true}} {
+		for seed := range seeds {
+			for _, workers := range []int{1, 2, 3} {
+				t.Run(fmt.Sprintf("waits=%v/seed=%d/workers=%d", mix.waits, seed, workers), func(t *testing.T) {
+					runStress(t, uint64(seed), workers, mix)
+				})
+			}
 		}
 	}
 }
@@ -224,6 +246,9 @@ type stressOptions struct {
 	flows  bool // a third of the tasks are flows, every run is for targets
 	waits  bool // a third of the tasks wait for a random existing task
 	replay bool // the run replays exactly (see TestReplayableRuns)
+	// unranked gives every task priority 0, so that workers keep the
+	// tasks they add (see exec's kept.go), which they do only then.
+	unranked bool
 }
 
 func stressMix(t *testing.T) stressOptions {
@@ -234,8 +259,12 @@ func stressMix(t *testing.T) stressOptions {
 		return stressOptions{flows: true}
 	case "waits":
 		return stressOptions{waits: true}
+	case "unranked":
+		return stressOptions{unranked: true}
+	case "unranked-waits":
+		return stressOptions{waits: true, unranked: true}
 	default:
-		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, or nothing", v)
+		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, unranked, unranked-waits, or nothing", v)
 		return stressOptions{}
 	}
 }
@@ -499,6 +528,9 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 		st.plan = planPlain
 	}
 	opts := []graph.Option{graph.Priority(rng.IntN(3))}
+	if w.mix.unranked {
+		opts[0] = graph.Option{}
+	}
 	if st.plan == planSpawnWait && rng.IntN(4) == 0 {
 		// Its wait may be cut short by its own deadline.
 		st.timeout = true

@@ -34,41 +34,23 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	// nodes is never changed: the record of a parked wait shares it with
 	// stall searches.
 	rest := nodes
-	var sub *worker
-	r.mu.Lock()
 	for {
 		if !slices.ContainsFunc(rest, func(n *core.Node) bool { return !n.State().Terminal() }) {
-			w.putSubLocked(sub)
-			r.mu.Unlock()
 			return nil
 		}
-		n := r.claimLocked(w, rest)
+		n := r.claim(w, rest)
+		if n == nil {
+			// A task of the graph has a priority (the queue's head decides),
+			// or another goroutine of the task uses or gave back its slot.
+			r.mu.Lock()
+			n = r.claimLocked(w, rest)
+			r.mu.Unlock()
+		}
 		if n == nil {
 			break
 		}
-		if sub == nil {
-			sub = w.getSubLocked(self, rest)
-		}
-		r.mu.Unlock()
-		r.execute(sub, n, false)
-		r.mu.Lock() // held on to the next claim: one lock per awaited task run here
-		r.settleLocked(sub)
-		w.claim = false
-		if w.away > 0 {
-			// Another goroutine of this task began to wait meanwhile and could
-			// not give the slot back while it was in use: give it now.
-			r.live--
-			stalled := r.releaseSlotLocked()
-			r.wakeLocked()
-			if stalled {
-				r.mu.Unlock()
-				r.breakStall()
-				r.mu.Lock()
-			}
-		}
+		r.runClaimed(w, self, rest, n)
 	}
-	w.putSubLocked(sub)
-	r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -183,41 +165,67 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 
 var _ core.Awaiter = (*worker)(nil)
 
-// getSubLocked returns a worker for w's goroutine to run an awaited task
-// on, as w's stand-in: its own current task and context, w's id in
-// events. It remembers that claimer, the task of w, awaits nodes
-// meanwhile (see chain). The caller holds r.mu and w's claim.
+// runClaimed runs n, an awaited task that a goroutine of w's task
+// claimed (see claim), on a stand-in for w: a worker with n as its own
+// current task and context and w's id in events, which remembers that
+// claimer, the task of w, awaits rest meanwhile (see chain). Then it lets
+// the claim go.
 //
 // Each worker keeps one stand-in spare, and each stand-in its own for
 // the next level of nesting, so that fib, whose every task awaits its
 // children, takes none from a pool (a sync.Pool's Get and Put cost a
 // spawned task 5 % of its time). Several goroutines of one task may
-// await at once, but only the one holding w's claim runs an awaited task,
-// and the spare is taken and given back under r.mu: a goroutine that
-// finds it taken makes another.
-func (w *worker) getSubLocked(claimer *core.Node, nodes []*core.Node) *worker {
+// await at once, but only the one holding the claim runs an awaited
+// task, and only it uses the spare.
+func (r *runner) runClaimed(w *worker, claimer *core.Node, rest []*core.Node, n *core.Node) {
 	sub := w.spare
 	w.spare = nil
 	if sub == nil {
-		sub = &worker{r: w.r}
-		sub.ctx.Awaiter = sub
-		sub.ctx.Context = w.r.ctx
+		sub = &worker{r: r}
+		sub.ctx.Awaiter, sub.ctx.Run = sub, r
+		sub.ctx.Context = r.ctx
+		r.mu.Lock()
+		r.addKeeperLocked(sub)
+		r.mu.Unlock()
 	}
 	sub.id = w.id
-	sub.outer, sub.claimer, sub.awaits = w, claimer, nodes
-	return sub
+	sub.outer, sub.claimer, sub.awaits = w, claimer, rest
+	r.execute(sub, n, false)
+	if k := sub.settled; k > 0 {
+		sub.settled = 0
+		r.settle(k)
+	}
+	sub.outer, sub.claimer, sub.awaits = nil, nil, nil
+	w.spare = sub
+	r.unclaim(w)
 }
 
-// putSubLocked gives back a stand-in from getSubLocked, if any. The caller
-// holds r.mu.
-func (w *worker) putSubLocked(sub *worker) {
-	if sub != nil {
-		sub.outer, sub.claimer, sub.awaits = nil, nil, nil
-		if w.spare == nil {
-			w.spare = sub
-		}
+// unclaim lets go of w's claim. If another goroutine of the task began to
+// wait meanwhile, it could not give the slot back while the claim used it:
+// the slot is given back now, under r.mu, unless that goroutine has come
+// back already.
+func (r *runner) unclaim(w *worker) {
+	if w.slot.CompareAndSwap(claimed, 0) {
+		return
+	}
+	r.mu.Lock()
+	stalled := false
+	if w.slot.Add(-claimed) != 0 {
+		r.live--
+		stalled = r.releaseSlotLocked()
+		r.wakeLocked()
+	}
+	r.mu.Unlock()
+	if stalled {
+		r.breakStall()
 	}
 }
+
+// The bits of worker.slot.
+const (
+	claimed = 1 // a goroutine of the task runs an awaited task on the slot
+	awayOne = 2 // one goroutine of the task blocked in a wait
+)
 
 // secede records p, a goroutine of w's task about to block, and gives the
 // task's slot back to the pool while it waits; only the first of several
@@ -226,9 +234,15 @@ func (w *worker) putSubLocked(sub *worker) {
 func (r *runner) secede(w *worker, p *parked) {
 	r.mu.Lock()
 	r.parked[p] = struct{}{}
-	w.away++
 	stalled := false
-	if w.away == 1 && !w.claim { // while a claim runs, the claim gives the slot back when it ends
+	first := w.slot.Add(awayOne) == awayOne
+	// What this goroutine's task, and each task whose claim it runs
+	// inside of, kept is queued: none of them runs on a slot now.
+	for s := w; s != nil; s = s.outer {
+		r.takeKeptLocked(s)
+	}
+	r.noteQueueLocked()
+	if first { // while a claim runs, the claim gives the slot back when it ends
 		r.live--
 		stalled = r.releaseSlotLocked()
 		r.wakeLocked()
@@ -246,17 +260,17 @@ func (r *runner) secede(w *worker, p *parked) {
 func (r *runner) rejoin(w *worker, p *parked, handed bool) {
 	r.mu.Lock()
 	delete(r.parked, p)
-	w.away--
+	away := w.slot.Add(-awayOne) >> 1
 	stalled := false
 	switch {
-	case w.away > 0 && handed:
+	case away > 0 && handed:
 		// other goroutines of this task still wait: the slot is not ours yet
 		stalled = r.releaseSlotLocked()
 		r.wakeLocked()
-	case w.away == 0 && !handed:
+	case away == 0 && !handed:
 		r.takeSlotLocked()
 		r.live++
-	case w.away == 0:
+	case away == 0:
 		r.live++
 	}
 	r.mu.Unlock()
@@ -280,20 +294,51 @@ func check(self *core.Node, nodes []*core.Node) error {
 	return nil
 }
 
-// claimLocked returns an awaited node that the waiter may run itself,
-// moved to Running: the best ready one among rest, when no queued task has
-// a higher priority and the waiter still holds its slot. The caller holds
-// r.mu.
-func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest may hold finished nodes
-	if w.away > 0 || w.claim || r.halted() {
-		return nil // the slot is not this goroutine's to use
-	}
+// bestReady returns the best node among rest that a waiter may run
+// itself: a task of r's graph that is ready. rest may hold finished nodes.
+func (r *runner) bestReady(rest []*core.Node) *core.Node {
 	var best *core.Node
 	for _, n := range rest {
 		if n.Kind() == core.Task && n.State() == core.Ready && n.Graph() == r.g && (best == nil || before(n, best)) {
 			best = n
 		}
 	}
+	return best
+}
+
+// claim returns an awaited node that the waiter may run itself, moved to
+// Running, without r.mu: the best ready one among rest, while every task
+// of the graph has priority 0 (so nothing queued or kept outranks it) and
+// no other goroutine of the task uses or gave back its slot. Otherwise it
+// returns nil, and claimLocked decides.
+func (r *runner) claim(w *worker, rest []*core.Node) *core.Node {
+	if r.halted() || r.g.Ranked() {
+		return nil
+	}
+	best := r.bestReady(rest)
+	if best == nil {
+		return nil
+	}
+	if !w.slot.CompareAndSwap(0, claimed) {
+		return nil
+	}
+	if !best.CAS(core.Ready, core.Running) {
+		r.unclaim(w)
+		return nil
+	}
+	return best
+}
+
+// claimLocked is claim with r.mu held, which sees the queue's best live
+// node. The caller holds r.mu.
+func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node {
+	if w.slot.Load() != 0 || r.halted() {
+		return nil // the slot is not this goroutine's to use
+	}
+	if r.g.Ranked() && r.takeAllKeptLocked() {
+		r.wakeLocked()
+	}
+	best := r.bestReady(rest)
 	if best == nil {
 		return nil
 	}
@@ -302,11 +347,14 @@ func (r *runner) claimLocked(w *worker, rest []*core.Node) *core.Node { // rest 
 	if top != nil && top.Priority() > best.Priority() {
 		return nil
 	}
+	if !w.slot.CompareAndSwap(0, claimed) {
+		return nil // another goroutine of the task claimed it without the lock
+	}
 	if !best.CAS(core.Ready, core.Running) {
+		w.slot.Add(-claimed) // away changes under r.mu only: nobody went away meanwhile
 		return nil
 	}
 	r.q.dropDeadTail()
 	r.noteQueueLocked()
-	w.claim = true
 	return best
 }

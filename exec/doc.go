@@ -13,7 +13,11 @@
 // higher first, and equal priorities in creation order: with one worker the
 // run order is exactly that. A worker that makes a task ready runs it next
 // itself when nothing better waits in the queue, without a trip through the
-// queue.
+// queue. While every task of the graph has priority 0, a task that a
+// running task adds without inputs stays with the worker running its
+// creator, out of the queue, until the creator waits or finishes or
+// another worker looks for work: a creator that then waits for it (fib)
+// runs it without any lock.
 //
 // # Concurrency contract
 //

@@ -417,6 +417,11 @@ type runner struct {
 	obsClosed atomic.Bool
 	obsCalls  atomic.Int64
 	stopAfter func() bool
+	// ending is set once wait is about to end the run in the graph, with
+	// the error unfinished nodes are cancelled with in endCause, written
+	// before it (see core.Graph.Spawn).
+	ending   atomic.Bool
+	endCause error
 
 	// The fields above are read on every task and written once; those below
 	// are written on every task by every worker. Padding keeps them on
@@ -426,6 +431,8 @@ type runner struct {
 
 	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
 	hasQueued   atomic.Bool  // the queue is not empty: written under mu (see noteQueueLocked), read without it by pick
+	idlers      atomic.Int32 // workers with a slot free to take that are parking or parked (see kept.go)
+	keptAny     atomic.Bool  // a worker may have kept a task since the last look at every worker's (see kept.go)
 	_           [64]byte     // apart from the lock and the queue, written by whoever holds mu
 
 	mu       sync.Mutex
@@ -451,6 +458,9 @@ type runner struct {
 	// noteJoiningLocked), drops the finished ones.
 	joining  []*core.Node
 	joinKept int // len(joining) after its last compaction
+	// keepers are the workers and stand-ins of the run, whose kept tasks
+	// a worker about to park looks at (see kept.go).
+	keepers []*worker
 
 	failMu      sync.Mutex
 	failed      int
@@ -485,6 +495,27 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 
 func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
 
+func (r *runner) Join() bool {
+	if r.ending.Load() {
+		return false // Spawn would only cancel the node (see core.Graph.late)
+	}
+	for v := r.outstanding.Load(); v > 0; v = r.outstanding.Load() {
+		if r.outstanding.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) Leave() { r.settle(1) }
+
+func (r *runner) Ending() error {
+	if r.ending.Load() {
+		return r.endCause
+	}
+	return nil
+}
+
 func (r *runner) Added(n *core.Node) {
 	if r.obs != nil {
 		r.emit(EventCreated, n, -1, nil)
@@ -505,6 +536,7 @@ func (r *runner) Ready(n *core.Node) {
 		r.emit(EventReady, n, -1, nil)
 	}
 	r.mu.Lock()
+	r.q.dropDeadTail() // what waiters claimed without the lock since (see claim)
 	r.pushLocked(n)
 	r.noteQueueLocked()
 	r.wakeLocked()
@@ -598,7 +630,8 @@ func (r *runner) wakeAllLocked() {
 
 func (r *runner) spawnLocked() {
 	w := &worker{r: r, id: r.nextID, wake: make(chan struct{}, 1)}
-	w.ctx.Awaiter = w
+	w.ctx.Awaiter, w.ctx.Run = w, r
+	r.addKeeperLocked(w)
 	r.nextID++
 	r.live++
 	r.wg.Add(1)
@@ -892,6 +925,8 @@ func (r *runner) wait() error {
 	if cause == nil {
 		cause = errEnded // nodes added while the run ended
 	}
+	r.endCause = cause
+	r.ending.Store(true) // before End looks at the graph (see core.Graph.Spawn)
 	r.g.End(func() bool { return r.outstanding.Load() > 0 }, cause, func(n *core.Node) {
 		if r.obs != nil {
 			r.emit(EventCancelled, n, -1, cause)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/evolve-dag/evolve/graph"
@@ -14,19 +15,28 @@ import (
 // worker is one goroutine of a run, or the stand-in a waiter uses to run an
 // awaited task itself. Its fields belong to the goroutine running it.
 type worker struct {
-	r     *runner
-	id    int
-	buf   []*core.Node  // nodes made ready by the last completion; reused
-	ctx   core.Host     // the run's context and this worker as Awaiter: the host of the tasks it runs (see taskCtx)
-	wake  chan struct{} // a parked worker is woken here; buffered so waking never blocks
-	away  int           // goroutines of the current task blocked in a wait (guarded by r.mu)
-	claim bool          // a goroutine of the current task runs an awaited task on its slot (guarded by r.mu)
+	r    *runner
+	id   int
+	buf  []*core.Node  // nodes made ready by the last completion; reused
+	ctx  core.Host     // the run's context and this worker as Awaiter: the host of the tasks it runs (see taskCtx)
+	wake chan struct{} // a parked worker is woken here; buffered so waking never blocks
+	// slot is the current task's use of its slot, in one word so that a
+	// waiter can take and give back the claim without r.mu: bit 0 is set
+	// while a goroutine of the task runs an awaited task on the slot (the
+	// claim), and the rest counts the task's goroutines blocked in a wait
+	// (away). Changes to away are made under r.mu; the claim is taken by
+	// a compare-and-swap from zero and let go by one back to zero, or
+	// under r.mu when a goroutine went away meanwhile (see Await).
+	slot atomic.Int32
 	// A stand-in (see getSub) runs on the goroutine of outer, whose task,
 	// claimer, awaits awaits meanwhile; nil for a worker goroutine's own.
 	outer   *worker
 	claimer *core.Node
 	awaits  []*core.Node
-	spare   *worker // a stand-in for this goroutine's next claim (see getSubLocked); guarded by r.mu
+	spare   *worker // a stand-in for the next claim (see runClaimed); used only by the claim's holder
+	// kept are tasks the current task added that are not queued (see
+	// kept.go).
+	kept [keptEntries]keptEntry
 	// settled counts the nodes this worker finished and has not yet
 	// subtracted from r.outstanding. One atomic per park instead of one per
 	// task: the run cannot end while this worker still runs, so the count
@@ -91,6 +101,9 @@ func (r *runner) loop(w *worker) {
 			break
 		}
 		if r.holders < r.limit {
+			if r.keptAny.Load() {
+				r.takeAllKeptLocked() // ranked with the queued ones (see kept.go)
+			}
 			if n := r.q.pop(); n != nil {
 				r.noteQueueLocked()
 				r.takeSlotLocked()
@@ -114,11 +127,22 @@ func (r *runner) loop(w *worker) {
 		if len(r.idle) >= r.limit {
 			break // a surplus worker, spawned while a task waited
 		}
+		idle := r.holders < r.limit // it could run a task now: one kept may be taken
+		if idle {
+			r.idlers.Add(1)
+			if r.stealLocked() {
+				r.idlers.Add(-1)
+				continue
+			}
+		}
 		r.live--
 		r.idle = append(r.idle, w)
 		r.mu.Unlock()
 		<-w.wake
 		r.mu.Lock()
+		if idle {
+			r.idlers.Add(-1)
+		}
 	}
 	r.settleLocked(w)
 	r.live--
@@ -320,12 +344,21 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 			}
 		}
 	}
+	// What n added and w kept is queued before n's consumers are looked
+	// at, so that they are ranked among them, and again after n finished,
+	// for a task kept meanwhile by a goroutine n left behind (see kept.go).
+	if w.keeps() {
+		r.publishKept(w)
+	}
 	var ready []*core.Node
 	var claimed *core.Node
 	if inline && r.obs == nil && !r.hasQueued.Load() {
 		ready, claimed = n.FinishInline(s, err, w.buf[:0])
 	} else {
 		ready = n.Finish(s, err, w.buf[:0])
+	}
+	if w.keeps() {
+		r.publishKept(w)
 	}
 	w.buf = ready[:0]
 	if r.obs != nil {

@@ -453,6 +453,9 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 		}
 		return Task[T]{t}
 	}
+	if parent != nil && hold == nil && len(ins) == 0 && !s.set && s.key == "" && !s.pure && spawns(g, parent, &t.n, name) {
+		return Task[T]{t}
+	}
 	switch {
 	case s.opts == joinOnly:
 		t.n.SetOptions(&joinOnly) // every flow without options: read only, so shared
@@ -489,6 +492,22 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	}
 	g.c.Add(&t.n, name, parent, key, hold)
 	return Task[T]{t}
+}
+
+// spawns adds n, a task without inputs, options or key that parent adds,
+// to the run parent runs in without the graph's lock, if it can (see
+// core.Graph.Spawn): tasks spawning children (fib) then do not queue on
+// the lock, one behind the other, on every worker. A flow's tasks join
+// it, which the lock orders: they are added the usual way.
+func spawns(g *Graph, parent, n *core.Node, name string) bool {
+	h := parent.Host()
+	if h == nil || h.Run == nil {
+		return false
+	}
+	if o := parent.Options(); o != nil && o.Join {
+		return false
+	}
+	return g.c.Spawn(h, n, name, parent)
 }
 
 // joinOnly is the options of a flow given no option, shared by every such

@@ -54,6 +54,19 @@ type Run interface {
 	Observed() bool
 	// Cancel cancels n, which is in the run.
 	Cancel(n *Node) bool
+	// Join counts one more node that must finish before the run ends,
+	// unless the run has ended (its count was zero): then it counts
+	// nothing and returns false. Spawn uses it without the graph's lock.
+	Join() bool
+	// Leave undoes a Join whose node was not added after all.
+	Leave()
+	// Spawned is Ready for a node Spawn added, from inside parent, whose
+	// function runs on h. The graph's lock is not held.
+	Spawned(n *Node, h *Host, parent *Node)
+	// Ending returns the error End will cancel the run's unfinished nodes
+	// with, once the caller of End has decided to call it (it says so
+	// before End looks at the nodes), and nil before.
+	Ending() error
 	// Added is told of a node added to the graph while it runs, after the
 	// node joined the run and before it is given to Ready. Only observed
 	// runs are told, and never with the graph's lock held.
@@ -75,12 +88,20 @@ type Graph struct {
 	// intern); recent are the last two stored, with their numbers.
 	names  table[string]
 	recent [2]recentName
-	run    Run    // the active run, or nil
-	epoch  uint32 // the active (or last) run's number
-	keys   map[string]*Node
-	owner  any // the public graph that wraps this one
-	errs   []error
-	order  bool // an ordering edge was added, so cycles are possible
+	// lastName is the number, plus one, of the name Spawn stored last (or
+	// the last interned when the run began): Spawn, which adds without the
+	// lock, takes it when its task has that name. Zero: none.
+	lastName atomic.Uint32
+	// ranked is set once a node with a priority other than 0 is added:
+	// until then, every ready node ranks by creation order alone.
+	ranked atomic.Bool
+
+	run   Run    // the active run, or nil
+	epoch uint32 // the active (or last) run's number
+	keys  map[string]*Node
+	owner any // the public graph that wraps this one
+	errs  []error
+	order bool // an ordering edge was added, so cycles are possible
 
 	// fresh are the nodes added since the last run ended, which Add
 	// prepared for the next run (see ahead); guarded by mu. begun is the
@@ -166,7 +187,12 @@ func (g *Graph) intern(name string) uint32 {
 			return r.num
 		}
 	}
-	num := uint32(g.names.push(name)) + 1
+	var num uint32
+	if g.names.shared() { // Spawn may reserve names meanwhile
+		num = uint32(g.names.pushShared(name)) + 1
+	} else {
+		num = uint32(g.names.push(name)) + 1
+	}
 	g.recent[1], g.recent[0] = g.recent[0], recentName{name, num}
 	return num
 }
@@ -240,7 +266,7 @@ func (g *Graph) node(id int64) *Node {
 	if id < 0 || id >= g.nodes.len() {
 		return nil
 	}
-	return *g.nodes.at(id)
+	return loadNode(g.nodes.at(id)) // nil while a Spawn has yet to store it
 }
 
 // Nodes returns a snapshot of the nodes in creation order.
@@ -248,11 +274,135 @@ func (g *Graph) Nodes() []*Node {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	out := make([]*Node, 0, g.nodes.len())
-	for n := range g.nodes.all {
-		out = append(out, *n)
+	for p := range g.nodes.all {
+		if n := loadNode(p); n != nil { // see node
+			out = append(out, n)
+		}
 	}
 	return out
 }
+
+// loadNode and storeNode read and write an entry of the node index that
+// Spawn may write without the graph's lock while a reader holding it reads.
+func loadNode(p **Node) *Node {
+	return (*Node)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(p))))
+}
+
+func storeNode(p **Node, n *Node) {
+	atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(p)), unsafe.Pointer(n))
+}
+
+// Spawn adds n, a task without inputs, options or key that parent adds
+// while its function runs on h, to the run h names, without the graph's
+// lock, and gives it to that run (Run.Spawned). It reports false, having
+// changed nothing, when it cannot: n is a value, the run is observed or
+// has ended, or no task has added a task the usual way yet (see
+// table.settle); the caller then adds n the usual way. n must have been
+// set up with Init, and parent must not join what it adds (a flow).
+//
+// Why no lock is needed: the run counts n first, which it does only while
+// its count is not zero, so it has not ended and cannot end before n
+// finishes; while it is active it is g's run, with g's epoch, and nothing
+// else Add reads under the lock changes. n's id is taken from the index
+// atomically (table.reserve), so ids stay in creation order, and n is
+// linked to nothing: no other node's words are written. Until n is stored
+// in the index and given to the run, nothing can reach it; a run that
+// stopped and ends meanwhile is the one case to care for (see late).
+func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
+	r := h.Run
+	if n.State() == Done || r.Observed() || !r.Join() { // a value joins no run: see Add
+		return false
+	}
+	id, ok := g.nodes.reserve()
+	if !ok {
+		r.Leave()
+		return false
+	}
+	num := g.lastName.Load()
+	if num == 0 || *g.names.at(int64(num - 1)) != name {
+		num = g.spawnName(name)
+	}
+	p := reserved(g, &g.nodes, id)
+	n.g = g
+	n.name = num
+	if parent != nil && parent.g == g {
+		n.parent = uint32(parent.id) + 1
+	}
+	n.id = int32(id)
+	if n.prio != 0 && !g.ranked.Load() {
+		g.ranked.Store(true)
+	}
+	epoch := g.begun.Load()
+	n.ahead(epoch, Ready, 0, 0)
+	storeNode(p, n)
+	// A goroutine that outlived its task may add while the run is stopped
+	// and ending, after End looked at the index: End looks only after the
+	// run says it is ending, and n is stored before the question, so End
+	// finds n or n finds the run ending (see late).
+	if err := r.Ending(); err != nil {
+		g.late(r, n, epoch, err)
+		return true
+	}
+	r.Spawned(n, h, parent)
+	return true
+}
+
+// late cancels n, which Spawn added to r as r was ending, with r's error,
+// as End cancels what the run did not finish, unless End saw it: End has
+// not run yet (it will), or n has been finished or taken into another run
+// since. If no run is active, n may be newer than what End recorded for
+// the next run to begin (see ahead): that run begins every node the usual
+// way then, n among them.
+func (g *Graph) late(r Run, n *Node, epoch uint32, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.run == r || n.epoch.Load() != epoch || n.State().Terminal() {
+		return
+	}
+	n.Finish(Cancelled, err, nil)
+	if g.run == nil && int64(n.id) >= g.fresh.from {
+		g.fresh.forget(g.nodes.len())
+	}
+}
+
+// spawnName stores name for Spawn and returns its number plus one: in an
+// entry reserved without the lock, when it can (nothing reads the entry
+// but through a node with its number, which is published after it).
+func (g *Graph) spawnName(name string) uint32 {
+	k, ok := g.names.reserve()
+	if !ok {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.names.settle()
+		return g.intern(name)
+	}
+	*reserved(g, &g.names, k) = name
+	num := uint32(k) + 1
+	g.lastName.Store(num)
+	return num
+}
+
+// reserved returns where entry i, reserved in t, is stored, growing t
+// under g's lock if the entry's chunk does not exist yet.
+func reserved[T any](g *Graph, t *table[T], i int64) *T {
+	if p := t.entry(i); p != nil {
+		return p
+	}
+	g.mu.Lock()
+	t.growTo(i)
+	g.mu.Unlock()
+	return t.entry(i)
+}
+
+// joins reports whether n joins what it adds (a flow).
+func joins(n *Node) bool {
+	o := n.Options()
+	return o != nil && o.Join
+}
+
+// Ranked reports whether a node with a priority other than 0 was ever
+// added to g.
+func (g *Graph) Ranked() bool { return g.ranked.Load() }
 
 // Succs returns a snapshot of n's consumers (a consumer that reads n twice
 // is listed twice).
@@ -313,11 +463,25 @@ func (g *Graph) Running() bool {
 // the lock.
 func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch) {
 	n.g = g
+	if n.prio != 0 && !g.ranked.Load() {
+		g.ranked.Store(true)
+	}
+	if g.run != nil && parent != nil && !joins(parent) {
+		// Tasks add tasks in this run: let the next ones be added without
+		// the lock (see Spawn), once per graph. (What a flow emits is
+		// always added with it.)
+		g.nodes.settle()
+		g.names.settle()
+	}
 	n.name = g.intern(name)
 	if parent != nil && parent.g == g {
 		n.parent = uint32(parent.id) + 1
 	}
-	n.id = int32(g.nodes.push(n))
+	if g.nodes.shared() {
+		n.id = int32(g.nodes.pushShared(n))
+	} else {
+		n.id = int32(g.nodes.push(n))
+	}
 	if key != "" {
 		if g.keys == nil {
 			g.keys = make(map[string]*Node)
@@ -458,6 +622,9 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 	}
 	g.epoch++
 	g.begun.Store(g.epoch)
+	if num := g.recent[0].num; num != 0 {
+		g.lastName.Store(num)
+	}
 	g.observed = r.Observed()
 	releasing := r.Releasing()
 	g.releasing.Store(releasing)
@@ -471,7 +638,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 		// queued: no worker runs before Begin returns.
 		k := fresh.live
 		for p := range g.nodes.first(min(fresh.from, g.nodes.len())) {
-			if n := *p; n.State() != Done {
+			if n := loadNode(p); n != nil && n.State() != Done { // nil: see late
 				g.begin(r, n, releasing, false)
 				k++
 			}
@@ -488,13 +655,13 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 		// prepares every node of the run, so that the second finds such
 		// inputs in it, unfinished. Both overwrite what Add prepared.
 		for p := range g.nodes.all {
-			if n := *p; n.State() != Done {
+			if n := loadNode(p); n != nil && n.State() != Done {
 				g.prepare(n, uint32(Waiting))
 			}
 		}
 		k := 0
 		for p := range g.nodes.all {
-			if n := *p; n.State() != Done {
+			if n := loadNode(p); n != nil && n.State() != Done {
 				g.begin(r, n, releasing, true)
 				k++
 			}
@@ -961,7 +1128,7 @@ func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 	var ended []*Node
 	if unfinished() {
 		for p := range g.nodes.all {
-			if n := *p; n.epoch.Load() == g.epoch && !n.State().Terminal() {
+			if n := loadNode(p); n != nil && n.epoch.Load() == g.epoch && !n.State().Terminal() { // nil: see late
 				n.Finish(Cancelled, err, nil)
 				if cancelled != nil {
 					ended = append(ended, n)

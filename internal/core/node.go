@@ -770,6 +770,7 @@ const (
 type Host struct {
 	Context context.Context
 	Awaiter Awaiter
+	Run     Run // the run the function runs in, for adding to it without the graph's lock (see Graph.Spawn)
 }
 
 // SetHost records where n's function is about to run. It is called only

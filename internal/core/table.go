@@ -17,9 +17,21 @@ import "sync/atomic"
 // a new directory, so no word a reader may load is ever written again. A
 // reader that learnt an index from a published link loads the directory
 // after that link, so it sees a directory that holds the entry.
+//
+// Once a task has added a task while the graph ran (see settle), a task
+// that adds a task without inputs may take an index without the lock
+// (reserve) and store its entry itself (see Graph.Spawn); such an entry
+// is stored and loaded atomically, and a reader holding the lock may find
+// it nil for a moment. The first chunk, the only one copied as it grows,
+// is full size by then.
 type table[T any] struct {
 	dir atomic.Pointer[[][]T] // chunks of 1<<chunkBits entries; the first one shorter while it grows
-	n   int64                 // entries; guarded by the graph's lock
+	// n counts the entries, those reserved and not yet stored included. It
+	// changes under the graph's lock, with plain stores until settle, and
+	// atomically after, when reserve may change it without the lock (a
+	// goroutine that outlived its task may still be reserving after the
+	// run ended: see Graph.late); it is always read atomically.
+	n int64
 	// last is the directory's last chunk, whose first entry has index
 	// lastAt; guarded by the graph's lock. Most pushes store into it and
 	// look at nothing else: no load of the directory, and no pointer
@@ -27,7 +39,14 @@ type table[T any] struct {
 	// a write barrier while the collector marks).
 	last   []T
 	lastAt int64
+	// reserving is set by settle, once the table may be reserved from:
+	// pushes then count atomically.
+	reserving atomic.Bool
 }
+
+// shared reports whether reserve may take indexes (see settle): pushes
+// must use pushShared then. The caller holds the graph's lock.
+func (t *table[T]) shared() bool { return t.reserving.Load() }
 
 // at returns entry i, which must have been published to the caller.
 func (t *table[T]) at(i int64) *T {
@@ -35,46 +54,101 @@ func (t *table[T]) at(i int64) *T {
 	return &d[i>>chunkBits][i&(1<<chunkBits-1)]
 }
 
-// len is the number of entries. The caller holds the graph's lock.
-func (t *table[T]) len() int64 { return t.n }
+// len is the number of entries.
+func (t *table[T]) len() int64 { return atomic.LoadInt64(&t.n) }
 
-// push appends v and returns its index. The caller holds the graph's lock.
+// push appends v and returns its index. The caller holds the graph's
+// lock, and no run is active: nothing reserves meanwhile.
 func (t *table[T]) push(v T) int64 {
 	i := t.n
 	if k := i - t.lastAt; k < int64(len(t.last)) {
 		t.last[k] = v
-		t.n++
+		t.n = i + 1
 		return i
 	}
-	t.grow()
+	t.growTo(i)
 	t.last[i-t.lastAt] = v
-	t.n++
+	t.n = i + 1
 	return i
 }
 
-// grow makes room for one more entry: a new chunk, or the first chunk
-// twice as long.
-func (t *table[T]) grow() {
-	var d [][]T
-	if p := t.dir.Load(); p != nil {
-		d = *p
+// pushShared is push once reserve may take indexes meanwhile (shared).
+func (t *table[T]) pushShared(v T) int64 {
+	i := atomic.AddInt64(&t.n, 1) - 1
+	t.growTo(i)
+	*t.at(i) = v
+	return i
+}
+
+// reserve takes the next index without the graph's lock, for an entry the
+// caller then stores (see entry). It takes none, and returns false, until
+// settle has made the first chunk full size (growing it copies it), or
+// when the table is full.
+func (t *table[T]) reserve() (int64, bool) {
+	if !t.reserving.Load() {
+		return 0, false
 	}
-	if c := t.n >> chunkBits; c == int64(len(d)) {
-		size := 1 << chunkBits
-		if c == 0 {
-			size = firstBlock
+	for {
+		i := atomic.LoadInt64(&t.n)
+		if i >= MaxNodes {
+			return 0, false
 		}
-		// append may write into d's array, past every reader's length.
-		t.last, t.lastAt = make([]T, size), t.n
-		t.publish(append(d, t.last))
-		return
+		if atomic.CompareAndSwapInt64(&t.n, i, i+1) {
+			return i, true
+		}
 	}
-	// Only the first chunk is short: it doubles until it is full size,
-	// into a new directory (it is the directory's only chunk then).
-	grown := make([]T, min(2*len(d[0]), 1<<chunkBits))
-	copy(grown, d[0])
-	t.last = grown
-	t.publish([][]T{grown})
+}
+
+// entry returns where entry i, a reserved index, is stored, or nil if its
+// chunk does not exist yet: the caller then grows the table with the lock
+// held (growTo).
+func (t *table[T]) entry(i int64) *T {
+	d := *t.dir.Load()
+	if c := i >> chunkBits; c < int64(len(d)) {
+		return &d[c][i&(1<<chunkBits-1)]
+	}
+	return nil
+}
+
+// settle makes the first chunk full size, so that reserve may be used
+// from now on. The caller holds the graph's lock.
+func (t *table[T]) settle() {
+	if !t.reserving.Load() {
+		t.growTo(1<<chunkBits - 1)
+		t.reserving.Store(true)
+	}
+}
+
+// growTo makes room for entry i: new chunks up to i's, or the first chunk
+// longer. The caller holds the graph's lock.
+func (t *table[T]) growTo(i int64) {
+	for {
+		var d [][]T
+		if p := t.dir.Load(); p != nil {
+			d = *p
+		}
+		c := i >> chunkBits
+		switch {
+		case c < int64(len(d)) && i&(1<<chunkBits-1) < int64(len(d[c])):
+			return
+		case c == 0 && len(d) == 1:
+			// Only the first chunk is short: it doubles until it is full
+			// size, into a new directory (it is the directory's only chunk
+			// then). Nothing reserves from it (see reserve).
+			grown := make([]T, min(2*len(d[0]), 1<<chunkBits))
+			copy(grown, d[0])
+			t.last = grown
+			t.publish([][]T{grown})
+		default:
+			size := 1 << chunkBits
+			if len(d) == 0 {
+				size = firstBlock
+			}
+			// append may write into d's array, past every reader's length.
+			t.last, t.lastAt = make([]T, size), int64(len(d))<<chunkBits
+			t.publish(append(d, t.last))
+		}
+	}
 }
 
 // publish makes d the directory readers load.
@@ -86,7 +160,7 @@ func (t *table[T]) publish(d [][]T) {
 
 // all calls yield with each entry in order, stopping when yield returns
 // false. The caller holds the graph's lock.
-func (t *table[T]) all(yield func(*T) bool) { t.upTo(t.n, yield) }
+func (t *table[T]) all(yield func(*T) bool) { t.upTo(t.len(), yield) }
 
 // first is all for the first k entries (k at most len).
 func (t *table[T]) first(k int64) func(yield func(*T) bool) {

@@ -1,0 +1,179 @@
+package exec
+
+import (
+	"sync/atomic"
+
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// keptEntry holds a kept task, or nil.
+type keptEntry = atomic.Pointer[core.Node]
+
+// Kept tasks. A task that a running task adds, ready at once (it has no
+// inputs), is usually the next thing its creator waits for: fib adds two
+// children, waits for both, and runs them on its own slot (see Await).
+// Queuing such a task takes the runner's lock, and with several workers
+// adding tasks, every one of them queued on that lock behind the others:
+// fib on two workers was slower than on one.
+//
+// So the worker running the creator keeps the task in an entry of its own
+// (worker.kept) instead of queuing it, while no other worker could take
+// it anyway. The invariant: a kept task is out of the queue only while its
+// creator runs with none of its goroutines blocked in a wait, every task
+// of the graph has priority 0, and no worker has looked for a task since;
+// whoever ends one of those queues it first.
+//
+// Each such end is a store followed by a look at the entries, and keeping
+// is a store to an entry followed by a look at the conditions. Go's
+// atomics are sequentially consistent, so of two such pairs racing, at
+// least one side sees the other's store: the keeper takes its task back
+// and queues it, or whoever ended the condition finds the task.
+//   - The creator finishing: its state switches, then its completion
+//     queues what its worker kept (complete, also just before the switch,
+//     so that the task is ranked with the creator's consumers).
+//   - A goroutine of the creator blocking in a wait: it counts itself away
+//     (worker.slot), then queues what its worker, and each worker whose
+//     claim it runs inside of, kept (secede).
+//   - A worker looking for a task: about to take one from the queue, it
+//     first queues every kept task (loop); about to park, it counts itself
+//     idle (runner.idlers), then takes the best kept task (stealLocked).
+//     Keeping sets runner.keptAny, which the former clears before it looks.
+//   - A task with a priority joining the graph: it sets the graph's ranked
+//     flag, then the next claim queues every kept task (claimLocked).
+//
+// A kept task is Ready and counted in the run and in the graph's index
+// like any other: claiming it (Await), cancelling it, or ending the run
+// works as if it were queued. An entry whose task has been claimed or
+// cancelled meanwhile is free again, and is left as it is until a task is
+// kept there (clearing it would cost an atomic exchange per task).
+
+// keptEntries is the number of tasks a worker keeps: the two children of
+// a fork-join; a wider fan-out queues the rest as before.
+const keptEntries = 2
+
+// Spawned implements core.Run: n, added without the graph's lock (see
+// core.Graph.Spawn) by parent, whose function runs on h, is kept by h's
+// worker or queued.
+func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
+	w, _ := h.Awaiter.(*worker)
+	if w == nil || w.r != r || n.Priority() != 0 || r.g.Ranked() {
+		r.Ready(n)
+		return
+	}
+	e, old := w.freeKept()
+	if e == nil || !e.CompareAndSwap(old, n) {
+		r.Ready(n)
+		return
+	}
+	if !r.keptAny.Load() {
+		r.keptAny.Store(true)
+	}
+	if r.idlers.Load() == 0 && w.slot.Load() < awayOne && parent.State() == core.Running && !r.g.Ranked() {
+		return
+	}
+	if e.CompareAndSwap(n, nil) { // nobody took it meanwhile
+		r.Ready(n)
+	}
+}
+
+// freeKept returns an entry of w's that holds no task still ready, and
+// what it holds, or nil. The caller keeps a task there with a
+// compare-and-swap from that value: goroutines of w's task adding tasks
+// at once, or a worker emptying the entry, may race for it.
+func (w *worker) freeKept() (*keptEntry, *core.Node) {
+	for i := range w.kept {
+		if n := w.kept[i].Load(); n == nil || n.State() != core.Ready {
+			return &w.kept[i], n
+		}
+	}
+	return nil, nil
+}
+
+// keeps reports whether w may keep a task; cheap enough to ask on every
+// completion.
+func (w *worker) keeps() bool {
+	for i := range w.kept {
+		if w.kept[i].Load() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// publishKept queues what w kept. Called by the goroutine that runs w's
+// task, before and after it finishes (see complete).
+func (r *runner) publishKept(w *worker) {
+	var buf [keptEntries]*core.Node
+	k := 0
+	for i := range w.kept {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
+			buf[k] = n
+			k++
+		}
+	}
+	if k > 0 {
+		r.enqueue(buf[:k])
+	}
+}
+
+// takeKeptLocked queues what w kept and reports whether it queued
+// anything. The caller holds r.mu and wakes workers as needed.
+func (r *runner) takeKeptLocked(w *worker) bool {
+	took := false
+	for i := range w.kept {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
+			r.pushLocked(n)
+			took = true
+		}
+	}
+	return took
+}
+
+// takeAllKeptLocked queues what every worker kept, if anything may be
+// kept (see runner.keptAny), and reports whether it queued anything. The
+// caller holds r.mu.
+func (r *runner) takeAllKeptLocked() bool {
+	if !r.keptAny.Load() {
+		return false
+	}
+	r.keptAny.Store(false) // before the look: a task kept after it sets the flag again
+	took := false
+	for _, w := range r.keepers {
+		if r.takeKeptLocked(w) {
+			took = true
+		}
+	}
+	if took {
+		r.noteQueueLocked()
+	}
+	return took
+}
+
+// stealLocked queues the best task any worker kept, for a worker about to
+// park that counted itself idle, and reports whether it found one. The
+// caller holds r.mu.
+func (r *runner) stealLocked() bool {
+	for {
+		var best *core.Node
+		var at *keptEntry
+		for _, w := range r.keepers {
+			for i := range w.kept {
+				if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && (best == nil || before(n, best)) {
+					best, at = n, &w.kept[i]
+				}
+			}
+		}
+		if best == nil {
+			return false
+		}
+		if at.CompareAndSwap(best, nil) {
+			r.pushLocked(best)
+			r.noteQueueLocked()
+			return true
+		}
+	}
+}
+
+// addKeeperLocked lists w among the workers whose kept tasks stealLocked
+// and takeAllKeptLocked look at. The caller holds r.mu.
+func (r *runner) addKeeperLocked(w *worker) { r.keepers = append(r.keepers, w) }

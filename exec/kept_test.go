@@ -1,0 +1,327 @@
+package exec_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evolve-dag/evolve/dynamic"
+	"github.com/evolve-dag/evolve/exec"
+	"github.com/evolve-dag/evolve/graph"
+)
+
+// A worker keeps a task its task adds, ready at once, instead of queuing
+// it, while nothing else could run it (exec's kept.go), and a task adds
+// such a task without the graph's lock (core's Graph.Spawn). These tests
+// cover what that could break: a kept task must not wait behind tasks
+// added after it, must not let an awaited task of a lower priority run
+// first, must run in creation order on one worker, and a task added
+// without the lock must be in the graph like any other.
+
+// TestKeptTaskIsNotStarvedByLaterTasks: a task adds a child and blocks
+// (outside any graph wait) until the child has run, while the other
+// worker runs a chain of tasks each of which adds the next. The child was
+// added before the links added after it, so a worker taking the next link
+// from the queue takes the child first: the chain stops within a few
+// links of the child's creation, long before the bound (without the
+// worker's look at kept tasks, it would run on until the bound).
+func TestKeptTaskIsNotStarvedByLaterTasks(t *testing.T) {
+	const bound, safety = 1000, 10_000_000
+	for range 20 {
+		g := graph.New()
+		childRan := make(chan struct{})
+		var added atomic.Bool
+		var after, links atomic.Int32
+		var link func(ctx context.Context) (int, error)
+		link = func(ctx context.Context) (int, error) {
+			select {
+			case <-childRan:
+				return 0, nil
+			default:
+			}
+			if added.Load() && after.Add(1) >= bound || links.Add(1) >= safety {
+				return 0, nil
+			}
+			graph.Add(dynamic.Scope(ctx), "link", link)
+			return 0, nil
+		}
+		graph.Add(g, "link", link)
+		graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+			graph.Add(dynamic.Scope(ctx), "child", func(context.Context) (int, error) {
+				close(childRan)
+				return 0, nil
+			})
+			added.Store(true)
+			return 0, blockUntil(ctx, childRan)
+		})
+		if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err != nil {
+			t.Fatal(err)
+		}
+		if n := after.Load(); n >= bound {
+			t.Fatalf("the chain ran %d links after the child its parent added before them", n)
+		}
+	}
+}
+
+// TestAwaitedTaskWaitsForAKeptTaskThatOutranksIt: on one worker, a task
+// adds a child at priority 0, which its worker keeps, then one at
+// priority -1, and waits for the latter: the waiter may run an awaited
+// task itself only when nothing ready outranks it, and the kept child
+// does, so it runs first. (The task first adds and waits for a task of
+// its own, so that the next ones are added without the graph's lock,
+// which is when they can be kept.)
+func TestAwaitedTaskWaitsForAKeptTaskThatOutranksIt(t *testing.T) {
+	g := graph.New()
+	var mu sync.Mutex
+	var order []string
+	record := func(name string) func(context.Context) (int, error) {
+		return func(context.Context) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, name)
+			return 0, nil
+		}
+	}
+	graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+		s := dynamic.Scope(ctx)
+		if _, err := graph.Add(s, "first", record("first")).Wait(ctx); err != nil {
+			return 0, err
+		}
+		graph.Add(s, "high", record("high"))
+		low := graph.Add(s, "low", record("low"), graph.Priority(-1))
+		return low.Wait(ctx)
+	})
+	if err := runGuarded(t, t.Context(), g, exec.Workers(1)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"first", "high", "low"}; !slices.Equal(order, want) {
+		t.Fatalf("run order %v, want %v", order, want)
+	}
+}
+
+// TestTasksAddedByATaskRunInCreationOrder: on one worker, the tasks a
+// task adds and does not wait for run in creation order after it, and
+// after the tasks that were queued before them, whether their worker kept
+// them or not.
+func TestTasksAddedByATaskRunInCreationOrder(t *testing.T) {
+	g := graph.New()
+	var mu sync.Mutex
+	var order []string
+	record := func(name string) func(context.Context) (int, error) {
+		return func(context.Context) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, name)
+			return 0, nil
+		}
+	}
+	graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+		s := dynamic.Scope(ctx)
+		for i := range 5 {
+			graph.Add(s, fmt.Sprint("kid", i), record(fmt.Sprint("kid", i)))
+		}
+		return 0, nil
+	})
+	graph.Add(g, "before", record("before"))
+	if err := runGuarded(t, t.Context(), g, exec.Workers(1)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"before", "kid0", "kid1", "kid2", "kid3", "kid4"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("run order %v, want %v", order, want)
+	}
+}
+
+// TestTasksAddedWithoutTheLockAreInTheGraph: a task whose goroutines add
+// thousands of children at once, some sharing a name and some with names
+// of their own, across several chunks of the graph's index: each child
+// has its own id, in the order Add returned on each goroutine, the graph
+// lists every one in id order, finds each by id, names each, and records
+// the task as its creator.
+func TestTasksAddedWithoutTheLockAreInTheGraph(t *testing.T) {
+	const goroutines, each = 4, 1500
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			g := graph.New()
+			var kids [goroutines][]graph.Task[int]
+			root := graph.Add(g, "root", func(ctx context.Context) (int, error) {
+				s := dynamic.Scope(ctx)
+				var wg sync.WaitGroup
+				for k := range goroutines {
+					wg.Go(func() {
+						for i := range each {
+							name := "kid"
+							if i%3 == 0 {
+								name = fmt.Sprintf("kid-%d-%d", k, i)
+							}
+							kids[k] = append(kids[k], graph.Add(s, name, func(context.Context) (int, error) { return k*each + i, nil }))
+						}
+					})
+				}
+				wg.Wait()
+				var all []graph.Task[int]
+				for _, ks := range kids {
+					all = append(all, ks...)
+				}
+				return 0, dynamic.WaitAll(ctx, all...)
+			})
+			if err := runGuarded(t, t.Context(), g, exec.Workers(workers)); err != nil {
+				t.Fatal(err)
+			}
+			if n := g.Len(); n != 1+goroutines*each {
+				t.Fatalf("the graph holds %d tasks, want %d", n, 1+goroutines*each)
+			}
+			var ids []int64
+			for r := range g.Tasks() {
+				ids = append(ids, r.ID())
+			}
+			if len(ids) != 1+goroutines*each || !slices.IsSorted(ids) {
+				t.Fatalf("Tasks listed %d tasks (sorted by id: %v), want %d in id order", len(ids), slices.IsSorted(ids), 1+goroutines*each)
+			}
+			seen := map[int64]bool{}
+			for k, ks := range kids {
+				for i, h := range ks {
+					if v, err := h.Result(); v != k*each+i || err != nil {
+						t.Fatalf("kid %d of goroutine %d: %v, %v", i, k, v, err)
+					}
+					if i > 0 && h.ID() <= ks[i-1].ID() {
+						t.Fatalf("goroutine %d: kid %d has id %d, after its previous one's %d", k, i, h.ID(), ks[i-1].ID())
+					}
+					if seen[h.ID()] {
+						t.Fatalf("id %d given twice", h.ID())
+					}
+					seen[h.ID()] = true
+					if n := g.Node(h.ID()); n == nil || n.ID() != h.ID() {
+						t.Fatalf("Node(%d) = %v", h.ID(), n)
+					}
+					want := "kid"
+					if i%3 == 0 {
+						want = fmt.Sprintf("kid-%d-%d", k, i)
+					}
+					if h.Name() != want {
+						t.Fatalf("kid %d of goroutine %d is named %q, want %q", i, k, h.Name(), want)
+					}
+					if c := h.Creator(); c.ID() != root.ID() {
+						t.Fatalf("kid %d of goroutine %d: creator %v, want root", i, k, c)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestTasksAddedAsTheRunEndsEndWithIt: a goroutine that outlived its task
+// adds tasks through the task's handle, without the graph's lock, while
+// the run is stopped and ends: each such task is cancelled with the run,
+// or, added after it ended, waits idle for the next run; none is left
+// ready in a run that is over. The next run runs them all.
+func TestTasksAddedAsTheRunEndsEndWithIt(t *testing.T) {
+	for round := range 20 {
+		g := graph.New()
+		ctx, cancel := context.WithCancel(t.Context())
+		var mu sync.Mutex
+		var late []graph.Task[int]
+		stop := make(chan struct{})
+		helped := make(chan struct{})
+		var first atomic.Bool // the first run, which the goroutine adds to
+		first.Store(true)
+		var self graph.Task[int]
+		self = graph.Add(g, "starter", func(ctx context.Context) (int, error) {
+			if !first.Load() {
+				return 0, nil
+			}
+			// Tasks added by this task first, so that later ones are added
+			// without the lock.
+			if err := dynamic.WaitAll(ctx, graph.Add(dynamic.Scope(ctx), "warm", func(context.Context) (int, error) { return 0, nil })); err != nil {
+				return 0, err
+			}
+			go func() {
+				defer close(helped)
+				b := graph.Within(self)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					h := graph.Add(b, "late", func(context.Context) (int, error) { return 1, nil })
+					mu.Lock()
+					late = append(late, h)
+					n := len(late)
+					mu.Unlock()
+					if n == 50 {
+						cancel()
+					}
+				}
+			}()
+			return 0, nil
+		})
+		graph.Add(g, "blocker", func(ctx context.Context) (int, error) {
+			if !first.Load() {
+				return 0, nil
+			}
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		if err := runGuarded(t, ctx, g, exec.Workers(2)); err == nil {
+			t.Fatalf("round %d: a cancelled run reported success", round)
+		}
+		// Let the goroutine add a little while longer, after the end.
+		for {
+			mu.Lock()
+			n := len(late)
+			mu.Unlock()
+			if n >= 200 {
+				break
+			}
+			runtime.Gosched()
+		}
+		close(stop)
+		<-helped
+		first.Store(false)
+		for _, h := range late {
+			if s := h.State(); s != graph.Idle && !s.Terminal() {
+				t.Fatalf("round %d: task %d added as the run ended is %v after it", round, h.ID(), s)
+			}
+		}
+		if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err != nil {
+			t.Fatalf("round %d: the next run: %v", round, err)
+		}
+		for _, h := range late {
+			if v, err := h.Result(); v != 1 || err != nil {
+				t.Fatalf("round %d: task %d after the next run: %v, %v", round, h.ID(), v, err)
+			}
+		}
+	}
+}
+
+// TestValueAddedByATaskIsDone: a value a running task adds, without the
+// graph's lock like other tasks without inputs, is done from the start
+// with its value; it is not run.
+func TestValueAddedByATaskIsDone(t *testing.T) {
+	g := graph.New()
+	var vals []graph.Task[int]
+	graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+		s := dynamic.Scope(ctx)
+		for i := range 3 { // the first is added with the lock, the others without
+			v := graph.Value(s, "value", 10+i)
+			if st := v.State(); st != graph.Done {
+				return 0, fmt.Errorf("value %d is %v as it is added", i, st)
+			}
+			vals = append(vals, v)
+		}
+		return 0, dynamic.WaitAll(ctx, vals...)
+	})
+	if err := runGuarded(t, t.Context(), g, exec.Workers(2)); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if x, err := v.Result(); x != 10+i || err != nil {
+			t.Errorf("value %d: %v, %v; want %d", i, x, err, 10+i)
+		}
+	}
+}
