@@ -184,9 +184,6 @@ func (r *runner) runClaimed(w *worker, claimer *core.Node, rest []*core.Node, n 
 		sub = &worker{r: r}
 		sub.ctx.Awaiter, sub.ctx.Run = sub, r
 		sub.ctx.Context = r.ctx
-		r.mu.Lock()
-		r.addKeeperLocked(sub)
-		r.mu.Unlock()
 	}
 	sub.id = w.id
 	sub.outer, sub.claimer, sub.awaits = w, claimer, rest

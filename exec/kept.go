@@ -37,7 +37,8 @@ type keptEntry = atomic.Pointer[core.Node]
 //   - A worker looking for a task: about to take one from the queue, it
 //     first queues every kept task (loop); about to park, it counts itself
 //     idle (runner.idlers), then takes the best kept task (stealLocked).
-//     Keeping sets runner.keptAny, which the former clears before it looks.
+//     Both look at the workers listed as keeping (see listLocked), and a
+//     worker lists itself before it looks at the conditions.
 //   - A task with a priority joining the graph: it sets the graph's ranked
 //     flag, then the next claim queues every kept task (claimLocked).
 //
@@ -65,8 +66,10 @@ func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
 		r.Ready(n)
 		return
 	}
-	if !r.keptAny.Load() {
-		r.keptAny.Store(true)
+	if !w.listed.Load() {
+		r.mu.Lock()
+		r.listLocked(w)
+		r.mu.Unlock()
 	}
 	if r.idlers.Load() == 0 && w.slot.Load() < awayOne && parent.State() == core.Running && !r.g.Ranked() {
 		return
@@ -129,34 +132,52 @@ func (r *runner) takeKeptLocked(w *worker) bool {
 	return took
 }
 
-// takeAllKeptLocked queues what every worker kept, if anything may be
-// kept (see runner.keptAny), and reports whether it queued anything. The
-// caller holds r.mu.
-func (r *runner) takeAllKeptLocked() bool {
-	if !r.keptAny.Load() {
-		return false
+// The listed workers. A worker that keeps a task is listed (runner.listed)
+// from before it looks at the conditions under which it may keep it, so
+// that whoever looks for kept tasks under r.mu finds it; a look unlists
+// each worker after it took its tasks, clears the worker's flag, and takes
+// again, so that a task kept in between is taken, or, kept after, lists
+// the worker again. So a look costs the workers that kept something since
+// the last one, not every worker of the run (a run whose tasks block in
+// waits has hundreds of them).
+
+// listLocked lists w, unless it is listed. The caller holds r.mu.
+func (r *runner) listLocked(w *worker) {
+	if !w.listed.Load() {
+		w.listed.Store(true)
+		r.listed = append(r.listed, w)
 	}
-	r.keptAny.Store(false) // before the look: a task kept after it sets the flag again
+}
+
+// takeAllKeptLocked queues what every listed worker kept, unlists them,
+// and reports whether it queued anything. The caller holds r.mu.
+func (r *runner) takeAllKeptLocked() bool {
 	took := false
-	for _, w := range r.keepers {
+	for i, w := range r.listed {
 		if r.takeKeptLocked(w) {
 			took = true
 		}
+		w.listed.Store(false)
+		if r.takeKeptLocked(w) {
+			took = true
+		}
+		r.listed[i] = nil
 	}
+	r.listed = r.listed[:0]
 	if took {
 		r.noteQueueLocked()
 	}
 	return took
 }
 
-// stealLocked queues the best task any worker kept, for a worker about to
-// park that counted itself idle, and reports whether it found one. The
+// stealLocked queues the best task a listed worker kept, for a worker about
+// to park that counted itself idle, and reports whether it found one. The
 // caller holds r.mu.
 func (r *runner) stealLocked() bool {
 	for {
 		var best *core.Node
 		var at *keptEntry
-		for _, w := range r.keepers {
+		for _, w := range r.listed {
 			for i := range w.kept {
 				if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && (best == nil || before(n, best)) {
 					best, at = n, &w.kept[i]
@@ -173,7 +194,3 @@ func (r *runner) stealLocked() bool {
 		}
 	}
 }
-
-// addKeeperLocked lists w among the workers whose kept tasks stealLocked
-// and takeAllKeptLocked look at. The caller holds r.mu.
-func (r *runner) addKeeperLocked(w *worker) { r.keepers = append(r.keepers, w) }

@@ -432,7 +432,6 @@ type runner struct {
 	outstanding atomic.Int64 // nodes of the run not finished, plus one until Close
 	hasQueued   atomic.Bool  // the queue is not empty: written under mu (see noteQueueLocked), read without it by pick
 	idlers      atomic.Int32 // workers with a slot free to take that are parking or parked (see kept.go)
-	keptAny     atomic.Bool  // a worker may have kept a task since the last look at every worker's (see kept.go)
 	_           [64]byte     // apart from the lock and the queue, written by whoever holds mu
 
 	mu       sync.Mutex
@@ -458,9 +457,9 @@ type runner struct {
 	// noteJoiningLocked), drops the finished ones.
 	joining  []*core.Node
 	joinKept int // len(joining) after its last compaction
-	// keepers are the workers and stand-ins of the run, whose kept tasks
-	// a worker about to park looks at (see kept.go).
-	keepers []*worker
+	// listed are the workers and stand-ins that may have kept a task since
+	// the last look at them (see kept.go).
+	listed []*worker
 
 	failMu      sync.Mutex
 	failed      int
@@ -631,7 +630,6 @@ func (r *runner) wakeAllLocked() {
 func (r *runner) spawnLocked() {
 	w := &worker{r: r, id: r.nextID, wake: make(chan struct{}, 1)}
 	w.ctx.Awaiter, w.ctx.Run = w, r
-	r.addKeeperLocked(w)
 	r.nextID++
 	r.live++
 	r.wg.Add(1)

@@ -36,7 +36,8 @@ type worker struct {
 	spare   *worker // a stand-in for the next claim (see runClaimed); used only by the claim's holder
 	// kept are tasks the current task added that are not queued (see
 	// kept.go).
-	kept [keptEntries]keptEntry
+	kept   [keptEntries]keptEntry
+	listed atomic.Bool // in r.listed (see kept.go); changed under r.mu
 	// settled counts the nodes this worker finished and has not yet
 	// subtracted from r.outstanding. One atomic per park instead of one per
 	// task: the run cannot end while this worker still runs, so the count
@@ -101,7 +102,7 @@ func (r *runner) loop(w *worker) {
 			break
 		}
 		if r.holders < r.limit {
-			if r.keptAny.Load() {
+			if len(r.listed) > 0 {
 				r.takeAllKeptLocked() // ranked with the queued ones (see kept.go)
 			}
 			if n := r.q.pop(); n != nil {
