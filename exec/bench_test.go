@@ -317,6 +317,33 @@ func benchFibRun(b *testing.B, n, workers, sums int, root func(graph.Builder, *a
 	m.report(b, false)
 }
 
+// BenchmarkWaitWide measures a task that adds n children and waits for
+// them all in one call, running them on its own slot: ns per child. Up to
+// session 12 each claim looked at every child again, so the wait cost
+// O(n²) (20,000 children: 4-7 s, against 7 ms after).
+func BenchmarkWaitWide(b *testing.B) {
+	n := benchScaleFromEnv().n / 50
+	for _, w := range benchWorkers {
+		b.Run(fmt.Sprintf("evolve/workers=%d", w), func(b *testing.B) {
+			for range b.N {
+				c := new(atomic.Int64)
+				g := graph.New()
+				graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+					s := dynamic.Scope(ctx)
+					kids := make([]graph.Task[int], n)
+					for i := range kids {
+						kids[i] = graph.Add(s, "kid", func(context.Context) (int, error) { c.Add(1); return i, nil })
+					}
+					return 0, dynamic.WaitAll(ctx, kids...)
+				})
+				benchRunEvolve(b, g, w)
+				benchCheck(b, c, n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/task")
+		})
+	}
+}
+
 // BenchmarkSubmit measures client-side submission: tasks added from outside
 // to a graph that is running, against the same tasks given to an errgroup.
 func BenchmarkSubmit(b *testing.B) {
