@@ -35,27 +35,30 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	// nodes is never changed: the record of a parked wait shares it with
 	// stall searches.
 	rest := nodes
-	// When rest is in creation order and of one priority (children as they
-	// were added), the first ready one is the best, and the finished ones
-	// before it are not looked at again: waiting for n children costs
-	// O(n), not O(n²).
-	inOrder := slices.IsSortedFunc(rest, func(a, b *core.Node) int {
-		return cmp.Or(cmp.Compare(b.Priority(), a.Priority()), cmp.Compare(a.ID(), b.ID()))
-	}) && (len(rest) == 0 || rest[0].Priority() == rest[len(rest)-1].Priority())
-	lo := 0 // rest[:lo] have finished
+	// Claims look at the awaited tasks best first (see before): the first
+	// ready one is the best, and the finished ones before it are not
+	// looked at again, so that waiting for n tasks costs O(n log n) at
+	// most, and O(n) for children in the order they were added, which is
+	// best first already: no copy.
+	order := rest
+	if !slices.IsSortedFunc(order, byRank) {
+		order = slices.Clone(rest)
+		slices.SortFunc(order, byRank)
+	}
+	lo := 0 // order[:lo] have finished
 	for {
-		for lo < len(rest) && rest[lo].State().Terminal() {
+		for lo < len(order) && order[lo].State().Terminal() {
 			lo++
 		}
-		if !slices.ContainsFunc(rest[lo:], func(n *core.Node) bool { return !n.State().Terminal() }) {
+		if !slices.ContainsFunc(order[lo:], func(n *core.Node) bool { return !n.State().Terminal() }) {
 			return nil
 		}
-		n := r.claim(w, rest[lo:], inOrder)
+		n := r.claim(w, order[lo:])
 		if n == nil {
 			// A task of the graph has a priority (the queue's head decides),
 			// or another goroutine of the task uses or gave back its slot.
 			r.mu.Lock()
-			n = r.claimLocked(w, rest[lo:], inOrder)
+			n = r.claimLocked(w, order[lo:])
 			r.mu.Unlock()
 		}
 		if n == nil {
@@ -303,33 +306,33 @@ func check(self *core.Node, nodes []*core.Node) error {
 	return nil
 }
 
-// bestReady returns the best node among rest that a waiter may run
-// itself: a task of r's graph that is ready; the first such when first is
-// set (rest is in creation order, of one priority). rest may hold
-// finished nodes.
-func (r *runner) bestReady(rest []*core.Node, first bool) *core.Node {
-	var best *core.Node
-	for _, n := range rest {
-		if n.Kind() == core.Task && n.State() == core.Ready && n.Graph() == r.g && (best == nil || before(n, best)) {
-			if first {
-				return n
-			}
-			best = n
+// byRank orders nodes best first, as the queue does (see before).
+func byRank(a, b *core.Node) int {
+	return cmp.Or(cmp.Compare(b.Priority(), a.Priority()), cmp.Compare(a.ID(), b.ID()))
+}
+
+// firstReady returns the first node of order, which is best first (see
+// byRank), that a waiter may run itself: a task of r's graph that is
+// ready. order may hold finished nodes.
+func (r *runner) firstReady(order []*core.Node) *core.Node {
+	for _, n := range order {
+		if n.Kind() == core.Task && n.State() == core.Ready && n.Graph() == r.g {
+			return n
 		}
 	}
-	return best
+	return nil
 }
 
 // claim returns an awaited node that the waiter may run itself, moved to
-// Running, without r.mu: the best ready one among rest, while every task
-// of the graph has priority 0 (so nothing queued or kept outranks it) and
-// no other goroutine of the task uses or gave back its slot. Otherwise it
-// returns nil, and claimLocked decides.
-func (r *runner) claim(w *worker, rest []*core.Node, inOrder bool) *core.Node {
+// Running, without r.mu: the best ready one of order (best first, see
+// byRank), while every task of the graph has priority 0 (so nothing
+// queued or kept outranks it) and no other goroutine of the task uses or
+// gave back its slot. Otherwise it returns nil, and claimLocked decides.
+func (r *runner) claim(w *worker, order []*core.Node) *core.Node {
 	if r.halted() || r.g.Ranked() {
 		return nil
 	}
-	best := r.bestReady(rest, inOrder)
+	best := r.firstReady(order)
 	if best == nil {
 		return nil
 	}
@@ -345,14 +348,14 @@ func (r *runner) claim(w *worker, rest []*core.Node, inOrder bool) *core.Node {
 
 // claimLocked is claim with r.mu held, which sees the queue's best live
 // node. The caller holds r.mu.
-func (r *runner) claimLocked(w *worker, rest []*core.Node, inOrder bool) *core.Node {
+func (r *runner) claimLocked(w *worker, order []*core.Node) *core.Node {
 	if w.slot.Load() != 0 || r.halted() {
 		return nil // the slot is not this goroutine's to use
 	}
 	if r.g.Ranked() && r.takeAllKeptLocked() {
 		r.wakeLocked()
 	}
-	best := r.bestReady(rest, inOrder)
+	best := r.firstReady(order)
 	if best == nil {
 		return nil
 	}
