@@ -321,3 +321,38 @@ func TestValueAddedByATaskIsDone(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitRunsWhatItAwaitsBestFirst: on one worker, a task waiting for
+// children of several priorities, given in no particular order, runs them
+// on its own slot best first (higher priority, then creation order), as
+// the queue would, whatever the order it was given.
+func TestWaitRunsWhatItAwaitsBestFirst(t *testing.T) {
+	prios := []int{0, 2, 1, 2, 0, 1}
+	for _, reversed := range []bool{false, true} {
+		g := graph.New()
+		var mu sync.Mutex
+		var order []int
+		graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+			s := dynamic.Scope(ctx)
+			var kids []graph.Task[int]
+			for i, p := range prios {
+				kids = append(kids, graph.Add(s, fmt.Sprint("kid", i), func(context.Context) (int, error) {
+					mu.Lock()
+					defer mu.Unlock()
+					order = append(order, i)
+					return i, nil
+				}, graph.Priority(p)))
+			}
+			if reversed {
+				slices.Reverse(kids)
+			}
+			return 0, dynamic.WaitAll(ctx, kids...)
+		})
+		if err := runGuarded(t, t.Context(), g, exec.Workers(1)); err != nil {
+			t.Fatal(err)
+		}
+		if want := []int{1, 3, 2, 5, 0, 4}; !slices.Equal(order, want) {
+			t.Errorf("reversed=%v: run order %v, want %v", reversed, order, want)
+		}
+	}
+}
