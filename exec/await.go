@@ -38,8 +38,8 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	// Claims look at the awaited tasks best first (see before): the first
 	// ready one is the best, and the finished ones before it are not
 	// looked at again, so that waiting for n tasks costs O(n log n) at
-	// most, and O(n) for children in the order they were added, which is
-	// best first already: no copy.
+	// most, and O(n), with no copy, for tasks best first already, such as
+	// children of one priority in the order they were added.
 	order := rest
 	if !slices.IsSortedFunc(order, byRank) {
 		order = slices.Clone(rest)
