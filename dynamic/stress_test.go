@@ -180,26 +180,66 @@ func TestReplayableRuns(t *testing.T) {
 	for seed := from; seed < from+seeds; seed++ {
 		for _, workers := range []int{1, 2, 3} {
 			t.Run(fmt.Sprintf("seed=%d/workers=%d", seed, workers), func(t *testing.T) {
-				var traces [2][]string
-				for i := range traces {
-					synctest.Test(t, func(t *testing.T) {
-						traces[i] = byInstant(runStress(t, uint64(seed), workers, mix))
-					})
-				}
-				if dir := os.Getenv("EVOLVE_REPLAY_DUMP"); dir != "" {
-					for i, tr := range traces {
-						os.WriteFile(fmt.Sprintf("%s/seed%d-w%d-%d.txt", dir, seed, workers, i), []byte(strings.Join(tr, "\n")), 0o644)
-					}
-				}
-				// The race detector perturbs goroutine scheduling on purpose:
-				// under it the checks above still run, but runs need not
-				// replay.
-				if i, ok := firstDiff(traces[0], traces[1]); !ok && !raceEnabled {
-					t.Errorf("the two runs of the seed differ at event %d of %d/%d:\n%s\n%s",
-						i, len(traces[0]), len(traces[1]), at(traces[0], i), at(traces[1], i))
-				}
+				replay(t, uint64(seed), workers, mix)
 			})
 		}
+	}
+}
+
+// replay runs seed twice in a synctest bubble (the caller has set
+// GOMAXPROCS to 1) and fails the test if the two traces differ.
+func replay(t *testing.T, seed uint64, workers int, mix stressOptions) {
+	var traces [2][]string
+	for i := range traces {
+		synctest.Test(t, func(t *testing.T) {
+			traces[i] = byInstant(runStress(t, seed, workers, mix))
+		})
+	}
+	if dir := os.Getenv("EVOLVE_REPLAY_DUMP"); dir != "" {
+		for i, tr := range traces {
+			os.WriteFile(fmt.Sprintf("%s/seed%d-w%d-%d.txt", dir, seed, workers, i), []byte(strings.Join(tr, "\n")), 0o644)
+		}
+	}
+	// The race detector perturbs goroutine scheduling on purpose: under it
+	// the checks above still run, but runs need not replay.
+	if i, ok := firstDiff(traces[0], traces[1]); !ok && !raceEnabled {
+		t.Errorf("the two runs of the seed differ at event %d of %d/%d:\n%s\n%s",
+			i, len(traces[0]), len(traces[1]), at(traces[0], i), at(traces[1], i))
+	}
+}
+
+// TestReplaySeedsThatFoundBugs replays, many times each, the seeds of
+// TestReplayableRuns at which a run did not replay:
+//
+//   - 67002927 (unranked mix, three workers), about a third of its runs:
+//     a task waiting for its children, one of which it ran itself, when
+//     the run was stopped: the stop ended the task's context and, on
+//     another worker, the last child, and whether the waiter saw that
+//     child finished depended on which of the two goroutines the Go
+//     scheduler woke first. A wait whose context is done returns its
+//     error now (exec's Await and Block).
+func TestReplaySeedsThatFoundBugs(t *testing.T) {
+	rounds := 100
+	if testing.Short() || raceEnabled {
+		rounds = 10
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	cases := []struct {
+		mix     stressOptions
+		seed    uint64
+		workers int
+	}{
+		{stressOptions{unranked: true, replay: true}, 67002927, 3},
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("seed=%d/workers=%d", c.seed, c.workers), func(t *testing.T) {
+			for range rounds {
+				replay(t, c.seed, c.workers, c.mix)
+				if t.Failed() {
+					return
+				}
+			}
+		})
 	}
 }
 

@@ -47,6 +47,16 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	}
 	lo := 0 // order[:lo] have finished
 	for {
+		// Once ctx is done, the wait returns its error, even if what it
+		// waits for has finished meanwhile: a stop of the run ends the
+		// contexts of its tasks and cancels what they wait for at once,
+		// and which a waiter sees first must not depend on the order the
+		// Go scheduler wakes goroutines in (a replayable run would not
+		// replay: seed 67002927 of the unranked mix, about a third of
+		// its runs, before this check).
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		for lo < len(order) && order[lo].State().Terminal() {
 			lo++
 		}
@@ -65,9 +75,6 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			break
 		}
 		r.runClaimed(w, self, rest, n)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
 	}
 
 	wt := core.NewWaiter(self)
@@ -136,6 +143,10 @@ func (r *runner) park(ctx context.Context, w *worker, p *parked, withdraw func()
 	handed := true
 	select {
 	case <-wt.Wake():
+		// A stop of the run cancels what the wait waits for, which wakes
+		// it, and ends ctx first: Go's select picks at random between
+		// ready cases, so ctx decides, as in Await's loop.
+		err = ctx.Err()
 	case <-ctx.Done():
 		err = ctx.Err()
 		if wt.CAS(core.Waiting, core.Ready) {
@@ -168,6 +179,9 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 	self := core.Current(ctx)
 	if err := check(self, on); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // as in Await: ctx decides, not which goroutine ran first
 	}
 	r := w.r
 	wt := core.NewWaiter(self)
@@ -329,7 +343,7 @@ func (r *runner) firstReady(order []*core.Node) *core.Node {
 // queued or kept outranks it) and no other goroutine of the task uses or
 // gave back its slot. Otherwise it returns nil, and claimLocked decides.
 func (r *runner) claim(w *worker, order []*core.Node) *core.Node {
-	if r.halted() || r.g.Ranked() {
+	if r.g.Ranked() { // a halted run ended the waiter's context: see Await
 		return nil
 	}
 	best := r.firstReady(order)
