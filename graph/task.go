@@ -332,7 +332,10 @@ func (t Task[T]) Result() (T, error) {
 // the pool. A wait that could never end (the awaited task needs the
 // waiter's own result, directly or through other tasks) returns a
 // *DeadlockError naming the cycle once nothing else in the run can go on,
-// and at once for a wait on the waiting task itself. Called from outside a
+// and at once for a wait on the waiting task itself. Inside a task, a wait
+// that has to wait returns ctx's error once ctx is done, even if the task
+// finished meanwhile: a stopped run ends both at once, and which came
+// first is not for the scheduler to decide. Called from outside a
 // run, it returns when the task finishes or ctx is done. A task that no run
 // has been asked for makes Wait return an error wrapping ErrNotScheduled.
 //
