@@ -237,14 +237,22 @@ func (r *runner) unclaim(w *worker) {
 	r.mu.Lock()
 	stalled := false
 	if w.slot.Add(-claimed) != 0 {
-		r.live--
-		stalled = r.releaseSlotLocked()
-		r.wakeLocked()
+		stalled = r.giveSlotBackLocked()
 	}
 	r.mu.Unlock()
 	if stalled {
 		r.breakStall()
 	}
+}
+
+// giveSlotBackLocked gives the slot of a task whose goroutines all wait
+// back to the pool, and reports whether that stalled the run (see
+// releaseSlotLocked). The caller holds r.mu.
+func (r *runner) giveSlotBackLocked() (stalled bool) {
+	r.live--
+	stalled = r.releaseSlotLocked()
+	r.wakeLocked()
+	return stalled
 }
 
 // The bits of worker.slot.
@@ -269,9 +277,7 @@ func (r *runner) secede(w *worker, p *parked) {
 	}
 	r.noteQueueLocked()
 	if first { // while a claim runs, the claim gives the slot back when it ends
-		r.live--
-		stalled = r.releaseSlotLocked()
-		r.wakeLocked()
+		stalled = r.giveSlotBackLocked()
 	}
 	r.mu.Unlock()
 	if stalled {

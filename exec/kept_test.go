@@ -22,6 +22,22 @@ import (
 // first, must run in creation order on one worker, and a task added
 // without the lock must be in the graph like any other.
 
+// runLog records the order in which the tasks of a run ran.
+type runLog struct {
+	mu    sync.Mutex
+	order []string
+}
+
+// task returns a task function that records name when it runs.
+func (l *runLog) task(name string) func(context.Context) (int, error) {
+	return func(context.Context) (int, error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.order = append(l.order, name)
+		return 0, nil
+	}
+}
+
 // TestKeptTaskIsNotStarvedByLaterTasks: a task adds a child and blocks
 // (outside any graph wait) until the child has run, while the other
 // worker runs a chain of tasks each of which adds the next. The child was
@@ -76,16 +92,8 @@ func TestKeptTaskIsNotStarvedByLaterTasks(t *testing.T) {
 // which is when they can be kept.)
 func TestAwaitedTaskWaitsForAKeptTaskThatOutranksIt(t *testing.T) {
 	g := graph.New()
-	var mu sync.Mutex
-	var order []string
-	record := func(name string) func(context.Context) (int, error) {
-		return func(context.Context) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			order = append(order, name)
-			return 0, nil
-		}
-	}
+	var log runLog
+	record := log.task
 	graph.Add(g, "parent", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
 		if _, err := graph.Add(s, "first", record("first")).Wait(ctx); err != nil {
@@ -98,8 +106,8 @@ func TestAwaitedTaskWaitsForAKeptTaskThatOutranksIt(t *testing.T) {
 	if err := runGuarded(t, t.Context(), g, exec.Workers(1)); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"first", "high", "low"}; !slices.Equal(order, want) {
-		t.Fatalf("run order %v, want %v", order, want)
+	if want := []string{"first", "high", "low"}; !slices.Equal(log.order, want) {
+		t.Fatalf("run order %v, want %v", log.order, want)
 	}
 }
 
@@ -109,16 +117,8 @@ func TestAwaitedTaskWaitsForAKeptTaskThatOutranksIt(t *testing.T) {
 // them or not.
 func TestTasksAddedByATaskRunInCreationOrder(t *testing.T) {
 	g := graph.New()
-	var mu sync.Mutex
-	var order []string
-	record := func(name string) func(context.Context) (int, error) {
-		return func(context.Context) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			order = append(order, name)
-			return 0, nil
-		}
-	}
+	var log runLog
+	record := log.task
 	graph.Add(g, "parent", func(ctx context.Context) (int, error) {
 		s := dynamic.Scope(ctx)
 		for i := range 5 {
@@ -131,8 +131,8 @@ func TestTasksAddedByATaskRunInCreationOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"before", "kid0", "kid1", "kid2", "kid3", "kid4"}
-	if !slices.Equal(order, want) {
-		t.Fatalf("run order %v, want %v", order, want)
+	if !slices.Equal(log.order, want) {
+		t.Fatalf("run order %v, want %v", log.order, want)
 	}
 }
 
