@@ -57,7 +57,7 @@ const keptEntries = 2
 // worker or queued.
 func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
 	w, _ := h.Awaiter.(*worker)
-	if w == nil || w.r != r || n.Priority() != 0 || r.g.Ranked() {
+	if w == nil || n.Priority() != 0 || r.g.Ranked() {
 		r.Ready(n)
 		return
 	}

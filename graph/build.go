@@ -497,17 +497,10 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 // spawns adds n, a task without inputs, options or key that parent adds,
 // to the run parent runs in without the graph's lock, if it can (see
 // core.Graph.Spawn): tasks spawning children (fib) then do not queue on
-// the lock, one behind the other, on every worker. A flow's tasks join
-// it, which the lock orders: they are added the usual way.
+// the lock, one behind the other, on every worker.
 func spawns(g *Graph, parent, n *core.Node, name string) bool {
 	h := parent.Host()
-	if h == nil || h.Run == nil {
-		return false
-	}
-	if o := parent.Options(); o != nil && o.Join {
-		return false
-	}
-	return g.c.Spawn(h, n, name, parent)
+	return h != nil && h.Run != nil && g.c.Spawn(h, n, name, parent)
 }
 
 // joinOnly is the options of a flow given no option, shared by every such

@@ -298,7 +298,7 @@ func storeNode(p **Node, n *Node) {
 // changed nothing, when it cannot: n is a value, the run is observed or
 // has ended, or no task has added a task the usual way yet (see
 // table.settle); the caller then adds n the usual way. n must have been
-// set up with Init, and parent must not join what it adds (a flow).
+// set up with Init; a flow's emitted tasks are refused (they join it).
 //
 // Why no lock is needed: the run counts n first, which it does only while
 // its count is not zero, so it has not ended and cannot end before n
@@ -310,7 +310,12 @@ func storeNode(p **Node, n *Node) {
 // stopped and ends meanwhile is the one case to care for (see late).
 func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	r := h.Run
-	if n.State() == Done || r.Observed() || !r.Join() { // a value joins no run: see Add
+	switch {
+	case n.State() == Done: // a value joins no run: see Add
+		return false
+	case parent != nil && joins(parent): // the lock orders what a flow emits
+		return false
+	case r.Observed() || !r.Join():
 		return false
 	}
 	id, ok := g.nodes.reserve()
@@ -329,9 +334,7 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 		n.parent = uint32(parent.id) + 1
 	}
 	n.id = int32(id)
-	if n.prio != 0 && !g.ranked.Load() {
-		g.ranked.Store(true)
-	}
+	g.rank(n)
 	epoch := g.begun.Load()
 	n.ahead(epoch, Ready, 0, 0)
 	storeNode(p, n)
@@ -400,6 +403,13 @@ func joins(n *Node) bool {
 	return o != nil && o.Join
 }
 
+// rank notes n's priority: see Ranked.
+func (g *Graph) rank(n *Node) {
+	if n.prio != 0 && !g.ranked.Load() {
+		g.ranked.Store(true)
+	}
+}
+
 // Ranked reports whether a node with a priority other than 0 was ever
 // added to g.
 func (g *Graph) Ranked() bool { return g.ranked.Load() }
@@ -463,9 +473,7 @@ func (g *Graph) Running() bool {
 // the lock.
 func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch) {
 	n.g = g
-	if n.prio != 0 && !g.ranked.Load() {
-		g.ranked.Store(true)
-	}
+	g.rank(n)
 	if g.run != nil && parent != nil && !joins(parent) {
 		// Tasks add tasks in this run: let the next ones be added without
 		// the lock (see Spawn), once per graph. (What a flow emits is
