@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,7 +189,20 @@ func TestReplayableRuns(t *testing.T) {
 
 // replay runs seed twice in a synctest bubble (the caller has set
 // GOMAXPROCS to 1) and fails the test if the two traces differ.
+//
+// The collector is off meanwhile, and what the last collection left (spans
+// to sweep, pages to return) is done before. At an instant where two
+// goroutines of the bubble are runnable (say a worker that finished a task
+// and the worker it woke), the one to run first is the scheduler's choice,
+// the same in every run on one processor, unless the runtime's own work
+// takes the processor from one of them: a collection (to scan its stack or
+// to mark), or the sweeper and the scavenger after one, at moments set by
+// real time. Where their turns decide whether a released result is still
+// there for a new reader, the two runs then differ, both correct (seed
+// 70005981, see TestReplaySeedsThatFoundBugs).
 func replay(t *testing.T, seed uint64, workers int, mix stressOptions) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	debug.FreeOSMemory() // sweeps, and returns the free pages, now
 	var traces [2][]string
 	for i := range traces {
 		synctest.Test(t, func(t *testing.T) {
@@ -218,6 +232,17 @@ func replay(t *testing.T, seed uint64, workers int, mix stressOptions) {
 //     child finished depended on which of the two goroutines the Go
 //     scheduler woke first. A wait whose context is done returns its
 //     error now (exec's Await and Block).
+//   - 70005981 (unranked mix, three workers), about once in 160,000 runs,
+//     with two copies of the test looping: in one run a released result was
+//     computed again for a new reader, in the other it was still there when
+//     the reader came. The harness's fault, not the run's: the runtime's
+//     work after a collection changed which of the two goroutines involved
+//     went first (see replay). Run with GOGC=off, the seed replayed
+//     1,170,000 times; with the collector off only during replay, it failed
+//     once in 440,000; with what the last collection left done first, as
+//     replay does now, it replayed 1,600,000 times. The runtime must take
+//     the processor at that moment for the seed to fail, so these rounds
+//     alone rarely would; the seed stays for what it runs.
 func TestReplaySeedsThatFoundBugs(t *testing.T) {
 	rounds := 100
 	if testing.Short() || raceEnabled {
@@ -230,6 +255,7 @@ func TestReplaySeedsThatFoundBugs(t *testing.T) {
 		workers int
 	}{
 		{stressOptions{unranked: true, replay: true}, 67002927, 3},
+		{stressOptions{unranked: true, replay: true}, 70005981, 3},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("seed=%d/workers=%d", c.seed, c.workers), func(t *testing.T) {
