@@ -24,28 +24,20 @@ func taste(ctx context.Context) error {
 	// README: begin
 	g := graph.New()
 	files := []string{"a.txt", "b.txt"}
-	var parsed []graph.Task[[]float64]
-	for _, f := range files {
-		parsed = append(parsed, graph.Add(g, "parse", func(ctx context.Context) ([]float64, error) {
-			items, err := parse(ctx, f)
-			if err != nil {
-				return nil, err
-			}
-			// Tasks from tasks: add one child per item, at high priority, and
-			// wait for them; waiting gives this task's worker slot back. (Wait
-			// with the task's own ctx: it is how the wait knows which slot to
-			// give back; with another context it holds the slot while it
-			// blocks, and in a pool of one that never ends.)
-			scope := dynamic.Scope(ctx)
-			children := make([]graph.Task[float64], len(items))
-			for i, x := range items {
-				children[i] = graph.Add(scope, "process", func(ctx context.Context) (float64, error) {
-					return process(ctx, x)
-				}, graph.Priority(10))
-			}
-			return dynamic.Gather(ctx, dynamic.Raise, children...)
-		}))
-	}
+	// A task per file (Dask's client.map), which parses it, then adds a
+	// task per item, at high priority, and waits for them: tasks from
+	// tasks. Waiting gives this task's worker slot back. (Wait with the
+	// task's own ctx: it is how the wait knows which slot to give back;
+	// with another context it holds the slot while it blocks, and in a
+	// pool of one that never ends.)
+	parsed := graph.AddEach(g, "parse", files, func(ctx context.Context, file string) ([]float64, error) {
+		items, err := parse(ctx, file)
+		if err != nil {
+			return nil, err
+		}
+		children := graph.AddEach(dynamic.Scope(ctx), "process", items, process, graph.Priority(10))
+		return dynamic.Gather(ctx, dynamic.Raise, children...)
+	})
 	total := graph.AddN(g, "total", parsed, func(_ context.Context, lists [][]float64) (float64, error) {
 		var sum float64
 		for _, l := range lists {

@@ -107,6 +107,26 @@ func benchShapes(sc benchScale) []benchShape {
 			},
 		},
 		{
+			// indepclo's tasks added the way a user mapping a function over
+			// a slice writes it (Dask's client.map): one AddEach call, each
+			// task given its own element instead of a closure capturing it.
+			// Compare it with Taskflow's indep and indepclo.
+			name: "indepeach", n: sc.n, edges: 0,
+			succ: func(i int32, dst []int32) []int32 { return dst },
+			build: func(g *graph.Graph, f benchFns) {
+				c := f.c
+				idx := make([]int, sc.n)
+				for i := range idx {
+					idx[i] = i
+				}
+				graph.AddEach(g, "indepeach", idx, func(_ context.Context, i int) (int, error) {
+					c.Add(1)
+					benchSink.Store(int64(i))
+					return 0, nil
+				})
+			},
+		},
+		{
 			name: "wave", n: k * k, edges: 2 * k * (k - 1),
 			succ: func(id int32, dst []int32) []int32 {
 				i, j := int(id)/k, int(id)%k

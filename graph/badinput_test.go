@@ -153,6 +153,15 @@ func TestBadInputNeverPanics(t *testing.T) {
 			return graph.AddN(g, "x", nil, func(context.Context, []int) (int, error) { return 0, nil }).Err()
 		}},
 
+		{Name: "AddEach(nil Builder)", Call: func() error { return graph.AddEach(nil, "x", []int{1}, id1)[0].Err() }, Want: graph.ErrNilBuilder},
+		{Name: "AddEach(nil func)", Call: func() error { return graph.AddEach[int, int](g, "x", []int{1}, nil)[0].Err() }, Want: graph.ErrNilFunc},
+		{Name: "AddEach(Key)", Call: func() error { return graph.AddEach(g, "x", []int{1}, id1, graph.Key("k"))[0].Err() }, Want: graph.ErrInvalidOption, Text: `Key("k")`},
+		{Name: "AddEach1(nil input)", Call: func() error { return graph.AddEach1(g, "x", []graph.Task[int]{a, nilTask}, id1)[1].Err() }, Want: graph.ErrNoTask, Text: "input 0"},
+		{Name: "AddEach(nil slice)", Call: func() error {
+			out := graph.AddEach(g, "x", []int(nil), id1)
+			return badinput.Expect(len(out) == 0, "%d tasks", len(out))
+		}},
+
 		// Options out of range.
 		{Name: "Priority(MaxInt64)", Call: func() error { return graph.Add(g, "x", fn, graph.Priority(math.MaxInt64)).Err() }, Want: graph.ErrInvalidOption, Text: "Priority(9223372036854775807)"},
 		{Name: "Retries(-1)", Call: func() error { return graph.Add(g, "x", fn, graph.Retries(-1, 0)).Err() }, Want: graph.ErrInvalidOption, Text: "Retries(-1, 0s)"},

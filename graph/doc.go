@@ -5,7 +5,9 @@
 // with Add, Add1, Add2, Add3 or AddN returns a Task[T], a small comparable
 // handle that later tasks take as input (the compiler checks the types)
 // and that yields the result after a run. Plain values enter a graph with
-// Value, or are captured by the task's function.
+// Value, or are captured by the task's function. AddEach and AddEach1 add
+// a task per element of a slice, or per task, in one call (Dask's
+// client.map): one function, each task given its own element.
 //
 //	g := new(graph.Graph)
 //	a := graph.Value(g, "twenty", 20)

@@ -156,3 +156,26 @@ func ExampleBatch() {
 	fmt.Println(order)
 	// Output: [3 2 1 0]
 }
+
+// AddEach adds a task per element, as Dask's client.map does, and
+// AddEach1 a task per task: here a parse per file name, then a count per
+// parsed file.
+func ExampleAddEach() {
+	g := graph.New()
+	files := []string{"a.txt", "bb.txt", "ccc.txt"}
+	parsed := graph.AddEach(g, "parse", files, func(_ context.Context, name string) (string, error) {
+		return strings.TrimSuffix(name, ".txt"), nil
+	})
+	lengths := graph.AddEach1(g, "len", parsed, func(_ context.Context, s string) (int, error) { return len(s), nil })
+	if err := exec.Run(context.Background(), g); err != nil {
+		fmt.Println(err)
+	}
+	for i, n := range lengths {
+		v, _ := n.Result()
+		fmt.Println(files[i], v)
+	}
+	// Output:
+	// a.txt 1
+	// bb.txt 2
+	// ccc.txt 3
+}

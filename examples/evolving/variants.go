@@ -148,13 +148,8 @@ func tasksFromTasks(ctx context.Context, w workload.Workload, workers int, g *gr
 			if err != nil {
 				return nil, err
 			}
-			scope := dynamic.Scope(ctx)
-			items := make([]graph.Task[float64], len(l))
-			for j := range l {
-				items[j] = graph.Add(scope, "process_item", func(ctx context.Context) (float64, error) {
-					return workload.Process(ctx, f.Items[j])
-				}, graph.Priority(10))
-			}
+			// client.map(process_item, L, priority=10)
+			items := graph.AddEach(dynamic.Scope(ctx), "process_item", f.Items[:len(l)], workload.Process, graph.Priority(10))
 			return dynamic.Gather(ctx, dynamic.Raise, items...)
 		})
 	}

@@ -1,0 +1,222 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// AddEach adds one task per element of items, each running fn with its
+// element, and returns them in the order of items: Dask's client.map
+// over values. Like Add, it runs nothing.
+//
+// The tasks share name, function and options. They are added together,
+// with one hold of the graph's lock for many of them instead of one each,
+// and reach a running graph as one step, as with Batch: a worker that
+// becomes free meanwhile sees all of them or none. Key and Pure, which
+// make one task unique, are refused with ErrInvalidOption; so is a nil
+// fn (ErrNilFunc). A mistake fails every returned task, as in Add.
+func AddEach[A, T any](b Builder, name string, items []A, fn func(context.Context, A) (T, error), opts ...Option) []Task[T] {
+	out := make([]Task[T], len(items))
+	e, ok := beginEach[itemTask[A, T]](b, name, len(items), opts, fn == nil, "AddEach")
+	if !ok {
+		return rejectAll(e, out, func(i int, t *itemTask[A, T]) *record[T] {
+			t.item, t.fn = items[i], fn
+			return &t.record
+		})
+	}
+	defer e.end()
+	for i := range items {
+		t := e.next()
+		t.item, t.fn = items[i], fn
+		e.add(&t.n, t, nil)
+		out[i] = Task[T]{&t.record}
+	}
+	return out
+}
+
+// AddEach1 adds one task per task of in, each running fn with that task's
+// result, and returns them in the order of in: client.map over futures,
+// the fan-out that follows a fan-out. It is Add1 for each of in, added
+// as AddEach adds; an input that is the zero Task, could not be built or
+// belongs to another graph fails its own task only, as in Add1.
+func AddEach1[A, T any](b Builder, name string, in []Task[A], fn func(context.Context, A) (T, error), opts ...Option) []Task[T] {
+	out := make([]Task[T], len(in))
+	e, ok := beginEach[task1[A, T]](b, name, len(in), opts, fn == nil, "AddEach1")
+	if !ok {
+		return rejectAll(e, out, func(i int, t *task1[A, T]) *record[T] {
+			t.a, t.fn = in[i].r, fn
+			return &t.record
+		})
+	}
+	defer e.end()
+	for i, x := range in {
+		t := e.next()
+		t.a, t.fn = x.r, fn
+		e.add(&t.n, t, t.Inputs())
+		out[i] = Task[T]{&t.record}
+	}
+	return out
+}
+
+// itemTask is AddEach's task: its function and its element.
+type itemTask[A, T any] struct {
+	record[T]
+	item A
+	fn   func(context.Context, A) (T, error)
+}
+
+func (b *itemTask[A, T]) Run(ctx context.Context, _ core.Consumer) (err error) {
+	b.val, err = b.fn(ctx, b.item)
+	return err
+}
+func (b *itemTask[A, T]) Inputs() []*core.Node { return nil }
+func (b *itemTask[A, T]) Drop()                { drop(&b.val) }
+func (b *itemTask[A, T]) Handle() any          { return &b.record }
+
+// eachChunk is how many tasks AddEach adds per hold of the graph's lock:
+// enough that the lock's cost per task is small, few enough that workers
+// adding tasks of their own, and the run's observers, wait little.
+const eachChunk = 1024
+
+// each adds the tasks of one AddEach call: records of type B cut from
+// arrays of its own, added under the graph's lock a chunk at a time, and
+// held back from a running graph until the end (see Batch).
+type each[B any] struct {
+	g      *Graph
+	parent *core.Node
+	hold   *core.Batch
+	own    bool // hold is this call's own, to flush at the end
+	name   string
+	s      settings
+	opts   *core.Options // shared by the tasks, unless they keep their result (see add)
+	err    error         // what fails every task, when not ok
+	left   int           // records still to hand out
+	buf    []B
+	inLock int // tasks added under the current hold of the lock
+}
+
+// beginEach checks what every task of an AddEach call shares, and reports
+// whether the tasks can be added; otherwise e.err says why.
+func beginEach[B any](b Builder, name string, k int, opts []Option, noFn bool, call string) (*each[B], bool) {
+	at := placeOf(b)
+	e := &each[B]{g: at.g, parent: at.parent, hold: at.hold, name: name, left: k}
+	err := e.s.apply(opts)
+	switch {
+	case at.g == nil:
+		err = noGraph(b)
+	case err != nil:
+	case noFn:
+		err = ErrNilFunc
+	case e.s.key != "":
+		err = invalid(fmt.Sprintf("Key(%q)", e.s.key), call+" adds many tasks, and a key names one")
+	case e.s.pure:
+		err = invalid("Pure()", call+" adds many tasks, which Pure would make one")
+	}
+	if err != nil {
+		e.err = &Error{Task: name, Err: err}
+		if at.g != nil {
+			at.g.c.Fail(e.err)
+		}
+		return e, false
+	}
+	if e.s.set && !e.s.opts.Keep {
+		// Read only (Unkeep clears Keep, which these do not have): one
+		// copy for all of them.
+		o := e.s.opts
+		e.opts = &o
+	}
+	if e.hold == nil && k > 0 {
+		e.hold, e.own = &core.Batch{}, true
+	}
+	return e, true
+}
+
+// rejectAll fails every task of a call that cannot add them, with e.err,
+// as Add fails a task it cannot add: each is a record of its own, with
+// its function, inputs and error. set fills in record i.
+func rejectAll[B any, T any](e *each[B], out []Task[T], set func(i int, t *B) *record[T]) []Task[T] {
+	for i := range out {
+		t := e.next()
+		r := set(i, t)
+		r.n.Init(e.s.prio, any(t).(core.Body))
+		r.n.Reject(e.name, e.err)
+		out[i] = Task[T]{r}
+	}
+	return out
+}
+
+// next returns a zero record for the next task, cut from an array of
+// records allocated for this call: one allocation for many tasks, sized
+// to what is left, up to a slab's size.
+func (e *each[B]) next() *B {
+	if len(e.buf) == 0 {
+		var zero B
+		n := max(1, min(e.left, slabBytes/max(1, int(unsafe.Sizeof(zero)))))
+		e.buf = make([]B, n)
+	}
+	t := &e.buf[0]
+	e.buf = e.buf[1:]
+	e.left--
+	return t
+}
+
+// add adds n, whose body is body and whose inputs are ins, as add does
+// for one task, with the graph's lock held for a chunk of tasks at a time.
+func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
+	g := &e.g.c
+	n.Init(e.s.prio, body)
+	var err error
+	for i, in := range ins {
+		switch {
+		case in == nil:
+			err = fmt.Errorf("input %d: %w", i, ErrNoTask)
+		case in.Graph() == nil:
+			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
+		case in.Graph() != g:
+			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
+		}
+		if err != nil {
+			break
+		}
+	}
+	switch {
+	case e.opts != nil:
+		n.SetOptions(e.opts)
+	case e.s.set:
+		o := e.s.opts // Keep: a copy each, since Unkeep clears it
+		n.SetOptions(&o)
+	}
+	if e.inLock == 0 {
+		g.Lock()
+		g.SetOwner(e.g)
+	}
+	e.inLock++
+	if err == nil {
+		err = g.Full(len(ins))
+	}
+	if err != nil {
+		err = &Error{Task: e.name, Err: err}
+		n.Reject(e.name, err)
+		g.FailLocked(err)
+	} else {
+		g.Add(n, e.name, e.parent, "", e.hold)
+	}
+	if e.inLock == eachChunk {
+		e.inLock = 0
+		g.Unlock()
+	}
+}
+
+// end lets go of the graph's lock, if held, and queues the tasks held back.
+func (e *each[B]) end() {
+	if e.inLock > 0 {
+		e.inLock = 0
+		e.g.c.Unlock()
+	}
+	if e.own {
+		e.g.c.Flush(e.hold)
+	}
+}
