@@ -2,10 +2,14 @@ package dynamic_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
@@ -104,5 +108,150 @@ func TestAddEachFromManyGoroutines(t *testing.T) {
 	}
 	if err := finish(t, e); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRandomAddEach: seeded runs in which two clients and the tasks of
+// a run map over values and over tasks at once, with failing elements,
+// failing inputs and priorities, and some runs stopped part-way. Every
+// task must end, each element's task must compute its own element's
+// value or fail with its own error, and a task reading a failed input
+// must be skipped, never run. EVOLVE_EACH_SEEDS and EVOLVE_EACH_FROM
+// choose the seeds.
+func TestRandomAddEach(t *testing.T) {
+	seeds := 200
+	if testing.Short() || raceEnabled {
+		seeds = 40
+	}
+	seeds = stressEnv(t, "EVOLVE_EACH_SEEDS", seeds, 1)
+	from := stressEnv(t, "EVOLVE_EACH_FROM", 0, 0)
+	for seed := from; seed < from+seeds; seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { randomAddEach(t, uint64(seed)) })
+	}
+}
+
+// eachElem is an element of a random AddEach: its value, and whether its
+// task fails.
+type eachElem struct {
+	x    int
+	fail bool
+	ran  *atomic.Int32 // bodies run
+}
+
+func randomAddEach(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0))
+	g := graph.New()
+	var mu sync.Mutex
+	type mapped struct {
+		in    []eachElem        // AddEach's elements, or nil
+		from  []graph.Task[int] // AddEach1's inputs, or nil
+		tasks []graph.Task[int] // what the call returned
+		ran   []atomic.Int32    // bodies run, per task
+	}
+	var calls []*mapped
+	var anyFail atomic.Bool
+	square := func(_ context.Context, e eachElem) (int, error) {
+		e.ran.Add(1)
+		if e.fail {
+			return 0, errBoom
+		}
+		return e.x * e.x, nil
+	}
+	addEach := func(b graph.Builder, rng *rand.Rand) {
+		m := &mapped{}
+		var opts []graph.Option
+		if rng.IntN(2) == 0 {
+			opts = append(opts, graph.Priority(rng.IntN(3)))
+		}
+		mu.Lock()
+		if len(calls) > 0 && rng.IntN(2) == 0 {
+			for range 1 + rng.IntN(40) {
+				src := calls[rng.IntN(len(calls))]
+				m.from = append(m.from, src.tasks[rng.IntN(len(src.tasks))])
+			}
+		}
+		mu.Unlock()
+		if m.from != nil {
+			m.tasks = graph.AddEach1(b, "plus1", m.from, func(_ context.Context, x int) (int, error) { return x + 1, nil }, opts...)
+		} else {
+			m.in = make([]eachElem, 1+rng.IntN(1500))
+			for i := range m.in {
+				m.in[i] = eachElem{x: rng.IntN(1000), fail: rng.IntN(20) == 0, ran: new(atomic.Int32)}
+				if m.in[i].fail {
+					anyFail.Store(true)
+				}
+			}
+			m.tasks = graph.AddEach(b, "square", m.in, square, opts...)
+		}
+		mu.Lock()
+		calls = append(calls, m)
+		mu.Unlock()
+	}
+	addEach(g, rng)
+	e := start(t, g, exec.Workers(1+rng.IntN(3)))
+	stopped := rng.IntN(4) == 0
+	if stopped {
+		time.AfterFunc(time.Duration(rng.IntN(3000))*time.Microsecond, e.Stop)
+	}
+	var clients sync.WaitGroup
+	for c := range 2 {
+		crng := rand.New(rand.NewPCG(seed, uint64(c)+1))
+		clients.Go(func() {
+			for range 6 {
+				if crng.IntN(3) == 0 {
+					// A task that maps and gathers what it mapped.
+					trng := rand.New(rand.NewPCG(crng.Uint64(), 0))
+					graph.Add(g, "mapper", func(ctx context.Context) (int, error) {
+						addEach(dynamic.Scope(ctx), trng)
+						return 0, nil
+					})
+					continue
+				}
+				addEach(g, crng)
+			}
+		})
+	}
+	clients.Wait()
+	runErr := finish(t, e)
+	if !stopped && (runErr == nil) == anyFail.Load() {
+		t.Fatalf("the run returned %v, with elements told to fail: %v", runErr, anyFail.Load())
+	}
+	for _, m := range calls {
+		for i, x := range m.tasks {
+			s := x.State()
+			if !s.Terminal() && s != graph.Idle {
+				t.Fatalf("%v is %v after the run", x, s)
+			}
+			if s == graph.Idle && !stopped {
+				t.Fatalf("%v never ran in a run that was not stopped", x)
+			}
+			v, err := x.Result()
+			switch {
+			case m.from != nil:
+				in := m.from[i]
+				if in.State() == graph.Failed || in.State() == graph.Skipped {
+					if s == graph.Done {
+						t.Fatalf("%v succeeded, reading %v, which is %v", x, in, in.State())
+					}
+					continue
+				}
+				if s == graph.Done {
+					w, _ := in.Result()
+					if v != w+1 {
+						t.Fatalf("%v = %d, its input %v = %d", x, v, in, w)
+					}
+				}
+			case m.in[i].ran.Load() > 1 || s == graph.Done && m.in[i].ran.Load() != 1:
+				t.Fatalf("%v is %v, its body ran %d times", x, s, m.in[i].ran.Load())
+			case m.in[i].fail:
+				if s == graph.Done || s == graph.Failed && !errors.Is(err, errBoom) {
+					t.Fatalf("%v told to fail: %v, %v", x, s, err)
+				}
+			case s == graph.Done && v != m.in[i].x*m.in[i].x:
+				t.Fatalf("%v = %d, want %d", x, v, m.in[i].x*m.in[i].x)
+			case s == graph.Failed && !stopped:
+				t.Fatalf("%v failed: %v", x, err)
+			}
+		}
 	}
 }
