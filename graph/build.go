@@ -431,15 +431,8 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 		err = ErrNilFunc
 	}
 	ins := body.Inputs() // the zero Task's record is nil, and so is its node here
-	for i := 0; err == nil && i < len(ins); i++ {
-		switch in := ins[i]; {
-		case in == nil:
-			err = fmt.Errorf("input %d: %w", i, ErrNoTask)
-		case in.Graph() == nil:
-			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
-		case in.Graph() != &g.c:
-			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
-		}
+	if err == nil {
+		err = inputsErr(g, ins)
 	}
 	t.n.Init(s.prio, body)
 	if err != nil {
@@ -492,6 +485,22 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	}
 	g.c.Add(&t.n, name, parent, key, hold)
 	return Task[T]{t}
+}
+
+// inputsErr says why ins cannot be a task's inputs in g, or returns nil:
+// one is nil (a zero Task), could not be built, or is in another graph.
+func inputsErr(g *Graph, ins []*core.Node) error {
+	for i, in := range ins {
+		switch {
+		case in == nil:
+			return fmt.Errorf("input %d: %w", i, ErrNoTask)
+		case in.Graph() == nil:
+			return fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
+		case in.Graph() != &g.c:
+			return fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
+		}
+	}
+	return nil
 }
 
 // spawns adds n, a task without inputs, options or key that parent adds,

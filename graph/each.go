@@ -168,20 +168,7 @@ func (e *each[B]) next() *B {
 func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 	g := &e.g.c
 	n.Init(e.s.prio, body)
-	var err error
-	for i, in := range ins {
-		switch {
-		case in == nil:
-			err = fmt.Errorf("input %d: %w", i, ErrNoTask)
-		case in.Graph() == nil:
-			err = fmt.Errorf("input %d (%q) could not be built: %w", i, in.Name(), in.Err())
-		case in.Graph() != g:
-			err = fmt.Errorf("input %d (%q): %w", i, in.Name(), ErrOtherGraph)
-		}
-		if err != nil {
-			break
-		}
-	}
+	err := inputsErr(e.g, ins)
 	switch {
 	case e.opts != nil:
 		n.SetOptions(e.opts)
