@@ -24,10 +24,12 @@ import (
 // return their own tasks): a Retry lets go of its own attempt's tasks
 // and of nothing else (see core's joinsCreator).
 //
-// EVOLVE_FLOWRETRY_SEEDS sets how many seeds run (default 200).
+// EVOLVE_FLOWRETRY_SEEDS sets how many seeds run (default 200), from
+// EVOLVE_FLOWRETRY_FROM (default 0).
 func TestRandomFlowRetries(t *testing.T) {
 	seeds := stressEnv(t, "EVOLVE_FLOWRETRY_SEEDS", 200, 1)
-	for seed := range uint64(seeds) {
+	from := stressEnv(t, "EVOLVE_FLOWRETRY_FROM", 0, 0)
+	for seed := uint64(from); seed < uint64(from+seeds); seed++ {
 		for _, workers := range []int{1, 2, 4} {
 			if t.Failed() {
 				return
