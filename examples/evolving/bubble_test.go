@@ -137,11 +137,11 @@ func peakOf(changes map[time.Duration]int) int {
 // as outside it. On one, the worker goes on until it blocks and the client
 // runs after it, the same way every time, except under the race detector,
 // which perturbs scheduling on purpose, and unless the runtime's own work
-// (a collection, the sweeping and returning of pages after one) takes
-// the processor at such an instant: those runs keep the collector off
-// (see dynamic's replay, where a random workload found it). Tasks are compared by start
-// instant, not by the order of events: tasks that start at one instant on
-// different workers report in either order.
+// (a collection, the sweeping and returning of pages after one) takes the
+// processor at such an instant: those runs keep the collector off (see
+// dynamic's replay, where a random workload found it). Tasks are compared
+// by start instant, not by the order of events: tasks that start at one
+// instant on different workers report in either order.
 func TestSeedInSynctestBubble(t *testing.T) {
 	w, err := workload.Generate(1, 10, 1)
 	if err != nil {
