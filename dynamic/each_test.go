@@ -255,3 +255,43 @@ func randomAddEach(t *testing.T, seed uint64) {
 		}
 	}
 }
+
+// eventLog counts each task's events by kind, for an observed run.
+type eventLog struct {
+	mu     sync.Mutex
+	events map[graph.Ref][]exec.EventKind
+}
+
+func (l *eventLog) Observe(e exec.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.events == nil {
+		l.events = map[graph.Ref][]exec.EventKind{}
+	}
+	l.events[e.Task] = append(l.events[e.Task], e.Kind)
+}
+
+// TestAddEachInAnObservedRun: an observed run is told of every task a
+// client's AddEach adds while it runs, in the order of each task's life
+// (created, ready, started, finished), although the tasks are held back
+// until the call returns.
+func TestAddEachInAnObservedRun(t *testing.T) {
+	g := graph.New()
+	var log eventLog
+	e := start(t, g, exec.Workers(2), exec.Observe(&log))
+	ctx, cancel := context.WithTimeout(context.Background(), liveness)
+	defer cancel()
+	tasks := graph.AddEach(g, "item", make([]int, 2500), func(context.Context, int) (int, error) { return 1, nil })
+	if err := dynamic.WaitAll(ctx, tasks...); err != nil {
+		t.Fatal(err)
+	}
+	if err := finish(t, e); err != nil {
+		t.Fatal(err)
+	}
+	want := []exec.EventKind{exec.EventCreated, exec.EventReady, exec.EventStarted, exec.EventFinished}
+	for i, x := range tasks {
+		if got := log.events[x.Ref()]; !slices.Equal(got, want) {
+			t.Fatalf("task %d: events %v, want %v", i, got, want)
+		}
+	}
+}
