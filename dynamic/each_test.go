@@ -146,7 +146,6 @@ func randomAddEach(t *testing.T, seed uint64) {
 		in    []eachElem        // AddEach's elements, or nil
 		from  []graph.Task[int] // AddEach1's inputs, or nil
 		tasks []graph.Task[int] // what the call returned
-		ran   []atomic.Int32    // bodies run, per task
 	}
 	var calls []*mapped
 	var anyFail atomic.Bool

@@ -341,6 +341,26 @@ func BenchmarkWaitWide(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/task")
 		})
+		// The same fan-out added in one call (Dask's client.map from a
+		// task): one hold of the graph's lock per 1,024 children, where
+		// each Add above is a spawn of its own.
+		b.Run(fmt.Sprintf("each/workers=%d", w), func(b *testing.B) {
+			idx := make([]int, n)
+			for i := range idx {
+				idx[i] = i
+			}
+			for range b.N {
+				c := new(atomic.Int64)
+				g := graph.New()
+				graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+					kids := graph.AddEach(dynamic.Scope(ctx), "kid", idx, func(_ context.Context, i int) (int, error) { c.Add(1); return i, nil })
+					return 0, dynamic.WaitAll(ctx, kids...)
+				})
+				benchRunEvolve(b, g, w)
+				benchCheck(b, c, n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/task")
+		})
 	}
 }
 
