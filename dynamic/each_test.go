@@ -18,12 +18,38 @@ import (
 
 // TestAddEachFromATask: a running task maps over its items with AddEach,
 // as the notebook's tasks do with client.map, and gathers the results;
-// every task it added records it as their creator.
+// every task it added records it as their creator. Without options the
+// tasks are added as spawns (without the graph's lock, the first one
+// excepted); with one (Retries, here retried once each), under the lock
+// and held back until the call returns.
 func TestAddEachFromATask(t *testing.T) {
+	for _, retried := range []bool{false, true} {
+		t.Run(fmt.Sprintf("retried=%v", retried), func(t *testing.T) { addEachFromATask(t, retried) })
+	}
+}
+
+func addEachFromATask(t *testing.T, retried bool) {
 	g := graph.New()
 	var kids []graph.Task[int]
 	parent := graph.Add(g, "f", func(ctx context.Context) (int, error) {
-		kids = graph.AddEach(dynamic.Scope(ctx), "item", []int{1, 2, 3, 4, 5}, func(_ context.Context, x int) (int, error) { return 10 * x, nil })
+		var opts []graph.Option
+		tries := map[int]*atomic.Int32{}
+		for x := range 3000 {
+			tries[x] = new(atomic.Int32)
+		}
+		if retried {
+			opts = append(opts, graph.Retries(1, 0))
+		}
+		items := make([]int, 3000)
+		for i := range items {
+			items[i] = i
+		}
+		kids = graph.AddEach(dynamic.Scope(ctx), "item", items, func(_ context.Context, x int) (int, error) {
+			if retried && tries[x].Add(1) == 1 {
+				return 0, errBoom
+			}
+			return 10 * x, nil
+		}, opts...)
 		got, err := dynamic.Gather(ctx, dynamic.Raise, kids...)
 		sum := 0
 		for _, v := range got {
@@ -34,8 +60,8 @@ func TestAddEachFromATask(t *testing.T) {
 	if err := run(t, g, exec.Workers(2)); err != nil {
 		t.Fatal(err)
 	}
-	if v, err := parent.Result(); v != 150 || err != nil {
-		t.Fatalf("f = %v, %v; want 150", v, err)
+	if v, err := parent.Result(); v != 10*3000*2999/2 || err != nil {
+		t.Fatalf("f = %v, %v; want %d", v, err, 10*3000*2999/2)
 	}
 	for i, k := range kids {
 		if k.Creator() != parent.Ref() {

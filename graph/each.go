@@ -12,12 +12,14 @@ import (
 // element, and returns them in the order of items: Dask's client.map
 // over values. Like Add, it runs nothing.
 //
-// The tasks share name, function and options. They are added together,
+// The tasks share name, function and options. A client's call adds them
 // with one hold of the graph's lock for many of them instead of one each,
-// and reach a running graph as one step, as with Batch: a worker that
-// becomes free meanwhile sees all of them or none. Key and Pure, which
-// make one task unique, are refused with ErrInvalidOption; so is a nil
-// fn (ErrNilFunc). A mistake fails every returned task, as in Add.
+// and they reach a running graph as one step, as with Batch: a worker that
+// becomes free meanwhile sees all of them or none. A running task's call
+// adds each as its Add would, without the graph's lock where it can, so
+// that its workers start on them at once. Key and Pure, which make one
+// task unique, are refused with ErrInvalidOption; so is a nil fn
+// (ErrNilFunc). A mistake fails every returned task, as in Add.
 func AddEach[A, T any](b Builder, name string, items []A, fn func(context.Context, A) (T, error), opts ...Option) []Task[T] {
 	out := make([]Task[T], len(items))
 	e, ok := beginEach[itemTask[A, T]](b, name, len(items), opts, fn == nil, "AddEach")
@@ -95,7 +97,8 @@ type each[B any] struct {
 	err    error         // what fails every task, when not ok
 	left   int           // records still to hand out
 	buf    []B
-	inLock int // tasks added under the current hold of the lock
+	inLock int  // tasks added under the current hold of the lock
+	spawn  bool // a running task adds: tasks without inputs go as Add's do (see spawns)
 }
 
 // beginEach checks what every task of an AddEach call shares, and reports
@@ -128,7 +131,12 @@ func beginEach[B any](b Builder, name string, k int, opts []Option, noFn bool, c
 		o := e.s.opts
 		e.opts = &o
 	}
-	if e.hold == nil && k > 0 {
+	switch {
+	case at.parent != nil && at.hold == nil && !e.s.set:
+		// A running task's tasks without inputs are added as its Add
+		// calls add them: without the graph's lock where Spawn can.
+		e.spawn = true
+	case e.hold == nil && k > 0:
 		e.hold, e.own = &core.Batch{}, true
 	}
 	return e, true
@@ -176,6 +184,9 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 		o := e.s.opts // Keep: a copy each, since Unkeep clears it
 		n.SetOptions(&o)
 	}
+	if e.spawn && err == nil && len(ins) == 0 && spawns(e.g, e.parent, n, e.name) {
+		return
+	}
 	if e.inLock == 0 {
 		g.Lock()
 		g.SetOwner(e.g)
@@ -191,7 +202,9 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 	} else {
 		g.Add(n, e.name, e.parent, "", e.hold)
 	}
-	if e.inLock == eachChunk {
+	if e.inLock == eachChunk || e.spawn {
+		// A spawning task lets go at once: Spawn may take the lock to
+		// grow the index.
 		e.inLock = 0
 		g.Unlock()
 	}
