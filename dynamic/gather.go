@@ -33,6 +33,15 @@ const (
 // waits without holding the worker slot. In a run for targets it reads
 // each result before it can be released, as Task.Wait does.
 //
+// Inside a task, the two modes wait differently. Skip mode waits as
+// WaitAll does: it runs the tasks that are ready on the task's own slot,
+// and blocks only for the others. Raise mode must return at a failure
+// even while other tasks run, so it blocks from the start, giving the
+// slot back: for many small tasks, such as a recursion that gathers the
+// children it just added, that is a goroutine switch or two per task,
+// about twenty times the cost of WaitAll followed by Result (fib: 7 us
+// per task against 0.35; BENCHMARKS.md, session 13).
+//
 // A zero Task makes Gather fail at once with an error wrapping
 // graph.ErrNoTask, before it waits for any.
 func Gather[T any](ctx context.Context, mode Mode, tasks ...graph.Task[T]) ([]T, error) {
