@@ -84,8 +84,9 @@ func (b *itemTask[A, T]) Handle() any          { return &b.record }
 const eachChunk = 1024
 
 // each adds the tasks of one AddEach call: records of type B cut from
-// arrays of its own, added under the graph's lock a chunk at a time, and
-// held back from a running graph until the end (see Batch).
+// arrays of its own. A client's are added under the graph's lock a chunk
+// at a time and held back from a running graph until the end (see
+// Batch); a running task's are added one by one, as its Add calls' are.
 type each[B any] struct {
 	g      *Graph
 	parent *core.Node
