@@ -462,9 +462,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	}
 	g.c.SetOwner(g)
 	if err := g.c.Full(len(ins)); err != nil {
-		err := &Error{Task: name, Err: err}
-		t.n.Reject(name, err)
-		g.c.FailLocked(err)
+		rejectLocked(g, &t.n, name, err)
 		return Task[T]{t}
 	}
 	key := s.key
@@ -477,14 +475,21 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 				g.c.Want(old) // asked for again while the graph runs: run it
 				return Task[T]{h}
 			}
-			err := &Error{Task: name, Err: fmt.Errorf("key %q is taken by task %q of another result type", key, old.Name())}
-			t.n.Reject(name, err)
-			g.c.FailLocked(err)
+			rejectLocked(g, &t.n, name, fmt.Errorf("key %q is taken by task %q of another result type", key, old.Name()))
 			return Task[T]{t}
 		}
 	}
 	g.c.Add(&t.n, name, parent, key, hold)
 	return Task[T]{t}
+}
+
+// rejectLocked fails n, a task named name that g cannot take, with err,
+// and records the failure on g, as a building mistake. The caller holds
+// g's lock.
+func rejectLocked(g *Graph, n *core.Node, name string, err error) {
+	err = &Error{Task: name, Err: err}
+	n.Reject(name, err)
+	g.c.FailLocked(err)
 }
 
 // inputsErr says why ins cannot be a task's inputs in g, or returns nil:

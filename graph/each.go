@@ -197,9 +197,7 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 		err = g.Full(len(ins))
 	}
 	if err != nil {
-		err = &Error{Task: e.name, Err: err}
-		n.Reject(e.name, err)
-		g.FailLocked(err)
+		rejectLocked(e.g, n, e.name, err)
 	} else {
 		g.Add(n, e.name, e.parent, "", e.hold)
 	}
