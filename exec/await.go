@@ -63,12 +63,12 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 		if !slices.ContainsFunc(order[lo:], func(n *core.Node) bool { return !n.State().Terminal() }) {
 			return nil
 		}
-		n := r.claim(w, order[lo:])
+		n := r.claim(w, self, order[lo:])
 		if n == nil {
 			// A task of the graph has a priority (the queue's head decides),
 			// or another goroutine of the task uses or gave back its slot.
 			r.mu.Lock()
-			n = r.claimLocked(w, order[lo:])
+			n = r.claimLocked(w, self, order[lo:])
 			r.mu.Unlock()
 		}
 		if n == nil {
@@ -236,13 +236,67 @@ func (r *runner) unclaim(w *worker) {
 	}
 	r.mu.Lock()
 	stalled := false
-	if w.slot.Add(-claimed) != 0 {
+	if r.dropClaimLocked(w) != 0 {
 		stalled = r.giveSlotBackLocked()
 	}
 	r.mu.Unlock()
 	if stalled {
 		r.breakStall()
 	}
+}
+
+// dropClaimLocked lets go of w's claim, and of the run's hold for it if
+// the claimer left Running meanwhile (see holdOpen), and returns what is
+// left of w.slot: the goroutines away. The caller holds r.mu.
+func (r *runner) dropClaimLocked(w *worker) int32 {
+	for {
+		v := w.slot.Load()
+		if w.slot.CompareAndSwap(v, v&^(claimed|heldOpen)) {
+			if v&heldOpen != 0 && r.outstanding.Add(-1) == 0 {
+				r.finishLocked()
+			}
+			return v &^ (claimed | heldOpen)
+		}
+	}
+}
+
+// holdOpen is called by the goroutine that moved a task out of Running
+// (its function returned) and found that a goroutine of the task holds
+// the claim on w's slot (see the invariant in kept.go): that claim may run
+// a task the run left out of its count, which the task no longer covers.
+// The run counts one more until the claim ends (dropClaimLocked), unless
+// the claim has ended already or is held open.
+func (r *runner) holdOpen(w *worker) {
+	if !r.join() {
+		return // the run ends
+	}
+	for {
+		v := w.slot.Load()
+		if v&claimed == 0 || v&heldOpen != 0 {
+			r.settle(1)
+			return
+		}
+		if w.slot.CompareAndSwap(v, v|heldOpen) {
+			return
+		}
+	}
+}
+
+// covered makes the run count n, which a goroutine of self is about to
+// claim on self's slot, if n is out of the run's count and self does not
+// cover it (see the invariant in kept.go): self left Running (its
+// function returned while this goroutine of it waited), or is a flow,
+// whose completion may come on another worker than its claims. It
+// reports false if the run is ending. The caller holds the claim; locked
+// says whether it holds r.mu.
+func (r *runner) covered(self, n *core.Node, locked bool) bool {
+	if !n.OutOfCount() || self.State() == core.Running && !isJoin(self) {
+		return true
+	}
+	if locked {
+		return r.countLocked(n)
+	}
+	return r.count(n)
 }
 
 // giveSlotBackLocked gives the slot of a task whose goroutines all wait
@@ -259,6 +313,9 @@ func (r *runner) giveSlotBackLocked() (stalled bool) {
 const (
 	claimed = 1 // a goroutine of the task runs an awaited task on the slot
 	awayOne = 2 // one goroutine of the task blocked in a wait
+	// heldOpen: the task left Running while a goroutine of it held the
+	// claim, and the run counts one more until the claim ends (holdOpen).
+	heldOpen = 1 << 30
 )
 
 // secede records p, a goroutine of w's task about to block, and gives the
@@ -292,7 +349,7 @@ func (r *runner) secede(w *worker, p *parked) {
 func (r *runner) rejoin(w *worker, p *parked, handed bool) {
 	r.mu.Lock()
 	delete(r.parked, p)
-	away := w.slot.Add(-awayOne) >> 1
+	away := (w.slot.Add(-awayOne) &^ heldOpen) >> 1
 	stalled := false
 	switch {
 	case away > 0 && handed:
@@ -348,7 +405,7 @@ func (r *runner) firstReady(order []*core.Node) *core.Node {
 // byRank), while every task of the graph has priority 0 (so nothing
 // queued or kept outranks it) and no other goroutine of the task uses or
 // gave back its slot. Otherwise it returns nil, and claimLocked decides.
-func (r *runner) claim(w *worker, order []*core.Node) *core.Node {
+func (r *runner) claim(w *worker, self *core.Node, order []*core.Node) *core.Node {
 	if r.g.Ranked() { // a halted run ended the waiter's context: see Await
 		return nil
 	}
@@ -359,7 +416,7 @@ func (r *runner) claim(w *worker, order []*core.Node) *core.Node {
 	if !w.slot.CompareAndSwap(0, claimed) {
 		return nil
 	}
-	if !best.CAS(core.Ready, core.Running) {
+	if !r.covered(self, best, false) || !best.CAS(core.Ready, core.Running) {
 		r.unclaim(w)
 		return nil
 	}
@@ -368,7 +425,7 @@ func (r *runner) claim(w *worker, order []*core.Node) *core.Node {
 
 // claimLocked is claim with r.mu held, which sees the queue's best live
 // node. The caller holds r.mu.
-func (r *runner) claimLocked(w *worker, order []*core.Node) *core.Node {
+func (r *runner) claimLocked(w *worker, self *core.Node, order []*core.Node) *core.Node {
 	if w.slot.Load() != 0 || r.halted() {
 		return nil // the slot is not this goroutine's to use
 	}
@@ -387,8 +444,8 @@ func (r *runner) claimLocked(w *worker, order []*core.Node) *core.Node {
 	if !w.slot.CompareAndSwap(0, claimed) {
 		return nil // another goroutine of the task claimed it without the lock
 	}
-	if !best.CAS(core.Ready, core.Running) {
-		w.slot.Add(-claimed) // away changes under r.mu only: nobody went away meanwhile
+	if !r.covered(self, best, true) || !best.CAS(core.Ready, core.Running) {
+		r.dropClaimLocked(w) // away changes under r.mu only: nobody went away meanwhile
 		return nil
 	}
 	r.q.dropDeadTail()

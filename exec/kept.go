@@ -42,11 +42,33 @@ type keptEntry = atomic.Pointer[core.Node]
 //   - A task with a priority joining the graph: it sets the graph's ranked
 //     flag, then the next claim queues every kept task (claimLocked).
 //
-// A kept task is Ready and counted in the run and in the graph's index
-// like any other: claiming it (Await), cancelling it, or ending the run
-// works as if it were queued. An entry whose task has been claimed or
-// cancelled meanwhile is free again, and is left as it is until a task is
-// kept there (clearing it would cost an atomic exchange per task).
+// A kept task is Ready and in the graph's index like any other: claiming
+// it (Await), cancelling it, or ending the run works as if it were
+// queued. An entry whose task has been claimed or cancelled meanwhile is
+// free again, and is left as it is until a task is kept there (clearing
+// it would cost an atomic exchange per task).
+//
+// The run's count. A task Spawn adds reaches the run out of the run's
+// count of unfinished tasks (core's outOfCount), so that a fib task's
+// children, kept and then run by their creator's claim, cost the run's
+// count nothing: counting each up and down again was two atomic
+// operations on a word that every worker writes. The invariant: a task
+// out of the count is kept by the worker running its creator, or runs
+// inside a claim whose claimer the run counts, or holds open (holdOpen),
+// and whoever ends that counts the task first. So the count never
+// reaches zero while such a task is unfinished:
+//   - Leaving an entry by any way but a claim (the creator finishing or
+//     waiting, a worker looking for work, Spawned giving up, a Cancel)
+//     counts the task (count), before the task is queued or finished.
+//   - A claim is taken by a goroutine of a running task (Await): its
+//     claimer counts until it leaves Running. A goroutine of the claimer
+//     other than its function's may hold the claim as the function
+//     returns: the claim, once taken, looks at the claimer's state, and
+//     the claimer, once out of Running, looks at the claim (complete, and
+//     beginJoin for a flow). Both are a write followed by a read of the
+//     other's word, so at least one sees the other: the claim counts the
+//     task it runs (claimed), or the claimer holds the run open until the
+//     claim ends (holdOpen, unclaim).
 
 // keptEntries is the number of tasks a worker keeps: the two children of
 // a fork-join; a wider fan-out queues the rest as before.
@@ -58,12 +80,12 @@ const keptEntries = 2
 func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
 	w, _ := h.Awaiter.(*worker)
 	if w == nil || n.Priority() != 0 || r.g.Ranked() {
-		r.Ready(n)
+		r.readyCounted(n)
 		return
 	}
 	e, old := w.freeKept()
 	if e == nil || !e.CompareAndSwap(old, n) {
-		r.Ready(n)
+		r.readyCounted(n)
 		return
 	}
 	if !w.listed.Load() {
@@ -75,8 +97,50 @@ func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
 		return
 	}
 	if e.CompareAndSwap(n, nil) { // nobody took it meanwhile
+		r.readyCounted(n)
+	}
+}
+
+// readyCounted queues n, a task Spawn added that no worker keeps, once the
+// run counts it (see count).
+func (r *runner) readyCounted(n *core.Node) {
+	if r.count(n) {
 		r.Ready(n)
 	}
+}
+
+// count makes the run count n if n is Ready out of the run's count, for a
+// caller about to queue it or finish it, and reports whether the run may
+// take n: false only if the run is ending, whose end cancels n (n is in
+// the graph's index). It can only be ending then: something the run
+// counts covers n until n is counted (see the invariant above). If n was
+// claimed, cancelled or counted by another goroutine meanwhile, the count
+// is undone. The caller does not hold r.mu.
+func (r *runner) count(n *core.Node) bool {
+	if !n.OutOfCount() {
+		return true
+	}
+	if !r.join() {
+		return false
+	}
+	if !n.TakeIntoCount() {
+		r.settle(1)
+	}
+	return true
+}
+
+// countLocked is count for a caller holding r.mu.
+func (r *runner) countLocked(n *core.Node) bool {
+	if !n.OutOfCount() {
+		return true
+	}
+	if !r.join() {
+		return false
+	}
+	if !n.TakeIntoCount() && r.outstanding.Add(-1) == 0 {
+		r.finishLocked()
+	}
+	return true
 }
 
 // freeKept returns an entry of w's that holds no task still ready, and
@@ -109,7 +173,7 @@ func (r *runner) publishKept(w *worker) {
 	var buf [keptEntries]*core.Node
 	k := 0
 	for i := range w.kept {
-		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.count(n) {
 			buf[k] = n
 			k++
 		}
@@ -124,7 +188,7 @@ func (r *runner) publishKept(w *worker) {
 func (r *runner) takeKeptLocked(w *worker) bool {
 	took := false
 	for i := range w.kept {
-		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.countLocked(n) {
 			r.pushLocked(n)
 			took = true
 		}
@@ -188,6 +252,9 @@ func (r *runner) stealLocked() bool {
 			return false
 		}
 		if at.CompareAndSwap(best, nil) {
+			if !r.countLocked(best) {
+				return false
+			}
 			r.pushLocked(best)
 			r.noteQueueLocked()
 			return true

@@ -489,14 +489,18 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 	return r
 }
 
-// Activated, Queue, Ready, ReadyAll, Releasing, Observed, Cancel and
-// Added implement core.Run.
+// Activated, Queue, Ready, ReadyAll, Releasing, Observed, Cancel,
+// Open, Spawned, Ending and Added implement core.Run.
 
 func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
 
-func (r *runner) Join() bool {
+func (r *runner) Open() bool { return !r.ending.Load() && r.outstanding.Load() > 0 }
+
+// join counts one more node that must finish before the run ends, unless
+// the run has ended or is ending: then it counts nothing and returns false.
+func (r *runner) join() bool {
 	if r.ending.Load() {
-		return false // Spawn would only cancel the node (see core.Graph.late)
+		return false
 	}
 	for v := r.outstanding.Load(); v > 0; v = r.outstanding.Load() {
 		if r.outstanding.CompareAndSwap(v, v+1) {
@@ -505,8 +509,6 @@ func (r *runner) Join() bool {
 	}
 	return false
 }
-
-func (r *runner) Leave() { r.settle(1) }
 
 func (r *runner) Ending() error {
 	if r.ending.Load() {
@@ -552,6 +554,9 @@ func (r *runner) pushLocked(n *core.Node) {
 func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
 
 func (r *runner) Cancel(n *core.Node) bool {
+	if !r.count(n) {
+		return false // the run ends, and cancels n with it
+	}
 	err := cancelError(n)
 	ready, out := r.g.Cancel(r, n, err)
 	if out == core.CancelledNow {

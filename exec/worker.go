@@ -326,6 +326,7 @@ func (w *worker) Consumed(in *core.Node) {
 // observes the run, the completion claims n's only consumer itself if it
 // makes it ready (see core.Node.FinishInline).
 func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inline bool) (*core.Node, bool) {
+	counted := !n.OutOfCount() // read before the switch to s clears it
 	if s != core.Done {
 		r.fail(n, s, err)
 	}
@@ -352,14 +353,19 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 		r.publishKept(w)
 	}
 	var ready []*core.Node
-	var claimed *core.Node
+	var inlined *core.Node
 	if inline && r.obs == nil && !r.hasQueued.Load() {
-		ready, claimed = n.FinishInline(s, err, w.buf[:0])
+		ready, inlined = n.FinishInline(s, err, w.buf[:0])
 	} else {
 		ready = n.Finish(s, err, w.buf[:0])
 	}
 	if w.keeps() {
 		r.publishKept(w)
+	}
+	if w.slot.Load()&claimed != 0 {
+		// A goroutine of n runs a claim on n's slot, which n, out of
+		// Running now, no longer covers (see the invariant in kept.go).
+		r.holdOpen(w)
 	}
 	w.buf = ready[:0]
 	if r.obs != nil {
@@ -371,9 +377,11 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	// ready is not cleared after use: the nodes it still points to belong
 	// to the graph, which outlives the worker, so clearing would only cost
 	// a call and write barriers on every task.
-	w.settled++
-	if claimed != nil {
-		return claimed, true
+	if counted {
+		w.settled++
+	}
+	if inlined != nil {
+		return inlined, true
 	}
 	var next *core.Node
 	if len(ready) > 0 && !r.halted() {

@@ -54,14 +54,14 @@ type Run interface {
 	Observed() bool
 	// Cancel cancels n, which is in the run.
 	Cancel(n *Node) bool
-	// Join counts one more node that must finish before the run ends,
-	// unless the run has ended (its count was zero): then it counts
-	// nothing and returns false. Spawn uses it without the graph's lock.
-	Join() bool
-	// Leave undoes a Join whose node was not added after all.
-	Leave()
-	// Spawned is Ready for a node Spawn added, from inside parent, whose
-	// function runs on h. The graph's lock is not held.
+	// Open reports whether the run may still take nodes: it has not
+	// ended and is not ending. Spawn asks before it adds a node without
+	// the graph's lock.
+	Open() bool
+	// Spawned is given a node Spawn added, from inside parent, whose
+	// function runs on h, Ready and out of the run's count (outOfCount):
+	// the run keeps it so, or counts it and queues it. The graph's lock is
+	// not held.
 	Spawned(n *Node, h *Host, parent *Node)
 	// Ending returns the error End will cancel the run's unfinished nodes
 	// with, once the caller of End has decided to call it (it says so
@@ -300,14 +300,16 @@ func storeNode(p **Node, n *Node) {
 // table.settle); the caller then adds n the usual way. n must have been
 // set up with Init; a flow's emitted tasks are refused (they join it).
 //
-// Why no lock is needed: the run counts n first, which it does only while
-// its count is not zero, so it has not ended and cannot end before n
-// finishes; while it is active it is g's run, with g's epoch, and nothing
-// else Add reads under the lock changes. n's id is taken from the index
-// atomically (table.reserve), so ids stay in creation order, and n is
-// linked to nothing: no other node's words are written. Until n is stored
-// in the index and given to the run, nothing can reach it; a run that
-// stopped and ends meanwhile is the one case to care for (see late).
+// Why no lock is needed: the run is open, and while it is active it is
+// g's run, with g's epoch, and nothing else Add reads under the lock
+// changes. n's id is taken from the index atomically (table.reserve), so
+// ids stay in creation order, and n is linked to nothing: no other node's
+// words are written. n reaches the run out of its count (outOfCount):
+// the run keeps it so while its creator runs, which the run counts, or
+// counts it before anything else can take it (see Spawned). Until n is
+// stored in the index and given to the run, nothing can reach it; a run
+// that ends meanwhile, which a counted n would have kept open, finds n in
+// the index, or n finds it ending, and n is cancelled (see late).
 func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	r := h.Run
 	switch {
@@ -315,12 +317,11 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 		return false
 	case parent != nil && joins(parent): // the lock orders what a flow emits
 		return false
-	case r.Observed() || !r.Join():
+	case r.Observed() || !r.Open():
 		return false
 	}
 	id, ok := g.nodes.reserve()
 	if !ok {
-		r.Leave()
 		return false
 	}
 	num := g.lastName.Load()
@@ -336,7 +337,7 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	n.id = int32(id)
 	g.rank(n)
 	epoch := g.begun.Load()
-	n.ahead(epoch, Ready, 0, 0)
+	n.ahead(epoch, Ready, outOfCount, 0)
 	storeNode(p, n)
 	// A goroutine that outlived its task may add while the run is stopped
 	// and ending, after End looked at the index: End looks only after the

@@ -76,7 +76,18 @@ const (
 	// discarded.
 	cancelReq = 1 << 10
 
-	stateMask = 1<<8 - 1
+	// outOfCount: the run's count of unfinished tasks does not include the
+	// node. A task that a running task adds without the graph's lock, and
+	// that the creator's worker keeps, is left out of the count until it
+	// leaves that worker's entries by any way but a claim (see Graph.Spawn
+	// and exec's kept.go): while it is out, something the run counts is
+	// running (its creator, or the task whose claim runs the creator), so
+	// the run cannot end. Set before the node is published; cleared only
+	// while the node is Ready, by TakeIntoCount, or by the switch to a
+	// terminal state.
+	outOfCount = 1 << 7
+
+	stateMask = 1<<7 - 1
 
 	// lockBit is set while a goroutine holds the node's lock (see lock).
 	lockBit = 1 << 11
@@ -391,6 +402,28 @@ func (n *Node) ahead(epoch uint32, s State, flags uint32, pending int32) {
 	*(*int32)(unsafe.Pointer(&n.pending)) = pending
 	if x := n.xt(); x != nil && x.opts != nil && x.opts.Keep {
 		*(*int32)(unsafe.Pointer(&n.users)) = 1
+	}
+}
+
+// OutOfCount reports whether the run's count of unfinished tasks leaves n
+// out (see outOfCount). It does not change while n runs, so a completion
+// reads it to know whether the run counted n.
+func (n *Node) OutOfCount() bool { return n.state.Load()&outOfCount != 0 }
+
+// TakeIntoCount clears n's outOfCount flag if n is Ready with it, and
+// reports whether it did: the caller, which counted n in the run before,
+// keeps that count then, and undoes it otherwise (n was claimed, or
+// cancelled, or counted by another goroutine, meanwhile). Of two racing
+// for it, one wins.
+func (n *Node) TakeIntoCount() bool {
+	for {
+		v := n.state.Load()
+		if v&outOfCount == 0 || State(v&stateMask) != Ready {
+			return false
+		}
+		if n.state.CompareAndSwap(v, v&^outOfCount) {
+			return true
+		}
 	}
 }
 

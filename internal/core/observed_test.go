@@ -16,8 +16,7 @@ func (r *logRun) Releasing() bool                   { return false }
 func (r *logRun) Observed() bool                    { return true }
 func (r *logRun) Cancel(*Node) bool                 { return false }
 func (r *logRun) Added(n *Node)                     { r.log = append(r.log, "added "+n.Name()) }
-func (r *logRun) Join() bool                        { return false }
-func (r *logRun) Leave()                            {}
+func (r *logRun) Open() bool                        { return false }
 func (r *logRun) Spawned(n *Node, _ *Host, _ *Node) { r.Ready(n) }
 func (r *logRun) Ending() error                     { return nil }
 

@@ -41,7 +41,6 @@ func (f *fakeRun) ReadyAll(ns []*Node)               { f.ready = append(f.ready,
 func (f *fakeRun) Releasing() bool                   { return false }
 func (f *fakeRun) Cancel(n *Node) bool               { return false }
 func (f *fakeRun) Added(n *Node)                     {}
-func (f *fakeRun) Join() bool                        { return false }
-func (f *fakeRun) Leave()                            {}
+func (f *fakeRun) Open() bool                        { return false }
 func (f *fakeRun) Spawned(n *Node, _ *Host, _ *Node) { f.Ready(n) }
 func (f *fakeRun) Ending() error                     { return nil }
