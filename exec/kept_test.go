@@ -2,12 +2,14 @@ package exec_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
@@ -354,5 +356,104 @@ func TestWaitRunsWhatItAwaitsBestFirst(t *testing.T) {
 		if want := []int{1, 3, 2, 5, 0, 4}; !slices.Equal(order, want) {
 			t.Errorf("reversed=%v: run order %v, want %v", reversed, order, want)
 		}
+	}
+}
+
+// The run's count leaves out a task that a running task adds while its
+// creator's worker keeps it, or while a claim runs it (exec's kept.go).
+// The tests below take each way such a task can outlive what covers it.
+
+// warm adds a task from the task running with ctx, and waits for it: a
+// graph's first task added by a task is added with the graph's lock, the
+// later ones without it, kept by the worker (core's Graph.Spawn).
+func warm(ctx context.Context) error {
+	return dynamic.WaitAll(ctx, graph.Add(dynamic.Scope(ctx), "warm", func(context.Context) (int, error) { return 0, nil }))
+}
+
+// TestClaimOutlivingItsTaskKeepsTheRunOpen: a goroutine of a task waits
+// for a child the task added and runs it on the task's slot (a claim),
+// and the task returns while the child runs there. The task's count no
+// longer covers the child then, so the claim keeps the run open until
+// the child returns: the run must not end before.
+func TestClaimOutlivingItsTaskKeepsTheRunOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := graph.New()
+		started, release := make(chan struct{}), make(chan struct{})
+		var child graph.Task[int]
+		helper := make(chan error, 1)
+		parent := graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+			if err := warm(ctx); err != nil {
+				return 0, err
+			}
+			child = graph.Add(dynamic.Scope(ctx), "child", func(context.Context) (int, error) {
+				close(started)
+				<-release
+				return 7, nil
+			})
+			go func() { helper <- dynamic.WaitAll(ctx, child) }()
+			<-started // the helper claimed the child: it runs on this task's slot
+			return 1, nil
+		})
+		ran := make(chan error, 1)
+		go func() { ran <- exec.Run(context.Background(), g, exec.Workers(1)) }()
+		<-parent.Done()
+		synctest.Wait() // all that can happen before the child returns has
+		select {
+		case err := <-ran:
+			close(release) // so that the bubble's goroutines end
+			<-helper
+			t.Fatalf("the run ended (%v) while the child still ran on its creator's slot", err)
+		default:
+		}
+		close(release)
+		if err := <-ran; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-helper; err != nil {
+			t.Fatalf("the helper's wait: %v", err)
+		}
+		if v, err := child.Result(); v != 7 || err != nil {
+			t.Fatalf("child: %v, %v; want 7", v, err)
+		}
+	})
+}
+
+// TestCancelledKeptTaskLeavesTheRunOpen: a task adds a child, cancels it
+// while its worker keeps it, adds another and returns without waiting.
+// The cancel counts the child into the run before it finishes it, so the
+// run's count still covers the task, and the second child, queued when
+// the task returns, runs in the run instead of being cancelled as added
+// after its end.
+func TestCancelledKeptTaskLeavesTheRunOpen(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			for round := range 20 {
+				g := graph.New()
+				var cancelled, later graph.Task[int]
+				graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+					if err := warm(ctx); err != nil {
+						return 0, err
+					}
+					s := dynamic.Scope(ctx)
+					cancelled = graph.Add(s, "cancelled", func(context.Context) (int, error) { return 1, nil })
+					if !cancelled.Cancel() {
+						return 0, errors.New("the kept child could not be cancelled")
+					}
+					later = graph.Add(s, "later", func(context.Context) (int, error) { return 5, nil })
+					return 0, nil
+				})
+				err := runGuarded(t, t.Context(), g, exec.Workers(workers))
+				var ee *exec.Error
+				if !errors.As(err, &ee) || ee.Cancelled != 1 || ee.Failed != 0 || ee.Skipped != 0 {
+					t.Fatalf("round %d: Run = %v; want an *exec.Error with the one cancelled child", round, err)
+				}
+				if !errors.Is(cancelled.Err(), graph.ErrCancelled) {
+					t.Fatalf("round %d: the cancelled child: %v", round, cancelled.Err())
+				}
+				if v, err := later.Result(); v != 5 || err != nil {
+					t.Fatalf("round %d: the child added after: %v, %v; want 5", round, v, err)
+				}
+			}
+		})
 	}
 }
