@@ -354,10 +354,18 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	}
 	var ready []*core.Node
 	var inlined *core.Node
+	ok := true
 	if inline && r.obs == nil && !r.hasQueued.Load() {
-		ready, inlined = n.FinishInline(s, err, w.buf[:0])
+		ready, inlined, ok = n.FinishInline(s, err, w.buf[:0])
 	} else {
-		ready = n.Finish(s, err, w.buf[:0])
+		ready, ok = n.Finish(s, err, w.buf[:0])
+	}
+	if !ok {
+		// Task.Cancel reached n after its function returned and before its
+		// end was stored, and said so: its result is discarded.
+		s, err = core.Cancelled, cancelError(n)
+		r.fail(n, s, err)
+		ready, _ = n.Finish(s, err, w.buf[:0])
 	}
 	if w.keeps() {
 		r.publishKept(w)

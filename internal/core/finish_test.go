@@ -111,12 +111,54 @@ func TestFinishInlineClaimsTheOnlyReader(t *testing.T) {
 			t.Fatalf("node %d is %v, want ready", n.ID(), n.State())
 		}
 	}
-	ready, next := a.FinishInline(Done, nil, nil)
+	ready, next, _ := a.FinishInline(Done, nil, nil)
 	if next != b || len(ready) != 0 || b.State() != Running {
 		t.Fatalf("a's completion: next %v, ready %v, b %v; want b claimed Running, nothing queued", next, ready, b.State())
 	}
-	ready, next = c.FinishInline(Done, nil, nil)
+	ready, next, _ = c.FinishInline(Done, nil, nil)
 	if next != nil || len(ready) != 2 || d.State() != Ready || e.State() != Ready {
 		t.Fatalf("c's completion: next %v, ready %d, d %v, e %v; want no claim, both ready", next, len(ready), d.State(), e.State())
+	}
+}
+
+// TestCancelOfARunningNodeIsKept: a Cancel that reaches a running node,
+// and says so, makes the node's completion refuse Done, so that its
+// result is discarded as Cancel promises, in both of the completion's
+// paths (with an ext, and without); a Cancel that comes after the
+// completion stored Done says the node had finished. They were a check
+// and a switch apart: the executor checked for a cancel after the
+// function returned and stored Done a moment later, and Cancel looked at
+// the state and then set its flag, so that a Cancel in between reported
+// success while the result stayed. TestRandomTaskGoroutines found it
+// (about one seed in twenty thousand on three workers).
+func TestCancelOfARunningNodeIsKept(t *testing.T) {
+	errEnd := errors.New("ended")
+	for _, withExt := range []bool{false, true} {
+		n := NewDetached("n", 0, 0)
+		if !withExt {
+			n.xp.Store(nil)
+		}
+		n.SetState(Running)
+		if _, out := n.Cancel(errEnd, nil); out != CancelRunning {
+			t.Fatalf("ext %v: Cancel of a running node: %v, want CancelRunning", withExt, out)
+		}
+		if _, ok := n.Finish(Done, nil, nil); ok || n.State() != Running {
+			t.Fatalf("ext %v: Finish(Done) after a Cancel: ok %v, state %v; want refused, still running", withExt, ok, n.State())
+		}
+		if _, ok := n.Finish(Cancelled, errEnd, nil); !ok || n.State() != Cancelled || !errors.Is(n.Err(), errEnd) {
+			t.Fatalf("ext %v: Finish(Cancelled): ok %v, %v with %v", withExt, ok, n.State(), n.Err())
+		}
+
+		m := NewDetached("m", 0, 0)
+		if !withExt {
+			m.xp.Store(nil)
+		}
+		m.SetState(Running)
+		if _, ok := m.Finish(Done, nil, nil); !ok {
+			t.Fatalf("ext %v: Finish(Done) without a Cancel was refused", withExt)
+		}
+		if _, out := m.Cancel(errEnd, nil); out != NotCancelled || m.State() != Done {
+			t.Fatalf("ext %v: Cancel after Done: %v, state %v; want NotCancelled, done", withExt, out, m.State())
+		}
 	}
 }

@@ -1274,9 +1274,15 @@ func (g *Graph) Want(n *Node) {
 // critical section: a reader that sees a failed state and then asks Err
 // (which takes the lock) finds the error, never nil. See finishFrom for a
 // switch that depends on the state n is in.
-func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
-	ready, _ = n.finish(s, err, ready, false)
-	return ready
+//
+// Finish refuses to move n to Done, changing nothing, once a Cancel has
+// reached n while it ran, and reports false then: the caller finishes it
+// as cancelled instead. The request and the switch are compare-and-swaps
+// of the same word, so a Cancel that reports n running is never followed
+// by a result kept (see Cancel).
+func (n *Node) Finish(s State, err error, ready []*Node) ([]*Node, bool) {
+	ready, _, ok := n.finish(s, err, ready, false)
+	return ready, ok
 }
 
 // FinishInline is Finish for a worker that runs, next, the task n's
@@ -1288,18 +1294,22 @@ func (n *Node) Finish(s State, err error, ready []*Node) []*Node {
 // it, as if it had taken it from the queue. Along a chain, that is one
 // atomic operation of the five a task costs the run (BENCHMARKS.md,
 // session 11).
-func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node) {
+func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node, bool) {
 	return n.finish(s, err, ready, true)
 }
 
 // finish is Finish, and with claim, FinishInline.
-func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *Node) {
+func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *Node, bool) {
 	var old uint32
+	var ok bool
 	if err == nil && n.xt() == nil {
 		// The common case: nothing to record, and, unless a registration is
 		// under way (see announce), nobody to tell but the consumers and
 		// the creator it joins.
-		if old = n.store(uint32(s)); old&announceMask == 0 && n.xt() == nil {
+		if old, ok = n.storeEnd(s); !ok {
+			return ready, nil, false
+		}
+		if old&announceMask == 0 && n.xt() == nil {
 			var next *Node
 			if c := n.succ1.Load(); claim && c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
 				next = claimDown(*n.g.nodes.at(int64(c - 1)), n.epoch.Load(), s != Done)
@@ -1308,7 +1318,7 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 				ready = n.countDownCreator(old, s != Done, ready)
 			}
 			n.state.Or(counted)
-			return ready, next
+			return ready, next, true
 		}
 		n.lock()
 	} else {
@@ -1316,10 +1326,28 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		if err != nil {
 			n.extra().err = err
 		}
-		old = n.store(uint32(s))
+		if old, ok = n.storeEnd(s); !ok { // only Done is refused: err is nil
+			n.unlock()
+			return ready, nil, false
+		}
 	}
 	ready = n.countDownCreator(old, s != Done, ready)
-	return n.finishLocked(s != Done, ready), nil
+	return n.finishLocked(s != Done, ready), nil, true
+}
+
+// storeEnd is store for a completion's switch to the terminal state s,
+// which it refuses, changing nothing, for Done once a Cancel reached n
+// (cancelReq): see Finish.
+func (n *Node) storeEnd(s State) (uint32, bool) {
+	for {
+		old := n.state.Load()
+		if s == Done && old&cancelReq != 0 {
+			return old, false
+		}
+		if n.state.CompareAndSwap(old, old&(announceMask|lockBit)|uint32(s)) {
+			return old, true
+		}
+	}
 }
 
 // claimDown is countDown for a consumer that the counting goroutine runs
@@ -1539,7 +1567,13 @@ func (n *Node) Cancel(err error, ready []*Node) ([]*Node, CancelOutcome) {
 				return ready, CancelledNow
 			}
 		case Running, Joining:
-			n.state.Or(cancelReq)
+			// Requested only while n runs or joins, in one step with the
+			// check: a completion that stored Done first makes the request
+			// fail and Cancel report n finished, and one that comes after
+			// sees the request and refuses Done (see Finish).
+			if v := n.state.Load(); State(v&stateMask) != st || !n.state.CompareAndSwap(v, v|cancelReq) {
+				continue
+			}
 			n.lock()
 			if n.xt() != nil && n.xt().cancel != nil {
 				n.xt().cancel()

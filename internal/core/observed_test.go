@@ -48,7 +48,7 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 		g.Add(n, "n", nil, "", nil)
 		if !inputDone {
 			// a finishes on its worker while the adder still holds the lock.
-			if ready := a.Finish(Done, nil, nil); slices.Contains(ready, n) {
+			if ready, _ := a.Finish(Done, nil, nil); slices.Contains(ready, n) {
 				t.Errorf("the input's completion made n ready before the run heard of n")
 			}
 		}
