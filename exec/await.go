@@ -3,6 +3,7 @@ package exec
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -29,6 +30,9 @@ import (
 func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	r := w.r
 	self := core.Current(ctx)
+	if self == nil {
+		return returnedErr(ctx)
+	}
 	if err := check(self, nodes); err != nil {
 		return err
 	}
@@ -177,6 +181,9 @@ func (r *runner) park(ctx context.Context, w *worker, p *parked, withdraw func()
 // order, as Await does.
 func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) error {
 	self := core.Current(ctx)
+	if self == nil {
+		return returnedErr(ctx)
+	}
 	if err := check(self, on); err != nil {
 		return err
 	}
@@ -366,6 +373,19 @@ func (r *runner) rejoin(w *worker, p *parked, handed bool) {
 	if stalled {
 		r.breakStall()
 	}
+}
+
+// returnedErr is the error of a wait that a goroutine of a task began as
+// the task's function returned: it found this worker through the task's
+// context while the function ran, and the task is gone since. Such a wait
+// has no task to wait for (a parked wait of no task would leave a stall
+// search nothing to start from), so it fails as a wait begun after the
+// return does (graph.ErrTaskReturned).
+func returnedErr(ctx context.Context) error {
+	if n := core.Returned(ctx); n != nil {
+		return &graph.Error{Task: n.Name(), Err: graph.ErrTaskReturned}
+	}
+	return fmt.Errorf("exec: wait: %w", graph.ErrTaskReturned)
 }
 
 // check returns an error if the wait of self for nodes can never begin or

@@ -14,6 +14,8 @@ import (
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/access"
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // A worker keeps a task its task adds, ready at once, instead of queuing
@@ -456,4 +458,57 @@ func TestCancelledKeptTaskLeavesTheRunOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWaitBegunAsItsTaskReturnedFails: a goroutine of a task found the
+// task's awaiter through its context while the task ran (as graph's waits
+// do, first thing), and the task returned before the wait began. The wait
+// has no task then: it fails with graph.ErrTaskReturned at once, as a
+// wait begun after the return does. It used to park as a wait of no task,
+// and the next stall search crashed the program on it (a nil task);
+// TestRandomTaskGoroutines found it under the race detector.
+func TestWaitBegunAsItsTaskReturnedFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := graph.New()
+		release := make(chan struct{})
+		blocker := graph.Add(g, "blocker", func(context.Context) (int, error) {
+			<-release
+			return 0, nil
+		})
+		var taskCtx context.Context
+		var awaiter core.Awaiter
+		task := graph.Add(g, "task", func(ctx context.Context) (int, error) {
+			taskCtx, awaiter = ctx, core.AwaiterOf(ctx)
+			return 0, nil
+		})
+		ran := make(chan error, 1)
+		go func() { ran <- exec.Run(context.Background(), g, exec.Workers(2)) }()
+		<-task.Done()
+		if awaiter == nil {
+			close(release)
+			<-ran
+			t.Fatal("a running task's context has no awaiter")
+		}
+		waited := make(chan error, 1)
+		go func() {
+			waited <- awaiter.Await(taskCtx, []*core.Node{access.RefNode.(func(graph.Ref) *core.Node)(blocker.Ref())})
+		}()
+		synctest.Wait()
+		var err error
+		select {
+		case err = <-waited:
+		default:
+		}
+		close(release)
+		if runErr := <-ran; runErr != nil {
+			t.Fatal(runErr)
+		}
+		if err == nil {
+			err = <-waited
+			t.Fatalf("the wait of a task that had returned blocked, and then returned %v; want an error at once", err)
+		}
+		if !errors.Is(err, graph.ErrTaskReturned) {
+			t.Fatalf("the wait of a task that had returned: %v; want graph.ErrTaskReturned", err)
+		}
+	})
 }
