@@ -52,7 +52,7 @@ type keptEntry = atomic.Pointer[core.Node]
 // count of unfinished tasks (core's outOfCount), so that a fib task's
 // children, kept and then run by their creator's claim, cost the count
 // nothing: counting each up and down again was two atomic operations on
-// a word that every worker writes (fib on two workers: 0.86x the time).
+// a word that every worker writes (fib on two workers: 0.89x the time).
 // The invariant: a task out of the count is kept by the worker running
 // its creator, or runs inside a claim that a goroutine of a running task
 // holds; either way a task the run counts runs beneath it (a chain of
