@@ -15,19 +15,26 @@ import (
 	"github.com/evolve-dag/evolve/graph"
 )
 
-// TestRandomTaskGoroutines: tasks add children without the graph's lock
-// (kept by their worker, out of the run's count: exec's kept.go) and
-// start goroutines that wait for some of them, running them on the task's
-// slot when they can, or cancel one; the task may cancel one itself as it
-// adds them, and it waits for none, some
-// or all of them and returns, so that a goroutine of a task may still
-// wait, or run a child, after the task returned. Children add children of
-// their own and wait for them, as fib does. What it checks: the run
-// returns; when it does, every task is finished; a child ends cancelled
-// only if a Cancel said so, and with its value otherwise; the run reports
-// exactly the cancelled ones; each goroutine's wait returns nil, or
+// TestRandomTaskGoroutines: tasks add children, most without the graph's
+// lock (kept by their worker, out of the run's count: exec's kept.go),
+// some Cancellable, and start goroutines that wait for some of them
+// (WaitAll, Gather, WaitFirst), running them on the task's slot when they
+// can, cancel one, or add a task of their own; the task may cancel a
+// child itself as it adds them, and it waits for none, some or all of them
+// and returns, so that a goroutine of a task may still wait, run a child
+// or add a task after the task returned. Children add children of their
+// own and wait for them, as fib does, and some fail. What it checks: the
+// run returns; when it does, every child has finished; a child ends with
+// its value, or its own error if it fails, unless a Cancel said it would
+// be cancelled, and then it ends cancelled (or failed, if its function
+// failed first); the run counts the failed children and the cancelled
+// ones (and, at most, the goroutines' tasks cancelled as added at the
+// run's end); a task a goroutine added ran with its value, was cancelled
+// as added at the run's end, waits for the next run, or failed to build
+// as added after its creator returned; each goroutine's wait returns nil,
 // graph.ErrTaskReturned if it began after its task returned, or the run's
-// context's error once the run ended.
+// context's error once the run ended (Gather's report of failed tasks
+// aside).
 //
 // EVOLVE_GOROUTINES_SEEDS (default 200) and EVOLVE_GOROUTINES_FROM
 // (default 1) set the seeds.
@@ -44,19 +51,27 @@ func TestRandomTaskGoroutines(t *testing.T) {
 }
 
 // grKid is a child of TestRandomTaskGoroutines: what it returns unless
-// cancelled, and whether a Cancel said it would be.
+// cancelled, whether it fails instead, and whether a Cancel said it would
+// be cancelled.
 type grKid struct {
 	h         graph.Task[int]
 	want      int
+	fails     bool
 	cancelled atomic.Bool
 }
 
-// grHelper is a goroutine a task starts: the children it waits for, and
-// the one it cancels first (-1: none).
+// grHelper is a goroutine a task starts: the children it waits for, how
+// (0 WaitAll, 1 Gather in Skip mode, 2 WaitFirst), the one it cancels
+// first (-1: none), and whether it adds a task of its own first.
 type grHelper struct {
 	wait   []int
+	how    int
 	cancel int
+	adds   bool
 }
+
+// errKid is the error of a child of TestRandomTaskGoroutines that fails.
+var errKid = errors.New("kid failed")
 
 func goroutinesSeed(t *testing.T, seed uint64) bool {
 	return t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
@@ -67,6 +82,7 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 			helpers sync.WaitGroup
 			mu      sync.Mutex
 			kids    []*grKid
+			extras  []graph.Task[int]
 			waitErr []error
 		)
 		for r := range 1 + rng.IntN(3) {
@@ -74,12 +90,16 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 			// fixes the workload.
 			nk := 1 + rng.IntN(6)
 			grand := make([]int, nk)
+			fails := make([]bool, nk)
+			cancellable := make([]bool, nk)
 			for i := range grand {
 				grand[i] = rng.IntN(3)
+				fails[i] = rng.IntN(8) == 0
+				cancellable[i] = rng.IntN(6) == 0
 			}
 			plans := make([]grHelper, rng.IntN(4))
 			for i := range plans {
-				plans[i] = grHelper{wait: rng.Perm(nk)[:rng.IntN(nk+1)], cancel: -1}
+				plans[i] = grHelper{wait: rng.Perm(nk)[:rng.IntN(nk+1)], how: rng.IntN(3), cancel: -1, adds: rng.IntN(4) == 0}
 				if rng.IntN(4) == 0 {
 					plans[i].cancel = rng.IntN(nk)
 				}
@@ -96,7 +116,11 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 				s := dynamic.Scope(ctx)
 				ks := make([]*grKid, nk)
 				for i := range ks {
-					k := &grKid{want: 1000*r + 10*i + grand[i]*(grand[i]-1)/2}
+					k := &grKid{want: 1000*r + 10*i + grand[i]*(grand[i]-1)/2, fails: fails[i]}
+					var opts []graph.Option
+					if cancellable[i] {
+						opts = append(opts, graph.Cancellable()) // added with the graph's lock
+					}
 					k.h = graph.Add(s, "kid", func(ctx context.Context) (int, error) {
 						gs := make([]graph.Task[int], grand[i])
 						for j := range gs {
@@ -113,8 +137,11 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 							}
 							sum += v
 						}
+						if fails[i] {
+							return 0, errKid
+						}
 						return sum, nil
-					})
+					}, opts...)
 					ks[i] = k
 					if i == selfCancel && k.h.Cancel() {
 						k.cancelled.Store(true)
@@ -125,6 +152,12 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 				mu.Unlock()
 				for _, p := range plans {
 					helpers.Go(func() {
+						if p.adds {
+							h := graph.Add(dynamic.Scope(ctx), "extra", func(context.Context) (int, error) { return 7, nil })
+							mu.Lock()
+							extras = append(extras, h)
+							mu.Unlock()
+						}
 						if p.cancel >= 0 && ks[p.cancel].h.Cancel() {
 							ks[p.cancel].cancelled.Store(true)
 						}
@@ -135,7 +168,18 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 						// Begun after the task returned, the wait fails; begun
 						// or going on after the run ended, it returns the
 						// run's context's error.
-						err := dynamic.WaitAll(ctx, hs...)
+						var err error
+						switch {
+						case p.how == 1:
+							var ge *dynamic.GatherError
+							if _, err = dynamic.Gather(ctx, dynamic.Skip, hs...); errors.As(err, &ge) {
+								err = nil // the tasks' own failures
+							}
+						case p.how == 2 && len(hs) > 0:
+							_, err = dynamic.WaitFirst(ctx, hs...)
+						default:
+							err = dynamic.WaitAll(ctx, hs...)
+						}
 						if err != nil && !errors.Is(err, graph.ErrTaskReturned) && !errors.Is(err, context.Canceled) {
 							mu.Lock()
 							waitErr = append(waitErr, err)
@@ -170,25 +214,40 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 		for _, err := range waitErr {
 			t.Errorf("workers %d: a goroutine's wait: %v", workers, err)
 		}
-		cancelled := 0
+		failed, cancelled := 0, 0
 		for i, k := range kids {
 			v, kerr := k.h.Result()
-			switch {
-			case k.cancelled.Load():
+			switch s := k.h.State(); {
+			case s == graph.Failed && k.fails && errors.Is(kerr, errKid):
+				failed++ // also when a Cancel came after its function failed
+			case k.cancelled.Load() && s == graph.Cancelled && errors.Is(kerr, graph.ErrCancelled):
 				cancelled++
-				if !errors.Is(kerr, graph.ErrCancelled) {
-					t.Errorf("workers %d: kid %d, cancelled: %v, %v", workers, i, v, kerr)
-				}
-			case kerr != nil || v != k.want:
-				t.Errorf("workers %d: kid %d: %v, %v; want %d", workers, i, v, kerr, k.want)
+			case !k.cancelled.Load() && !k.fails && s == graph.Done && kerr == nil && v == k.want:
+			default:
+				t.Errorf("workers %d: kid %d (fails %v, cancelled %v) is %v: %v, %v; want %d", workers, i, k.fails, k.cancelled.Load(), s, v, kerr, k.want)
+			}
+		}
+		extraCancelled := 0
+		for i, h := range extras {
+			v, herr := h.Result()
+			switch s := h.State(); {
+			case s == graph.Done && v == 7:
+			case s == graph.Cancelled:
+				extraCancelled++ // added as the run ended
+			case s == graph.Idle: // added after it: waits for the next run
+			case s == graph.Failed && errors.Is(herr, graph.ErrTaskReturned): // added after its creator returned
+			default:
+				t.Errorf("workers %d: a task a goroutine added (%d) is %v: %v, %v", workers, i, s, v, herr)
 			}
 		}
 		var ee *exec.Error
 		switch {
-		case cancelled == 0 && err != nil:
+		case failed+cancelled+extraCancelled == 0 && err != nil:
 			t.Errorf("workers %d: Run = %v; want nil", workers, err)
-		case cancelled > 0 && (!errors.As(err, &ee) || ee.Cancelled != cancelled || ee.Failed != 0 || ee.Skipped != 0):
-			t.Errorf("workers %d: Run = %v; want an *exec.Error with %d cancelled", workers, err, cancelled)
+		case failed+cancelled+extraCancelled > 0 && err != nil && (!errors.As(err, &ee) || ee.Failed != failed || ee.Cancelled < cancelled || ee.Cancelled > cancelled+extraCancelled || ee.Skipped != 0):
+			t.Errorf("workers %d: Run = %v; want an *exec.Error with %d failed and %d cancelled (and up to %d more cancelled)", workers, err, failed, cancelled, extraCancelled)
+		case failed+cancelled > 0 && err == nil:
+			t.Errorf("workers %d: Run = nil; want an *exec.Error with %d failed and %d cancelled", workers, failed, cancelled)
 		}
 	})
 }

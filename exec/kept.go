@@ -80,16 +80,14 @@ const keptEntries = 2
 // Spawned implements core.Run: n, added without the graph's lock (see
 // core.Graph.Spawn) by parent, whose function runs on h, is kept by h's
 // worker or queued.
-func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
+func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) bool {
 	w, _ := h.Awaiter.(*worker)
 	if w == nil || n.Priority() != 0 || r.g.Ranked() {
-		r.readyCounted(n)
-		return
+		return r.readyCounted(n)
 	}
 	e, old := w.freeKept()
 	if e == nil || !e.CompareAndSwap(old, n) {
-		r.readyCounted(n)
-		return
+		return r.readyCounted(n)
 	}
 	if !w.listed.Load() {
 		r.mu.Lock()
@@ -97,28 +95,33 @@ func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
 		r.mu.Unlock()
 	}
 	if r.idlers.Load() == 0 && w.slot.Load() < awayOne && parent.State() == core.Running && !r.g.Ranked() {
-		return
+		return true
 	}
 	if e.CompareAndSwap(n, nil) { // nobody took it meanwhile
-		r.readyCounted(n)
+		return r.readyCounted(n)
 	}
+	return true
 }
 
 // readyCounted queues n, a task Spawn added that no worker keeps, once the
-// run counts it (see count).
-func (r *runner) readyCounted(n *core.Node) {
-	if r.count(n) {
-		r.Ready(n)
+// run counts it (see count), and reports whether it did: not if the run
+// has ended or is ending.
+func (r *runner) readyCounted(n *core.Node) bool {
+	if !r.count(n) {
+		return false
 	}
+	r.Ready(n)
+	return true
 }
 
 // count makes the run count n if n is Ready out of the run's count, for a
 // caller about to queue it or finish it, and reports whether the run may
-// take n: false only if the run is ending, whose end cancels n (n is in
-// the graph's index). It can only be ending then: something the run
-// counts covers n until n is counted (see the invariant above). If n was
-// claimed, cancelled or counted by another goroutine meanwhile, the count
-// is undone. The caller does not hold r.mu.
+// take n: false only once the run has ended or is ending, and its end
+// cancels n (n is in the graph's index). While n is out of the count,
+// that happens only to a stopped run: something the run counts covers n
+// (see the invariant above). If n was claimed, cancelled or counted by
+// another goroutine meanwhile, the count is undone. The caller does not
+// hold r.mu.
 func (r *runner) count(n *core.Node) bool {
 	if !n.OutOfCount() {
 		return true

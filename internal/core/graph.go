@@ -60,9 +60,10 @@ type Run interface {
 	Open() bool
 	// Spawned is given a node Spawn added, from inside parent, whose
 	// function runs on h, Ready and out of the run's count (outOfCount):
-	// the run keeps it so, or counts it and queues it. The graph's lock is
-	// not held.
-	Spawned(n *Node, h *Host, parent *Node)
+	// the run keeps it so, or counts it and queues it. It reports false,
+	// having taken nothing, if the run has ended or is ending (Spawn then
+	// strands n). The graph's lock is not held.
+	Spawned(n *Node, h *Host, parent *Node) bool
 	// Ending returns the error End will cancel the run's unfinished nodes
 	// with, once the caller of End has decided to call it (it says so
 	// before End looks at the nodes), and nil before.
@@ -307,9 +308,12 @@ func storeNode(p **Node, n *Node) {
 // words are written. n reaches the run out of its count (outOfCount):
 // the run keeps it so while its creator runs, which the run counts, or
 // counts it before anything else can take it (see Spawned). Until n is
-// stored in the index and given to the run, nothing can reach it; a run
-// that ends meanwhile, which a counted n would have kept open, finds n in
-// the index, or n finds it ending, and n is cancelled (see late).
+// stored in the index and given to the run, nothing can reach it. The run
+// may end meanwhile: its last counted task (n's creator, for a goroutine
+// that outlived it) may finish after the run was found open. n then finds
+// the run ending, or the run will not take it, and n is cancelled with
+// the run, as a task added under the lock as the run ends is (see late
+// and strand).
 func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	r := h.Run
 	switch {
@@ -347,8 +351,29 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 		g.late(r, n, epoch, err)
 		return true
 	}
-	r.Spawned(n, h, parent)
+	if !r.Spawned(n, h, parent) {
+		g.strand(r, n, epoch)
+	}
 	return true
+}
+
+// strand settles n, which Spawn added to r and r would not take: r's
+// count reached zero, or r began to end, after Spawn found it open. If r
+// has not ended yet, n is counted in it as a task added under the lock
+// would be, so that r's end, which looks for unfinished tasks only while
+// r counts some, finds n and cancels it; otherwise n is cancelled as late
+// cancels a task added as r ended.
+func (g *Graph) strand(r Run, n *Node, epoch uint32) {
+	g.mu.Lock()
+	if g.run == r {
+		if n.epoch.Load() == epoch && !n.State().Terminal() {
+			r.Activated(1)
+		}
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	g.late(r, n, epoch, r.Ending())
 }
 
 // late cancels n, which Spawn added to r as r was ending, with r's error,
