@@ -79,7 +79,10 @@ const keptEntries = 2
 
 // Spawned implements core.Run: n, added without the graph's lock (see
 // core.Graph.Spawn) by parent, whose function runs on h, is kept by h's
-// worker or queued.
+// worker out of the run's count, or counted and queued. It reports false
+// when the run has ended or is ending, so that it cannot count n: a
+// goroutine that outlived parent added n as the run finished, and Spawn
+// settles n with the run's end (core.Graph.strand).
 func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) bool {
 	w, _ := h.Awaiter.(*worker)
 	if w == nil || n.Priority() != 0 || r.g.Ranked() {
