@@ -356,17 +356,26 @@ func (r *runner) secede(w *worker, p *parked) {
 func (r *runner) rejoin(w *worker, p *parked, handed bool) {
 	r.mu.Lock()
 	delete(r.parked, p)
-	away := (w.slot.Add(-awayOne) &^ heldOpen) >> 1
+	v := w.slot.Add(-awayOne)
+	// A task holds at most one slot. It does not need this goroutine's
+	// while other goroutines of it still wait (the slot is not the task's
+	// yet), nor while a goroutine of it runs a claim: a claim runs on the
+	// task's slot, which the task kept when this goroutine went away (see
+	// secede), and which unclaim gives back only if the task's goroutines
+	// wait when it ends. Keeping the handed slot then left the task with
+	// two, one of which nobody gave back: a run with priorities and a
+	// goroutine of a task waiting beside its task's claim hung with a slot
+	// held and nothing running (TestRandomTaskGoroutines).
+	busy := (v&^heldOpen)>>1 > 0 || v&claimed != 0
 	stalled := false
 	switch {
-	case away > 0 && handed:
-		// other goroutines of this task still wait: the slot is not ours yet
+	case busy && handed:
 		stalled = r.releaseSlotLocked()
 		r.wakeLocked()
-	case away == 0 && !handed:
+	case !busy && !handed:
 		r.takeSlotLocked()
 		r.live++
-	case away == 0:
+	case !busy:
 		r.live++
 	}
 	r.mu.Unlock()

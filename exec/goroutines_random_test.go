@@ -23,11 +23,14 @@ import (
 // child itself as it adds them, and it waits for none, some or all of them
 // and returns, so that a goroutine of a task may still wait, run a child
 // or add a task after the task returned. Children add children of their
-// own and wait for them, as fib does, and some fail. What it checks: the
+// own and wait for them, as fib does, and some fail; some have a priority
+// (which turns keeping off), and one run in six is stopped as a chosen
+// child starts. What it checks: the
 // run returns; when it does, every child has finished; a child ends with
 // its value, or its own error if it fails, unless a Cancel said it would
 // be cancelled, and then it ends cancelled (or failed, if its function
-// failed first); the run counts the failed children and the cancelled
+// failed first), or, in a stopped run, cancelled or failed with the
+// stop's error too; the run counts the failed children and the cancelled
 // ones (and, at most, the goroutines' tasks cancelled as added at the
 // run's end); a task a goroutine added ran with its value, was cancelled
 // as added at the run's end, waits for the next run, or failed to build
@@ -78,6 +81,16 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 		rng := rand.New(rand.NewPCG(seed, 0))
 		workers := 1 + rng.IntN(3)
 		g := graph.New()
+		// One run in six is stopped when a chosen child starts; one in five
+		// gives some children a priority, which turns keeping off.
+		ctx, stop := context.WithCancel(t.Context())
+		defer stop()
+		stopAt := -1
+		if rng.IntN(6) == 0 {
+			stopAt = rng.IntN(6)
+		}
+		ranked := rng.IntN(5) == 0
+		var started atomic.Int32
 		var (
 			helpers sync.WaitGroup
 			mu      sync.Mutex
@@ -92,10 +105,14 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 			grand := make([]int, nk)
 			fails := make([]bool, nk)
 			cancellable := make([]bool, nk)
+			prio := make([]int, nk)
 			for i := range grand {
 				grand[i] = rng.IntN(3)
 				fails[i] = rng.IntN(8) == 0
 				cancellable[i] = rng.IntN(6) == 0
+				if ranked && rng.IntN(3) == 0 {
+					prio[i] = 1 + rng.IntN(3)
+				}
 			}
 			plans := make([]grHelper, rng.IntN(4))
 			for i := range plans {
@@ -121,7 +138,13 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 					if cancellable[i] {
 						opts = append(opts, graph.Cancellable()) // added with the graph's lock
 					}
+					if prio[i] != 0 {
+						opts = append(opts, graph.Priority(prio[i]))
+					}
 					k.h = graph.Add(s, "kid", func(ctx context.Context) (int, error) {
+						if int(started.Add(1))-1 == stopAt {
+							stop()
+						}
 						gs := make([]graph.Task[int], grand[i])
 						for j := range gs {
 							gs[j] = graph.Add(dynamic.Scope(ctx), "grandkid", func(context.Context) (int, error) { return j, nil })
@@ -194,7 +217,8 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 				return 0, dynamic.WaitAll(ctx, hs...)
 			})
 		}
-		err := runGuarded(t, t.Context(), g, exec.Workers(workers))
+		err := runGuarded(t, ctx, g, exec.Workers(workers))
+		stopped := ctx.Err() != nil
 		// When Run returns, every task of the run has finished, whatever
 		// the goroutines still do.
 		mu.Lock()
@@ -223,6 +247,11 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 			case k.cancelled.Load() && s == graph.Cancelled && errors.Is(kerr, graph.ErrCancelled):
 				cancelled++
 			case !k.cancelled.Load() && !k.fails && s == graph.Done && kerr == nil && v == k.want:
+			case stopped && s == graph.Cancelled:
+				cancelled++ // the run's stop, or its end, cancelled it
+			case stopped && s == graph.Failed && errors.Is(kerr, context.Canceled):
+				failed++ // a wait of its own returned the stop's error
+			case stopped && s == graph.Done && kerr == nil && v == k.want:
 			default:
 				t.Errorf("workers %d: kid %d (fails %v, cancelled %v) is %v: %v, %v; want %d", workers, i, k.fails, k.cancelled.Load(), s, v, kerr, k.want)
 			}
@@ -242,6 +271,14 @@ func goroutinesSeed(t *testing.T, seed uint64) bool {
 		}
 		var ee *exec.Error
 		switch {
+		case stopped:
+			// A stopped run reports the stop, with the failures and
+			// cancellations it counted by then, which the checks of each
+			// task above cover.
+			// (nil only if every task succeeded anyway).
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("workers %d: Run of a stopped run = %v; want nil or an error reaching context.Canceled", workers, err)
+			}
 		case failed+cancelled+extraCancelled == 0 && err != nil:
 			t.Errorf("workers %d: Run = %v; want nil", workers, err)
 		case failed+cancelled+extraCancelled > 0 && err != nil && (!errors.As(err, &ee) || ee.Failed != failed || ee.Cancelled < cancelled || ee.Cancelled > cancelled+extraCancelled || ee.Skipped != 0):

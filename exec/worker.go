@@ -360,13 +360,15 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	} else {
 		ready, ok = n.Finish(s, err, w.buf[:0])
 	}
-	if !ok {
+	if !ok && !n.State().Terminal() {
 		// Task.Cancel reached n after its function returned and before its
 		// end was stored, and said so: its result is discarded.
 		s, err = core.Cancelled, cancelError(n)
 		r.fail(n, s, err)
 		ready, _ = n.Finish(s, err, w.buf[:0])
 	}
+	// Refused otherwise: the end of a stopped run cancelled n while its
+	// function ran on a goroutine that outlived the run's workers.
 	if w.keeps() {
 		r.publishKept(w)
 	}

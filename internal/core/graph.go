@@ -1348,12 +1348,14 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		n.lock()
 	} else {
 		n.lock()
-		if err != nil {
-			n.extra().err = err
-		}
-		if old, ok = n.storeEnd(s); !ok { // only Done is refused: err is nil
+		if old, ok = n.storeEnd(s); !ok {
 			n.unlock()
 			return ready, nil, false
+		}
+		if err != nil {
+			// Under the lock taken before the switch: a reader that saw
+			// the failed state takes it to read the error.
+			n.extra().err = err
 		}
 	}
 	ready = n.countDownCreator(old, s != Done, ready)
@@ -1362,11 +1364,14 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 
 // storeEnd is store for a completion's switch to the terminal state s,
 // which it refuses, changing nothing, for Done once a Cancel reached n
-// (cancelReq): see Finish.
+// (cancelReq), and always once n is finished: the end of a stopped run
+// cancels what has not finished, also a task whose function still runs
+// on a goroutine that outlived the run's workers (a claim of a task's
+// goroutine), and the function's return must not undo that end.
 func (n *Node) storeEnd(s State) (uint32, bool) {
 	for {
 		old := n.state.Load()
-		if s == Done && old&cancelReq != 0 {
+		if s == Done && old&cancelReq != 0 || State(old&stateMask).Terminal() {
 			return old, false
 		}
 		if n.state.CompareAndSwap(old, old&(announceMask|lockBit)|uint32(s)) {
