@@ -300,10 +300,7 @@ func (r *runner) covered(self, n *core.Node, locked bool) bool {
 	if !n.OutOfCount() || self.State() == core.Running && !isJoin(self) {
 		return true
 	}
-	if locked {
-		return r.countLocked(n)
-	}
-	return r.count(n)
+	return r.count(n, locked)
 }
 
 // giveSlotBackLocked gives the slot of a task whose goroutines all wait

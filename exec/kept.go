@@ -110,7 +110,7 @@ func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) bool {
 // run counts it (see count), and reports whether it did: not if the run
 // has ended or is ending.
 func (r *runner) readyCounted(n *core.Node) bool {
-	if !r.count(n) {
+	if !r.count(n, false) {
 		return false
 	}
 	r.Ready(n)
@@ -123,9 +123,9 @@ func (r *runner) readyCounted(n *core.Node) bool {
 // cancels n (n is in the graph's index). While n is out of the count,
 // that happens only to a stopped run: something the run counts covers n
 // (see the invariant above). If n was claimed, cancelled or counted by
-// another goroutine meanwhile, the count is undone. The caller does not
-// hold r.mu.
-func (r *runner) count(n *core.Node) bool {
+// another goroutine meanwhile, the count is undone. locked says whether
+// the caller holds r.mu.
+func (r *runner) count(n *core.Node, locked bool) bool {
 	if !n.OutOfCount() {
 		return true
 	}
@@ -133,21 +133,11 @@ func (r *runner) count(n *core.Node) bool {
 		return false
 	}
 	if !n.TakeIntoCount() {
-		r.settle(1)
-	}
-	return true
-}
-
-// countLocked is count for a caller holding r.mu.
-func (r *runner) countLocked(n *core.Node) bool {
-	if !n.OutOfCount() {
-		return true
-	}
-	if !r.join() {
-		return false
-	}
-	if !n.TakeIntoCount() && r.outstanding.Add(-1) == 0 {
-		r.finishLocked()
+		if !locked {
+			r.settle(1)
+		} else if r.outstanding.Add(-1) == 0 {
+			r.finishLocked()
+		}
 	}
 	return true
 }
@@ -182,7 +172,7 @@ func (r *runner) publishKept(w *worker) {
 	var buf [keptEntries]*core.Node
 	k := 0
 	for i := range w.kept {
-		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.count(n) {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.count(n, false) {
 			buf[k] = n
 			k++
 		}
@@ -197,7 +187,7 @@ func (r *runner) publishKept(w *worker) {
 func (r *runner) takeKeptLocked(w *worker) bool {
 	took := false
 	for i := range w.kept {
-		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.countLocked(n) {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.count(n, true) {
 			r.pushLocked(n)
 			took = true
 		}
@@ -261,7 +251,7 @@ func (r *runner) stealLocked() bool {
 			return false
 		}
 		if at.CompareAndSwap(best, nil) {
-			if !r.countLocked(best) {
+			if !r.count(best, true) {
 				return false
 			}
 			r.pushLocked(best)
