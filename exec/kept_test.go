@@ -421,7 +421,8 @@ func TestClaimOutlivingItsTaskKeepsTheRunOpen(t *testing.T) {
 }
 
 // TestCancelledKeptTaskLeavesTheRunOpen: a task adds a child, cancels it
-// while its worker keeps it, adds another and returns without waiting.
+// while its worker keeps it (on one worker; on two, the other may have
+// taken it), adds another and returns without waiting.
 // The cancel counts the child into the run before it finishes it, so the
 // run's count still covers the task, and the second child, queued when
 // the task returns, runs in the run instead of being cancelled as added
@@ -437,8 +438,17 @@ func TestCancelledKeptTaskLeavesTheRunOpen(t *testing.T) {
 						return 0, err
 					}
 					s := dynamic.Scope(ctx)
-					cancelled = graph.Add(s, "cancelled", func(context.Context) (int, error) { return 1, nil })
-					if !cancelled.Cancel() {
+					// On two workers the other may take the child and start
+					// it first: it waits until the Cancel, which then reaches
+					// it running, and its result is discarded.
+					release := make(chan struct{})
+					cancelled = graph.Add(s, "cancelled", func(context.Context) (int, error) {
+						<-release
+						return 1, nil
+					})
+					ok := cancelled.Cancel()
+					close(release)
+					if !ok {
 						return 0, errors.New("the kept child could not be cancelled")
 					}
 					later = graph.Add(s, "later", func(context.Context) (int, error) { return 5, nil })
