@@ -29,7 +29,13 @@
 //     on the waiter's own slot. Nested waits of any depth never deadlock a
 //     pool of one. A wait cut short by the task's own context queues for a
 //     slot too before it returns; only once the run is stopped do tasks
-//     whose waits it ended go on without one, to return.
+//     whose waits it ended go on without one, to return. A task holds one
+//     slot whatever goroutines it starts, and the runner sees them only
+//     when they wait: the first of them to wait gives the slot back, even
+//     while the function goes on, so that a function waiting for its own
+//     goroutine (a channel, a WaitGroup) cannot hold the slot that the
+//     tasks the goroutine waits for need. For that while, one more
+//     function may run than Workers(n).
 //   - Tasks that need each other never hang a run. When nothing runs and
 //     nothing is queued while tasks are outstanding, every one of them
 //     waits for another, and the goroutine that let the last slot go looks
