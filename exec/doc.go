@@ -34,8 +34,8 @@
 //     when they wait: the first of them to wait gives the slot back, even
 //     while the function goes on, so that a function waiting for its own
 //     goroutine (a channel, a WaitGroup) cannot hold the slot that the
-//     tasks the goroutine waits for need. For that while, one more
-//     function may run than Workers(n).
+//     tasks the goroutine waits for need. For that while, the function
+//     runs beyond Workers(n).
 //   - Tasks that need each other never hang a run. When nothing runs and
 //     nothing is queued while tasks are outstanding, every one of them
 //     waits for another, and the goroutine that let the last slot go looks
