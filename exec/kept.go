@@ -48,8 +48,9 @@ type keptEntry = atomic.Pointer[core.Node]
 // free again, and is left as it is until a task is kept there (clearing
 // it would cost an atomic exchange per task).
 //
-// The run's count. A task Spawn adds reaches the run out of the run's
-// count of unfinished tasks (core's outOfCount), so that a fib task's
+// The run's count. A task Spawn adds that its worker may keep reaches the
+// run out of the run's count of unfinished tasks (core's outOfCount; see
+// Admit), so that a fib task's
 // children, kept and then run by their creator's claim, cost the count
 // nothing: counting each up and down again was two atomic operations on
 // a word that every worker writes (fib on two workers: 0.89x the time).
@@ -77,15 +78,35 @@ type keptEntry = atomic.Pointer[core.Node]
 // a fork-join; a wider fan-out queues the rest as before.
 const keptEntries = 2
 
+// Admit implements core.Run: n, which a task whose function runs on h is
+// about to add without the graph's lock, reaches the run out of its count
+// if h's worker may keep it (every task of the graph has priority 0, and
+// an entry is free as Admit looks), and is counted at once otherwise, so
+// that the tasks a worker cannot keep (a fan-out's third child on) cost
+// one count, not a count and the flag's clearing.
+func (r *runner) Admit(n *core.Node, h *core.Host) (outOfCount, ok bool) {
+	if w, _ := h.Awaiter.(*worker); w != nil && n.Priority() == 0 && !r.g.Ranked() {
+		if e, _ := w.freeKept(); e != nil {
+			return true, !r.ending.Load() && r.outstanding.Load() > 0
+		}
+	}
+	return false, r.join()
+}
+
 // Spawned implements core.Run: n, added without the graph's lock (see
-// core.Graph.Spawn) by parent, whose function runs on h, is kept by h's
-// worker out of the run's count, or counted and queued. It reports false
-// when the run has ended or is ending, so that it cannot count n: a
-// goroutine that outlived parent added n as the run finished, and Spawn
-// settles n with the run's end (core.Graph.strand).
+// core.Graph.Spawn) by parent, whose function runs on h, is queued if
+// Admit counted it; otherwise it is kept by h's worker out of the run's
+// count, or counted and queued. It reports false when the run has ended
+// or is ending, so that it cannot count n: a goroutine that outlived
+// parent added n as the run finished, and Spawn settles n with the run's
+// end (core.Graph.strand).
 func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) bool {
+	if !n.OutOfCount() {
+		r.Ready(n)
+		return true
+	}
 	w, _ := h.Awaiter.(*worker)
-	if w == nil || n.Priority() != 0 || r.g.Ranked() {
+	if w == nil || r.g.Ranked() {
 		return r.readyCounted(n)
 	}
 	e, old := w.freeKept()

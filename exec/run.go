@@ -490,11 +490,11 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 }
 
 // Activated, Queue, Ready, ReadyAll, Releasing, Observed, Cancel,
-// Open, Spawned, Ending and Added implement core.Run.
+// Admit, Leave, Spawned, Ending and Added implement core.Run.
 
 func (r *runner) Activated(k int) { r.outstanding.Add(int64(k)) }
 
-func (r *runner) Open() bool { return !r.ending.Load() && r.outstanding.Load() > 0 }
+func (r *runner) Leave() { r.settle(1) }
 
 // join counts one more node that must finish before the run ends, unless
 // the run has ended or is ending: then it counts nothing and returns false.

@@ -54,15 +54,20 @@ type Run interface {
 	Observed() bool
 	// Cancel cancels n, which is in the run.
 	Cancel(n *Node) bool
-	// Open reports whether the run may still take nodes: it has not
-	// ended and is not ending. Spawn asks before it adds a node without
-	// the graph's lock.
-	Open() bool
+	// Admit is asked by Spawn, before it adds n without the graph's lock
+	// from inside a task whose function runs on h, how the run takes n:
+	// out of its count (outOfCount), for h's worker to keep, or counted
+	// now. ok is false, and nothing counted, if the run has ended or is
+	// ending.
+	Admit(n *Node, h *Host) (outOfCount, ok bool)
+	// Leave undoes the count of an Admit whose node was not added.
+	Leave()
 	// Spawned is given a node Spawn added, from inside parent, whose
-	// function runs on h, Ready and out of the run's count (outOfCount):
-	// the run keeps it so, or counts it and queues it. It reports false,
-	// having taken nothing, if the run has ended or is ending (Spawn then
-	// strands n). The graph's lock is not held.
+	// function runs on h, Ready, and counted or out of the run's count as
+	// Admit said: the run queues it, or keeps it out of the count, or
+	// counts it and queues it. It reports false, having taken nothing, if
+	// it could not count n because the run has ended or is ending (Spawn
+	// then strands n). The graph's lock is not held.
 	Spawned(n *Node, h *Host, parent *Node) bool
 	// Ending returns the error End will cancel the run's unfinished nodes
 	// with, once the caller of End has decided to call it (it says so
@@ -301,19 +306,22 @@ func storeNode(p **Node, n *Node) {
 // table.settle); the caller then adds n the usual way. n must have been
 // set up with Init; a flow's emitted tasks are refused (they join it).
 //
-// Why no lock is needed: the run is open, and while it is active it is
-// g's run, with g's epoch, and nothing else Add reads under the lock
+// Why no lock is needed: the run admitted n, and while it is active it
+// is g's run, with g's epoch, and nothing else Add reads under the lock
 // changes. n's id is taken from the index atomically (table.reserve), so
 // ids stay in creation order, and n is linked to nothing: no other node's
-// words are written. n reaches the run out of its count (outOfCount):
-// the run keeps it so while its creator runs, which the run counts, or
-// counts it before anything else can take it (see Spawned). Until n is
-// stored in the index and given to the run, nothing can reach it. The run
-// may end meanwhile: its last counted task (n's creator, for a goroutine
-// that outlived it) may finish after the run was found open. n then finds
-// the run ending, or the run will not take it, and n is cancelled with
-// the run, as a task added under the lock as the run ends is (see late
-// and strand).
+// words are written. The run counts n at once, which it does only while
+// its count is not zero, so that it cannot end before n finishes; or, when
+// the worker running n's creator may keep n, n reaches the run out of its
+// count (outOfCount), and the run keeps it so while its creator runs,
+// which the run counts, or counts it before anything else can take it
+// (see Spawned). Until n is stored in the index and given to the run,
+// nothing can reach it. A run that ends meanwhile (a stopped run, or, for
+// n out of the count, one whose last counted task, n's creator for a
+// goroutine that outlived it, finished after the run admitted n) finds n
+// in the index, or n finds the run ending or not taking it, and n is
+// cancelled with the run, as a task added under the lock as the run ends
+// is (see late and strand).
 func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	r := h.Run
 	switch {
@@ -321,11 +329,18 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 		return false
 	case parent != nil && joins(parent): // the lock orders what a flow emits
 		return false
-	case r.Observed() || !r.Open():
+	case r.Observed():
+		return false
+	}
+	out, ok := r.Admit(n, h)
+	if !ok {
 		return false
 	}
 	id, ok := g.nodes.reserve()
 	if !ok {
+		if !out {
+			r.Leave()
+		}
 		return false
 	}
 	num := g.lastName.Load()
@@ -341,7 +356,11 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	n.id = int32(id)
 	g.rank(n)
 	epoch := g.begun.Load()
-	n.ahead(epoch, Ready, outOfCount, 0)
+	var flags uint32
+	if out {
+		flags = outOfCount
+	}
+	n.ahead(epoch, Ready, flags, 0)
 	storeNode(p, n)
 	// A goroutine that outlived its task may add while the run is stopped
 	// and ending, after End looked at the index: End looks only after the

@@ -16,7 +16,8 @@ func (r *logRun) Releasing() bool                        { return false }
 func (r *logRun) Observed() bool                         { return true }
 func (r *logRun) Cancel(*Node) bool                      { return false }
 func (r *logRun) Added(n *Node)                          { r.log = append(r.log, "added "+n.Name()) }
-func (r *logRun) Open() bool                             { return false }
+func (r *logRun) Admit(*Node, *Host) (bool, bool)        { return false, false }
+func (r *logRun) Leave()                                 {}
 func (r *logRun) Spawned(n *Node, _ *Host, _ *Node) bool { r.Ready(n); return true }
 func (r *logRun) Ending() error                          { return nil }
 

@@ -41,6 +41,7 @@ func (f *fakeRun) ReadyAll(ns []*Node)                    { f.ready = append(f.r
 func (f *fakeRun) Releasing() bool                        { return false }
 func (f *fakeRun) Cancel(n *Node) bool                    { return false }
 func (f *fakeRun) Added(n *Node)                          {}
-func (f *fakeRun) Open() bool                             { return false }
+func (f *fakeRun) Admit(*Node, *Host) (bool, bool)        { return false, false }
+func (f *fakeRun) Leave()                                 {}
 func (f *fakeRun) Spawned(n *Node, _ *Host, _ *Node) bool { f.Ready(n); return true }
 func (f *fakeRun) Ending() error                          { return nil }
