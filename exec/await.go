@@ -101,11 +101,14 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 // it. The runner holds it in r.parked from just before the goroutine gives
 // its slot back until it has one again.
 type parked struct {
-	self  *core.Node   // the waiting task
-	wt    *core.Node   // its waiter: made ready to resume the goroutine
-	on    []*core.Node // what it waits for; never changed
-	any   bool         // it resumes when any one of on finishes (Block), not all (Await)
-	chain []claim      // the claims its goroutine runs inside of, innermost first
+	self *core.Node   // the waiting task
+	wt   *core.Node   // its waiter: made ready to resume the goroutine
+	on   []*core.Node // what it waits for; never changed
+	any  bool         // it resumes when any one of on finishes (Block), not all (Await)
+	// join: a Join waiting for the jobs other workers took (see join.go);
+	// never the wait a stall search fails.
+	join  bool
+	chain []claim // the claims its goroutine runs inside of, innermost first
 	// err, once set, is what the wait returns: a stall search found it on a
 	// cycle (see breakCycle). Set before wt is made ready.
 	err atomic.Pointer[graph.DeadlockError]
@@ -332,13 +335,21 @@ func (r *runner) secede(w *worker, p *parked) {
 	stalled := false
 	first := w.slot.Add(awayOne) == awayOne
 	// What this goroutine's task, and each task whose claim it runs
-	// inside of, kept is queued: none of them runs on a slot now.
+	// inside of, kept is queued: none of them runs on a slot now. The
+	// jobs their Joins lent need a worker for the same reason.
+	lent := false
 	for s := w; s != nil; s = s.outer {
 		r.takeKeptLocked(s)
+		if s.hasJobs() {
+			lent = true
+		}
 	}
 	r.noteQueueLocked()
 	if first { // while a claim runs, the claim gives the slot back when it ends
 		stalled = r.giveSlotBackLocked()
+	}
+	if lent {
+		r.wakeForJobsLocked()
 	}
 	r.mu.Unlock()
 	if stalled {

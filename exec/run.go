@@ -460,6 +460,9 @@ type runner struct {
 	// listed are the workers and stand-ins that may have kept a task since
 	// the last look at them (see kept.go).
 	listed []*worker
+	// jobbers are the workers and stand-ins whose deques may hold jobs
+	// (see join.go).
+	jobbers []*worker
 
 	failMu      sync.Mutex
 	failed      int
@@ -692,7 +695,7 @@ func (r *runner) releaseSlotLocked() (stalled bool) {
 // for each other (see the runner's notes). The caller holds r.mu.
 func (r *runner) stalledLocked() bool {
 	return r.holders == 0 && r.q.len() == 0 && (len(r.parked) > 0 || len(r.joining) > 0) &&
-		r.outstanding.Load() > 0 && !r.finished && !r.halted()
+		r.outstanding.Load() > 0 && !r.finished && !r.halted() && !r.jobsPendingLocked()
 }
 
 // breakStall is called by the goroutine whose release of a slot stalled
@@ -789,7 +792,7 @@ func (r *runner) blockedLocked() (roots []*core.Node, waits []*parked) {
 func (r *runner) findCycle(roots []*core.Node, waits []*parked) ([]*core.Node, map[*core.Node]*parked) {
 	byNode := make(map[*core.Node]*parked, len(waits))
 	for _, p := range waits {
-		if _, ok := byNode[p.self]; !ok {
+		if _, ok := byNode[p.self]; !ok && !p.join {
 			byNode[p.self] = p
 		}
 	}
@@ -875,7 +878,7 @@ func (r *runner) breakCycle(cycle []*core.Node, byWait map[*core.Node]*parked) {
 	var inner *parked
 	for p := range r.parked {
 		for _, c := range p.chain {
-			if c.claimer == v && (inner == nil || p.self.ID() > inner.self.ID()) {
+			if c.claimer == v && !p.join && (inner == nil || p.self.ID() > inner.self.ID()) {
 				inner = p
 			}
 		}

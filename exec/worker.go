@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,12 @@ type worker struct {
 	// kept.go).
 	kept   [keptEntries]keptEntry
 	listed atomic.Bool // in r.listed (see kept.go); changed under r.mu
+	// jobs are the functions that Joins begun on this worker lend to
+	// idle workers, oldest first from jhead (see join.go); under jmu.
+	jmu     sync.Mutex
+	jobs    []*core.Job
+	jhead   int
+	jlisted atomic.Bool // in r.jobbers; changed under r.mu
 	// settled counts the nodes this worker finished and has not yet
 	// subtracted from r.outstanding. One atomic per park instead of one per
 	// task: the run cannot end while this worker still runs, so the count
@@ -133,6 +140,20 @@ func (r *runner) loop(w *worker) {
 			r.idlers.Add(1)
 			if r.stealLocked() {
 				r.idlers.Add(-1)
+				continue
+			}
+			if j := r.stealJobLocked(); j != nil {
+				r.idlers.Add(-1)
+				r.takeSlotLocked()
+				r.mu.Unlock()
+				r.runLent(w, j)
+				r.mu.Lock()
+				if r.releaseSlotLocked() {
+					r.settleLocked(w) // so that the count the search reads is exact
+					r.mu.Unlock()
+					r.breakStall()
+					r.mu.Lock()
+				}
 				continue
 			}
 		}

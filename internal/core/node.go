@@ -834,6 +834,10 @@ type Awaiter interface {
 	// is done. on lists the nodes whose completion fires sig, to report a
 	// wait that could never end and to let other waits see this one.
 	Block(ctx context.Context, sig *Signal, on []*Node) error
+	// Join runs f's jobs, one on the calling goroutine and the others
+	// where a worker is idle, and returns once every one has returned,
+	// whatever ctx does: their errors are in f.Jobs.
+	Join(ctx context.Context, f *Fork)
 }
 
 // Current returns the node whose function is running with ctx, or nil:

@@ -1,0 +1,169 @@
+package dynamic
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Join calls fa and fb in parallel and returns both results once both
+// have returned, with the error of the first in argument order that
+// failed (a panic is a *graph.PanicError). It is a fork-join call, as in
+// rayon's join or Taskflow's TaskGroup: the two functions are part of the
+// calling task, not tasks of the graph.
+//
+// Inside a task, fa runs on the calling goroutine and fb on a worker of
+// the run that has a free slot and nothing queued, or on the calling
+// goroutine after fa if none took it first; the call waits for a worker
+// running fb as any wait does, without holding its slot, so that nested
+// Joins of any depth never deadlock a bounded pool. Both get ctx, and
+// inside them ctx is the task's: Scope(ctx) adds children of the task,
+// and waits give back the slot of the worker the function runs on. A
+// function that has not started when ctx ends is not called, and returns
+// ctx's error. Outside a task (a client's context), each function runs on
+// a goroutine of its own. With a context kept past its task, neither runs
+// and the error wraps graph.ErrTaskReturned.
+//
+// Use Join for parallel calls whose results only the caller reads, such
+// as a recursion that splits its work in two: they cost about a function
+// call and a small allocation each, and nothing of them is left once the
+// call returns. Add tasks with Scope instead when they need a name, a
+// handle, options, or a place in the graph's drawing.
+func Join[A, B any](ctx context.Context, fa func(context.Context) (A, error), fb func(context.Context) (B, error)) (A, B, error) {
+	j := &join2[A, B]{fa: fa, fb: fb}
+	var err error
+	switch {
+	case fa == nil:
+		err = nilFunc("Join", 0)
+	case fb == nil:
+		err = nilFunc("Join", 1)
+	default:
+		err = fork(ctx, "Join", &j.f, j, j.jobs[:])
+	}
+	return j.a, j.b, err
+}
+
+type join2[A, B any] struct {
+	f    core.Fork
+	jobs [2]core.Job
+	fa   func(context.Context) (A, error)
+	fb   func(context.Context) (B, error)
+	a    A
+	b    B
+}
+
+func (j *join2[A, B]) RunJob(ctx context.Context, i int) (err error) {
+	if i == 0 {
+		j.a, err = j.fa(ctx)
+	} else {
+		j.b, err = j.fb(ctx)
+	}
+	return err
+}
+
+// JoinAll calls every function of fns in parallel, as Join does for two,
+// and returns their results in order once all have returned, with the
+// error of the first in order that failed.
+func JoinAll[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([]T, error) {
+	for i, fn := range fns {
+		if fn == nil {
+			return nil, nilFunc("JoinAll", i)
+		}
+	}
+	j := &joinAll[T]{fns: fns, out: make([]T, len(fns))}
+	err := fork(ctx, "JoinAll", &j.f, j, make([]core.Job, len(fns)))
+	return j.out, err
+}
+
+type joinAll[T any] struct {
+	f   core.Fork
+	fns []func(context.Context) (T, error)
+	out []T
+}
+
+func (j *joinAll[T]) RunJob(ctx context.Context, i int) (err error) {
+	j.out[i], err = j.fns[i](ctx)
+	return err
+}
+
+// JoinEach calls fn with each item in parallel, as Join does for two
+// functions, and returns the results in the items' order once all calls
+// have returned, with the error of the first in order that failed: a
+// parallel map over items inside a task.
+func JoinEach[A, T any](ctx context.Context, items []A, fn func(context.Context, A) (T, error)) ([]T, error) {
+	if fn == nil {
+		return nil, nilFunc("JoinEach", 0)
+	}
+	j := &joinEach[A, T]{items: items, fn: fn, out: make([]T, len(items))}
+	err := fork(ctx, "JoinEach", &j.f, j, make([]core.Job, len(items)))
+	return j.out, err
+}
+
+type joinEach[A, T any] struct {
+	f     core.Fork
+	items []A
+	fn    func(context.Context, A) (T, error)
+	out   []T
+}
+
+func (j *joinEach[A, T]) RunJob(ctx context.Context, i int) (err error) {
+	j.out[i], err = j.fn(ctx, j.items[i])
+	return err
+}
+
+// nilFunc is the error of a nil function given to call at position i.
+func nilFunc(call string, i int) error {
+	return fmt.Errorf("dynamic: %s: function %d: %w", call, i, graph.ErrNilFunc)
+}
+
+// fork runs the jobs of f, whose typed part is body, and returns the error
+// of the first in order that failed.
+func fork(ctx context.Context, call string, f *core.Fork, body core.Jobs, jobs []core.Job) error {
+	if ctx == nil {
+		return fmt.Errorf("dynamic: %s: nil context", call)
+	}
+	f.Ctx, f.Body, f.Jobs = ctx, body, jobs
+	for i := range jobs {
+		jobs[i].Fork, jobs[i].I = f, i
+	}
+	switch a := core.AwaiterOf(ctx); {
+	case a != nil:
+		a.Join(ctx, f)
+	case core.Returned(ctx) != nil:
+		return &graph.Error{Task: core.Returned(ctx).Name(), Err: graph.ErrTaskReturned}
+	default:
+		forkOutside(ctx, f)
+	}
+	for i := range jobs {
+		if err := jobs[i].Err; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forkOutside runs the jobs of f each on a goroutine of its own: a call
+// outside any task has no pool to share.
+func forkOutside(ctx context.Context, f *core.Fork) {
+	var wg sync.WaitGroup
+	for i := range f.Jobs {
+		wg.Go(func() {
+			j := &f.Jobs[i]
+			if err := ctx.Err(); err != nil {
+				j.Err = err
+				return
+			}
+			defer func() {
+				if v := recover(); v != nil {
+					j.Err = &graph.PanicError{Value: v, Stack: debug.Stack()}
+				}
+			}()
+			j.Err = f.Body.RunJob(ctx, i)
+		})
+	}
+	wg.Wait()
+}

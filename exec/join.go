@@ -1,0 +1,295 @@
+package exec
+
+import (
+	"context"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// Jobs. A fork-join call of a running task (dynamic.Join) runs functions
+// that are part of the task, not tasks of the graph: no handle to them
+// escapes the call, so they need no node, no index entry, no name and no
+// state a reader could look at later, and the call's one object is
+// garbage once it returns. That is what makes a spawned function cost
+// about what Taskflow's subflow task does, where a spawned graph task
+// costs a node the graph keeps.
+//
+// The caller lends every function but the first to its worker's deque
+// (worker.jobs), runs the first itself, then takes the others back one by
+// one, newest first, and runs each that is still there. A worker with a
+// free slot and nothing queued takes the oldest job of a listed deque
+// (stealJobLocked) and runs it on that slot (runLent), as part of the
+// caller's task. The caller waits for the jobs other workers took as any
+// wait does: without its slot (park). Every job the call lends is run
+// exactly once, by the caller or by one worker, because a job leaves the
+// deque under the deque's lock, and the call returns only once each has
+// returned: a call is over before its task could be.
+//
+// The invariants that keep the run going:
+//   - A deque holds jobs only while their caller runs or is parked in a
+//     wait: a caller blocking in a wait wakes a worker for the jobs left
+//     (secede), and a stall is not a stall while a job waits in a deque
+//     (stalledLocked). So a job never waits for a worker that will not
+//     come.
+//   - A worker running a job another worker lent counts it in the run
+//     (runLent), so that the run cannot end while the job runs, even if
+//     the caller was a goroutine of a task that has returned meanwhile;
+//     the job's claims are then covered by the job, as a task's are by the
+//     task (see kept.go).
+//   - A caller parked for its jobs is never the wait a stall search
+//     fails (see findCycle): it waits for functions, whose own waits are
+//     parked beside it, with the caller's task as theirs, and are failed
+//     instead.
+
+// lend puts jobs on w's deque, oldest first, lists w for idle workers to
+// look at, and wakes one if any is idle.
+func (r *runner) lend(w *worker, jobs []core.Job) {
+	w.jmu.Lock()
+	for i := range jobs {
+		w.jobs = append(w.jobs, &jobs[i])
+	}
+	w.jmu.Unlock()
+	// A push followed by a look at the list flag and at the idle count;
+	// an idle worker counts itself idle, then looks at the listed deques,
+	// and a worker unlisting a deque clears the flag, then looks again:
+	// of two such pairs, at least one side sees the other's write.
+	if w.jlisted.Load() && r.idlers.Load() == 0 {
+		return
+	}
+	r.mu.Lock()
+	if !w.jlisted.Load() {
+		w.jlisted.Store(true)
+		r.jobbers = append(r.jobbers, w)
+	}
+	r.wakeForJobsLocked()
+	r.mu.Unlock()
+}
+
+// takeBack takes j off w's deque and reports whether it was still there:
+// if not, a worker took it.
+func (w *worker) takeBack(j *core.Job) bool {
+	w.jmu.Lock()
+	for i := len(w.jobs) - 1; i >= w.jhead; i-- {
+		if w.jobs[i] == j {
+			last := len(w.jobs) - 1
+			copy(w.jobs[i:], w.jobs[i+1:])
+			w.jobs[last] = nil
+			w.jobs = w.jobs[:last]
+			w.trimJobs()
+			w.jmu.Unlock()
+			return true
+		}
+	}
+	w.jmu.Unlock()
+	return false
+}
+
+// takeOldest takes the oldest job off w's deque, or returns nil: the
+// oldest is the one nearest the root of a recursion, the most work.
+func (w *worker) takeOldest() *core.Job {
+	w.jmu.Lock()
+	var j *core.Job
+	if w.jhead < len(w.jobs) {
+		j = w.jobs[w.jhead]
+		w.jobs[w.jhead] = nil
+		w.jhead++
+		w.trimJobs()
+	}
+	w.jmu.Unlock()
+	return j
+}
+
+// trimJobs resets an empty deque to its start. The caller holds w.jmu.
+func (w *worker) trimJobs() {
+	if w.jhead == len(w.jobs) {
+		w.jobs, w.jhead = w.jobs[:0], 0
+	}
+}
+
+// hasJobs reports whether w's deque holds a job.
+func (w *worker) hasJobs() bool {
+	w.jmu.Lock()
+	has := w.jhead < len(w.jobs)
+	w.jmu.Unlock()
+	return has
+}
+
+// jobsPendingLocked reports whether a listed deque holds a job. The
+// caller holds r.mu.
+func (r *runner) jobsPendingLocked() bool {
+	for _, w := range r.jobbers {
+		if w.hasJobs() {
+			return true
+		}
+	}
+	return false
+}
+
+// stealJobLocked takes the oldest job of the first listed deque that
+// holds one, for a worker with a free slot and nothing queued, and
+// unlists the deques it finds empty (see lend for the order of the
+// looks). The caller holds r.mu.
+func (r *runner) stealJobLocked() *core.Job {
+	for len(r.jobbers) > 0 {
+		w := r.jobbers[0]
+		if j := w.takeOldest(); j != nil {
+			return j
+		}
+		w.jlisted.Store(false)
+		if j := w.takeOldest(); j != nil {
+			w.jlisted.Store(true)
+			return j
+		}
+		last := len(r.jobbers) - 1
+		copy(r.jobbers, r.jobbers[1:])
+		r.jobbers[last] = nil
+		r.jobbers = r.jobbers[:last]
+	}
+	return nil
+}
+
+// wakeForJobsLocked makes sure a worker comes for a job lent while a slot
+// is free: unless a looping worker without a slot will look anyway, it
+// wakes a parked one, or spawns one. The caller holds r.mu.
+func (r *runner) wakeForJobsLocked() {
+	if r.finished || r.halted() || r.holders >= r.limit || r.live > r.holders {
+		return
+	}
+	if i := len(r.idle) - 1; i >= 0 {
+		w := r.idle[i]
+		r.idle = r.idle[:i]
+		r.live++
+		w.wake <- struct{}{}
+		return
+	}
+	r.spawnLocked()
+}
+
+// runLent runs j, which w took from another worker's deque, on w's slot,
+// as part of the task whose call lent it, and wakes the caller if it was
+// the last of the call's jobs it waits for.
+func (r *runner) runLent(w *worker, j *core.Job) {
+	f := j.Fork
+	if r.join() {
+		c := &jobCtx{parent: f.Ctx, self: f.Self, w: w}
+		j.Err = runJob(c, f, j.I)
+		c.done.Store(true)
+		if w.keeps() {
+			r.publishKept(w)
+		}
+		if w.slot.Load()&claimed != 0 {
+			r.holdOpen(w) // a goroutine the job left holds a claim (see complete)
+		}
+		w.settled++
+	} else {
+		// The run is ending: it was stopped, or the caller is a goroutine
+		// of a task that returned and the run finished since.
+		j.Err = f.Ctx.Err()
+		if j.Err == nil {
+			j.Err = &graph.Error{Task: f.Self.Name(), Err: graph.ErrTaskReturned}
+		}
+	}
+	if f.Return() {
+		close(f.Done)
+		if f.Waiter.CAS(core.Waiting, core.Ready) {
+			r.Ready(f.Waiter)
+		}
+	}
+}
+
+// runJob runs function i of f with ctx, unless ctx is done, turning a
+// panic into a *graph.PanicError of f's task, as attempt does.
+func runJob(ctx context.Context, f *core.Fork, i int) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = &graph.PanicError{Task: f.Self.Name(), Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return f.Body.RunJob(ctx, i)
+}
+
+// Join implements core.Awaiter: see the notes on jobs above.
+func (w *worker) Join(ctx context.Context, f *core.Fork) {
+	self := core.Current(ctx)
+	if self == nil {
+		err := returnedErr(ctx)
+		for i := range f.Jobs {
+			f.Jobs[i].Err = err
+		}
+		return
+	}
+	f.Self = self
+	jobs := f.Jobs
+	if len(jobs) == 0 {
+		return
+	}
+	r := w.r
+	if len(jobs) > 1 {
+		r.lend(w, jobs[1:])
+	}
+	jobs[0].Err = runJob(ctx, f, 0)
+	lent := 0
+	for i := len(jobs) - 1; i >= 1; i-- {
+		if w.takeBack(&jobs[i]) {
+			jobs[i].Err = runJob(ctx, f, i)
+		} else {
+			lent++
+		}
+	}
+	if lent == 0 {
+		return
+	}
+	f.Waiter = core.NewWaiter(self)
+	f.Done = make(chan struct{})
+	if !f.Lend(lent) {
+		return // they have all returned
+	}
+	// The run's context, not ctx: the call returns only once its jobs
+	// have, and they see ctx's end themselves. Once the run stops, nobody
+	// hands slots over any more, and the jobs' end is waited for as is.
+	p := &parked{self: self, wt: f.Waiter, any: true, join: true, chain: w.chain()}
+	r.park(r.ctx, w, p, func() {})
+	<-f.Done
+}
+
+// jobCtx is the context of a job that a worker runs for a call on another
+// worker: it answers as the call's context does, but for the Awaiter,
+// which is the worker running the job (a wait in the job gives that
+// worker's slot back), and, once the job returned, like a returned task's
+// context (see taskCtx).
+type jobCtx struct {
+	parent context.Context
+	self   *core.Node
+	w      *worker
+	done   atomic.Bool
+}
+
+func (c *jobCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
+func (c *jobCtx) Done() <-chan struct{}       { return c.parent.Done() }
+func (c *jobCtx) Err() error                  { return c.parent.Err() }
+
+func (c *jobCtx) Value(key any) any {
+	if k, ok := key.(core.CtxKey); ok {
+		running := !c.done.Load() && c.self.State() == core.Running
+		switch {
+		case k == core.CurrentKey && running:
+			return c.self
+		case k == core.AwaiterKey && running:
+			return c.w
+		case k == core.ReturnedKey && !running:
+			return c.self
+		}
+		return nil
+	}
+	return c.parent.Value(key)
+}
+
+// String names the task, for messages that print a context.
+func (c *jobCtx) String() string { return "exec.jobCtx(" + c.self.Name() + ")" }
