@@ -178,3 +178,51 @@ func ExampleCompleted_Until() {
 	fmt.Println(n, "tasks, sum", sum, run.Wait())
 	// Output: 12 tasks, sum 506 <nil>
 }
+
+// sumTree adds up a range by splitting it in two until it is small: each
+// split is a fork-join call, whose halves the run's idle workers may take.
+func sumTree(ctx context.Context, lo, hi int) (int, error) {
+	if hi-lo <= 1000 {
+		s := 0
+		for i := lo; i < hi; i++ {
+			s += i
+		}
+		return s, nil
+	}
+	mid := (lo + hi) / 2
+	a, b, err := dynamic.Join(ctx,
+		func(ctx context.Context) (int, error) { return sumTree(ctx, lo, mid) },
+		func(ctx context.Context) (int, error) { return sumTree(ctx, mid, hi) })
+	return a + b, err
+}
+
+// A task that splits its work with Join: the calls run in the run's pool
+// (here on two workers), are not tasks
+// of the graph, and leave nothing behind once they return.
+func ExampleJoin() {
+	g := graph.New()
+	total := graph.Add(g, "sum", func(ctx context.Context) (int, error) { return sumTree(ctx, 0, 1_000_000) })
+	if err := exec.Run(context.Background(), g, exec.Workers(2)); err != nil {
+		panic(err)
+	}
+	fmt.Println(total.Result())
+	fmt.Println(g.Len(), "task in the graph")
+	// Output:
+	// 499999500000 <nil>
+	// 1 task in the graph
+}
+
+// JoinEach is a parallel map inside a task: here over the lines of a
+// parsed file.
+func ExampleJoinEach() {
+	g := graph.New()
+	lens := graph.Add(g, "lengths", func(ctx context.Context) ([]int, error) {
+		lines := strings.Split("one\ntwo\nthree", "\n")
+		return dynamic.JoinEach(ctx, lines, func(_ context.Context, s string) (int, error) { return len(s), nil })
+	})
+	if err := exec.Run(context.Background(), g); err != nil {
+		panic(err)
+	}
+	fmt.Println(lens.Result())
+	// Output: [3 3 5] <nil>
+}

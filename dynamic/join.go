@@ -96,7 +96,7 @@ func (j *joinAll[T]) RunJob(ctx context.Context, i int) (err error) {
 // parallel map over items inside a task.
 func JoinEach[A, T any](ctx context.Context, items []A, fn func(context.Context, A) (T, error)) ([]T, error) {
 	if fn == nil {
-		return nil, nilFunc("JoinEach", 0)
+		return nil, fmt.Errorf("dynamic: JoinEach: %w", graph.ErrNilFunc)
 	}
 	j := &joinEach[A, T]{items: items, fn: fn, out: make([]T, len(items))}
 	err := fork(ctx, "JoinEach", &j.f, j, make([]core.Job, len(items)))

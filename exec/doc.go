@@ -36,6 +36,13 @@
 //     goroutine (a channel, a WaitGroup) cannot hold the slot that the
 //     tasks the goroutine waits for need. For that while, the function
 //     runs beyond Workers(n).
+//   - The functions of a fork-join call (dynamic.Join) are part of the
+//     calling task: the caller runs the first and takes the others back
+//     one by one, and a worker with a free slot and nothing queued may take
+//     one first and run it on that slot; the call waits for those without
+//     its slot, and returns once every function has returned, each having
+//     run exactly once (or, if the call's context ended before it started,
+//     not at all).
 //   - Tasks that need each other never hang a run. When nothing runs and
 //     nothing is queued while tasks are outstanding, every one of them
 //     waits for another, and the goroutine that let the last slot go looks

@@ -64,6 +64,9 @@ type jPlan struct {
 	sleep time.Duration // leaf: sleeps first, so that idle workers come for lent functions
 	prio  int           // task: its priority
 	leave bool          // goroutine: not awaited; its kid's value does not count
+	// left: under a goroutine not awaited, which may run after the run
+	// ended; such a leaf does not stop the run, which may be over.
+	left bool
 }
 
 type jErr struct{ id int }
@@ -80,8 +83,8 @@ type jGen struct {
 	ranked bool
 }
 
-func (g *jGen) plan(depth int) *jPlan {
-	p := &jPlan{id: g.next}
+func (g *jGen) plan(depth int, left bool) *jPlan {
+	p := &jPlan{id: g.next, left: left}
 	g.next++
 	if depth == 0 || g.leaves > 80 || g.rng.IntN(4) == 0 {
 		p.kind = jLeaf
@@ -113,7 +116,7 @@ func (g *jGen) plan(depth int) *jPlan {
 		p.leave = g.rng.IntN(4) == 0
 	}
 	for range n {
-		p.kids = append(p.kids, g.plan(depth-1))
+		p.kids = append(p.kids, g.plan(depth-1, left || p.kind == jGo && p.leave))
 	}
 	return p
 }
@@ -153,7 +156,7 @@ func (r *jRun) eval(ctx context.Context, p *jPlan) (int, error) {
 	switch p.kind {
 	case jLeaf:
 		r.ran[p.id].Add(1)
-		if r.started.Add(1)-1 == r.stopAt {
+		if !p.left && r.started.Add(1)-1 == r.stopAt {
 			r.stop()
 		}
 		if p.yield {
@@ -239,7 +242,7 @@ func joinSeed(t *testing.T, seed uint64) bool {
 		gen := &jGen{rng: rng, ranked: rng.IntN(4) == 0}
 		roots := make([]*jPlan, 1+rng.IntN(3))
 		for i := range roots {
-			roots[i] = gen.plan(1 + rng.IntN(5))
+			roots[i] = gen.plan(1+rng.IntN(5), false)
 		}
 		ctx, stop := context.WithCancel(t.Context())
 		defer stop()
