@@ -89,7 +89,8 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
 		return nil // everything finished meanwhile
 	}
-	p := &parked{self: self, wt: wt, on: rest, chain: w.chain()}
+	p := &parked{self: self, wt: wt, on: rest}
+	p.chain, p.ws = chainOf(w, self)
 	return r.park(ctx, w, p, func() {
 		for _, n := range rest {
 			n.Unwatch(wt)
@@ -108,7 +109,8 @@ type parked struct {
 	// join: a Join waiting for the jobs other workers took (see join.go);
 	// never the wait a stall search fails.
 	join  bool
-	chain []claim // the claims its goroutine runs inside of, innermost first
+	chain []claim   // the claims its goroutine runs inside of, innermost first
+	ws    []*worker // the worker it waits through, and those its claims run on
 	// err, once set, is what the wait returns: a stall search found it on a
 	// cycle (see breakCycle). Set before wt is made ready.
 	err atomic.Pointer[graph.DeadlockError]
@@ -122,16 +124,33 @@ type claim struct {
 	awaits  []*core.Node
 }
 
-// chain returns the claims that w's goroutine runs inside of, innermost
-// first.
-func (w *worker) chain() []claim {
-	var out []claim
-	for s := w; s.outer != nil; s = s.outer {
-		if s.claimer != nil {
-			out = append(out, claim{s.claimer, s.awaits})
-		}
+// chainOf returns the claims that w's goroutine runs inside of, innermost
+// first, and w with the workers those run on (w first), for a wait of
+// self, w's task, about to park. A stand-in's claim changes once its task
+// returned, and a goroutine of the task may outlive it: so the claims of a
+// stand-in are read while self runs on w, under self's lock (see
+// core.Node.WhileRunning and runClaimed); a wait begun while self ran that
+// parks after it returned runs inside no claim. A worker that is no
+// stand-in runs inside none.
+func chainOf(w *worker, self *core.Node) (out []claim, ws []*worker) {
+	if !w.stand {
+		return nil, []*worker{w}
 	}
-	return out
+	ok := self.WhileRunning(func() {
+		if h := self.Host(); h == nil || h.Awaiter != core.Awaiter(w) {
+			return // self runs again, elsewhere
+		}
+		for s := w; s != nil; s = s.outer {
+			ws = append(ws, s)
+			if s.claimer != nil {
+				out = append(out, claim{s.claimer, s.awaits})
+			}
+		}
+	})
+	if !ok || len(ws) == 0 {
+		return nil, []*worker{w}
+	}
+	return out, ws
 }
 
 // park blocks the goroutine of p until p's waiter is handed a slot: the
@@ -198,7 +217,8 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 	if !sig.Arm(wt, r) {
 		return nil // fired already
 	}
-	p := &parked{self: self, wt: wt, on: on, any: true, chain: w.chain()}
+	p := &parked{self: self, wt: wt, on: on, any: true}
+	p.chain, p.ws = chainOf(w, self)
 	return r.park(ctx, w, p, func() { sig.Disarm(wt) })
 }
 
@@ -220,7 +240,7 @@ func (r *runner) runClaimed(w *worker, claimer *core.Node, rest []*core.Node, n 
 	sub := w.spare
 	w.spare = nil
 	if sub == nil {
-		sub = &worker{r: r}
+		sub = &worker{r: r, stand: true}
 		sub.ctx.Awaiter, sub.ctx.Run = sub, r
 		sub.ctx.Context = r.ctx
 	}
@@ -231,7 +251,15 @@ func (r *runner) runClaimed(w *worker, claimer *core.Node, rest []*core.Node, n 
 		sub.settled = 0
 		r.settle(k)
 	}
-	sub.outer, sub.claimer, sub.awaits = nil, nil, nil
+	// A goroutine that n left behind may read these for a wait it began
+	// while n ran (see chainOf): under n's lock if one announced itself.
+	if n.Announced() {
+		n.Lock()
+		sub.outer, sub.claimer, sub.awaits = nil, nil, nil
+		n.Unlock()
+	} else {
+		sub.outer, sub.claimer, sub.awaits = nil, nil, nil
+	}
 	w.spare = sub
 	r.unclaim(w)
 }
@@ -338,7 +366,7 @@ func (r *runner) secede(w *worker, p *parked) {
 	// inside of, kept is queued: none of them runs on a slot now. The
 	// jobs their Joins lent need a worker for the same reason.
 	lent := false
-	for s := w; s != nil; s = s.outer {
+	for _, s := range p.ws {
 		r.takeKeptLocked(s)
 		if s.hasJobs() {
 			lent = true

@@ -195,8 +195,8 @@ func (r *runner) runLent(w *worker, j *core.Job) {
 	}
 	if f.Return() {
 		close(f.Done)
-		if f.Waiter.CAS(core.Waiting, core.Ready) {
-			r.Ready(f.Waiter)
+		if wt := f.Waiter; wt != nil && wt.CAS(core.Waiting, core.Ready) {
+			r.Ready(wt)
 		}
 	}
 }
@@ -246,16 +246,26 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 	if lent == 0 {
 		return
 	}
-	f.Waiter = core.NewWaiter(self)
 	f.Done = make(chan struct{})
+	// A goroutine of self other than its function may call, and self may
+	// have returned since: such a goroutine holds no slot of the run, and
+	// w runs other tasks now, so it waits as is.
+	parks := self.State() == core.Running
+	if parks {
+		f.Waiter = core.NewWaiter(self)
+	}
 	if !f.Lend(lent) {
 		return // they have all returned
 	}
-	// The run's context, not ctx: the call returns only once its jobs
-	// have, and they see ctx's end themselves. Once the run stops, nobody
-	// hands slots over any more, and the jobs' end is waited for as is.
-	p := &parked{self: self, wt: f.Waiter, any: true, join: true, chain: w.chain()}
-	r.park(r.ctx, w, p, func() {})
+	if parks {
+		// The run's context, not ctx: the call returns only once its jobs
+		// have, and they see ctx's end themselves. Once the run stops,
+		// nobody hands slots over any more, and the jobs' end is waited
+		// for as is.
+		p := &parked{self: self, wt: f.Waiter, any: true, join: true}
+		p.chain, p.ws = chainOf(w, self)
+		r.park(r.ctx, w, p, func() {})
+	}
 	<-f.Done
 }
 

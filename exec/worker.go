@@ -34,6 +34,9 @@ type worker struct {
 	outer   *worker
 	claimer *core.Node
 	awaits  []*core.Node
+	// stand: a stand-in, whose outer, claimer and awaits change from
+	// claim to claim; set when it is made (see chainOf).
+	stand bool
 	spare   *worker // a stand-in for the next claim (see runClaimed); used only by the claim's holder
 	// kept are tasks the current task added that are not queued (see
 	// kept.go).

@@ -489,6 +489,28 @@ func (n *Node) lock() {
 // drops under it (see graph's Task.Result).
 func (n *Node) Lock() { n.lock() }
 
+// WhileRunning calls fn with n's lock held, after announcing itself (see
+// announce), if n is Running, and reports whether it did. With Announced,
+// it lets a goroutine of n read what the goroutine running n's function
+// changes once n left Running (exec's stand-ins): that goroutine changes
+// it under n's lock if it sees an announcement after n left Running, and
+// a goroutine that announced itself after that sees n out of Running.
+func (n *Node) WhileRunning(fn func()) bool {
+	n.announce()
+	defer n.withdraw()
+	n.lock()
+	defer n.unlock()
+	if n.State() != Running {
+		return false
+	}
+	fn()
+	return true
+}
+
+// Announced reports whether a goroutine is announced on n (see
+// WhileRunning).
+func (n *Node) Announced() bool { return n.state.Load()&announceMask != 0 }
+
 // Unlock releases the lock taken with Lock.
 func (n *Node) Unlock() { n.unlock() }
 
