@@ -34,35 +34,49 @@ import (
 // call returns. Add tasks with Scope instead when they need a name, a
 // handle, options, or a place in the graph's drawing.
 func Join[A, B any](ctx context.Context, fa func(context.Context) (A, error), fb func(context.Context) (B, error)) (A, B, error) {
-	j := &join2[A, B]{fa: fa, fb: fb}
-	var err error
 	switch {
 	case fa == nil:
-		err = nilFunc("Join", 0)
+		var a A
+		var b B
+		return a, b, nilFunc("Join", 0)
 	case fb == nil:
-		err = nilFunc("Join", 1)
-	default:
-		err = fork(ctx, "Join", &j.f, j, j.jobs[:])
+		var a A
+		var b B
+		return a, b, nilFunc("Join", 1)
 	}
-	return j.a, j.b, err
+	j := &join2[A, B]{fa: fa, fb: fb}
+	if err := fork(ctx, "Join", &j.f, j, 2); err != nil {
+		return j.a, j.b, err
+	}
+	if j.ea != nil {
+		return j.a, j.b, j.ea
+	}
+	return j.a, j.b, j.eb
 }
 
 type join2[A, B any] struct {
-	f    core.Fork
-	jobs [2]core.Job
-	fa   func(context.Context) (A, error)
-	fb   func(context.Context) (B, error)
-	a    A
-	b    B
+	f      core.Fork
+	fa     func(context.Context) (A, error)
+	fb     func(context.Context) (B, error)
+	a      A
+	b      B
+	ea, eb error
 }
 
-func (j *join2[A, B]) RunJob(ctx context.Context, i int) (err error) {
+func (j *join2[A, B]) RunJob(ctx context.Context, i int) {
 	if i == 0 {
-		j.a, err = j.fa(ctx)
+		j.a, j.ea = j.fa(ctx)
 	} else {
-		j.b, err = j.fb(ctx)
+		j.b, j.eb = j.fb(ctx)
 	}
-	return err
+}
+
+func (j *join2[A, B]) Fail(i int, err error) {
+	if i == 0 {
+		j.ea = err
+	} else {
+		j.eb = err
+	}
 }
 
 // JoinAll calls every function of fns in parallel, as Join does for two,
@@ -74,21 +88,22 @@ func JoinAll[T any](ctx context.Context, fns ...func(context.Context) (T, error)
 			return nil, nilFunc("JoinAll", i)
 		}
 	}
-	j := &joinAll[T]{fns: fns, out: make([]T, len(fns))}
-	err := fork(ctx, "JoinAll", &j.f, j, make([]core.Job, len(fns)))
-	return j.out, err
+	j := &joinAll[T]{fns: fns, out: make([]T, len(fns)), errs: make([]error, len(fns))}
+	if err := fork(ctx, "JoinAll", &j.f, j, len(fns)); err != nil {
+		return j.out, err
+	}
+	return j.out, firstErr(j.errs)
 }
 
 type joinAll[T any] struct {
-	f   core.Fork
-	fns []func(context.Context) (T, error)
-	out []T
+	f    core.Fork
+	fns  []func(context.Context) (T, error)
+	out  []T
+	errs []error
 }
 
-func (j *joinAll[T]) RunJob(ctx context.Context, i int) (err error) {
-	j.out[i], err = j.fns[i](ctx)
-	return err
-}
+func (j *joinAll[T]) RunJob(ctx context.Context, i int) { j.out[i], j.errs[i] = j.fns[i](ctx) }
+func (j *joinAll[T]) Fail(i int, err error)             { j.errs[i] = err }
 
 // JoinEach calls fn with each item in parallel, as Join does for two
 // functions, and returns the results in the items' order once all calls
@@ -98,9 +113,11 @@ func JoinEach[A, T any](ctx context.Context, items []A, fn func(context.Context,
 	if fn == nil {
 		return nil, fmt.Errorf("dynamic: JoinEach: %w", graph.ErrNilFunc)
 	}
-	j := &joinEach[A, T]{items: items, fn: fn, out: make([]T, len(items))}
-	err := fork(ctx, "JoinEach", &j.f, j, make([]core.Job, len(items)))
-	return j.out, err
+	j := &joinEach[A, T]{items: items, fn: fn, out: make([]T, len(items)), errs: make([]error, len(items))}
+	if err := fork(ctx, "JoinEach", &j.f, j, len(items)); err != nil {
+		return j.out, err
+	}
+	return j.out, firstErr(j.errs)
 }
 
 type joinEach[A, T any] struct {
@@ -108,11 +125,21 @@ type joinEach[A, T any] struct {
 	items []A
 	fn    func(context.Context, A) (T, error)
 	out   []T
+	errs  []error
 }
 
-func (j *joinEach[A, T]) RunJob(ctx context.Context, i int) (err error) {
-	j.out[i], err = j.fn(ctx, j.items[i])
-	return err
+func (j *joinEach[A, T]) RunJob(ctx context.Context, i int) {
+	j.out[i], j.errs[i] = j.fn(ctx, j.items[i])
+}
+func (j *joinEach[A, T]) Fail(i int, err error) { j.errs[i] = err }
+
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nilFunc is the error of a nil function given to call at position i.
@@ -120,16 +147,14 @@ func nilFunc(call string, i int) error {
 	return fmt.Errorf("dynamic: %s: function %d: %w", call, i, graph.ErrNilFunc)
 }
 
-// fork runs the jobs of f, whose typed part is body, and returns the error
-// of the first in order that failed.
-func fork(ctx context.Context, call string, f *core.Fork, body core.Jobs, jobs []core.Job) error {
+// fork runs the n functions of f, whose typed part is body, which keeps
+// their results and errors. It returns an error only if none ran: ctx is
+// nil, or the context of a task that returned.
+func fork(ctx context.Context, call string, f *core.Fork, body core.Jobs, n int) error {
 	if ctx == nil {
 		return fmt.Errorf("dynamic: %s: nil context", call)
 	}
-	f.Ctx, f.Body, f.Jobs = ctx, body, jobs
-	for i := range jobs {
-		jobs[i].Fork, jobs[i].I = f, i
-	}
+	f.Ctx, f.Body, f.N = ctx, body, n
 	switch a := core.AwaiterOf(ctx); {
 	case a != nil:
 		a.Join(ctx, f)
@@ -138,31 +163,25 @@ func fork(ctx context.Context, call string, f *core.Fork, body core.Jobs, jobs [
 	default:
 		forkOutside(ctx, f)
 	}
-	for i := range jobs {
-		if err := jobs[i].Err; err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
-// forkOutside runs the jobs of f each on a goroutine of its own: a call
-// outside any task has no pool to share.
+// forkOutside runs the functions of f each on a goroutine of its own: a
+// call outside any task has no pool to share.
 func forkOutside(ctx context.Context, f *core.Fork) {
 	var wg sync.WaitGroup
-	for i := range f.Jobs {
+	for i := range f.N {
 		wg.Go(func() {
-			j := &f.Jobs[i]
 			if err := ctx.Err(); err != nil {
-				j.Err = err
+				f.Body.Fail(i, err)
 				return
 			}
 			defer func() {
 				if v := recover(); v != nil {
-					j.Err = &graph.PanicError{Value: v, Stack: debug.Stack()}
+					f.Body.Fail(i, &graph.PanicError{Value: v, Stack: debug.Stack()})
 				}
 			}()
-			j.Err = f.Body.RunJob(ctx, i)
+			f.Body.RunJob(ctx, i)
 		})
 	}
 	wg.Wait()

@@ -260,7 +260,11 @@ func (r *runner) runClaimed(w *worker, claimer *core.Node, rest []*core.Node, n 
 	} else {
 		sub.outer, sub.claimer, sub.awaits = nil, nil, nil
 	}
-	w.spare = sub
+	// A goroutine n left behind that claimed sub's slot, or waits through
+	// it, may use sub still (see ownSlot): sub is not used again then.
+	if sub.slot.Load() == 0 {
+		w.spare = sub
+	}
 	r.unclaim(w)
 }
 
@@ -481,11 +485,26 @@ func (r *runner) claim(w *worker, self *core.Node, order []*core.Node) *core.Nod
 	if !w.slot.CompareAndSwap(0, claimed) {
 		return nil
 	}
-	if !r.covered(self, best, false) || !best.CAS(core.Ready, core.Running) {
+	if !ownSlot(w, self) || !r.covered(self, best, false) || !best.CAS(core.Ready, core.Running) {
 		r.unclaim(w)
 		return nil
 	}
 	return best
+}
+
+// ownSlot reports whether self, whose goroutine has just claimed w's slot,
+// still runs on w. A goroutine that self left behind may claim once self
+// returned, and w runs another task then, or, a stand-in, another claim;
+// it must not run a task on w. The claim comes before the look at self's
+// state, and the completion of self switches the state before the
+// goroutine that ran self looks at w's slot to use w again (runClaimed):
+// of the two, one sees the other.
+func ownSlot(w *worker, self *core.Node) bool {
+	if self.State() != core.Running {
+		return false
+	}
+	h := self.Host()
+	return h != nil && h.Awaiter == core.Awaiter(w)
 }
 
 // claimLocked is claim with r.mu held, which sees the queue's best live
@@ -509,7 +528,7 @@ func (r *runner) claimLocked(w *worker, self *core.Node, order []*core.Node) *co
 	if !w.slot.CompareAndSwap(0, claimed) {
 		return nil // another goroutine of the task claimed it without the lock
 	}
-	if !r.covered(self, best, true) || !best.CAS(core.Ready, core.Running) {
+	if !ownSlot(w, self) || !r.covered(self, best, true) || !best.CAS(core.Ready, core.Running) {
 		r.dropClaimLocked(w) // away changes under r.mu only: nobody went away meanwhile
 		return nil
 	}

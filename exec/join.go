@@ -45,12 +45,20 @@ import (
 //     parked beside it, with the caller's task as theirs, and are failed
 //     instead.
 
-// lend puts jobs on w's deque, oldest first, lists w for idle workers to
-// look at, and wakes one if any is idle.
-func (r *runner) lend(w *worker, jobs []core.Job) {
+// job is a function of a fork-join call: the call's Fork and the
+// function's index.
+type job struct {
+	f *core.Fork
+	i int
+}
+
+// lend puts the functions of f from the second on w's deque, oldest
+// first, lists w for idle workers to look at, and wakes one if any is
+// idle.
+func (r *runner) lend(w *worker, f *core.Fork) {
 	w.jmu.Lock()
-	for i := range jobs {
-		w.jobs = append(w.jobs, &jobs[i])
+	for i := 1; i < f.N; i++ {
+		w.jobs = append(w.jobs, job{f, i})
 	}
 	w.jmu.Unlock()
 	// A push followed by a look at the list flag and at the idle count;
@@ -71,13 +79,13 @@ func (r *runner) lend(w *worker, jobs []core.Job) {
 
 // takeBack takes j off w's deque and reports whether it was still there:
 // if not, a worker took it.
-func (w *worker) takeBack(j *core.Job) bool {
+func (w *worker) takeBack(j job) bool {
 	w.jmu.Lock()
 	for i := len(w.jobs) - 1; i >= w.jhead; i-- {
 		if w.jobs[i] == j {
 			last := len(w.jobs) - 1
 			copy(w.jobs[i:], w.jobs[i+1:])
-			w.jobs[last] = nil
+			w.jobs[last] = job{}
 			w.jobs = w.jobs[:last]
 			w.trimJobs()
 			w.jmu.Unlock()
@@ -90,17 +98,18 @@ func (w *worker) takeBack(j *core.Job) bool {
 
 // takeOldest takes the oldest job off w's deque, or returns nil: the
 // oldest is the one nearest the root of a recursion, the most work.
-func (w *worker) takeOldest() *core.Job {
+func (w *worker) takeOldest() (job, bool) {
 	w.jmu.Lock()
-	var j *core.Job
-	if w.jhead < len(w.jobs) {
+	var j job
+	ok := w.jhead < len(w.jobs)
+	if ok {
 		j = w.jobs[w.jhead]
-		w.jobs[w.jhead] = nil
+		w.jobs[w.jhead] = job{}
 		w.jhead++
 		w.trimJobs()
 	}
 	w.jmu.Unlock()
-	return j
+	return j, ok
 }
 
 // trimJobs resets an empty deque to its start. The caller holds w.jmu.
@@ -133,23 +142,23 @@ func (r *runner) jobsPendingLocked() bool {
 // holds one, for a worker with a free slot and nothing queued, and
 // unlists the deques it finds empty (see lend for the order of the
 // looks). The caller holds r.mu.
-func (r *runner) stealJobLocked() *core.Job {
+func (r *runner) stealJobLocked() (job, bool) {
 	for len(r.jobbers) > 0 {
 		w := r.jobbers[0]
-		if j := w.takeOldest(); j != nil {
-			return j
+		if j, ok := w.takeOldest(); ok {
+			return j, true
 		}
 		w.jlisted.Store(false)
-		if j := w.takeOldest(); j != nil {
+		if j, ok := w.takeOldest(); ok {
 			w.jlisted.Store(true)
-			return j
+			return j, true
 		}
 		last := len(r.jobbers) - 1
 		copy(r.jobbers, r.jobbers[1:])
 		r.jobbers[last] = nil
 		r.jobbers = r.jobbers[:last]
 	}
-	return nil
+	return job{}, false
 }
 
 // wakeForJobsLocked makes sure a worker comes for a job lent while a slot
@@ -172,11 +181,11 @@ func (r *runner) wakeForJobsLocked() {
 // runLent runs j, which w took from another worker's deque, on w's slot,
 // as part of the task whose call lent it, and wakes the caller if it was
 // the last of the call's jobs it waits for.
-func (r *runner) runLent(w *worker, j *core.Job) {
-	f := j.Fork
+func (r *runner) runLent(w *worker, j job) {
+	f := j.f
 	if r.join() {
 		c := &jobCtx{parent: f.Ctx, self: f.Self, w: w}
-		j.Err = runJob(c, f, j.I)
+		runJob(c, f, j.i)
 		c.done.Store(true)
 		if w.keeps() {
 			r.publishKept(w)
@@ -188,10 +197,11 @@ func (r *runner) runLent(w *worker, j *core.Job) {
 	} else {
 		// The run is ending: it was stopped, or the caller is a goroutine
 		// of a task that returned and the run finished since.
-		j.Err = f.Ctx.Err()
-		if j.Err == nil {
-			j.Err = &graph.Error{Task: f.Self.Name(), Err: graph.ErrTaskReturned}
+		err := f.Ctx.Err()
+		if err == nil {
+			err = &graph.Error{Task: f.Self.Name(), Err: graph.ErrTaskReturned}
 		}
+		f.Body.Fail(j.i, err)
 	}
 	if f.Return() {
 		close(f.Done)
@@ -203,16 +213,17 @@ func (r *runner) runLent(w *worker, j *core.Job) {
 
 // runJob runs function i of f with ctx, unless ctx is done, turning a
 // panic into a *graph.PanicError of f's task, as attempt does.
-func runJob(ctx context.Context, f *core.Fork, i int) (err error) {
+func runJob(ctx context.Context, f *core.Fork, i int) {
 	if err := ctx.Err(); err != nil {
-		return err
+		f.Body.Fail(i, err)
+		return
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			err = &graph.PanicError{Task: f.Self.Name(), Value: v, Stack: debug.Stack()}
+			f.Body.Fail(i, &graph.PanicError{Task: f.Self.Name(), Value: v, Stack: debug.Stack()})
 		}
 	}()
-	return f.Body.RunJob(ctx, i)
+	f.Body.RunJob(ctx, i)
 }
 
 // Join implements core.Awaiter: see the notes on jobs above.
@@ -220,25 +231,24 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 	self := core.Current(ctx)
 	if self == nil {
 		err := returnedErr(ctx)
-		for i := range f.Jobs {
-			f.Jobs[i].Err = err
+		for i := range f.N {
+			f.Body.Fail(i, err)
 		}
 		return
 	}
 	f.Self = self
-	jobs := f.Jobs
-	if len(jobs) == 0 {
+	if f.N == 0 {
 		return
 	}
 	r := w.r
-	if len(jobs) > 1 {
-		r.lend(w, jobs[1:])
+	if f.N > 1 {
+		r.lend(w, f)
 	}
-	jobs[0].Err = runJob(ctx, f, 0)
+	runJob(ctx, f, 0)
 	lent := 0
-	for i := len(jobs) - 1; i >= 1; i-- {
-		if w.takeBack(&jobs[i]) {
-			jobs[i].Err = runJob(ctx, f, i)
+	for i := f.N - 1; i >= 1; i-- {
+		if w.takeBack(job{f, i}) {
+			runJob(ctx, f, i)
 		} else {
 			lent++
 		}

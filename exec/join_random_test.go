@@ -360,3 +360,29 @@ func leaves(roots []*jPlan) []*jPlan {
 	}
 	return out
 }
+
+// TestRandomJoinsFoundSeeds replays the seeds of TestRandomJoins that
+// found bugs, many times each: their plans are fixed, their timing is not.
+//   - 131013200: a goroutine that a task run as a claim left behind read
+//     the claim's chain of the task's stand-in as the task returned and
+//     the stand-in was readied for the next claim (a data race, under
+//     -race in batches of 200).
+//   - 131058703: such a goroutine, waiting with Task.Wait as the task
+//     returned, claimed the stand-in's slot after it was given to another
+//     claim, and ran a task on it (a data race, under -race in batches
+//     of 300).
+//   - 131036921: the test's own bug: a goroutine left to outlive its task
+//     stopped the run after it ended.
+func TestRandomJoinsFoundSeeds(t *testing.T) {
+	n := 100
+	if testing.Short() {
+		n = 10
+	}
+	for _, seed := range []uint64{131013200, 131058703, 131036921} {
+		for range n {
+			if !joinSeed(t, seed) {
+				t.Fatalf("seed %d failed", seed)
+			}
+		}
+	}
+}

@@ -37,7 +37,7 @@ type worker struct {
 	// stand: a stand-in, whose outer, claimer and awaits change from
 	// claim to claim; set when it is made (see chainOf).
 	stand bool
-	spare   *worker // a stand-in for the next claim (see runClaimed); used only by the claim's holder
+	spare *worker // a stand-in for the next claim (see runClaimed); used only by the claim's holder
 	// kept are tasks the current task added that are not queued (see
 	// kept.go).
 	kept   [keptEntries]keptEntry
@@ -45,7 +45,7 @@ type worker struct {
 	// jobs are the functions that Joins begun on this worker lend to
 	// idle workers, oldest first from jhead (see join.go); under jmu.
 	jmu     sync.Mutex
-	jobs    []*core.Job
+	jobs    []job
 	jhead   int
 	jlisted atomic.Bool // in r.jobbers; changed under r.mu
 	// settled counts the nodes this worker finished and has not yet
@@ -145,7 +145,7 @@ func (r *runner) loop(w *worker) {
 				r.idlers.Add(-1)
 				continue
 			}
-			if j := r.stealJobLocked(); j != nil {
+			if j, ok := r.stealJobLocked(); ok {
 				r.idlers.Add(-1)
 				r.takeSlotLocked()
 				r.mu.Unlock()

@@ -21,7 +21,7 @@ type Fork struct {
 	// executor.
 	Self *Node
 	Body Jobs
-	Jobs []Job
+	N    int // the number of functions
 
 	// lent counts the jobs taken by other workers that have not returned,
 	// less those the caller knows of (see Lend and Return): it reaches
@@ -36,20 +36,16 @@ type Fork struct {
 	Done   chan struct{}
 }
 
-// Jobs is the typed part of a Fork, made by the caller for its functions.
+// Jobs is the typed part of a Fork, made by the caller for its functions:
+// it keeps each one's result and error, which the caller reads once the
+// call's functions have all returned. For each i, the executor calls
+// RunJob or Fail once.
 type Jobs interface {
-	// RunJob calls function i with ctx, keeps its result and returns its
-	// error. Each i is run once.
-	RunJob(ctx context.Context, i int) error
-}
-
-// Job is one function of a Fork.
-type Job struct {
-	Fork *Fork
-	I    int
-	// Err is the function's error: written by whoever ran it, read by the
-	// caller once the call's jobs have all returned.
-	Err error
+	// RunJob calls function i with ctx and keeps its result and error.
+	RunJob(ctx context.Context, i int)
+	// Fail keeps err as function i's error: it panicked, or was not
+	// called.
+	Fail(i int, err error)
 }
 
 // Lend tells f that k of its jobs were taken by other workers, and
