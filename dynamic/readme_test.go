@@ -68,31 +68,75 @@ func Example_taste() {
 	// Output: 150
 }
 
+// sumSlow adds up [lo, hi) one by one: the leaf of the README's sum.
+func sumSlow(lo, hi int) int {
+	s := 0
+	for i := lo; i < hi; i++ {
+		s += i
+	}
+	return s
+}
+
+// README join: begin
+func sum(ctx context.Context, lo, hi int) (int, error) {
+	if hi-lo <= 1000 {
+		return sumSlow(lo, hi), nil
+	}
+	mid := (lo + hi) / 2
+	a, b, err := dynamic.Join(ctx,
+		func(ctx context.Context) (int, error) { return sum(ctx, lo, mid) },
+		func(ctx context.Context) (int, error) { return sum(ctx, mid, hi) })
+	return a + b, err
+}
+
+// README join: end
+
+// TestREADMEJoin runs the README's sum in a task, and fails when the
+// README's block under its Join heading and sum differ.
+func TestREADMEJoin(t *testing.T) {
+	g := graph.New()
+	total := graph.Add(g, "sum", func(ctx context.Context) (int, error) { return sum(ctx, 0, 100_000) })
+	if err := exec.Run(t.Context(), g, exec.Workers(2)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := total.Result(); v != 4999950000 || err != nil {
+		t.Errorf("sum = %d, %v; want 4999950000", v, err)
+	}
+	readmeMatches(t, "\n### Parallel calls inside a task: `dynamic.Join`\n", "README join", "")
+}
+
 // TestREADMETaste fails when README's "A taste" code block and taste's
 // marked lines differ, so that the README cannot drift from the API.
-func TestREADMETaste(t *testing.T) {
+func TestREADMETaste(t *testing.T) { readmeMatches(t, "\n## A taste\n", "README", "\t") }
+
+// readmeMatches fails unless the first go block of README.md after the
+// heading (a regexp) is the code of readme_test.go between the markers
+// "// <marker>: begin" and "// <marker>: end", with indent cut from each
+// line.
+func readmeMatches(t *testing.T, heading, marker, indent string) {
+	t.Helper()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)\n## A taste\n.*?```go\n(.*?)```").FindSubmatch(readme)
+	m := regexp.MustCompile("(?s)" + heading + ".*?```go\n(.*?)```").FindSubmatch(readme)
 	if m == nil {
-		t.Fatal("README.md has no ```go block under ## A taste")
+		t.Fatalf("README.md has no ```go block after %s", heading)
 	}
 	src, err := os.ReadFile("readme_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := regexp.MustCompile(`(?s)// README: begin\n(.*?)\n\s*// README: end`).FindSubmatch(src)
+	r := regexp.MustCompile(`(?s)// ` + marker + `: begin\n(.*?)\n\s*// ` + marker + `: end`).FindSubmatch(src)
 	if r == nil {
-		t.Fatal("readme_test.go has no README markers")
+		t.Fatalf("readme_test.go has no %q markers", marker)
 	}
 	var code []string
 	for _, line := range strings.Split(string(r[1]), "\n") {
-		code = append(code, strings.TrimPrefix(line, "\t"))
+		code = append(code, strings.TrimPrefix(line, indent))
 	}
 	want := strings.TrimSpace(strings.Join(code, "\n"))
 	if got := strings.TrimSpace(string(m[1])); got != want {
-		t.Errorf("README's \"A taste\" differs from taste in dynamic/readme_test.go; README has:\n%s\n\nthe example has:\n%s", got, want)
+		t.Errorf("README's block after %s differs from readme_test.go's %q lines; README has:\n%s\n\nthe test has:\n%s", heading, marker, got, want)
 	}
 }
