@@ -110,7 +110,7 @@ type parked struct {
 	// never the wait a stall search fails.
 	join  bool
 	chain []claim   // the claims its goroutine runs inside of, innermost first
-	ws    []*worker // the worker it waits through, and those its claims run on
+	ws    []*worker // the worker it waits through and those its claims run on; nil: that worker alone
 	// err, once set, is what the wait returns: a stall search found it on a
 	// cycle (see breakCycle). Set before wt is made ready.
 	err atomic.Pointer[graph.DeadlockError]
@@ -134,7 +134,7 @@ type claim struct {
 // stand-in runs inside none.
 func chainOf(w *worker, self *core.Node) (out []claim, ws []*worker) {
 	if !w.stand {
-		return nil, []*worker{w}
+		return nil, nil // nil: w alone
 	}
 	ok := self.WhileRunning(func() {
 		if h := self.Host(); h == nil || h.Awaiter != core.Awaiter(w) {
@@ -147,8 +147,8 @@ func chainOf(w *worker, self *core.Node) (out []claim, ws []*worker) {
 			}
 		}
 	})
-	if !ok || len(ws) == 0 {
-		return nil, []*worker{w}
+	if !ok {
+		return nil, nil
 	}
 	return out, ws
 }
@@ -369,8 +369,12 @@ func (r *runner) secede(w *worker, p *parked) {
 	// What this goroutine's task, and each task whose claim it runs
 	// inside of, kept is queued: none of them runs on a slot now. The
 	// jobs their Joins lent need a worker for the same reason.
+	ws := p.ws
+	if ws == nil {
+		ws = []*worker{w} // does not escape
+	}
 	lent := false
-	for _, s := range p.ws {
+	for _, s := range ws {
 		r.takeKeptLocked(s)
 		if s.hasJobs() {
 			lent = true
