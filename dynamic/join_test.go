@@ -279,7 +279,7 @@ func TestJoinWaitsForLentFunctionsOnCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := graph.New()
 		started := make(chan struct{})
-		var lentReturned, thirdRan atomic.Bool
+		var lentReturned atomic.Bool
 		var sawLent bool
 		graph.Add(g, "caller", func(ctx context.Context) (int, error) {
 			_, err := dynamic.JoinAll(ctx,
@@ -295,7 +295,7 @@ func TestJoinWaitsForLentFunctionsOnCancel(t *testing.T) {
 					lentReturned.Store(true)
 					return 0, nil
 				},
-				func(context.Context) (int, error) { thirdRan.Store(true); return 0, nil })
+				func(context.Context) (int, error) { return 0, nil })
 			sawLent = lentReturned.Load()
 			return 0, err
 		}, graph.Timeout(time.Minute))
@@ -306,7 +306,6 @@ func TestJoinWaitsForLentFunctionsOnCancel(t *testing.T) {
 		if !sawLent {
 			t.Error("Join returned before the function a worker took had")
 		}
-		_ = thirdRan.Load() // the third may have run before the timeout: not asserted
 	})
 }
 
