@@ -367,25 +367,19 @@ func (r *runner) secede(w *worker, p *parked) {
 	stalled := false
 	first := w.slot.Add(awayOne) == awayOne
 	// What this goroutine's task, and each task whose claim it runs
-	// inside of, kept is queued: none of them runs on a slot now. The
-	// jobs their Joins lent need a worker for the same reason.
+	// inside of, kept is queued: none of them runs on a slot now.
 	ws := p.ws
 	if ws == nil {
 		ws = []*worker{w} // does not escape
 	}
-	lent := false
 	for _, s := range ws {
 		r.takeKeptLocked(s)
-		if s.hasJobs() {
-			lent = true
-		}
 	}
 	r.noteQueueLocked()
+	// The jobs their Joins lent need a worker for the same reason: the
+	// slot's release wakes one (wakeLocked).
 	if first { // while a claim runs, the claim gives the slot back when it ends
 		stalled = r.giveSlotBackLocked()
-	}
-	if lent {
-		r.wakeForJobsLocked()
 	}
 	r.mu.Unlock()
 	if stalled {

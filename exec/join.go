@@ -30,11 +30,11 @@ import (
 // returned: a call is over before its task could be.
 //
 // The invariants that keep the run going:
-//   - A deque holds jobs only while their caller runs or is parked in a
-//     wait: a caller blocking in a wait wakes a worker for the jobs left
-//     (secede), and a stall is not a stall while a job waits in a deque
-//     (stalledLocked). So a job never waits for a worker that will not
-//     come.
+//   - A job in a deque always has a worker coming while a slot is free:
+//     whoever frees a slot or lends a job wakes one unless a worker
+//     without a slot is about to look (wakeLocked), a worker about to
+//     park looks first, even one about to leave as surplus (loop), and a
+//     stall is not a stall while a job waits in a deque (stalledLocked).
 //   - A worker running a job another worker lent counts it in the run
 //     (runLent), so that the run cannot end while the job runs, even if
 //     the caller was a goroutine of a task that has returned meanwhile;
@@ -73,7 +73,7 @@ func (r *runner) lend(w *worker, f *core.Fork) {
 		w.jlisted.Store(true)
 		r.jobbers = append(r.jobbers, w)
 	}
-	r.wakeForJobsLocked()
+	r.wakeLocked()
 	r.mu.Unlock()
 }
 
@@ -159,23 +159,6 @@ func (r *runner) stealJobLocked() (job, bool) {
 		r.jobbers = r.jobbers[:last]
 	}
 	return job{}, false
-}
-
-// wakeForJobsLocked makes sure a worker comes for a job lent while a slot
-// is free: unless a looping worker without a slot will look anyway, it
-// wakes a parked one, or spawns one. The caller holds r.mu.
-func (r *runner) wakeForJobsLocked() {
-	if r.finished || r.halted() || r.holders >= r.limit || r.live > r.holders {
-		return
-	}
-	if i := len(r.idle) - 1; i >= 0 {
-		w := r.idle[i]
-		r.idle = r.idle[:i]
-		r.live++
-		w.wake <- struct{}{}
-		return
-	}
-	r.spawnLocked()
 }
 
 // runLent runs j, which w took from another worker's deque, on w's slot,

@@ -613,6 +613,9 @@ func (r *runner) wakeLocked() {
 		return // wait may be in wg.Wait: no new goroutines; End cancels what is queued
 	}
 	need := min(r.q.len(), r.limit-r.holders) - (r.live - r.holders)
+	if need <= 0 && r.live == r.holders && r.holders < r.limit && len(r.jobbers) > 0 && r.jobsPendingLocked() {
+		need = 1 // a lent job and a free slot, and no worker about to look (see join.go)
+	}
 	for ; need > 0; need-- {
 		if i := len(r.idle) - 1; i >= 0 {
 			w := r.idle[i]

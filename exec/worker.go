@@ -135,9 +135,6 @@ func (r *runner) loop(w *worker) {
 		if r.finished {
 			break
 		}
-		if len(r.idle) >= r.limit {
-			break // a surplus worker, spawned while a task waited
-		}
 		idle := r.holders < r.limit // it could run a task now: one kept may be taken
 		if idle {
 			r.idlers.Add(1)
@@ -159,6 +156,14 @@ func (r *runner) loop(w *worker) {
 				}
 				continue
 			}
+		}
+		// Only now: a worker woken for a lent job takes it, even if as
+		// many others are parked (wakeLocked wakes one, not all).
+		if len(r.idle) >= r.limit {
+			if idle {
+				r.idlers.Add(-1)
+			}
+			break // a surplus worker, spawned while a task waited
 		}
 		r.live--
 		r.idle = append(r.idle, w)
