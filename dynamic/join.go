@@ -81,7 +81,9 @@ func (j *join2[A, B]) Fail(i int, err error) {
 
 // JoinAll calls every function of fns in parallel, as Join does for two,
 // and returns their results in order once all have returned, with the
-// error of the first in order that failed.
+// error of the first in order that failed. A failure stops none of the
+// others: to stop them, give them a context of their own and cancel it
+// in the failing function (context.WithCancelCause).
 func JoinAll[T any](ctx context.Context, fns ...func(context.Context) (T, error)) ([]T, error) {
 	for i, fn := range fns {
 		if fn == nil {
