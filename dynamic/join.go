@@ -20,11 +20,11 @@ import (
 // the run that has a free slot and nothing queued, or on the calling
 // goroutine after fa if none took it first; the call waits for a worker
 // running fb as any wait does, without holding its slot, so that nested
-// Joins of any depth never deadlock a bounded pool. Both get ctx, and
-// inside them ctx is the task's: Scope(ctx) adds children of the task,
-// and waits give back the slot of the worker the function runs on. A
-// function that has not started when ctx ends is not called, and returns
-// ctx's error. Outside a task (a client's context), each function runs on
+// Joins of any depth never deadlock a bounded pool. Both get ctx, which
+// inside them stands for the calling task: Scope(ctx) adds children of
+// the task, and a wait gives back the slot of the worker the function
+// runs on. A function that has not started when ctx ends is not called:
+// its error is ctx's. Outside a task (a client's context), each function runs on
 // a goroutine of its own. With a context kept past its task, neither runs
 // and the error wraps graph.ErrTaskReturned.
 //
