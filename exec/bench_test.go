@@ -381,6 +381,25 @@ func BenchmarkWaitWide(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/task")
 		})
+		// The same fan-out as a fork-join call (dynamic.JoinEach): the
+		// children are calls, not tasks of the graph.
+		b.Run(fmt.Sprintf("join/workers=%d", w), func(b *testing.B) {
+			idx := make([]int, n)
+			for i := range idx {
+				idx[i] = i
+			}
+			for range b.N {
+				c := new(atomic.Int64)
+				g := graph.New()
+				graph.Add(g, "parent", func(ctx context.Context) (int, error) {
+					_, err := dynamic.JoinEach(ctx, idx, func(_ context.Context, i int) (int, error) { c.Add(1); return i, nil })
+					return 0, err
+				})
+				benchRunEvolve(b, g, w)
+				benchCheck(b, c, n)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/task")
+		})
 	}
 }
 

@@ -19,15 +19,17 @@ import (
 // costs a node the graph keeps.
 //
 // The caller lends every function but the first to its worker's deque
-// (worker.jobs), runs the first itself, then takes the others back one by
-// one, newest first, and runs each that is still there. A worker with a
-// free slot and nothing queued takes the oldest job of a listed deque
-// (stealJobLocked) and runs it on that slot (runLent), as part of the
-// caller's task. The caller waits for the jobs other workers took as any
-// wait does: without its slot (park). Every job the call lends is run
-// exactly once, by the caller or by one worker, because a job leaves the
-// deque under the deque's lock, and the call returns only once each has
-// returned: a call is over before its task could be.
+// (worker.jobs) as one entry, runs the first itself, then takes the
+// others back one by one from the end of the entry and runs them. A
+// worker with a free slot and nothing queued takes the first half of the
+// oldest entry of a listed deque (stealJobLocked), lends all of it but
+// its first function on its own deque in turn, and runs them the same way
+// on its slot (runLent), as part of the caller's task. The caller waits
+// for the functions other workers took as any wait does: without its
+// slot (park). Every function the call lends is run exactly once, by the
+// caller or by one worker, because it leaves a deque under the deque's
+// lock, and the call returns only once each has returned: a call is over
+// before its task could be.
 //
 // The invariants that keep the run going:
 //   - A job in a deque always has a worker coming while a slot is free:
@@ -45,21 +47,22 @@ import (
 //     parked beside it, with the caller's task as theirs, and are failed
 //     instead.
 
-// job is a function of a fork-join call: the call's Fork and the
-// function's index.
+// job is the functions lo to hi-1 of a fork-join call, in a deque: its
+// owner, the worker whose deque holds it, runs them from the end, and a
+// worker that takes it from the deque takes the first half and leaves the
+// rest there, or all of it if it holds one function. So a call of n
+// functions is one entry, not n, and each worker that comes for it takes
+// half of what is left in one step.
 type job struct {
-	f *core.Fork
-	i int
+	f      *core.Fork
+	lo, hi int
 }
 
-// lend puts the functions of f from the second on w's deque, oldest
-// first, lists w for idle workers to look at, and wakes one if any is
-// idle.
-func (r *runner) lend(w *worker, f *core.Fork) {
+// lend puts functions lo to hi-1 of f on w's deque, lists w for idle
+// workers to look at, and wakes one if any is idle.
+func (r *runner) lend(w *worker, f *core.Fork, lo, hi int) {
 	w.jmu.Lock()
-	for i := 1; i < f.N; i++ {
-		w.jobs = append(w.jobs, job{f, i})
-	}
+	w.jobs = append(w.jobs, job{f, lo, hi})
 	w.jmu.Unlock()
 	// A push followed by a look at the list flag and at the idle count;
 	// an idle worker counts itself idle, then looks at the listed deques,
@@ -77,36 +80,51 @@ func (r *runner) lend(w *worker, f *core.Fork) {
 	r.mu.Unlock()
 }
 
-// takeBack takes j off w's deque and reports whether it was still there:
-// if not, a worker took it.
-func (w *worker) takeBack(j job) bool {
+// takeLast takes the last function of the newest entry of f in w's
+// deque, and reports false if w's deque holds none: the others were
+// taken; and whether that was the entry's last function, so that a caller
+// taking back what it lent once need not look again. Whoever runs a function counts it, the call's goroutine as its
+// own and any other as returned to the call (runLent), so whose entry it
+// came from does not matter.
+func (w *worker) takeLast(f *core.Fork) (k int, ok, emptied bool) {
 	w.jmu.Lock()
 	for i := len(w.jobs) - 1; i >= w.jhead; i-- {
-		if w.jobs[i] == j {
-			last := len(w.jobs) - 1
-			copy(w.jobs[i:], w.jobs[i+1:])
-			w.jobs[last] = job{}
-			w.jobs = w.jobs[:last]
-			w.trimJobs()
+		if j := &w.jobs[i]; j.f == f {
+			j.hi--
+			k = j.hi
+			if emptied = j.lo == j.hi; emptied {
+				last := len(w.jobs) - 1
+				copy(w.jobs[i:], w.jobs[i+1:])
+				w.jobs[last] = job{}
+				w.jobs = w.jobs[:last]
+				w.trimJobs()
+			}
 			w.jmu.Unlock()
-			return true
+			return k, true, emptied
 		}
 	}
 	w.jmu.Unlock()
-	return false
+	return 0, false, false
 }
 
-// takeOldest takes the oldest job off w's deque, or returns nil: the
-// oldest is the one nearest the root of a recursion, the most work.
+// takeOldest takes the first half of the oldest entry of w's deque, or
+// all of it if it holds one function: the oldest is the one nearest the
+// root of a recursion, the most work.
 func (w *worker) takeOldest() (job, bool) {
 	w.jmu.Lock()
 	var j job
 	ok := w.jhead < len(w.jobs)
 	if ok {
-		j = w.jobs[w.jhead]
-		w.jobs[w.jhead] = job{}
-		w.jhead++
-		w.trimJobs()
+		e := &w.jobs[w.jhead]
+		j = *e
+		if n := e.hi - e.lo; n > 1 {
+			j.hi = e.lo + n/2
+			e.lo = j.hi
+		} else {
+			*e = job{}
+			w.jhead++
+			w.trimJobs()
+		}
 	}
 	w.jmu.Unlock()
 	return j, ok
@@ -166,9 +184,26 @@ func (r *runner) stealJobLocked() (job, bool) {
 // the last of the call's jobs it waits for.
 func (r *runner) runLent(w *worker, j job) {
 	f := j.f
+	var ran int
 	if r.join() {
 		c := &jobCtx{parent: f.Ctx, self: f.Self, w: w}
-		runJob(c, f, j.i)
+		// The functions after the first are w's to lend in turn: w runs
+		// them from the end, and reports what it ran; a worker that takes
+		// some from w reports its own.
+		if j.hi-j.lo > 1 {
+			r.lend(w, f, j.lo+1, j.hi)
+		}
+		runJob(c, f, j.lo)
+		ran = 1
+		for more := j.hi-j.lo > 1; more; {
+			k, ok, emptied := w.takeLast(f)
+			if !ok {
+				break
+			}
+			runJob(c, f, k)
+			ran++
+			more = !emptied
+		}
 		c.done.Store(true)
 		if w.keeps() {
 			r.publishKept(w)
@@ -184,9 +219,12 @@ func (r *runner) runLent(w *worker, j job) {
 		if err == nil {
 			err = &graph.Error{Task: f.Self.Name(), Err: graph.ErrTaskReturned}
 		}
-		f.Body.Fail(j.i, err)
+		for k := j.lo; k < j.hi; k++ {
+			f.Body.Fail(k, err)
+		}
+		ran = j.hi - j.lo
 	}
-	if f.Return() {
+	if f.Return(ran) {
 		close(f.Done)
 		if wt := f.Waiter; wt != nil && wt.CAS(core.Waiting, core.Ready) {
 			r.Ready(wt)
@@ -225,16 +263,18 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 	}
 	r := w.r
 	if f.N > 1 {
-		r.lend(w, f)
+		r.lend(w, f, 1, f.N)
 	}
 	runJob(ctx, f, 0)
-	lent := 0
-	for i := f.N - 1; i >= 1; i-- {
-		if w.takeBack(job{f, i}) {
-			runJob(ctx, f, i)
-		} else {
-			lent++
+	lent := f.N - 1
+	for more := lent > 0; more; {
+		k, ok, emptied := w.takeLast(f)
+		if !ok {
+			break
 		}
+		runJob(ctx, f, k)
+		lent--
+		more = !emptied
 	}
 	if lent == 0 {
 		return

@@ -53,8 +53,8 @@ type Jobs interface {
 // returned already. The caller sets Waiter and Done first.
 func (f *Fork) Lend(k int) bool { return f.lent.Add(int32(k)) != 0 }
 
-// Return tells f that one of its jobs taken by another worker has
-// returned, and reports whether it was the last one the caller waits for:
-// then its Waiter and Done are set, and the returning worker wakes the
-// caller.
-func (f *Fork) Return() bool { return f.lent.Add(-1) == 0 }
+// Return tells f that k of its jobs taken by other workers have
+// returned, and reports whether they were the last ones the caller waits
+// for: then its Waiter and Done are set, and the returning worker wakes
+// the caller.
+func (f *Fork) Return(k int) bool { return f.lent.Add(int32(-k)) == 0 }
