@@ -36,8 +36,26 @@ func TestRandomJoins(t *testing.T) {
 		seeds = min(seeds, 30)
 	}
 	for seed := from; seed < from+seeds; seed++ {
-		if !joinSeed(t, uint64(seed)) {
+		if !joinSeed(t, uint64(seed), false) {
 			t.Fatalf("seed %d failed: replay with EVOLVE_JOIN_FROM=%d EVOLVE_JOIN_SEEDS=1", seed, seed)
+		}
+	}
+}
+
+// TestRandomJoinsWide is TestRandomJoins with wide calls: some JoinAll and
+// JoinEach calls have 8 to 47 functions, so that workers split their
+// ranges again and again while the caller takes back from the end.
+//
+// EVOLVE_JOINWIDE_SEEDS (default 100) and EVOLVE_JOINWIDE_FROM (default 1)
+// set the seeds.
+func TestRandomJoinsWide(t *testing.T) {
+	seeds, from := envInt(t, "EVOLVE_JOINWIDE_SEEDS", 100), envInt(t, "EVOLVE_JOINWIDE_FROM", 1)
+	if testing.Short() {
+		seeds = min(seeds, 10)
+	}
+	for seed := from; seed < from+seeds; seed++ {
+		if !joinSeed(t, uint64(seed), true) {
+			t.Fatalf("seed %d failed: replay with EVOLVE_JOINWIDE_FROM=%d EVOLVE_JOINWIDE_SEEDS=1", seed, seed)
 		}
 	}
 }
@@ -81,12 +99,17 @@ type jGen struct {
 	next   int
 	leaves int
 	ranked bool
+	// wide: some JoinAll and JoinEach calls have 8 to 47 functions, whose
+	// range workers split again and again (TestRandomJoinsWide). Off, the
+	// generator draws what it drew before wide existed, so that the seeds
+	// TestRandomJoinsFoundSeeds keeps draw the plans that found the bugs.
+	wide bool
 }
 
 func (g *jGen) plan(depth int, left bool) *jPlan {
 	p := &jPlan{id: g.next, left: left}
 	g.next++
-	if depth == 0 || g.leaves > 80 || g.rng.IntN(4) == 0 {
+	if depth == 0 || g.leaves > 80 && !g.wide || g.leaves > 300 || g.rng.IntN(4) == 0 {
 		p.kind = jLeaf
 		g.leaves++
 		switch g.rng.IntN(20) {
@@ -108,6 +131,9 @@ func (g *jGen) plan(depth int, left bool) *jPlan {
 		n = 2
 	case jJoinAll, jEach:
 		n = g.rng.IntN(6)
+		if g.wide && g.rng.IntN(3) == 0 {
+			n = 8 + g.rng.IntN(40)
+		}
 	case jTask:
 		if g.ranked && g.rng.IntN(2) == 0 {
 			p.prio = 1 + g.rng.IntN(3)
@@ -235,11 +261,11 @@ func sum(vs []int) int {
 	return s
 }
 
-func joinSeed(t *testing.T, seed uint64) bool {
+func joinSeed(t *testing.T, seed uint64, wide bool) bool {
 	return t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		workers := 1 + rng.IntN(4)
-		gen := &jGen{rng: rng, ranked: rng.IntN(4) == 0}
+		gen := &jGen{rng: rng, ranked: rng.IntN(4) == 0, wide: wide}
 		roots := make([]*jPlan, 1+rng.IntN(3))
 		for i := range roots {
 			roots[i] = gen.plan(1+rng.IntN(5), false)
@@ -380,7 +406,7 @@ func TestRandomJoinsFoundSeeds(t *testing.T) {
 	}
 	for _, seed := range []uint64{131013200, 131058703, 131036921} {
 		for range n {
-			if !joinSeed(t, seed) {
+			if !joinSeed(t, seed, false) {
 				t.Fatalf("seed %d failed", seed)
 			}
 		}
