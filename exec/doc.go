@@ -56,7 +56,10 @@
 //   - A task's error or panic fails it (a panic becomes a *graph.PanicError
 //     with the stack); tasks that need it are skipped with a
 //     *graph.SkipError that names it. Other branches go on unless
-//     StopOnError is set.
+//     StopOnError is set. A function that ends its goroutine
+//     (runtime.Goexit, t.FailNow called from a task) fails its task with
+//     graph.ErrGoexit, and the tasks whose functions ran on that
+//     goroutine with it.
 //   - When the run's context is done, no task starts any more, running
 //     tasks see their context done, waits return, tasks not finished end
 //     cancelled, and Run returns, once running functions have returned, an

@@ -184,35 +184,7 @@ func (r *runner) stealJobLocked() (job, bool) {
 // the last of the call's jobs it waits for.
 func (r *runner) runLent(w *worker, j job) {
 	f := j.f
-	var ran int
-	if r.join() {
-		c := &jobCtx{parent: f.Ctx, self: f.Self, w: w}
-		// The functions after the first are w's to lend in turn: w runs
-		// them from the end, and reports what it ran; a worker that takes
-		// some from w reports its own.
-		if j.hi-j.lo > 1 {
-			r.lend(w, f, j.lo+1, j.hi)
-		}
-		runJob(c, f, j.lo)
-		ran = 1
-		for more := j.hi-j.lo > 1; more; {
-			k, ok, emptied := w.takeLast(f)
-			if !ok {
-				break
-			}
-			runJob(c, f, k)
-			ran++
-			more = !emptied
-		}
-		c.done.Store(true)
-		if w.keeps() {
-			r.publishKept(w)
-		}
-		if w.slot.Load()&claimed != 0 {
-			r.holdOpen(w) // a goroutine the job left holds a claim (see complete)
-		}
-		w.settled++
-	} else {
+	if !r.join() {
 		// The run is ending: it was stopped, or the caller is a goroutine
 		// of a task that returned and the run finished since.
 		err := f.Ctx.Err()
@@ -222,9 +194,59 @@ func (r *runner) runLent(w *worker, j job) {
 		for k := j.lo; k < j.hi; k++ {
 			f.Body.Fail(k, err)
 		}
-		ran = j.hi - j.lo
+		r.returned(f, j.hi-j.lo)
+		return
 	}
-	if f.Return(ran) {
+	c := &jobCtx{parent: f.Ctx, self: f.Self, w: w}
+	ran, ended := 0, false
+	defer func() {
+		if !ended {
+			// A function ended this goroutine (see goexit.go): it failed
+			// (runJob), and what is left of w's part fails unrun.
+			ran++
+			for {
+				k, ok, _ := w.takeLast(f)
+				if !ok {
+					break
+				}
+				f.Body.Fail(k, goexitErr(f.Self))
+				ran++
+			}
+		}
+		c.done.Store(true)
+		if w.keeps() {
+			r.publishKept(w)
+		}
+		if w.slot.Load()&claimed != 0 {
+			r.holdOpen(w) // a goroutine the job left holds a claim (see complete)
+		}
+		w.settled++
+		r.returned(f, ran)
+	}()
+	// The functions after the first are w's to lend in turn: w runs them
+	// from the end, and reports what it ran; a worker that takes some
+	// from w reports its own.
+	if j.hi-j.lo > 1 {
+		r.lend(w, f, j.lo+1, j.hi)
+	}
+	runJob(c, f, j.lo)
+	ran = 1
+	for more := j.hi-j.lo > 1; more; {
+		k, ok, emptied := w.takeLast(f)
+		if !ok {
+			break
+		}
+		runJob(c, f, k)
+		ran++
+		more = !emptied
+	}
+	ended = true
+}
+
+// returned tells f that k of its functions returned on other workers than
+// its caller's, and wakes the caller if they were the last it waits for.
+func (r *runner) returned(f *core.Fork, k int) {
+	if f.Return(k) {
 		close(f.Done)
 		if wt := f.Waiter; wt != nil && wt.CAS(core.Waiting, core.Ready) {
 			r.Ready(wt)
@@ -239,12 +261,16 @@ func runJob(ctx context.Context, f *core.Fork, i int) {
 		f.Body.Fail(i, err)
 		return
 	}
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			f.Body.Fail(i, &graph.PanicError{Task: f.Self.Name(), Value: v, Stack: debug.Stack()})
+		} else if !returned {
+			f.Body.Fail(i, goexitErr(f.Self)) // see goexit.go
 		}
 	}()
 	f.Body.RunJob(ctx, i)
+	returned = true
 }
 
 // Join implements core.Awaiter: see the notes on jobs above.
@@ -258,16 +284,40 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 		return
 	}
 	f.Self = self
-	if f.N == 0 {
+	switch f.N {
+	case 0:
+		return
+	case 1:
+		runJob(ctx, f, 0)
 		return
 	}
+	w.r.lend(w, f, 1, f.N)
+	ended := false
+	defer func() {
+		if !ended {
+			// A function ended this goroutine (see goexit.go): what the
+			// call has left fails unrun.
+			for {
+				k, ok, _ := w.takeLast(f)
+				if !ok {
+					break
+				}
+				f.Body.Fail(k, goexitErr(self))
+			}
+		}
+	}()
+	w.joinLent(ctx, self, f)
+	ended = true
+}
+
+// joinLent runs the first function of f, whose others are lent, then
+// takes back and runs what is left of them from the end, and waits for
+// the others.
+func (w *worker) joinLent(ctx context.Context, self *core.Node, f *core.Fork) {
 	r := w.r
-	if f.N > 1 {
-		r.lend(w, f, 1, f.N)
-	}
 	runJob(ctx, f, 0)
 	lent := f.N - 1
-	for more := lent > 0; more; {
+	for more := true; more; {
 		k, ok, emptied := w.takeLast(f)
 		if !ok {
 			break

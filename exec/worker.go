@@ -105,6 +105,14 @@ func (c *taskCtx) String() string { return "exec.taskCtx(" + c.node().Name() + "
 // and parks when there are none.
 func (r *runner) loop(w *worker) {
 	defer r.wg.Done()
+	// holding: the goroutine holds a slot for a task or a lent function;
+	// ended: it left the loop. Else a function ended it (see goexit.go).
+	holding, ended := false, false
+	defer func() {
+		if !ended {
+			r.workerGoexited(w, holding)
+		}
+	}()
 	w.ctx.Context = r.ctx
 	r.mu.Lock()
 	for {
@@ -119,7 +127,9 @@ func (r *runner) loop(w *worker) {
 				r.noteQueueLocked()
 				r.takeSlotLocked()
 				r.mu.Unlock()
+				holding = true
 				gave := r.dispatch(w, n)
+				holding = false
 				r.mu.Lock()
 				// A slot given to a waiter is the waiter's now (see rejoin).
 				if !gave && r.releaseSlotLocked() {
@@ -146,7 +156,9 @@ func (r *runner) loop(w *worker) {
 				r.idlers.Add(-1)
 				r.takeSlotLocked()
 				r.mu.Unlock()
+				holding = true
 				r.runLent(w, j)
+				holding = false
 				r.mu.Lock()
 				if r.releaseSlotLocked() {
 					r.settleLocked(w) // so that the count the search reads is exact
@@ -177,6 +189,7 @@ func (r *runner) loop(w *worker) {
 	r.settleLocked(w)
 	r.live--
 	r.mu.Unlock()
+	ended = true
 }
 
 // dispatch runs n, and then the successors it makes ready while nothing
@@ -262,7 +275,7 @@ func (r *runner) call(w *worker, n *core.Node) error {
 func (r *runner) retry(w *worker, n *core.Node) error {
 	o := n.Options()
 	if o == nil || o.Timeout == 0 && o.Retries == 0 && !o.Cancellable {
-		return attempt((*taskCtx)(n), w, n)
+		return attempt((*taskCtx)(n), w, w, n)
 	}
 	var c core.Consumer = w
 	if o.Retries > 0 && r.releasing {
@@ -325,20 +338,29 @@ func (r *runner) attemptWith(w *worker, c core.Consumer, n *core.Node, o *core.O
 		defer cancel()
 		ctx = c
 	}
-	return attempt(ctx, c, n)
+	return attempt(ctx, w, c, n)
 }
 
 // attempt calls the function once, turning a panic into a *graph.PanicError.
 // Panics are recovered rather than left to crash the program because a
 // task graph is a unit of work like an HTTP request: one bad task should
 // fail its branch, with its stack kept in the error, not the process.
-func attempt(ctx context.Context, c core.Consumer, n *core.Node) (err error) {
+//
+// A function that ends its goroutine instead (runtime.Goexit) leaves no
+// caller to return to: n is finished failed here, on the way out (see
+// goexited).
+func attempt(ctx context.Context, w *worker, c core.Consumer, n *core.Node) (err error) {
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			err = &graph.PanicError{Task: n.Name(), Value: v, Stack: debug.Stack()}
+		} else if !returned {
+			w.r.goexited(w, n)
 		}
 	}()
-	return n.Body().Run(ctx, c)
+	err = n.Body().Run(ctx, c)
+	returned = true
+	return err
 }
 
 // Consumed implements core.Consumer: in runs that release results, an input

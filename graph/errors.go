@@ -51,6 +51,13 @@ var (
 	// goroutine must end before its task returns, or add and wait from
 	// outside any task, with a context of its own.
 	ErrTaskReturned = errors.New("context used after its task returned")
+	// ErrGoexit: the task's function, or a function a dynamic.Join in it
+	// called, ended its goroutine with runtime.Goexit instead of
+	// returning, as t.FailNow, t.Fatal and t.SkipNow do when called
+	// from a task in a test (they must be called from the test's own
+	// goroutine). The task fails with it, as do the tasks whose function
+	// ran on that goroutine, and the run goes on.
+	ErrGoexit = errors.New("function ended its goroutine (runtime.Goexit, as t.FailNow does) instead of returning")
 )
 
 // errNilContext is what a wait given a nil context returns, wrapped.
