@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,8 +37,27 @@ func TestRandomJoins(t *testing.T) {
 		seeds = min(seeds, 30)
 	}
 	for seed := from; seed < from+seeds; seed++ {
-		if !joinSeed(t, uint64(seed), false) {
+		if !joinSeed(t, uint64(seed), false, false) {
 			t.Fatalf("seed %d failed: replay with EVOLVE_JOIN_FROM=%d EVOLVE_JOIN_SEEDS=1", seed, seed)
+		}
+	}
+}
+
+// TestRandomJoinsGoexit is TestRandomJoinsWide with some functions that
+// end their goroutine (runtime.Goexit) instead of returning: what it
+// checks is that the run returns, that no function runs twice, that every
+// root ends, and that the goroutines return (see exec/goexit.go).
+//
+// EVOLVE_JOINGOEXIT_SEEDS (default 100) and EVOLVE_JOINGOEXIT_FROM
+// (default 1) set the seeds.
+func TestRandomJoinsGoexit(t *testing.T) {
+	seeds, from := envInt(t, "EVOLVE_JOINGOEXIT_SEEDS", 100), envInt(t, "EVOLVE_JOINGOEXIT_FROM", 1)
+	if testing.Short() {
+		seeds = min(seeds, 10)
+	}
+	for seed := from; seed < from+seeds; seed++ {
+		if !joinSeed(t, uint64(seed), true, true) {
+			t.Fatalf("seed %d failed: replay with EVOLVE_JOINGOEXIT_FROM=%d EVOLVE_JOINGOEXIT_SEEDS=1", seed, seed)
 		}
 	}
 }
@@ -54,7 +74,7 @@ func TestRandomJoinsWide(t *testing.T) {
 		seeds = min(seeds, 10)
 	}
 	for seed := from; seed < from+seeds; seed++ {
-		if !joinSeed(t, uint64(seed), true) {
+		if !joinSeed(t, uint64(seed), true, false) {
 			t.Fatalf("seed %d failed: replay with EVOLVE_JOINWIDE_FROM=%d EVOLVE_JOINWIDE_SEEDS=1", seed, seed)
 		}
 	}
@@ -77,7 +97,7 @@ type jPlan struct {
 	kind  int
 	id    int
 	kids  []*jPlan
-	fail  int           // leaf: 0 returns its id, 1 returns jErr, 2 panics with jPanic
+	fail  int           // leaf: 0 returns its id, 1 returns jErr, 2 panics with jPanic, 3 calls runtime.Goexit
 	yield bool          // leaf: yields the processor first
 	sleep time.Duration // leaf: sleeps first, so that idle workers come for lent functions
 	prio  int           // task: its priority
@@ -93,6 +113,10 @@ func (e jErr) Error() string { return fmt.Sprintf("leaf %d failed", e.id) }
 
 type jPanic int
 
+// errGoexited is what a goroutine of a jGo plan reports when a leaf ended
+// it.
+var errGoexited = errors.New("a leaf ended the goroutine")
+
 // jGen draws plans.
 type jGen struct {
 	rng    *rand.Rand
@@ -104,6 +128,9 @@ type jGen struct {
 	// generator draws what it drew before wide existed, so that the seeds
 	// TestRandomJoinsFoundSeeds keeps draw the plans that found the bugs.
 	wide bool
+	// goexit: some leaves end their goroutine (runtime.Goexit) instead
+	// of returning (TestRandomJoinsGoexit); off, nothing is drawn for it.
+	goexit bool
 }
 
 func (g *jGen) plan(depth int, left bool) *jPlan {
@@ -117,6 +144,9 @@ func (g *jGen) plan(depth int, left bool) *jPlan {
 			p.fail = 1
 		case 1:
 			p.fail = 2
+		}
+		if g.goexit && g.rng.IntN(15) == 0 {
+			p.fail = 3
 		}
 		p.yield = g.rng.IntN(3) == 0
 		if g.rng.IntN(10) == 0 {
@@ -196,6 +226,8 @@ func (r *jRun) eval(ctx context.Context, p *jPlan) (int, error) {
 			return 0, jErr{p.id}
 		case 2:
 			panic(jPanic(p.id))
+		case 3:
+			runtime.Goexit()
 		}
 		return p.id, nil
 	case jJoin:
@@ -235,13 +267,15 @@ func (r *jRun) eval(ctx context.Context, p *jPlan) (int, error) {
 		}
 		ch := make(chan out, 1)
 		go func() {
+			o := out{err: errGoexited} // unless it returns or panics
 			defer func() {
 				if v := recover(); v != nil {
-					ch <- out{err: &graph.PanicError{Value: v}}
+					o = out{err: &graph.PanicError{Value: v}}
 				}
+				ch <- o
 			}()
 			v, err := r.eval(ctx, p.kids[0])
-			ch <- out{v, err}
+			o = out{v, err}
 		}()
 		o := <-ch
 		return p.id + o.v, o.err
@@ -261,11 +295,11 @@ func sum(vs []int) int {
 	return s
 }
 
-func joinSeed(t *testing.T, seed uint64, wide bool) bool {
+func joinSeed(t *testing.T, seed uint64, wide, goexit bool) bool {
 	return t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 1))
 		workers := 1 + rng.IntN(4)
-		gen := &jGen{rng: rng, ranked: rng.IntN(4) == 0, wide: wide}
+		gen := &jGen{rng: rng, ranked: rng.IntN(4) == 0, wide: wide, goexit: goexit}
 		roots := make([]*jPlan, 1+rng.IntN(3))
 		for i := range roots {
 			roots[i] = gen.plan(1+rng.IntN(5), false)
@@ -282,7 +316,11 @@ func joinSeed(t *testing.T, seed uint64, wide bool) bool {
 			hs[i] = graph.Add(g, fmt.Sprint("root", i), run.fn(p))
 		}
 		err := runGuarded(t, ctx, g, exec.Workers(workers))
+		// A leaf that ends its goroutine ends the functions and tasks on
+		// it too: then only the run's return, single runs and the roots'
+		// ends are checked, as for a stopped run.
 		stopped := ctx.Err() != nil
+		lax := stopped || slices.ContainsFunc(leaves(roots), func(l *jPlan) bool { return l.fail == 3 })
 		done := make(chan struct{})
 		go func() { run.left.Wait(); close(done) }()
 		select {
@@ -293,7 +331,7 @@ func joinSeed(t *testing.T, seed uint64, wide bool) bool {
 		leftFails := false
 		for _, l := range leaves(roots) {
 			left := leftOnly(roots, l.id)
-			if n := run.ran[l.id].Load(); n > 1 || !stopped && n == 0 && !left {
+			if n := run.ran[l.id].Load(); n > 1 || !lax && n == 0 && !left {
 				t.Errorf("workers %d: function %d ran %d times", workers, l.id, n)
 			}
 			leftFails = leftFails || left && l.fail != 0
@@ -306,7 +344,7 @@ func joinSeed(t *testing.T, seed uint64, wide bool) bool {
 			if s == graph.Failed {
 				failed++
 			}
-			if stopped {
+			if lax {
 				if s != graph.Done && s != graph.Failed && s != graph.Cancelled {
 					t.Errorf("workers %d: root %d of a stopped run is %v", workers, i, s)
 				}
@@ -335,6 +373,7 @@ func joinSeed(t *testing.T, seed uint64, wide bool) bool {
 			if err != nil && !errors.Is(err, context.Canceled) {
 				t.Errorf("workers %d: Run of a stopped run = %v", workers, err)
 			}
+		case lax: // it returned: that is what a goroutine's end must not stop
 		case failed == 0 && err != nil && !leftFails:
 			t.Errorf("workers %d: Run = %v; want nil", workers, err)
 		case failed > 0 && (!errors.As(err, &ee) || ee.Failed < failed):
@@ -406,7 +445,7 @@ func TestRandomJoinsFoundSeeds(t *testing.T) {
 	}
 	for _, seed := range []uint64{131013200, 131058703, 131036921} {
 		for range n {
-			if !joinSeed(t, seed, false) {
+			if !joinSeed(t, seed, false, false) {
 				t.Fatalf("seed %d failed", seed)
 			}
 		}
