@@ -343,6 +343,10 @@ func benchFibRun(b *testing.B, n, workers, tasks int, root func(graph.Builder, *
 // O(n²) (20,000 children: 4-7 s, against 7 ms after).
 func BenchmarkWaitWide(b *testing.B) {
 	n := benchScaleFromEnv().n / 50
+	idx := make([]int, n) // the children's arguments, for each and join
+	for i := range idx {
+		idx[i] = i
+	}
 	for _, w := range benchWorkers {
 		b.Run(fmt.Sprintf("evolve/workers=%d", w), func(b *testing.B) {
 			for range b.N {
@@ -365,10 +369,6 @@ func BenchmarkWaitWide(b *testing.B) {
 		// task): one hold of the graph's lock per 1,024 children, where
 		// each Add above is a spawn of its own.
 		b.Run(fmt.Sprintf("each/workers=%d", w), func(b *testing.B) {
-			idx := make([]int, n)
-			for i := range idx {
-				idx[i] = i
-			}
 			for range b.N {
 				c := new(atomic.Int64)
 				g := graph.New()
@@ -384,10 +384,6 @@ func BenchmarkWaitWide(b *testing.B) {
 		// The same fan-out as a fork-join call (dynamic.JoinEach): the
 		// children are calls, not tasks of the graph.
 		b.Run(fmt.Sprintf("join/workers=%d", w), func(b *testing.B) {
-			idx := make([]int, n)
-			for i := range idx {
-				idx[i] = i
-			}
 			for range b.N {
 				c := new(atomic.Int64)
 				g := graph.New()
