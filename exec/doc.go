@@ -70,8 +70,9 @@
 //   - Observers are called on the goroutine where an event happens, so they
 //     must be safe for concurrent use, and never with a lock held, so they
 //     may add tasks. One that panics is dropped from the run, which goes on
-//     and reports it with an *ObserverError (see Observer). With no
-//     observer, no event is built.
+//     and reports it with an *ObserverError (see Observer); one that ends
+//     its goroutine (runtime.Goexit) stops the run, with an *ObserverError
+//     as the cause. With no observer, no event is built.
 //   - The context a task function gets is the task's own: its deadline,
 //     Done and values are the run's context's, and, while the function
 //     runs, it is how dynamic.Scope and waits know the task. A goroutine

@@ -74,6 +74,14 @@ type Event struct {
 // And an observer that panicked may have left its own state broken (half
 // updated, or a lock still held), so calling it again would risk wrong
 // output, a second panic for every event, or a deadlock.
+//
+// An observer that ends its goroutine (runtime.Goexit, as t.FailNow does
+// from an observer in a test) ends, with it, the step the executor was
+// taking on that goroutine (a task's start, or the queueing of what a
+// task's end made ready): the run stops, with an *ObserverError whose
+// Value is graph.ErrGoexit as the cause, rather than wait for work that
+// will never be queued. On the goroutine of Run or of a client adding a
+// task, the goroutine's end is the caller's own.
 type Observer interface {
 	Observe(Event)
 }
@@ -101,6 +109,9 @@ type ObserverError struct {
 func (e *ObserverError) Error() string {
 	if e == nil {
 		return "<nil>"
+	}
+	if e.Value == graph.ErrGoexit {
+		return fmt.Sprintf("exec: observer %d ended its goroutine (runtime.Goexit) and stopped the run", e.Index)
 	}
 	return fmt.Sprintf("exec: observer %d panicked: %v", e.Index, e.Value)
 }

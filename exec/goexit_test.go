@@ -121,3 +121,32 @@ func TestGoexitInAJoinedFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestGoexitInAnObserverStopsTheRun: an observer ends its goroutine, a
+// worker's, as a task starts, as it finishes, or as its completion makes
+// its consumer ready; the run stops with an *ObserverError that says so,
+// instead of hanging on the task that never ran or the consumer never
+// queued.
+func TestGoexitInAnObserverStopsTheRun(t *testing.T) {
+	for _, kind := range []exec.EventKind{exec.EventStarted, exec.EventFinished, exec.EventReady} {
+		t.Run(kind.String(), func(t *testing.T) {
+			g := graph.New()
+			a := graph.Add(g, "a", func(context.Context) (int, error) { return 1, nil })
+			graph.Add1(g, "b", a, func(_ context.Context, v int) (int, error) { return v, nil })
+			var once atomic.Bool
+			// b's EventReady comes from a's completion, on the worker (the
+			// tasks ready at the start are told of on Run's goroutine, whose
+			// end would be the caller's to see).
+			obs := exec.ObserverFunc(func(e exec.Event) {
+				if e.Kind == kind && (kind != exec.EventReady || e.Task.Name() == "b") && once.CompareAndSwap(false, true) {
+					runtime.Goexit()
+				}
+			})
+			err := runGuarded(t, context.Background(), g, exec.Workers(1), exec.Observe(obs))
+			var oe *exec.ObserverError
+			if !errors.As(err, &oe) || !errors.Is(err, graph.ErrGoexit) {
+				t.Fatalf("Run = %v; want an *ObserverError wrapping ErrGoexit", err)
+			}
+		})
+	}
+}

@@ -1076,12 +1076,21 @@ func (r *runner) emit(k EventKind, n *core.Node, worker int, err error) {
 // observe calls observer i, and drops it from the run if it panics (see
 // Observer for why).
 func (r *runner) observe(i int, o Observer, e Event) {
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			r.dropObserver(i, v, debug.Stack())
+		} else if !returned {
+			// It ended the goroutine (runtime.Goexit, see goexit.go): the
+			// step the executor was taking here (a task's start, the
+			// queueing of what its end made ready) ends with it, so the run
+			// stops, with the observer's error as the cause.
+			r.dropObserver(i, graph.ErrGoexit, debug.Stack())
+			r.cancel(&ObserverError{Index: i, Value: graph.ErrGoexit})
 		}
 	}()
 	o.Observe(e)
+	returned = true
 }
 
 // dropObserver records that observer i panicked with v, once: calls of it
