@@ -335,7 +335,11 @@ func (r *runner) covered(self, n *core.Node, locked bool) bool {
 	if !n.OutOfCount() || self.State() == core.Running && !isJoin(self) {
 		return true
 	}
-	return r.count(n, locked)
+	if !r.count(n, locked) {
+		r.stray(n, locked)
+		return false
+	}
+	return true
 }
 
 // giveSlotBackLocked gives the slot of a task whose goroutines all wait

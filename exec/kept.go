@@ -140,12 +140,14 @@ func (r *runner) readyCounted(n *core.Node) bool {
 
 // count makes the run count n if n is Ready out of the run's count, for a
 // caller about to queue it or finish it, and reports whether the run may
-// take n: false only once the run has ended or is ending, and its end
-// cancels n (n is in the graph's index). While n is out of the count,
-// that happens only to a stopped run: something the run counts covers n
-// (see the invariant above). If n was claimed, cancelled or counted by
-// another goroutine meanwhile, the count is undone. locked says whether
-// the caller holds r.mu.
+// take n: false only once the run has ended or is ending, and then the
+// caller makes its end cancel n (stray; Spawned's caller strands it).
+// While n is out of the count, something the run counts covers n (see the
+// invariant above), but for a moment: a goroutine of a task may keep n as
+// the task returns, until it sees the task gone and takes n back, and
+// another worker may take n first. If n was claimed, cancelled or counted
+// by another goroutine meanwhile, the count is undone. locked says
+// whether the caller holds r.mu.
 func (r *runner) count(n *core.Node, locked bool) bool {
 	if !n.OutOfCount() {
 		return true
@@ -161,6 +163,27 @@ func (r *runner) count(n *core.Node, locked bool) bool {
 		}
 	}
 	return true
+}
+
+// stray makes the run's end cancel n, a task out of the run's count that
+// the caller took from a worker's entry, or was about to claim, once the
+// run could no longer count it (count reported false). count's promise,
+// that the end cancels such a task, holds only if the end looks, and it
+// looks for unfinished tasks only while the run counts some (core's
+// Graph.End): a task a goroutine of a task kept as the task returned,
+// taken from its entry by another worker in the moment the run's count
+// had reached zero and the run was not yet marked finished, was left
+// Ready after the run (TestRandomTaskGoroutines, seed 150655542, once).
+// So n is counted for the end, as Spawn's strand does; a caller that
+// holds r.mu only counts it (the graph's lock comes before r.mu): it runs
+// on a worker, or a wait's goroutine, before the end, which waits for the
+// workers to leave.
+func (r *runner) stray(n *core.Node, locked bool) {
+	if locked {
+		r.Activated(1)
+		return
+	}
+	r.g.Stray(r, n)
 }
 
 // freeKept returns an entry of w's that holds no task still ready, and
@@ -193,7 +216,11 @@ func (r *runner) publishKept(w *worker) {
 	var buf [keptEntries]*core.Node
 	k := 0
 	for i := range w.kept {
-		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.count(n, false) {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
+			if !r.count(n, false) {
+				r.stray(n, false)
+				continue
+			}
 			buf[k] = n
 			k++
 		}
@@ -208,7 +235,11 @@ func (r *runner) publishKept(w *worker) {
 func (r *runner) takeKeptLocked(w *worker) bool {
 	took := false
 	for i := range w.kept {
-		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) && r.count(n, true) {
+		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
+			if !r.count(n, true) {
+				r.stray(n, true)
+				continue
+			}
 			r.pushLocked(n)
 			took = true
 		}
@@ -273,6 +304,7 @@ func (r *runner) stealLocked() bool {
 		}
 		if at.CompareAndSwap(best, nil) {
 			if !r.count(best, true) {
+				r.stray(best, true)
 				return false
 			}
 			r.pushLocked(best)

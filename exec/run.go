@@ -558,6 +558,7 @@ func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
 
 func (r *runner) Cancel(n *core.Node) bool {
 	if !r.count(n, false) {
+		r.stray(n, false)
 		return false // the run ends, and cancels n with it
 	}
 	err := cancelError(n)

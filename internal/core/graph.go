@@ -395,6 +395,10 @@ func (g *Graph) strand(r Run, n *Node, epoch uint32) {
 	g.late(r, n, epoch, r.Ending())
 }
 
+// Stray makes the end of r cancel n, a node of r out of its count that
+// r could no longer count, as strand does for a node Spawn added.
+func (g *Graph) Stray(r Run, n *Node) { g.strand(r, n, n.epoch.Load()) }
+
 // late cancels n, which Spawn added to r as r was ending, with r's error,
 // as End cancels what the run did not finish, unless End saw it: End has
 // not run yet (it will), or n has been finished or taken into another run
