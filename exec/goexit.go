@@ -16,7 +16,8 @@ import (
 //   - a function of a fork-join call (runJob): it fails with
 //     graph.ErrGoexit; what the call, or a worker running part of it, had
 //     left to run fails too, without running, since the goroutine that
-//     was to run it is gone (Join, runLent);
+//     was to run it is gone (runJob on the caller's goroutine, runLent on
+//     a worker's);
 //   - a worker goroutine (loop): it gives back the slot it held, as if it
 //     had parked for good, so that another goroutine is woken or started
 //     for the work queued.

@@ -229,14 +229,14 @@ func (r *runner) runLent(w *worker, j job) {
 	if j.hi-j.lo > 1 {
 		r.lend(w, f, j.lo+1, j.hi)
 	}
-	runJob(c, f, j.lo)
+	runJob(c, f, j.lo, nil)
 	ran = 1
 	for more := j.hi-j.lo > 1; more; {
 		k, ok, emptied := w.takeLast(f)
 		if !ok {
 			break
 		}
-		runJob(c, f, k)
+		runJob(c, f, k, nil)
 		ran++
 		more = !emptied
 	}
@@ -255,8 +255,11 @@ func (r *runner) returned(f *core.Fork, k int) {
 }
 
 // runJob runs function i of f with ctx, unless ctx is done, turning a
-// panic into a *graph.PanicError of f's task, as attempt does.
-func runJob(ctx context.Context, f *core.Fork, i int) {
+// panic into a *graph.PanicError of f's task, as attempt does. caller is
+// the worker of f's calling goroutine when runJob runs there, or nil: if
+// the function ends that goroutine (see goexit.go), what the call has
+// left in caller's deque fails unrun, since nobody is left to run it.
+func runJob(ctx context.Context, f *core.Fork, i int, caller *worker) {
 	if err := ctx.Err(); err != nil {
 		f.Body.Fail(i, err)
 		return
@@ -266,7 +269,16 @@ func runJob(ctx context.Context, f *core.Fork, i int) {
 		if v := recover(); v != nil {
 			f.Body.Fail(i, &graph.PanicError{Task: f.Self.Name(), Value: v, Stack: debug.Stack()})
 		} else if !returned {
-			f.Body.Fail(i, goexitErr(f.Self)) // see goexit.go
+			f.Body.Fail(i, goexitErr(f.Self))
+			if caller != nil {
+				for {
+					k, ok, _ := caller.takeLast(f)
+					if !ok {
+						break
+					}
+					f.Body.Fail(k, goexitErr(f.Self))
+				}
+			}
 		}
 	}()
 	f.Body.RunJob(ctx, i)
@@ -288,41 +300,19 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 	case 0:
 		return
 	case 1:
-		runJob(ctx, f, 0)
+		runJob(ctx, f, 0, nil)
 		return
 	}
-	w.r.lend(w, f, 1, f.N)
-	ended := false
-	defer func() {
-		if !ended {
-			// A function ended this goroutine (see goexit.go): what the
-			// call has left fails unrun.
-			for {
-				k, ok, _ := w.takeLast(f)
-				if !ok {
-					break
-				}
-				f.Body.Fail(k, goexitErr(self))
-			}
-		}
-	}()
-	w.joinLent(ctx, self, f)
-	ended = true
-}
-
-// joinLent runs the first function of f, whose others are lent, then
-// takes back and runs what is left of them from the end, and waits for
-// the others.
-func (w *worker) joinLent(ctx context.Context, self *core.Node, f *core.Fork) {
 	r := w.r
-	runJob(ctx, f, 0)
+	r.lend(w, f, 1, f.N)
+	runJob(ctx, f, 0, w)
 	lent := f.N - 1
 	for more := true; more; {
 		k, ok, emptied := w.takeLast(f)
 		if !ok {
 			break
 		}
-		runJob(ctx, f, k)
+		runJob(ctx, f, k, w)
 		lent--
 		more = !emptied
 	}
