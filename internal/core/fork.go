@@ -11,7 +11,7 @@ import (
 // where a worker is idle, or on the caller after the first; the call
 // returns once every one has returned. No handle to a function escapes the
 // call, so nothing of it outlives the call: the caller allocates a Fork
-// with its jobs and results in one object, and drops it afterwards.
+// with its functions and results in one object, and drops it afterwards.
 type Fork struct {
 	// Ctx is the caller's context. A job runs with it on the caller's
 	// goroutine, and on another worker with a context that answers as it
@@ -28,10 +28,12 @@ type Fork struct {
 	// zero once, when the last of them has returned and the caller counted
 	// them all.
 	lent atomic.Int32
-	// Waiter and Done are set by the caller before it counts the jobs
-	// other workers took (Lend), so that the last one to return finds
-	// them: Waiter resumes the caller's parked wait, Done ends its wait
-	// once the run has stopped and nobody hands slots over any more.
+	// Done, and Waiter if the caller parks, are set by the caller before
+	// it counts the jobs other workers took (Lend), so that the last one
+	// to return finds them: Waiter resumes the caller's parked wait, Done
+	// ends its wait once the run has stopped and nobody hands slots over
+	// any more, or a wait that never parked (a goroutine whose task
+	// returned). Waiter is nil then.
 	Waiter *Node
 	Done   chan struct{}
 }
