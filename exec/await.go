@@ -335,11 +335,7 @@ func (r *runner) covered(self, n *core.Node, locked bool) bool {
 	if !n.OutOfCount() || self.State() == core.Running && !isJoin(self) {
 		return true
 	}
-	if !r.count(n, locked) {
-		r.stray(n, locked)
-		return false
-	}
-	return true
+	return r.count(n, locked)
 }
 
 // giveSlotBackLocked gives the slot of a task whose goroutines all wait

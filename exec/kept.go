@@ -96,22 +96,23 @@ func (r *runner) Admit(n *core.Node, h *core.Host) (outOfCount, ok bool) {
 // Spawned implements core.Run: n, added without the graph's lock (see
 // core.Graph.Spawn) by parent, whose function runs on h, is queued if
 // Admit counted it; otherwise it is kept by h's worker out of the run's
-// count, or counted and queued. It reports false when the run has ended
-// or is ending, so that it cannot count n: a goroutine that outlived
-// parent added n as the run finished, and Spawn settles n with the run's
-// end (core.Graph.strand).
-func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) bool {
+// count, or counted and queued, or, if the run has ended or is ending (a
+// goroutine that outlived parent added n as the run finished), left to
+// the run's end (see count).
+func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) {
 	if !n.OutOfCount() {
 		r.Ready(n)
-		return true
+		return
 	}
 	w, _ := h.Awaiter.(*worker)
 	if w == nil || r.g.Ranked() {
-		return r.readyCounted(n)
+		r.readyCounted(n)
+		return
 	}
 	e, old := w.freeKept()
 	if e == nil || !e.CompareAndSwap(old, n) {
-		return r.readyCounted(n)
+		r.readyCounted(n)
+		return
 	}
 	if !w.listed.Load() {
 		r.mu.Lock()
@@ -119,40 +120,37 @@ func (r *runner) Spawned(n *core.Node, h *core.Host, parent *core.Node) bool {
 		r.mu.Unlock()
 	}
 	if r.idlers.Load() == 0 && w.slot.Load() < awayOne && parent.State() == core.Running && !r.g.Ranked() {
-		return true
+		return
 	}
 	if e.CompareAndSwap(n, nil) { // nobody took it meanwhile
-		return r.readyCounted(n)
+		r.readyCounted(n)
 	}
-	return true
 }
 
 // readyCounted queues n, a task Spawn added that no worker keeps, once the
-// run counts it (see count), and reports whether it did: not if the run
-// has ended or is ending.
-func (r *runner) readyCounted(n *core.Node) bool {
-	if !r.count(n, false) {
-		return false
+// run counts it (see count).
+func (r *runner) readyCounted(n *core.Node) {
+	if r.count(n, false) {
+		r.Ready(n)
 	}
-	r.Ready(n)
-	return true
 }
 
 // count makes the run count n if n is Ready out of the run's count, for a
 // caller about to queue it or finish it, and reports whether the run may
-// take n: false only once the run has ended or is ending, and then the
-// caller makes its end cancel n (stray; Spawned's caller strands it).
-// While n is out of the count, something the run counts covers n (see the
-// invariant above), but for a moment: a goroutine of a task may keep n as
-// the task returns, until it sees the task gone and takes n back, and
-// another worker may take n first. If n was claimed, cancelled or counted
-// by another goroutine meanwhile, the count is undone. locked says
-// whether the caller holds r.mu.
+// take n: false only once the run has ended or is ending, and then n is
+// left to the run's end to cancel (stray). While n is out of the count,
+// something the run counts covers n (see the invariant above), but for a
+// moment: a goroutine of a task may keep n as the task returns, until it
+// sees the task gone and takes n back, and another worker may take n
+// first. If n was claimed, cancelled or counted by another goroutine
+// meanwhile, the count is undone. locked says whether the caller holds
+// r.mu.
 func (r *runner) count(n *core.Node, locked bool) bool {
 	if !n.OutOfCount() {
 		return true
 	}
 	if !r.join() {
+		r.stray(n, locked)
 		return false
 	}
 	if !n.TakeIntoCount() {
@@ -166,24 +164,22 @@ func (r *runner) count(n *core.Node, locked bool) bool {
 }
 
 // stray makes the run's end cancel n, a task out of the run's count that
-// the caller took from a worker's entry, or was about to claim, once the
-// run could no longer count it (count reported false). count's promise,
-// that the end cancels such a task, holds only if the end looks, and it
-// looks for unfinished tasks only while the run counts some (core's
-// Graph.End): a task a goroutine of a task kept as the task returned,
-// taken from its entry by another worker in the moment the run's count
-// had reached zero and the run was not yet marked finished, was left
-// Ready after the run (TestRandomTaskGoroutines, seed 150655542, once).
-// So n is counted for the end, as Spawn's strand does; a caller that
-// holds r.mu only counts it (the graph's lock comes before r.mu): it runs
-// on a worker, or a wait's goroutine, before the end, which waits for the
-// workers to leave.
+// the run can no longer count (see count): the end looks for unfinished
+// tasks only while the run counts some (core's Graph.End), so a task a
+// goroutine of a task kept as the task returned, taken from its entry by
+// another worker in the moment the run's count had reached zero and the
+// run was not yet marked finished, was left Ready after the run
+// (TestRandomTaskGoroutines, seed 150655542, once). So n is counted for
+// the end, or cancelled if the end has been (core's Graph.Stray); a
+// caller that holds r.mu only counts it (the graph's lock comes before
+// r.mu): it runs on a worker, or a wait's goroutine, before the end,
+// which waits for the workers to leave.
 func (r *runner) stray(n *core.Node, locked bool) {
 	if locked {
 		r.Activated(1)
 		return
 	}
-	r.g.Stray(r, n)
+	r.g.Stray(r, n, r.epoch)
 }
 
 // freeKept returns an entry of w's that holds no task still ready, and
@@ -218,7 +214,6 @@ func (r *runner) publishKept(w *worker) {
 	for i := range w.kept {
 		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
 			if !r.count(n, false) {
-				r.stray(n, false)
 				continue
 			}
 			buf[k] = n
@@ -237,7 +232,6 @@ func (r *runner) takeKeptLocked(w *worker) bool {
 	for i := range w.kept {
 		if n := w.kept[i].Load(); n != nil && n.State() == core.Ready && w.kept[i].CompareAndSwap(n, nil) {
 			if !r.count(n, true) {
-				r.stray(n, true)
 				continue
 			}
 			r.pushLocked(n)
@@ -304,7 +298,6 @@ func (r *runner) stealLocked() bool {
 		}
 		if at.CompareAndSwap(best, nil) {
 			if !r.count(best, true) {
-				r.stray(best, true)
 				return false
 			}
 			r.pushLocked(best)

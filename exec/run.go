@@ -205,6 +205,7 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 		}
 		return nil, fmt.Errorf("exec: %w", err)
 	}
+	r.epoch = cg.Begun() // no other run begins before this one ends
 	r.stopAfter = context.AfterFunc(r.ctx, r.stop)
 	if r.obs != nil {
 		r.tellInitial()
@@ -422,6 +423,8 @@ type runner struct {
 	// before it (see core.Graph.Spawn).
 	ending   atomic.Bool
 	endCause error
+	// epoch is the run's number among the graph's runs (core's Begun).
+	epoch uint32
 
 	// The fields above are read on every task and written once; those below
 	// are written on every task by every worker. Padding keeps them on
@@ -558,7 +561,6 @@ func (r *runner) ReadyAll(ns []*core.Node) { r.enqueue(ns) }
 
 func (r *runner) Cancel(n *core.Node) bool {
 	if !r.count(n, false) {
-		r.stray(n, false)
 		return false // the run ends, and cancels n with it
 	}
 	err := cancelError(n)

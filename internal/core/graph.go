@@ -65,10 +65,10 @@ type Run interface {
 	// Spawned is given a node Spawn added, from inside parent, whose
 	// function runs on h, Ready, and counted or out of the run's count as
 	// Admit said: the run queues it, or keeps it out of the count, or
-	// counts it and queues it. It reports false, having taken nothing, if
-	// it could not count n because the run has ended or is ending (Spawn
-	// then strands n). The graph's lock is not held.
-	Spawned(n *Node, h *Host, parent *Node) bool
+	// counts it and queues it; if it cannot count n because it has ended
+	// or is ending, it leaves n to its end (Stray). The graph's lock is
+	// not held.
+	Spawned(n *Node, h *Host, parent *Node)
 	// Ending returns the error End will cancel the run's unfinished nodes
 	// with, once the caller of End has decided to call it (it says so
 	// before End looks at the nodes), and nil before.
@@ -319,9 +319,9 @@ func storeNode(p **Node, n *Node) {
 // nothing can reach it. A run that ends meanwhile (a stopped run, or, for
 // n out of the count, one whose last counted task, n's creator for a
 // goroutine that outlived it, finished after the run admitted n) finds n
-// in the index, or n finds the run ending or not taking it, and n is
+// in the index, or n finds the run ending or not counting it, and n is
 // cancelled with the run, as a task added under the lock as the run ends
-// is (see late and strand).
+// is (see late and Stray).
 func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	r := h.Run
 	switch {
@@ -370,19 +370,23 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 		g.late(r, n, epoch, err)
 		return true
 	}
-	if !r.Spawned(n, h, parent) {
-		g.strand(r, n, epoch)
-	}
+	r.Spawned(n, h, parent)
 	return true
 }
 
-// strand settles n, which Spawn added to r and r would not take: r's
-// count reached zero, or r began to end, after Spawn found it open. If r
-// has not ended yet, n is counted in it as a task added under the lock
-// would be, so that r's end, which looks for unfinished tasks only while
-// r counts some, finds n and cancels it; otherwise n is cancelled as late
-// cancels a task added as r ended.
-func (g *Graph) strand(r Run, n *Node, epoch uint32) {
+// Begun returns the number of the run begun last: its nodes carry it as
+// their epoch while it is active (see Stray).
+func (g *Graph) Begun() uint32 { return g.begun.Load() }
+
+// Stray settles n, a node of r, the run numbered epoch, that r can no
+// longer count although n has not finished: r's count reached zero, or r
+// began to end, while n was out of the count (a node Spawn added, or one
+// a worker kept; see Spawn). If r has not ended yet, n is counted in it
+// as a task added under the lock would be, so that r's end, which looks
+// for unfinished tasks only while r counts some, finds n and cancels it;
+// otherwise n is cancelled as late cancels a task added as r ended, unless
+// a later run has taken it in.
+func (g *Graph) Stray(r Run, n *Node, epoch uint32) {
 	g.mu.Lock()
 	if g.run == r {
 		if n.epoch.Load() == epoch && !n.State().Terminal() {
@@ -394,10 +398,6 @@ func (g *Graph) strand(r Run, n *Node, epoch uint32) {
 	g.mu.Unlock()
 	g.late(r, n, epoch, r.Ending())
 }
-
-// Stray makes the end of r cancel n, a node of r out of its count that
-// r could no longer count, as strand does for a node Spawn added.
-func (g *Graph) Stray(r Run, n *Node) { g.strand(r, n, n.epoch.Load()) }
 
 // late cancels n, which Spawn added to r as r was ending, with r's error,
 // as End cancels what the run did not finish, unless End saw it: End has

@@ -8,18 +8,18 @@ import (
 // logRun is an observed Run that logs what the graph tells it, in order.
 type logRun struct{ log []string }
 
-func (r *logRun) Activated(int)                          {}
-func (r *logRun) Queue(n *Node)                          { r.log = append(r.log, "queue "+n.Name()) }
-func (r *logRun) Ready(n *Node)                          { r.log = append(r.log, "ready "+n.Name()) }
-func (r *logRun) ReadyAll(ns []*Node)                    {}
-func (r *logRun) Releasing() bool                        { return false }
-func (r *logRun) Observed() bool                         { return true }
-func (r *logRun) Cancel(*Node) bool                      { return false }
-func (r *logRun) Added(n *Node)                          { r.log = append(r.log, "added "+n.Name()) }
-func (r *logRun) Admit(*Node, *Host) (bool, bool)        { return false, false }
-func (r *logRun) Leave()                                 {}
-func (r *logRun) Spawned(n *Node, _ *Host, _ *Node) bool { r.Ready(n); return true }
-func (r *logRun) Ending() error                          { return nil }
+func (r *logRun) Activated(int)                     {}
+func (r *logRun) Queue(n *Node)                     { r.log = append(r.log, "queue "+n.Name()) }
+func (r *logRun) Ready(n *Node)                     { r.log = append(r.log, "ready "+n.Name()) }
+func (r *logRun) ReadyAll(ns []*Node)               {}
+func (r *logRun) Releasing() bool                   { return false }
+func (r *logRun) Observed() bool                    { return true }
+func (r *logRun) Cancel(*Node) bool                 { return false }
+func (r *logRun) Added(n *Node)                     { r.log = append(r.log, "added "+n.Name()) }
+func (r *logRun) Admit(*Node, *Host) (bool, bool)   { return false, false }
+func (r *logRun) Leave()                            {}
+func (r *logRun) Spawned(n *Node, _ *Host, _ *Node) { r.Ready(n) }
+func (r *logRun) Ending() error                     { return nil }
 
 // TestObservedRunHearsOfAnAddedNodeFirst: a node added to an observed run
 // is told to the run (Added, for EventCreated) only once the graph's lock

@@ -33,15 +33,15 @@ func TestSignalArm(t *testing.T) {
 
 type fakeRun struct{ ready []*Node }
 
-func (f *fakeRun) Activated(int)                          {}
-func (f *fakeRun) Queue(n *Node)                          { f.ready = append(f.ready, n) }
-func (f *fakeRun) Ready(n *Node)                          { f.ready = append(f.ready, n) }
-func (f *fakeRun) Observed() bool                         { return false }
-func (f *fakeRun) ReadyAll(ns []*Node)                    { f.ready = append(f.ready, ns...) }
-func (f *fakeRun) Releasing() bool                        { return false }
-func (f *fakeRun) Cancel(n *Node) bool                    { return false }
-func (f *fakeRun) Added(n *Node)                          {}
-func (f *fakeRun) Admit(*Node, *Host) (bool, bool)        { return false, false }
-func (f *fakeRun) Leave()                                 {}
-func (f *fakeRun) Spawned(n *Node, _ *Host, _ *Node) bool { f.Ready(n); return true }
-func (f *fakeRun) Ending() error                          { return nil }
+func (f *fakeRun) Activated(int)                     {}
+func (f *fakeRun) Queue(n *Node)                     { f.ready = append(f.ready, n) }
+func (f *fakeRun) Ready(n *Node)                     { f.ready = append(f.ready, n) }
+func (f *fakeRun) Observed() bool                    { return false }
+func (f *fakeRun) ReadyAll(ns []*Node)               { f.ready = append(f.ready, ns...) }
+func (f *fakeRun) Releasing() bool                   { return false }
+func (f *fakeRun) Cancel(n *Node) bool               { return false }
+func (f *fakeRun) Added(n *Node)                     {}
+func (f *fakeRun) Admit(*Node, *Host) (bool, bool)   { return false, false }
+func (f *fakeRun) Leave()                            {}
+func (f *fakeRun) Spawned(n *Node, _ *Host, _ *Node) { f.Ready(n) }
+func (f *fakeRun) Ending() error                     { return nil }

@@ -1,0 +1,57 @@
+package exec
+
+import (
+	"context"
+	"testing"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// TestKeptTaskTheRunCannotCountIsCancelledAtItsEnd: a task that a running
+// task added is kept out of the run's count by its worker; the run's
+// count then reaches zero before the run is marked finished (the moment
+// in which a goroutine of the task, which kept it as the task returned,
+// has not yet taken it back), and a worker queueing what is kept takes
+// it and cannot count it. The run's end must cancel it: it looks for
+// unfinished tasks only while the run counts some, and the task was left
+// Ready after the run before (TestRandomTaskGoroutines, seed 150655542).
+func TestKeptTaskTheRunCannotCountIsCancelledAtItsEnd(t *testing.T) {
+	g := graph.New()
+	parent := graph.Add(g, "parent", func(context.Context) (int, error) { return 0, nil })
+	cg := graphCore(g)
+	r := newRunner(context.Background(), cg, &config{workers: 1})
+	r.outstanding.Store(1) // the Close hold, as Start takes it
+	if err := cg.Begin(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.epoch = cg.Begun()
+	r.stopAfter = func() bool { return true }
+	// The parent runs on w, as a worker would run it.
+	w := &worker{r: r}
+	w.ctx.Awaiter, w.ctx.Run, w.ctx.Context = w, r, r.ctx
+	p := refNode(parent.Ref())
+	if !p.CAS(core.Ready, core.Running) {
+		t.Fatalf("parent is %v, want ready", p.State())
+	}
+	p.SetHost(&w.ctx)
+	// The first task added from a running task is added the usual way
+	// (core's table.settle), under the graph's lock; the second is not.
+	graph.Add(graph.Within(parent), "first", func(context.Context) (int, error) { return 1, nil })
+	child := graph.Add(graph.Within(parent), "child", func(context.Context) (int, error) { return 1, nil })
+	c := refNode(child.Ref())
+	if !c.OutOfCount() || w.kept[0].Load() != c && w.kept[1].Load() != c {
+		t.Fatalf("the child is not kept out of the count (out of count %v)", c.OutOfCount())
+	}
+	// The count reaches zero (the parent and the Close hold settled) and
+	// the run is not marked finished yet; a worker looks at what w kept.
+	r.outstanding.Store(0) // the first child's count too: it is not the point here
+	r.mu.Lock()
+	r.takeKeptLocked(w)
+	r.finishLocked()
+	r.mu.Unlock()
+	r.wait()
+	if s := child.State(); !s.Terminal() {
+		t.Errorf("the child is %v after the run, want it cancelled", s)
+	}
+}
