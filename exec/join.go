@@ -83,9 +83,10 @@ func (r *runner) lend(w *worker, f *core.Fork, lo, hi int) {
 // takeLast takes the last function of the newest entry of f in w's
 // deque, and reports false if w's deque holds none: the others were
 // taken; and whether that was the entry's last function, so that a caller
-// taking back what it lent once need not look again. Whoever runs a function counts it, the call's goroutine as its
-// own and any other as returned to the call (runLent), so whose entry it
-// came from does not matter.
+// taking back what it lent once need not look again. Whoever runs a
+// function counts it, the call's goroutine as its own and any other as
+// returned to the call (runLent), so whose entry it came from does not
+// matter.
 func (w *worker) takeLast(f *core.Fork) (k int, ok, emptied bool) {
 	w.jmu.Lock()
 	for i := len(w.jobs) - 1; i >= w.jhead; i-- {
@@ -128,6 +129,38 @@ func (w *worker) takeOldest() (job, bool) {
 	}
 	w.jmu.Unlock()
 	return j, ok
+}
+
+// runOwn runs function first of f with ctx, then, if more were lent after
+// it, what is left of them in w's deque, from the end, and adds one to
+// *ran as each returns (so that, if one ends the goroutine, *ran counts
+// those that returned). Join runs the same loop written out.
+func (w *worker) runOwn(ctx context.Context, f *core.Fork, first int, more bool, ran *int) {
+	runJob(ctx, f, first, nil)
+	*ran++
+	for more {
+		k, ok, emptied := w.takeLast(f)
+		if !ok {
+			return
+		}
+		runJob(ctx, f, k, nil)
+		*ran++
+		more = !emptied
+	}
+}
+
+// failLeft fails, unrun, what is left of f in w's deque, as the goroutine
+// that was to run it ends (see goexit.go), and returns how many.
+func (w *worker) failLeft(f *core.Fork) int {
+	n := 0
+	for {
+		k, ok, _ := w.takeLast(f)
+		if !ok {
+			return n
+		}
+		f.Body.Fail(k, goexitErr(f.Self))
+		n++
+	}
 }
 
 // trimJobs resets an empty deque to its start. The caller holds w.jmu.
@@ -203,15 +236,7 @@ func (r *runner) runLent(w *worker, j job) {
 		if !ended {
 			// A function ended this goroutine (see goexit.go): it failed
 			// (runJob), and what is left of w's part fails unrun.
-			ran++
-			for {
-				k, ok, _ := w.takeLast(f)
-				if !ok {
-					break
-				}
-				f.Body.Fail(k, goexitErr(f.Self))
-				ran++
-			}
+			ran += 1 + w.failLeft(f)
 		}
 		c.done.Store(true)
 		if w.keeps() {
@@ -226,20 +251,11 @@ func (r *runner) runLent(w *worker, j job) {
 	// The functions after the first are w's to lend in turn: w runs them
 	// from the end, and reports what it ran; a worker that takes some
 	// from w reports its own.
-	if j.hi-j.lo > 1 {
+	more := j.hi-j.lo > 1
+	if more {
 		r.lend(w, f, j.lo+1, j.hi)
 	}
-	runJob(c, f, j.lo, nil)
-	ran = 1
-	for more := j.hi-j.lo > 1; more; {
-		k, ok, emptied := w.takeLast(f)
-		if !ok {
-			break
-		}
-		runJob(c, f, k, nil)
-		ran++
-		more = !emptied
-	}
+	w.runOwn(c, f, j.lo, more, &ran)
 	ended = true
 }
 
@@ -271,13 +287,7 @@ func runJob(ctx context.Context, f *core.Fork, i int, caller *worker) {
 		} else if !returned {
 			f.Body.Fail(i, goexitErr(f.Self))
 			if caller != nil {
-				for {
-					k, ok, _ := caller.takeLast(f)
-					if !ok {
-						break
-					}
-					f.Body.Fail(k, goexitErr(f.Self))
-				}
+				caller.failLeft(f)
 			}
 		}
 	}()
@@ -305,6 +315,8 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 	}
 	r := w.r
 	r.lend(w, f, 1, f.N)
+	// runOwn's loop, written out: on the path of every call, its call and
+	// its count through a pointer cost fib 4 % (bench/ab.sh, 12 rounds).
 	runJob(ctx, f, 0, w)
 	lent := f.N - 1
 	for more := true; more; {
