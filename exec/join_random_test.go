@@ -32,15 +32,7 @@ import (
 // EVOLVE_JOIN_SEEDS (default 300) and EVOLVE_JOIN_FROM (default 1) set
 // the seeds.
 func TestRandomJoins(t *testing.T) {
-	seeds, from := envInt(t, "EVOLVE_JOIN_SEEDS", 300), envInt(t, "EVOLVE_JOIN_FROM", 1)
-	if testing.Short() {
-		seeds = min(seeds, 30)
-	}
-	for seed := from; seed < from+seeds; seed++ {
-		if !joinSeed(t, uint64(seed), false, false) {
-			t.Fatalf("seed %d failed: replay with EVOLVE_JOIN_FROM=%d EVOLVE_JOIN_SEEDS=1", seed, seed)
-		}
-	}
+	joinSeeds(t, "EVOLVE_JOIN", 300, 30, false, false)
 }
 
 // TestRandomJoinsGoexit is TestRandomJoinsWide with some functions that
@@ -51,15 +43,7 @@ func TestRandomJoins(t *testing.T) {
 // EVOLVE_JOINGOEXIT_SEEDS (default 100) and EVOLVE_JOINGOEXIT_FROM
 // (default 1) set the seeds.
 func TestRandomJoinsGoexit(t *testing.T) {
-	seeds, from := envInt(t, "EVOLVE_JOINGOEXIT_SEEDS", 100), envInt(t, "EVOLVE_JOINGOEXIT_FROM", 1)
-	if testing.Short() {
-		seeds = min(seeds, 10)
-	}
-	for seed := from; seed < from+seeds; seed++ {
-		if !joinSeed(t, uint64(seed), true, true) {
-			t.Fatalf("seed %d failed: replay with EVOLVE_JOINGOEXIT_FROM=%d EVOLVE_JOINGOEXIT_SEEDS=1", seed, seed)
-		}
-	}
+	joinSeeds(t, "EVOLVE_JOINGOEXIT", 100, 10, true, true)
 }
 
 // TestRandomJoinsWide is TestRandomJoins with wide calls: some JoinAll and
@@ -69,13 +53,20 @@ func TestRandomJoinsGoexit(t *testing.T) {
 // EVOLVE_JOINWIDE_SEEDS (default 100) and EVOLVE_JOINWIDE_FROM (default 1)
 // set the seeds.
 func TestRandomJoinsWide(t *testing.T) {
-	seeds, from := envInt(t, "EVOLVE_JOINWIDE_SEEDS", 100), envInt(t, "EVOLVE_JOINWIDE_FROM", 1)
+	joinSeeds(t, "EVOLVE_JOINWIDE", 100, 10, true, false)
+}
+
+// joinSeeds runs the seeds that env+"_FROM" and env+"_SEEDS" set (def
+// of them from 1, short under -short) through joinSeed, and names the
+// first that fails with the variables that replay it.
+func joinSeeds(t *testing.T, env string, def, short int, wide, goexit bool) {
+	seeds, from := envInt(t, env+"_SEEDS", def), envInt(t, env+"_FROM", 1)
 	if testing.Short() {
-		seeds = min(seeds, 10)
+		seeds = min(seeds, short)
 	}
 	for seed := from; seed < from+seeds; seed++ {
-		if !joinSeed(t, uint64(seed), true, false) {
-			t.Fatalf("seed %d failed: replay with EVOLVE_JOINWIDE_FROM=%d EVOLVE_JOINWIDE_SEEDS=1", seed, seed)
+		if !joinSeed(t, uint64(seed), wide, goexit) {
+			t.Fatalf("seed %d failed: replay with %s_FROM=%d %s_SEEDS=1", seed, env, seed, env)
 		}
 	}
 }
