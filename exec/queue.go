@@ -16,6 +16,14 @@ func before(a, b *core.Node) bool {
 // heap keeps the order exact when they do not. Pop takes the better of the
 // two heads.
 //
+// A run's roots come as spans of ids instead (see core.Run's QueueSpan):
+// each span is a FIFO run of its own, of one priority in creation order,
+// whose nodes are read from the graph's index only as they are taken. A
+// graph of a million independent tasks then starts without a million
+// pushes, each reading a record the run reads again when it runs it.
+// Begin gives few spans (one per priority change among the roots, in
+// creation order), so a pop compares a few heads.
+//
 // A node may be taken out of the queue's hands by a waiter (or cancelled)
 // while it is still in it; its state then is no longer Ready, and whoever
 // pops it skips it. Not safe for concurrent use: the runner's mutex guards it.
@@ -23,9 +31,48 @@ type queue struct {
 	fifo []*core.Node
 	head int
 	heap []*core.Node
+
+	spans   []idSpan    // the spans not taken yet, in the order given
+	inSpans int         // how many ids they hold
+	g       *core.Graph // where the spans' nodes are
 }
 
-func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) }
+// idSpan is the ids from up to to, not included.
+type idSpan struct{ from, to int64 }
+
+func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) + q.inSpans }
+
+// pushSpan queues the nodes of g with ids from up to to, which are Ready
+// and of one priority.
+func (q *queue) pushSpan(g *core.Graph, from, to int64) {
+	if from >= to {
+		return
+	}
+	q.g = g
+	q.spans = append(q.spans, idSpan{from, to})
+	q.inSpans += int(to - from)
+}
+
+// bestSpan returns the best head of the spans, and its span's index, or
+// nil and -1.
+func (q *queue) bestSpan() (*core.Node, int) {
+	var best *core.Node
+	at := -1
+	for i, sp := range q.spans {
+		if n := q.g.At(sp.from); best == nil || before(n, best) {
+			best, at = n, i
+		}
+	}
+	return best, at
+}
+
+// popSpan removes the head of span i.
+func (q *queue) popSpan(i int) {
+	q.inSpans--
+	if q.spans[i].from++; q.spans[i].from == q.spans[i].to {
+		q.spans = append(q.spans[:i], q.spans[i+1:]...)
+	}
+}
 
 func (q *queue) push(n *core.Node) {
 	if k := len(q.fifo); k == q.head || !before(n, q.fifo[k-1]) {
@@ -53,13 +100,24 @@ func (q *queue) peek() *core.Node {
 		f = q.fifo[q.head]
 	}
 	if len(q.heap) > 0 && (f == nil || before(q.heap[0], f)) {
-		return q.heap[0]
+		f = q.heap[0]
+	}
+	if len(q.spans) > 0 {
+		if s, _ := q.bestSpan(); f == nil || before(s, f) {
+			return s
+		}
 	}
 	return f
 }
 
 // pop removes and returns the best node, or nil.
 func (q *queue) pop() *core.Node {
+	if len(q.spans) > 0 {
+		if s, i := q.bestSpan(); q.beats(s) {
+			q.popSpan(i)
+			return s
+		}
+	}
 	if len(q.heap) > 0 && (q.head == len(q.fifo) || before(q.heap[0], q.fifo[q.head])) {
 		n := q.heap[0]
 		last := len(q.heap) - 1
@@ -85,6 +143,13 @@ func (q *queue) pop() *core.Node {
 		q.fifo, q.head = q.fifo[:k], 0
 	}
 	return n
+}
+
+// beats reports whether s, a span's head, starts before the heads of the
+// FIFO run and the heap.
+func (q *queue) beats(s *core.Node) bool {
+	return (q.head == len(q.fifo) || before(s, q.fifo[q.head])) &&
+		(len(q.heap) == 0 || before(s, q.heap[0]))
 }
 
 // peekLive drops nodes that are no longer ready from the front and returns

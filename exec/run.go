@@ -242,6 +242,11 @@ func (r *runner) tellInitial() {
 	for _, n := range q.heap {
 		r.emit(EventReady, n, -1, nil)
 	}
+	for _, sp := range q.spans {
+		for id := sp.from; id < sp.to; id++ {
+			r.emit(EventReady, r.g.At(id), -1, nil)
+		}
+	}
 	r.mu.Lock()
 	if r.q.len() == 0 {
 		r.q = q // nothing was added meanwhile
@@ -535,6 +540,11 @@ func (r *runner) Observed() bool  { return r.obs != nil }
 // worker runs: no lock, no wake-ups, no event (see tellInitial).
 func (r *runner) Queue(n *core.Node) {
 	r.q.push(n)
+	r.noteQueueLocked()
+}
+
+func (r *runner) QueueSpan(from, to int64) {
+	r.q.pushSpan(r.g, from, to)
 	r.noteQueueLocked()
 }
 

@@ -66,7 +66,7 @@ func TestCancelForAnEndedRunDoesNothing(t *testing.T) {
 	g.mu.Lock()
 	g.Add(n, "n", nil, "", nil)
 	g.mu.Unlock()
-	old, cur := &fakeRun{}, &fakeRun{}
+	old, cur := &fakeRun{g: g}, &fakeRun{g: g}
 	if err := g.Begin(old, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestFinishInlineClaimsTheOnlyReader(t *testing.T) {
 	c := add(newNoInput())
 	d := add(newOneInput(c)) // c has two readers: d and e
 	e := add(newOneInput(c))
-	r := &fakeRun{}
+	r := &fakeRun{g: g}
 	if err := g.Begin(r, nil); err != nil {
 		t.Fatal(err)
 	}

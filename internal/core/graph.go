@@ -41,6 +41,13 @@ type Run interface {
 	// Queue is given, by Begin, a node in state Ready when the run begins.
 	// Begin holds the graph's lock, and no worker runs yet.
 	Queue(n *Node)
+	// QueueSpan is Queue for each node with an id from up to to, not
+	// included: all Ready, all of one priority, so that they start in the
+	// order of their ids. The run reads them from the index (see At) as it
+	// takes them: a run of a million independent tasks would otherwise
+	// touch each record once more, and hold a queue entry for each, before
+	// the first runs.
+	QueueSpan(from, to int64)
 	// Ready is given a node, already in state Ready, whose inputs are all
 	// finished. Unless the run is observed, the graph's lock may be held.
 	Ready(n *Node)
@@ -151,7 +158,7 @@ type Graph struct {
 type ahead struct {
 	from  int64  // the first fresh node's id: every node added since is fresh
 	live  int    // fresh nodes without a result (values have one)
-	roots []span // the fresh nodes Add made Ready, as runs of ids
+	roots []span // the fresh nodes Add made Ready, as runs of ids of one priority
 	// stamped: Add prepared nodes since the last run ended, fresh or no
 	// longer (see forget): they carry the next run's epoch.
 	stamped bool
@@ -161,16 +168,21 @@ type ahead struct {
 // way. They still carry the next run's epoch.
 func (a *ahead) forget(len int64) { *a = ahead{from: len, stamped: a.stamped} }
 
-// span is the ids from up to to, not included.
-type span struct{ from, to uint32 }
+// span is the ids from up to to, not included, of nodes of priority prio.
+type span struct {
+	from, to uint32
+	prio     int32
+}
 
-// root records that the node with id is a root of the next run.
-func (a *ahead) root(id int32) {
-	if k := len(a.roots); k > 0 && a.roots[k-1].to == uint32(id) {
+// root records that the node with id and priority prio is a root of the
+// next run. A span holds one priority, so that its ids in order are the
+// order its nodes start in (see Run's QueueSpan).
+func (a *ahead) root(id, prio int32) {
+	if k := len(a.roots); k > 0 && a.roots[k-1].to == uint32(id) && a.roots[k-1].prio == prio {
 		a.roots[k-1].to++
 		return
 	}
-	a.roots = append(a.roots, span{uint32(id), uint32(id) + 1})
+	a.roots = append(a.roots, span{uint32(id), uint32(id) + 1, prio})
 }
 
 // recentName is a name stored in a graph's names, and its number there
@@ -267,6 +279,10 @@ func (g *Graph) Node(id int64) *Node {
 	defer g.mu.Unlock()
 	return g.node(id)
 }
+
+// At returns the node with the given id, which the caller knows is stored
+// and published to it (a span given to QueueSpan), without the lock.
+func (g *Graph) At(id int64) *Node { return loadNode(g.nodes.at(id)) }
 
 func (g *Graph) node(id int64) *Node {
 	if id < 0 || id >= g.nodes.len() {
@@ -563,7 +579,7 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 		st := Waiting
 		if pending == 0 {
 			st = Ready
-			g.fresh.root(n.id)
+			g.fresh.root(n.id, n.prio)
 		}
 		n.ahead(g.epoch+1, st, preparedAhead, pending)
 		g.fresh.live++
@@ -701,9 +717,7 @@ func (g *Graph) Begin(r Run, want []*Node) error {
 			}
 		}
 		for _, sp := range fresh.roots {
-			for id := sp.from; id < sp.to; id++ {
-				r.Queue(*g.nodes.at(int64(id)))
-			}
+			r.QueueSpan(int64(sp.from), int64(sp.to))
 		}
 		r.Activated(k)
 	case want == nil:

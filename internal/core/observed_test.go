@@ -6,10 +6,18 @@ import (
 )
 
 // logRun is an observed Run that logs what the graph tells it, in order.
-type logRun struct{ log []string }
+type logRun struct {
+	g   *Graph
+	log []string
+}
 
-func (r *logRun) Activated(int)                     {}
-func (r *logRun) Queue(n *Node)                     { r.log = append(r.log, "queue "+n.Name()) }
+func (r *logRun) Activated(int) {}
+func (r *logRun) Queue(n *Node) { r.log = append(r.log, "queue "+n.Name()) }
+func (r *logRun) QueueSpan(from, to int64) {
+	for id := from; id < to; id++ {
+		r.Queue(r.g.At(id))
+	}
+}
 func (r *logRun) Ready(n *Node)                     { r.log = append(r.log, "ready "+n.Name()) }
 func (r *logRun) ReadyAll(ns []*Node)               {}
 func (r *logRun) Releasing() bool                   { return false }
@@ -34,7 +42,7 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 		g.Lock()
 		g.Add(a, a.Name(), nil, "", nil)
 		g.Unlock()
-		r := &logRun{}
+		r := &logRun{g: &g}
 		if err := g.Begin(r, nil); err != nil {
 			t.Fatal(err)
 		}

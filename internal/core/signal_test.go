@@ -31,10 +31,18 @@ func TestSignalArm(t *testing.T) {
 	}
 }
 
-type fakeRun struct{ ready []*Node }
+type fakeRun struct {
+	g     *Graph // for QueueSpan
+	ready []*Node
+}
 
-func (f *fakeRun) Activated(int)                     {}
-func (f *fakeRun) Queue(n *Node)                     { f.ready = append(f.ready, n) }
+func (f *fakeRun) Activated(int) {}
+func (f *fakeRun) Queue(n *Node) { f.ready = append(f.ready, n) }
+func (f *fakeRun) QueueSpan(from, to int64) {
+	for id := from; id < to; id++ {
+		f.ready = append(f.ready, f.g.At(id))
+	}
+}
 func (f *fakeRun) Ready(n *Node)                     { f.ready = append(f.ready, n) }
 func (f *fakeRun) Observed() bool                    { return false }
 func (f *fakeRun) ReadyAll(ns []*Node)               { f.ready = append(f.ready, ns...) }
