@@ -21,8 +21,8 @@ func before(a, b *core.Node) bool {
 // whose nodes are read from the graph's index only as they are taken. A
 // graph of a million independent tasks then starts without a million
 // pushes, each reading a record the run reads again when it runs it.
-// Begin gives few spans (one per priority change among the roots, in
-// creation order), so a pop compares a few heads.
+// Begin gives a span per priority change among the roots, in creation
+// order; the queue keeps at most maxSpans, so a pop compares a few heads.
 //
 // A node may be taken out of the queue's hands by a waiter (or cancelled)
 // while it is still in it; its state then is no longer Ready, and whoever
@@ -42,10 +42,21 @@ type idSpan struct{ from, to int64 }
 
 func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) + q.inSpans }
 
+// maxSpans is how many spans the queue holds at most: a pop compares
+// their heads, so the roots of a graph whose priorities alternate are
+// pushed one by one beyond it, as any node.
+const maxSpans = 8
+
 // pushSpan queues the nodes of g with ids from up to to, which are Ready
 // and of one priority.
 func (q *queue) pushSpan(g *core.Graph, from, to int64) {
 	if from >= to {
+		return
+	}
+	if len(q.spans) == maxSpans {
+		for id := from; id < to; id++ {
+			q.push(g.At(id))
+		}
 		return
 	}
 	q.g = g
