@@ -73,7 +73,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 			// or another goroutine of the task uses or gave back its slot.
 			r.mu.Lock()
 			n = r.claimLocked(w, self, order[lo:])
-			r.mu.Unlock()
+			r.unlock() // a task the claim could not count (see stray)
 		}
 		if n == nil {
 			break
@@ -381,7 +381,7 @@ func (r *runner) secede(w *worker, p *parked) {
 	if first { // while a claim runs, the claim gives the slot back when it ends
 		stalled = r.giveSlotBackLocked()
 	}
-	r.mu.Unlock()
+	r.unlock() // what it took and the run could not count (see stray)
 	if stalled {
 		r.breakStall()
 	}

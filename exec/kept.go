@@ -170,16 +170,40 @@ func (r *runner) count(n *core.Node, locked bool) bool {
 // another worker in the moment the run's count had reached zero and the
 // run was not yet marked finished, was left Ready after the run
 // (TestRandomTaskGoroutines, seed 150655542, once). So n is counted for
-// the end, or cancelled if the end has been (core's Graph.Stray); a
-// caller that holds r.mu only counts it (the graph's lock comes before
-// r.mu): it runs on a worker, or a wait's goroutine, before the end,
-// which waits for the workers to leave.
+// the end, or cancelled if the end has been (core's Graph.Stray), under
+// the graph's lock, which orders it with the end's look.
+//
+// A caller that holds r.mu cannot take the graph's lock (it comes before
+// r.mu): it leaves n in r.strays, and lets r.mu go with unlock, which
+// gives n to the graph. Counting n for the end at once, under r.mu, is
+// right only for a worker's goroutine, which the end waits for; a
+// goroutine a task started is none, and may find n as it begins a wait
+// after the end has looked (TestRandomTaskGoroutines, seed 181064136,
+// once in a million seeds). So whoever finds a stray hands it on, and
+// nothing depends on who it is.
 func (r *runner) stray(n *core.Node, locked bool) {
 	if locked {
-		r.Activated(1)
+		r.strays = append(r.strays, n)
 		return
 	}
 	r.g.Stray(r, n, r.epoch)
+}
+
+// unlock lets r.mu go, and gives the graph the strays this goroutine
+// found while it held r.mu (see stray). Every goroutine that may count a
+// kept task with r.mu held lets it go with unlock; one that holds the
+// graph's lock never counts a kept task.
+func (r *runner) unlock() {
+	if len(r.strays) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	strays := r.strays
+	r.strays = nil
+	r.mu.Unlock()
+	for _, n := range strays {
+		r.g.Stray(r, n, r.epoch)
+	}
 }
 
 // freeKept returns an entry of w's that holds no task still ready, and

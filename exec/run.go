@@ -468,6 +468,9 @@ type runner struct {
 	// listed are the workers and stand-ins that may have kept a task since
 	// the last look at them (see kept.go).
 	listed []*worker
+	// strays are the tasks that a goroutine holding mu could not count
+	// (see stray): it gives them to the graph once it lets mu go (unlock).
+	strays []*core.Node
 	// jobbers are the workers and stand-ins whose deques may hold jobs
 	// (see join.go).
 	jobbers []*worker

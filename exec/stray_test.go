@@ -49,8 +49,57 @@ func TestKeptTaskTheRunCannotCountIsCancelledAtItsEnd(t *testing.T) {
 	r.mu.Lock()
 	r.takeKeptLocked(w)
 	r.finishLocked()
+	r.unlock() // as a worker lets go of r.mu (see stray)
+	r.wait()
+	if s := child.State(); !s.Terminal() {
+		t.Errorf("the child is %v after the run, want it cancelled", s)
+	}
+}
+
+// TestKeptTaskTakenAfterTheRunsEndIsCancelled: a goroutine of a task that
+// is no worker's (one the task started) takes what the task's worker kept
+// under r.mu, as it begins a wait, after the run ended: the task returned,
+// the run's count reached zero and its end looked for unfinished tasks
+// (none counted), while another goroutine of the task had just kept a
+// task it added and had not yet taken it back. The run cannot count the
+// task, and its end will not look again: the task must be cancelled, not
+// counted for an end that has passed, which left it Ready after the run
+// (TestRandomTaskGoroutines, seed 181064136, once in a million seeds).
+func TestKeptTaskTakenAfterTheRunsEndIsCancelled(t *testing.T) {
+	g := graph.New()
+	parent := graph.Add(g, "parent", func(context.Context) (int, error) { return 0, nil })
+	cg := graphCore(g)
+	r := newRunner(context.Background(), cg, &config{workers: 1})
+	r.outstanding.Store(1) // the Close hold, as Start takes it
+	if err := cg.Begin(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.epoch = cg.Begun()
+	r.stopAfter = func() bool { return true }
+	w := &worker{r: r}
+	w.ctx.Awaiter, w.ctx.Run, w.ctx.Context = w, r, r.ctx
+	p := refNode(parent.Ref())
+	if !p.CAS(core.Ready, core.Running) {
+		t.Fatalf("parent is %v, want ready", p.State())
+	}
+	p.SetHost(&w.ctx)
+	r.holders, r.live = 1, 1 // the parent's slot
+	graph.Add(graph.Within(parent), "first", func(context.Context) (int, error) { return 1, nil })
+	child := graph.Add(graph.Within(parent), "child", func(context.Context) (int, error) { return 1, nil })
+	c := refNode(child.Ref())
+	if !c.OutOfCount() || w.kept[0].Load() != c && w.kept[1].Load() != c {
+		t.Fatalf("the child is not kept out of the count (out of count %v)", c.OutOfCount())
+	}
+	// The run ends: its count reached zero, and its end found nothing
+	// counted to cancel.
+	r.outstanding.Store(0)
+	r.mu.Lock()
+	r.finishLocked()
 	r.mu.Unlock()
 	r.wait()
+	// A goroutine the parent started begins a wait through w.
+	wt := core.NewWaiter(p)
+	r.secede(w, &parked{self: p, wt: wt})
 	if s := child.State(); !s.Terminal() {
 		t.Errorf("the child is %v after the run, want it cancelled", s)
 	}

@@ -126,7 +126,7 @@ func (r *runner) loop(w *worker) {
 			if n := r.q.pop(); n != nil {
 				r.noteQueueLocked()
 				r.takeSlotLocked()
-				r.mu.Unlock()
+				r.unlock()
 				holding = true
 				gave := r.dispatch(w, n)
 				holding = false
@@ -134,7 +134,7 @@ func (r *runner) loop(w *worker) {
 				// A slot given to a waiter is the waiter's now (see rejoin).
 				if !gave && r.releaseSlotLocked() {
 					r.settleLocked(w) // so that the count the search reads is exact
-					r.mu.Unlock()
+					r.unlock()
 					r.breakStall()
 					r.mu.Lock()
 				}
@@ -155,14 +155,14 @@ func (r *runner) loop(w *worker) {
 			if j, ok := r.stealJobLocked(); ok {
 				r.idlers.Add(-1)
 				r.takeSlotLocked()
-				r.mu.Unlock()
+				r.unlock()
 				holding = true
 				r.runLent(w, j)
 				holding = false
 				r.mu.Lock()
 				if r.releaseSlotLocked() {
 					r.settleLocked(w) // so that the count the search reads is exact
-					r.mu.Unlock()
+					r.unlock()
 					r.breakStall()
 					r.mu.Lock()
 				}
@@ -179,7 +179,7 @@ func (r *runner) loop(w *worker) {
 		}
 		r.live--
 		r.idle = append(r.idle, w)
-		r.mu.Unlock()
+		r.unlock()
 		<-w.wake
 		r.mu.Lock()
 		if idle {
@@ -188,7 +188,7 @@ func (r *runner) loop(w *worker) {
 	}
 	r.settleLocked(w)
 	r.live--
-	r.mu.Unlock()
+	r.unlock()
 	ended = true
 }
 

@@ -381,9 +381,17 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	// A goroutine that outlived its task may add while the run is stopped
 	// and ending, after End looked at the index: End looks only after the
 	// run says it is ending, and n is stored before the question, so End
-	// finds n or n finds the run ending (see late).
+	// finds n or n finds the run ending (see late). End looks only while
+	// the run counts something, though: n out of the count is counted for
+	// it, or cancelled if it has looked (Stray), where leaving n to an End
+	// that found nothing counted left it Ready after the run
+	// (TestRandomTaskGoroutines, seed 181064136).
 	if err := r.Ending(); err != nil {
-		g.late(r, n, epoch, err)
+		if out {
+			g.Stray(r, n, epoch)
+		} else {
+			g.late(r, n, epoch, err)
+		}
 		return true
 	}
 	r.Spawned(n, h, parent)
