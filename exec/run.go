@@ -546,6 +546,8 @@ func (r *runner) Queue(n *core.Node) {
 	r.noteQueueLocked()
 }
 
+// QueueSpan is Queue for a span of roots (see core.Run), read from the
+// index as the queue takes them (see queue).
 func (r *runner) QueueSpan(from, to int64) {
 	r.q.pushSpan(r.g, from, to)
 	r.noteQueueLocked()
