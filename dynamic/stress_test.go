@@ -21,6 +21,7 @@ import (
 	"github.com/evolve-dag/evolve/dynamic"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/chaos"
 )
 
 // TestRandomGrowingRuns drives runs with random workloads that use the
@@ -214,9 +215,10 @@ func replay(t *testing.T, seed uint64, workers int, mix stressOptions) {
 			os.WriteFile(fmt.Sprintf("%s/seed%d-w%d-%d.txt", dir, seed, workers, i), []byte(strings.Join(tr, "\n")), 0o644)
 		}
 	}
-	// The race detector perturbs goroutine scheduling on purpose: under it
-	// the checks above still run, but runs need not replay.
-	if i, ok := firstDiff(traces[0], traces[1]); !ok && !raceEnabled {
+	// The race detector and the evolvechaos build (internal/chaos) perturb
+	// goroutine scheduling on purpose: under them the checks above still
+	// run, but runs need not replay.
+	if i, ok := firstDiff(traces[0], traces[1]); !ok && !raceEnabled && !chaos.On {
 		t.Errorf("the two runs of the seed differ at event %d of %d/%d:\n%s\n%s",
 			i, len(traces[0]), len(traces[1]), at(traces[0], i), at(traces[1], i))
 	}

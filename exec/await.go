@@ -9,6 +9,8 @@ import (
 
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/core"
+
+	"github.com/evolve-dag/evolve/internal/chaos"
 )
 
 // Await implements core.Awaiter: code running inside a task waits for nodes
@@ -164,6 +166,9 @@ func chainOf(w *worker, self *core.Node) (out []claim, ws []*worker) {
 // was given.
 func (r *runner) park(ctx context.Context, w *worker, p *parked, withdraw func()) error {
 	wt := p.wt
+	if chaos.On {
+		chaos.Pause()
+	}
 	r.secede(w, p)
 	var err error
 	handed := true
@@ -479,6 +484,9 @@ func (r *runner) claim(w *worker, self *core.Node, order []*core.Node) *core.Nod
 	best := r.firstReady(order)
 	if best == nil {
 		return nil
+	}
+	if chaos.On {
+		chaos.Pause()
 	}
 	if !w.slot.CompareAndSwap(0, claimed) {
 		return nil

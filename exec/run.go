@@ -17,6 +17,8 @@ import (
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/access"
 	"github.com/evolve-dag/evolve/internal/core"
+
+	"github.com/evolve-dag/evolve/internal/chaos"
 )
 
 // Option configures a run. The zero Option does nothing. Options are
@@ -954,6 +956,9 @@ func (r *runner) wait() error {
 	}
 	r.endCause = cause
 	r.ending.Store(true) // before End looks at the graph (see core.Graph.Spawn)
+	if chaos.On {
+		chaos.Pause()
+	}
 	r.g.End(func() bool { return r.outstanding.Load() > 0 }, cause, func(n *core.Node) {
 		if r.obs != nil {
 			r.emit(EventCancelled, n, -1, cause)

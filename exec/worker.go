@@ -11,6 +11,8 @@ import (
 
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/core"
+
+	"github.com/evolve-dag/evolve/internal/chaos"
 )
 
 // worker is one goroutine of a run, or the stand-in a waiter uses to run an
@@ -420,6 +422,9 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	}
 	// Refused otherwise: the end of a stopped run cancelled n while its
 	// function ran on a goroutine that outlived the run's workers.
+	if chaos.On {
+		chaos.Pause()
+	}
 	if w.keeps() {
 		r.publishKept(w)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/evolve-dag/evolve/examples/evolving/workload"
 	"github.com/evolve-dag/evolve/exec"
 	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/chaos"
 )
 
 // bubbleRun is one run of a variant on the seed workload at the notebook's
@@ -175,8 +176,10 @@ func TestSeedInSynctestBubble(t *testing.T) {
 							t.Errorf("took %v of the bubble's time, want exactly the replay of its own decisions, %v", r.wall, r.replay)
 						}
 					}
+					// The race detector and the evolvechaos build perturb the
+					// scheduling of a client's goroutines on purpose.
 					client := v.name == "as_completed" || v.name == "goroutines"
-					if (!client || procs == 1 && !raceEnabled) && (!maps.Equal(first.starts, second.starts) || first.wall != second.wall) {
+					if (!client || procs == 1 && !raceEnabled && !chaos.On) && (!maps.Equal(first.starts, second.starts) || first.wall != second.wall) {
 						t.Errorf("the second run went otherwise: %v then %v,\n%v\nthen\n%v", first.wall, second.wall, first.starts, second.starts)
 					}
 					switch v.name {

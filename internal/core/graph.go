@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/evolve-dag/evolve/internal/chaos"
 )
 
 // chunkBits sets the size of the chunks of the node index and of the
@@ -352,6 +354,9 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	if !ok {
 		return false
 	}
+	if chaos.On {
+		chaos.Pause()
+	}
 	id, ok := g.nodes.reserve()
 	if !ok {
 		if !out {
@@ -378,6 +383,9 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	}
 	n.ahead(epoch, Ready, flags, 0)
 	storeNode(p, n)
+	if chaos.On {
+		chaos.Pause()
+	}
 	// A goroutine that outlived its task may add while the run is stopped
 	// and ending, after End looked at the index: End looks only after the
 	// run says it is ending, and n is stored before the question, so End
