@@ -91,7 +91,7 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
 		return nil // everything finished meanwhile
 	}
-	p := &parked{self: self, wt: wt, on: rest}
+	p := &parked{self: self, wt: wt, on: rest, job: jobOf(ctx)}
 	p.chain, p.ws = chainOf(w, self)
 	return r.park(ctx, w, p, func() {
 		for _, n := range rest {
@@ -110,7 +110,10 @@ type parked struct {
 	any  bool         // it resumes when any one of on finishes (Block), not all (Await)
 	// join: a Join waiting for the jobs other workers took (see join.go);
 	// never the wait a stall search fails.
-	join  bool
+	join bool
+	// job is the lent function it waits in (see jobCtx), or nil: it waits
+	// in a function of self's own.
+	job   *jobCtx
 	chain []claim   // the claims its goroutine runs inside of, innermost first
 	ws    []*worker // the worker it waits through and those its claims run on; nil: that worker alone
 	// err, once set, is what the wait returns: a stall search found it on a
@@ -169,7 +172,9 @@ func (r *runner) park(ctx context.Context, w *worker, p *parked, withdraw func()
 	if chaos.On {
 		chaos.Pause()
 	}
-	r.secede(w, p)
+	if !r.secede(w, p) {
+		return r.abandon(ctx, wt, withdraw)
+	}
 	var err error
 	handed := true
 	select {
@@ -222,7 +227,7 @@ func (w *worker) Block(ctx context.Context, sig *core.Signal, on []*core.Node) e
 	if !sig.Arm(wt, r) {
 		return nil // fired already
 	}
-	p := &parked{self: self, wt: wt, on: on, any: true}
+	p := &parked{self: self, wt: wt, on: on, any: true, job: jobOf(ctx)}
 	p.chain, p.ws = chainOf(w, self)
 	return r.park(ctx, w, p, func() { sig.Disarm(wt) })
 }
@@ -366,11 +371,28 @@ const (
 // task's slot back to the pool while it waits; only the first of several
 // concurrent waiters has one to give. The record comes first: a stall
 // that the slot's release brings about must see the wait.
-func (r *runner) secede(w *worker, p *parked) {
+//
+// It reports false, recording nothing, if what p waits in (its task, or
+// a lent function of it) no longer runs on w: the goroutine began its
+// wait while it ran, and it returned since, so w may run another task,
+// on whose slot word this goroutine must not count itself away (that
+// task's own first wait would then keep its slot: a run with one worker
+// hung so, in the evolvechaos build, seed 252147965). The count comes
+// before the look, and the return switches the task's state (or marks
+// the job done) before its worker looks at the word (see renew): one of
+// the two sees the other. The count and its undoing are both under r.mu,
+// which every other change of the away count takes.
+func (r *runner) secede(w *worker, p *parked) bool {
 	r.mu.Lock()
+	v := w.slot.Add(awayOne)
+	if !stillOn(w, p) {
+		w.slot.Add(-awayOne)
+		r.mu.Unlock()
+		return false
+	}
 	r.parked[p] = struct{}{}
 	stalled := false
-	first := w.slot.Add(awayOne) == awayOne
+	first := v == awayOne
 	// What this goroutine's task, and each task whose claim it runs
 	// inside of, kept is queued: none of them runs on a slot now.
 	ws := p.ws
@@ -390,6 +412,36 @@ func (r *runner) secede(w *worker, p *parked) {
 	if stalled {
 		r.breakStall()
 	}
+	return true
+}
+
+// stillOn reports whether what p waits in still runs on w: its lent
+// function, or else its task.
+func stillOn(w *worker, p *parked) bool {
+	if j := p.job; j != nil {
+		return j.w == w && !j.done.Load() && p.self.State() == core.Running
+	}
+	return ownSlot(w, p.self)
+}
+
+// abandon ends the wait of a goroutine whose task, or lent function, left
+// its worker before the goroutine could give a slot back (see secede): it
+// fails as a wait begun after the return does (graph.ErrTaskReturned).
+// Its waiter is cancelled, so that no worker hands it a slot; if a worker
+// is handing one over already, the slot is taken and given back.
+func (r *runner) abandon(ctx context.Context, wt *core.Node, withdraw func()) error {
+	if !wt.CAS(core.Waiting, core.Cancelled) && !wt.CAS(core.Ready, core.Cancelled) {
+		<-wt.Wake()
+		r.mu.Lock()
+		stalled := r.releaseSlotLocked()
+		r.wakeLocked()
+		r.unlock()
+		if stalled {
+			r.breakStall()
+		}
+	}
+	withdraw()
+	return returnedErr(ctx)
 }
 
 // rejoin ends the wait of p. handed tells whether a worker handed this

@@ -77,9 +77,11 @@
 //     Done and values are the run's context's, and, while the function
 //     runs, it is how dynamic.Scope and waits know the task. A goroutine
 //     that keeps it after the function returned can still watch Done, but
-//     adding or waiting with it fails with graph.ErrTaskReturned. A wait
-//     inside a task with another context holds the task's slot while it
-//     blocks (see graph's Task.Wait).
+//     adding or waiting with it fails with graph.ErrTaskReturned, and so
+//     does a wait it began while the function ran that would block only
+//     after the function returned. A wait inside a task with another
+//     context holds the task's slot while it blocks (see graph's
+//     Task.Wait).
 //
 // # Cost
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -72,7 +73,11 @@ func runGuarded(t *testing.T, ctx context.Context, g *graph.Graph, opts ...exec.
 		}
 		return o.err
 	case <-time.After(liveness):
-		t.Fatalf("Run did not return within %v", liveness)
+		// Every goroutine's stack: a hang the random runs meet once is
+		// explained by where each goroutine waits.
+		buf := make([]byte, 4<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Fatalf("Run did not return within %v; the goroutines:\n%s", liveness, buf)
 		return nil
 	}
 }

@@ -347,7 +347,7 @@ func (w *worker) Join(ctx context.Context, f *core.Fork) {
 		// have, and they see ctx's end themselves. Once the run stops,
 		// nobody hands slots over any more, and the jobs' end is waited
 		// for as is.
-		p := &parked{self: self, wt: f.Waiter, any: true, join: true}
+		p := &parked{self: self, wt: f.Waiter, any: true, join: true, job: jobOf(ctx)}
 		p.chain, p.ws = chainOf(w, self)
 		r.park(r.ctx, w, p, func() {})
 	}
@@ -370,7 +370,19 @@ func (c *jobCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
 func (c *jobCtx) Done() <-chan struct{}       { return c.parent.Done() }
 func (c *jobCtx) Err() error                  { return c.parent.Err() }
 
+// jobKey finds the jobCtx a context was made from (see jobOf).
+type jobKey struct{}
+
+// jobOf returns the lent function's context ctx was made from, or nil.
+func jobOf(ctx context.Context) *jobCtx {
+	c, _ := ctx.Value(jobKey{}).(*jobCtx)
+	return c
+}
+
 func (c *jobCtx) Value(key any) any {
+	if _, ok := key.(jobKey); ok {
+		return c
+	}
 	if k, ok := key.(core.CtxKey); ok {
 		running := !c.done.Load() && c.self.State() == core.Running
 		switch {

@@ -130,7 +130,7 @@ func (r *runner) loop(w *worker) {
 				r.takeSlotLocked()
 				r.unlock()
 				holding = true
-				gave := r.dispatch(w, n)
+				gave := r.dispatch(&w, n)
 				holding = false
 				r.mu.Lock()
 				// A slot given to a waiter is the waiter's now (see rejoin).
@@ -160,6 +160,7 @@ func (r *runner) loop(w *worker) {
 				r.unlock()
 				holding = true
 				r.runLent(w, j)
+				w = r.renew(w)
 				holding = false
 				r.mu.Lock()
 				if r.releaseSlotLocked() {
@@ -195,11 +196,13 @@ func (r *runner) loop(w *worker) {
 }
 
 // dispatch runs n, and then the successors it makes ready while nothing
-// better waits in the queue. It reports whether n was a waiter that took
-// this goroutine's slot.
-func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
+// better waits in the queue, on the worker *wp, which it renews between
+// tasks when goroutines of the last one still use its slot (see renew).
+// It reports whether n was a waiter that took this goroutine's slot.
+func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 	running := false // n was claimed Running by the completion before it
 	for n != nil {
+		w := *wp
 		if !running {
 			if n.Kind() == core.Waiter {
 				if !n.CAS(core.Ready, core.Running) {
@@ -213,6 +216,7 @@ func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
 			}
 		}
 		n, running = r.execute(w, n, true)
+		*wp = r.renew(w)
 		if r.halted() {
 			// A node claimed Running stays so: the run's end cancels it,
 			// as it cancels every node of a stopped run not finished.
@@ -220,6 +224,32 @@ func (r *runner) dispatch(w *worker, n *core.Node) (gave bool) {
 		}
 	}
 	return false
+}
+
+// renew returns the worker that w's goroutine goes on as, once the task
+// it ran has finished: w itself, or, if goroutines of that task still use
+// w's slot word (blocked in a wait through w, or running a claim on its
+// slot; see ownSlot), a new worker for the same goroutine. They keep w,
+// whose word counts them, and the next task gets a word of its own: a
+// task that inherited theirs would find its slot claimed, or its first
+// wait not the first, and would keep its slot while it waits (a run with
+// one worker hung so, the task's goroutines parked through w and the next
+// task parked holding the only slot: the evolvechaos build, seed
+// 252147965). What w counted as settled is settled first, so that nothing
+// is left on a worker nobody runs. A wait begun while the task ran that
+// gives up its slot only after the task returned is still counted on w
+// (CHANGELOG.md, known).
+func (r *runner) renew(w *worker) *worker {
+	if w.slot.Load() == 0 {
+		return w
+	}
+	if k := w.settled; k > 0 {
+		w.settled = 0
+		r.settle(k)
+	}
+	nw := &worker{r: r, id: w.id, wake: w.wake}
+	nw.ctx.Awaiter, nw.ctx.Run, nw.ctx.Context = nw, r, w.ctx.Context
+	return nw
 }
 
 // execute runs a node that was moved to Running, finishes it, and returns
