@@ -160,7 +160,9 @@ func (r *runner) loop(w *worker) {
 				r.unlock()
 				holding = true
 				r.runLent(w, j)
-				w = r.renew(w)
+				if w.slot.Load() != 0 {
+					w = r.renew(w)
+				}
 				holding = false
 				r.mu.Lock()
 				if r.releaseSlotLocked() {
@@ -200,9 +202,9 @@ func (r *runner) loop(w *worker) {
 // tasks when goroutines of the last one still use its slot (see renew).
 // It reports whether n was a waiter that took this goroutine's slot.
 func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
+	w := *wp
 	running := false // n was claimed Running by the completion before it
 	for n != nil {
-		w := *wp
 		if !running {
 			if n.Kind() == core.Waiter {
 				if !n.CAS(core.Ready, core.Running) {
@@ -216,7 +218,10 @@ func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 			}
 		}
 		n, running = r.execute(w, n, true)
-		*wp = r.renew(w)
+		if w.slot.Load() != 0 {
+			w = r.renew(w)
+			*wp = w
+		}
 		if r.halted() {
 			// A node claimed Running stays so: the run's end cancels it,
 			// as it cancels every node of a stopped run not finished.
