@@ -8,9 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/evolve-dag/evolve/graph"
-	"github.com/evolve-dag/evolve/internal/core"
-
 	"github.com/evolve-dag/evolve/internal/chaos"
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // Await implements core.Awaiter: code running inside a task waits for nodes

@@ -3,9 +3,8 @@ package exec
 import (
 	"sync/atomic"
 
-	"github.com/evolve-dag/evolve/internal/core"
-
 	"github.com/evolve-dag/evolve/internal/chaos"
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // keptEntry holds a kept task, or nil.
@@ -176,8 +175,10 @@ func (r *runner) count(n *core.Node, locked bool) bool {
 // tasks only while the run counts some (core's Graph.End), so a task a
 // goroutine of a task kept as the task returned, taken from its entry by
 // another worker in the moment the run's count had reached zero and the
-// run was not yet marked finished, was left Ready after the run
-// (TestRandomTaskGoroutines, seed 150655542, once). So n is counted for
+// run was not yet marked finished, would be left Ready after the run
+// (found by reading: TestKeptTaskTheRunCannotCountIsCancelledAtItsEnd;
+// the Ready task of seed 150655542 had another cause, in core's
+// Graph.Spawn). So n is counted for
 // the end, or cancelled if the end has been (core's Graph.Stray), under
 // the graph's lock, which orders it with the end's look.
 //

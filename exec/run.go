@@ -16,9 +16,8 @@ import (
 
 	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/access"
-	"github.com/evolve-dag/evolve/internal/core"
-
 	"github.com/evolve-dag/evolve/internal/chaos"
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // Option configures a run. The zero Option does nothing. Options are

@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/evolve-dag/evolve/graph"
-	"github.com/evolve-dag/evolve/internal/core"
-
 	"github.com/evolve-dag/evolve/internal/chaos"
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // worker is one goroutine of a run, or the stand-in a waiter uses to run an
@@ -160,9 +159,7 @@ func (r *runner) loop(w *worker) {
 				r.unlock()
 				holding = true
 				r.runLent(w, j)
-				if w.slot.Load() != 0 {
-					w = r.renew(w)
-				}
+				w = r.renew(w)
 				holding = false
 				r.mu.Lock()
 				if r.releaseSlotLocked() {
@@ -218,9 +215,8 @@ func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 			}
 		}
 		n, running = r.execute(w, n, true)
-		if w.slot.Load() != 0 {
-			w = r.renew(w)
-			*wp = w
+		if nw := r.renew(w); nw != w {
+			w, *wp = nw, nw
 		}
 		if r.halted() {
 			// A node claimed Running stays so: the run's end cancels it,
@@ -240,14 +236,19 @@ func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 // wait not the first, and would keep its slot while it waits (a run with
 // one worker hung so, the task's goroutines parked through w and the next
 // task parked holding the only slot: the evolvechaos build, seed
-// 252147965). What w counted as settled is settled first, so that nothing
-// is left on a worker nobody runs. A wait begun while the task ran that
-// gives up its slot only after the task returned is still counted on w
-// (CHANGELOG.md, known).
+// 252147965). A goroutine that begins such a wait after the task returned
+// counts itself on no worker (see secede). Small enough to inline: it
+// runs after every task.
 func (r *runner) renew(w *worker) *worker {
 	if w.slot.Load() == 0 {
 		return w
 	}
+	return r.renewed(w)
+}
+
+// renewed is renew's new worker. What w counted as settled is settled
+// first, so that nothing is left on a worker nobody runs.
+func (r *runner) renewed(w *worker) *worker {
 	if k := w.settled; k > 0 {
 		w.settled = 0
 		r.settle(k)
