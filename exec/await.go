@@ -130,31 +130,50 @@ type claim struct {
 
 // chainOf returns the claims that w's goroutine runs inside of, innermost
 // first, and w with the workers those run on (w first), for a wait of
-// self, w's task, about to park. A stand-in's claim changes once its task
-// returned, and a goroutine of the task may outlive it: so the claims of a
-// stand-in are read while self runs on w, under self's lock (see
-// core.Node.WhileRunning and runClaimed); a wait begun while self ran that
-// parks after it returned runs inside no claim. A worker that is no
-// stand-in runs inside none.
+// self, w's task, about to park. A worker that is no stand-in runs inside
+// none.
+//
+// A stand-in's outer, claimer and awaits change from claim to claim, and
+// a goroutine of the task it runs may outlive that task, so each level is
+// read under the lock of the task that runs on it, while that task runs
+// there (see core.Node.WhileRunning and runClaimed): self on w, then each
+// claimer on the worker its claim runs on. The walk stops at the first
+// level whose task no longer runs there: a goroutine that a claimed task
+// left behind, or one its lent function started, may itself run a claim
+// of its own on a stand-in whose outer claim has ended since, and reading
+// past it raced with the next claim's setup (seed 274016649 under -race).
 func chainOf(w *worker, self *core.Node) (out []claim, ws []*worker) {
 	if !w.stand {
 		return nil, nil // nil: w alone
 	}
-	ok := self.WhileRunning(func() {
-		if h := self.Host(); h == nil || h.Awaiter != core.Awaiter(w) {
-			return // self runs again, elsewhere
+	for s, t := w, self; s != nil; {
+		outer, c, ok := levelOf(s, t)
+		if !ok {
+			break
 		}
-		for s := w; s != nil; s = s.outer {
-			ws = append(ws, s)
-			if s.claimer != nil {
-				out = append(out, claim{s.claimer, s.awaits})
-			}
+		ws = append(ws, s)
+		if c.claimer == nil {
+			break // a worker goroutine's own
 		}
-	})
-	if !ok {
-		return nil, nil
+		out = append(out, c)
+		s, t = outer, c.claimer // the claimer is the task of outer
+	}
+	if len(ws) == 0 {
+		return nil, nil // self returned: a wait it began parks inside no claim
 	}
 	return out, ws
+}
+
+// levelOf reads s's claim while t, the task s runs, runs on s, and reports
+// whether it did.
+func levelOf(s *worker, t *core.Node) (outer *worker, c claim, ok bool) {
+	ran := t.WhileRunning(func() {
+		if h := t.Host(); h == nil || h.Awaiter != core.Awaiter(s) {
+			return // t runs again, elsewhere
+		}
+		outer, c, ok = s.outer, claim{s.claimer, s.awaits}, true
+	})
+	return outer, c, ran && ok
 }
 
 // park blocks the goroutine of p until p's waiter is handed a slot: the
@@ -236,7 +255,7 @@ var _ core.Awaiter = (*worker)(nil)
 // runClaimed runs n, an awaited task that a goroutine of w's task
 // claimed (see claim), on a stand-in for w: a worker with n as its own
 // current task and context and w's id in events, which remembers that
-// claimer, the task of w, awaits rest meanwhile (see chain). Then it lets
+// claimer, the task of w, awaits rest meanwhile (see chainOf). Then it lets
 // the claim go.
 //
 // Each worker keeps one stand-in spare, and each stand-in its own for
