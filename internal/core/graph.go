@@ -1611,8 +1611,8 @@ func (n *Node) Unkeep() {
 // compute it again.
 func (n *Node) Release() bool {
 	n.lock()
-	defer n.unlock()
 	if n.users.Load() > 0 || n.State() != Done || n.body == 0 || n.IsValue() {
+		n.unlock()
 		return false
 	}
 	// Drop first: once the state says Released, a new reader may have
@@ -1624,7 +1624,9 @@ func (n *Node) Release() bool {
 	// read the result and released it meanwhile). A new reader waits for
 	// the flag before it has the node computed again (see join): else the
 	// old completion could count it down for the new computation.
-	n.CAS(Done, Released)
+	// The switch lets go of the lock in the same write: a chain releases
+	// every task's result, and each atomic operation is a full exchange.
+	n.unlockAs(Done, Released)
 	return true
 }
 

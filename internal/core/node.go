@@ -515,7 +515,24 @@ func (n *Node) Announced() bool { return n.state.Load()&announceMask != 0 }
 func (n *Node) Unlock() { n.unlock() }
 
 // unlock releases the lock taken with lock.
-func (n *Node) unlock()   { n.state.And(^uint32(lockBit)) }
+func (n *Node) unlock() { n.state.And(^uint32(lockBit)) }
+
+// unlockAs releases the lock taken with lock and, in the same
+// compare-and-swap, moves n from state from to state to if n is in from:
+// CAS and unlock in one atomic operation.
+func (n *Node) unlockAs(from, to State) {
+	for {
+		v := n.state.Load()
+		nv := v &^ lockBit
+		if State(v&stateMask) == from {
+			nv = nv&^stateMask | uint32(to)
+		}
+		if n.state.CompareAndSwap(v, nv) {
+			return
+		}
+	}
+}
+
 func (n *Node) withdraw() { n.state.Add(^uint32(announceOne - 1)) } // adds -announceOne
 
 // CAS moves n from old to new state, keeping the flags.
