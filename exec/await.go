@@ -83,11 +83,11 @@ func (w *worker) Await(ctx context.Context, nodes []*core.Node) error {
 	}
 
 	wt := core.NewWaiter(self)
-	wt.Pending().Store(1) // a guard while the watches are set up
+	wt.SetPending(1) // a guard while the watches are set up
 	for _, n := range rest {
 		n.Watch(wt) // a no-op for nodes that finished
 	}
-	if wt.Pending().Add(-1) == 0 && wt.CAS(core.Waiting, core.Running) {
+	if wt.CountDown(core.Waiting, core.Running) {
 		return nil // everything finished meanwhile
 	}
 	p := &parked{self: self, wt: wt, on: rest, job: jobOf(ctx)}

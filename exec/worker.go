@@ -585,8 +585,7 @@ func isJoin(n *core.Node) bool {
 // finish now); otherwise the last emitted task to finish makes it ready
 // again, and execute then finishes it.
 func (r *runner) beginJoin(n *core.Node) bool {
-	p := n.Pending()
-	p.Add(1) // a guard, so the count cannot reach zero before Joining is set
+	n.AddPending(1) // a guard, so the count cannot reach zero before Joining is set
 	n.SetJoined()
 	if on := n.Body().(joiner).JoinOn(); on != nil && !slices.Contains(n.Joins(), on) {
 		// Not one of the tasks it emitted (see core.Node.Joins): the flow
@@ -602,7 +601,7 @@ func (r *runner) beginJoin(n *core.Node) bool {
 	r.noteJoiningLocked(n)
 	r.mu.Unlock()
 	n.CAS(core.Running, core.Joining)
-	if p.Add(-1) == 0 && n.CAS(core.Joining, core.Running) {
+	if n.CountDown(core.Joining, core.Running) {
 		return false // still listed, until a search or the list's growth drops it
 	}
 	return true

@@ -246,7 +246,7 @@ func (g *Graph) Unlock() {
 		switch {
 		case l.added:
 			run.Added(l.n)
-			if l.n.pending.Add(-1) == 0 && l.n.CAS(Waiting, Ready) { // the count that join added
+			if l.n.CountDown(Waiting, Ready) { // the count that join added
 				if l.hold != nil && g.holdBack(l.n, l.hold) {
 					continue
 				}
@@ -588,7 +588,7 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 		var pending int32
 		for _, d := range in {
 			g.link(d, n)
-			if d.state.Load()&stateMask != uint32(Done) {
+			if d.state.Load()&stateMask != uint64(Done) {
 				pending++
 			}
 		}
@@ -622,7 +622,7 @@ func (g *Graph) Flush(b *Batch) {
 	b.ready, b.run = nil, nil
 	g.mu.Unlock()
 	for _, n := range ready {
-		n.state.And(^uint32(held))
+		n.state.And(^uint64(held))
 	}
 	if len(ready) > 0 {
 		run.ReadyAll(ready)
@@ -788,9 +788,7 @@ func (g *Graph) begin(r Run, n *Node, releasing, prepared bool) {
 	} else {
 		g.prepare(n, st)
 	}
-	if n.pending.Load() != pending {
-		n.pending.Store(pending) // a million-task run begins a million nodes: skip writes that change nothing
-	}
+	n.SetPending(pending) // writes only if it changes: a million-task run begins a million nodes
 	if pending == 0 {
 		r.Queue(n)
 	}
@@ -962,7 +960,7 @@ func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
 			// have n's completion count it down (join sets n's joinsCreator
 			// flag). Counted before n joins the run, since n may finish as
 			// soon as it has joined.
-			parent.pending.Add(1)
+			parent.AddPending(1)
 			parent.AddJoin(n) // for deadlock searches (see Needs)
 		}
 	}
@@ -1061,7 +1059,7 @@ func (g *Graph) join(n *Node, link bool, hold *Batch, joinsParent bool) {
 		if link && g.observed {
 			pending++ // a node new to an observed run: Unlock counts it down once the run has heard of it
 		}
-		n.pending.Store(pending)
+		n.SetPending(pending)
 		ready = pending == 0 && n.CAS(Waiting, Ready)
 	}
 	for _, d := range locked {
@@ -1378,7 +1376,7 @@ func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node, 
 
 // finish is Finish, and with claim, FinishInline.
 func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *Node, bool) {
-	var old uint32
+	var old uint64
 	var ok bool
 	if err == nil && n.xt() == nil {
 		// The common case: nothing to record, and, unless a registration is
@@ -1420,14 +1418,15 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 // (cancelReq), and always once n is finished: the end of a stopped run
 // cancels what has not finished, also a task whose function still runs
 // on a goroutine that outlived the run's workers (a claim of a task's
-// goroutine), and the function's return must not undo that end.
-func (n *Node) storeEnd(s State) (uint32, bool) {
+// goroutine), and the function's return must not undo that end. It keeps
+// the pending count, which no completion of n reads.
+func (n *Node) storeEnd(s State) (uint64, bool) {
 	for {
 		old := n.state.Load()
 		if s == Done && old&cancelReq != 0 || State(old&stateMask).Terminal() {
 			return old, false
 		}
-		if n.state.CompareAndSwap(old, old&(announceMask|lockBit)|uint32(s)) {
+		if n.state.CompareAndSwap(old, old&(pendingMask|announceMask|lockBit)|uint64(s)) {
 			return old, true
 		}
 	}
@@ -1439,10 +1438,11 @@ func claimDown(c *Node, epoch uint32, fail bool) *Node {
 	if c.epoch.Load() != epoch {
 		return nil
 	}
+	var flags uint64
 	if fail {
-		c.state.Or(poisoned)
+		flags = poisoned
 	}
-	if c.pending.Add(-1) == 0 && c.CAS(Waiting, Running) {
+	if c.countDownTo(Running, flags, Waiting, Waiting) {
 		return c
 	}
 	return nil
@@ -1464,7 +1464,7 @@ func (n *Node) finishFrom(from, s State, err error, ready []*Node) ([]*Node, boo
 			n.unlock()
 			return ready, false
 		}
-		if n.state.CompareAndSwap(v, v&(announceMask|lockBit)|uint32(s)) {
+		if n.state.CompareAndSwap(v, v&(pendingMask|announceMask|lockBit)|uint64(s)) {
 			ready = n.countDownCreator(v, s != Done, ready)
 			break
 		}
@@ -1528,10 +1528,11 @@ func countDown(c *Node, epoch uint32, fail bool, ready []*Node) []*Node {
 	if c.epoch.Load() != epoch {
 		return ready
 	}
+	var flags uint64
 	if fail {
-		c.state.Or(poisoned)
+		flags = poisoned
 	}
-	if c.pending.Add(-1) == 0 && c.CAS(Waiting, Ready) {
+	if c.countDownTo(Ready, flags, Waiting, Waiting) {
 		ready = append(ready, c)
 	}
 	return ready
@@ -1549,7 +1550,7 @@ func (n *Node) Watch(w *Node) bool {
 		return false
 	}
 	if w.Kind() != Notifier {
-		w.pending.Add(1)
+		w.AddPending(1)
 	}
 	e := n.extra()
 	e.waiters = append(e.waiters, w)

@@ -35,19 +35,19 @@ func TestEmittedTaskCountsItsFlowDownOnce(t *testing.T) {
 				g.mu.Lock()
 				g.Add(n, n.Name(), flow, "", nil)
 				g.mu.Unlock()
-				flow.state.Store(uint32(Joining))
-				flow.pending.Store(1)
-				n.state.Store(uint32(c.from) | joinsCreator)
+				flow.state.Store(uint64(Joining))
+				flow.SetPending(1)
+				n.state.Store(uint64(c.from) | joinsCreator)
 				var wg sync.WaitGroup
 				var ready []*Node
 				wg.Go(func() { ready = c.finish(n) })
 				wg.Go(func() {
 					if n.dropCreator(flow) {
-						flow.pending.Add(-1)
+						flow.AddPending(-1)
 					}
 				})
 				wg.Wait()
-				if p := flow.pending.Load(); p != 0 {
+				if p := flow.Pending(); p != 0 {
 					t.Fatalf("round %d: the flow's count is %d after its task finished and it let go, want 0", i, p)
 				}
 				// Whoever took the count made the flow ready: the completion
@@ -80,38 +80,38 @@ func TestRetryLetsGoOfOnlyWhatItEmitted(t *testing.T) {
 	g.Add(other, other.Name(), b, "", nil)
 	g.mu.Unlock()
 	for _, f := range []*Node{a, b} {
-		f.state.Store(uint32(Joining))
+		f.state.Store(uint64(Joining))
 	}
 	// a emitted own; b emitted other, which a's function returned.
-	own.state.Store(uint32(Running) | joinsCreator)
-	other.state.Store(uint32(Running) | joinsCreator)
-	a.pending.Store(1)
+	own.state.Store(uint64(Running) | joinsCreator)
+	other.state.Store(uint64(Running) | joinsCreator)
+	a.SetPending(1)
 	a.AddJoin(own)
-	b.pending.Store(1)
+	b.SetPending(1)
 	b.AddJoin(other)
 	a.AddJoin(other)
 	if !other.Watch(a) {
 		t.Fatal("other finished before a watched it")
 	}
-	if p := a.pending.Load(); p != 2 {
+	if p := a.Pending(); p != 2 {
 		t.Fatalf("a waits for %d tasks, want 2", p)
 	}
 	a.Retry()
-	if p := a.pending.Load(); p != 0 {
+	if p := a.Pending(); p != 0 {
 		t.Errorf("after a's Retry a waits for %d tasks, want 0", p)
 	}
-	if p := b.pending.Load(); p != 1 {
+	if p := b.Pending(); p != 1 {
 		t.Errorf("a's Retry changed b's count to %d, want 1", p)
 	}
 	ready, _ := other.Finish(Done, nil, nil)
-	if len(ready) != 1 || ready[0] != b || b.pending.Load() != 0 {
-		t.Errorf("other's completion made %v ready and left b waiting for %d, want b ready", ready, b.pending.Load())
+	if len(ready) != 1 || ready[0] != b || b.Pending() != 0 {
+		t.Errorf("other's completion made %v ready and left b waiting for %d, want b ready", ready, b.Pending())
 	}
-	if p := a.pending.Load(); p != 0 {
+	if p := a.Pending(); p != 0 {
 		t.Errorf("other's completion counted a down to %d: a had let go of it", p)
 	}
 	own.Finish(Done, nil, nil)
-	if p := a.pending.Load(); p != 0 {
+	if p := a.Pending(); p != 0 {
 		t.Errorf("own's completion counted a down to %d after a let go of it", p)
 	}
 }

@@ -6,7 +6,11 @@
 // A Node's identity, name, priority, creator and body never change after it
 // is added. Its scheduling fields change while a run goes on:
 //
-//   - state and pending are atomics written by the executor's workers.
+//   - state is an atomic word written by the executor's workers: the
+//     node's state, its flags and, in its upper half, its count of
+//     unfinished inputs (see pendingOne), so that the input that finishes
+//     last makes the node ready in the same atomic operation that counts
+//     it down.
 //   - Registering for a node's completion (linking a consumer, a Watch, a
 //     Done channel) happens under the node's lock (a bit of the state
 //     word, see lock), after announcing it in the state word.
@@ -114,13 +118,25 @@ const (
 	// terminal leaves it to the completion: never both, never neither.
 	joinsCreator = 1 << 14
 
-	// The top 16 bits count goroutines registering for n's completion
+	// Bits 16 to 31 count goroutines registering for n's completion
 	// right now (a consumer being linked, a Watch, a Done channel): see
 	// announce. They let a completion that sees none, and no ext, skip the
 	// node's lock.
 	announceOne  = 1 << 16
-	announceMask = ^uint32(announceOne - 1)
+	announceMask = 1<<32 - announceOne
+
+	// The upper 32 bits are the node's pending count as an int32: its
+	// inputs (and emitted tasks, for joins) not finished, plus guards. In
+	// the state's word, so that counting an input down and making the node
+	// ready (or running, for a completion that claims it) are one
+	// compare-and-swap, not an add and a compare-and-swap: a chain, a tree
+	// and a wave count every edge down (see countDown).
+	pendingOne  = 1 << 32
+	pendingMask = ^uint64(pendingOne - 1)
 )
+
+// pendingOf returns the pending count held in the state word v.
+func pendingOf(v uint64) int32 { return int32(v >> 32) }
 
 // Kind tells the executor what to do when a node becomes ready.
 type Kind uint8
@@ -225,13 +241,12 @@ func (n *Node) rare() *extRare {
 // task's context be the node itself, without allocating one per task (see
 // Host).
 type Node struct {
-	name    uint32 // its name's number in g's names, plus one (see Graph.intern); 0: see Name
-	id      int32
-	prio    int32
-	pending atomic.Int32 // inputs (and emitted tasks, for joins) not finished, plus guards
-	state   atomic.Uint32
-	users   atomic.Int32  // consumers in this run that have not read the result, plus one if kept
-	epoch   atomic.Uint32 // the run the node takes part in (see Graph.epoch); atomic, as completions read it without locks
+	name  uint32 // its name's number in g's names, plus one (see Graph.intern); 0: see Name
+	id    int32
+	state atomic.Uint64 // the state, its flags, and the pending count (see pendingOne)
+	prio  int32
+	users atomic.Int32  // consumers in this run that have not read the result, plus one if kept
+	epoch atomic.Uint32 // the run the node takes part in (see Graph.epoch); atomic, as completions read it without locks
 	// The creator and the consumers are in n's graph, so they are held by
 	// number, plus one so that zero is none: a pointer is a word the
 	// collector follows in every node, and most of these are set.
@@ -280,7 +295,7 @@ func NewWaiter(owner *Node) *Node {
 	x := newExtRare()
 	x.rare.wake = make(chan struct{}, 1)
 	w.xp.Store(x)
-	w.state.Store(uint32(Waiting))
+	w.state.Store(uint64(Waiting))
 	if owner != nil {
 		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.g
 	}
@@ -398,8 +413,7 @@ func (n *Node) State() State {
 // lock, which the caller holds, publishes them with the node.
 func (n *Node) ahead(epoch uint32, s State, flags uint32, pending int32) {
 	*(*uint32)(unsafe.Pointer(&n.epoch)) = epoch
-	*(*uint32)(unsafe.Pointer(&n.state)) = uint32(s) | flags
-	*(*int32)(unsafe.Pointer(&n.pending)) = pending
+	*(*uint64)(unsafe.Pointer(&n.state)) = uint64(s) | uint64(flags) | uint64(uint32(pending))<<32
 	if x := n.xt(); x != nil && x.opts != nil && x.opts.Keep {
 		*(*int32)(unsafe.Pointer(&n.users)) = 1
 	}
@@ -433,19 +447,19 @@ func (n *Node) Poisoned() bool { return n.state.Load()&poisoned != 0 }
 // SetState stores s, clearing the flags. Call it only before the node is
 // added: it does not keep announcements.
 func (n *Node) SetState(s State) {
-	v := uint32(s)
+	v := uint64(s)
 	if s.Terminal() {
 		v |= counted // no completion will count consumers down
 	}
 	n.state.Store(v)
 }
 
-// store sets the state and flags to v, keeping the announcement count and
-// the lock, and returns the word it replaced.
-func (n *Node) store(v uint32) uint32 {
+// store sets the state and flags to v, keeping the announcement count,
+// the lock and the pending count, and returns the word it replaced.
+func (n *Node) store(v uint32) uint64 {
 	for {
 		old := n.state.Load()
-		if n.state.CompareAndSwap(old, old&(announceMask|lockBit)|v) {
+		if n.state.CompareAndSwap(old, old&(pendingMask|announceMask|lockBit)|uint64(v)) {
 			return old
 		}
 	}
@@ -515,7 +529,7 @@ func (n *Node) Announced() bool { return n.state.Load()&announceMask != 0 }
 func (n *Node) Unlock() { n.unlock() }
 
 // unlock releases the lock taken with lock.
-func (n *Node) unlock() { n.state.And(^uint32(lockBit)) }
+func (n *Node) unlock() { n.state.And(^uint64(lockBit)) }
 
 // unlockAs releases the lock taken with lock and, in the same
 // compare-and-swap, moves n from state from to state to if n is in from:
@@ -525,7 +539,7 @@ func (n *Node) unlockAs(from, to State) {
 		v := n.state.Load()
 		nv := v &^ lockBit
 		if State(v&stateMask) == from {
-			nv = nv&^stateMask | uint32(to)
+			nv = nv&^stateMask | uint64(to)
 		}
 		if n.state.CompareAndSwap(v, nv) {
 			return
@@ -533,7 +547,7 @@ func (n *Node) unlockAs(from, to State) {
 	}
 }
 
-func (n *Node) withdraw() { n.state.Add(^uint32(announceOne - 1)) } // adds -announceOne
+func (n *Node) withdraw() { n.state.Add(-announceOne & (1<<64 - 1)) } // adds -announceOne
 
 // CAS moves n from old to new state, keeping the flags.
 func (n *Node) CAS(old, new State) bool {
@@ -542,14 +556,50 @@ func (n *Node) CAS(old, new State) bool {
 		if State(v&stateMask) != old {
 			return false
 		}
-		if n.state.CompareAndSwap(v, v&^stateMask|uint32(new)) {
+		if n.state.CompareAndSwap(v, v&^stateMask|uint64(new)) {
 			return true
 		}
 	}
 }
 
 // Pending is the node's count of unfinished inputs.
-func (n *Node) Pending() *atomic.Int32 { return &n.pending }
+func (n *Node) Pending() int32 { return pendingOf(n.state.Load()) }
+
+// SetPending sets the node's count of unfinished inputs to p.
+func (n *Node) SetPending(p int32) {
+	for {
+		v := n.state.Load()
+		if pendingOf(v) == p || n.state.CompareAndSwap(v, v&^pendingMask|uint64(uint32(p))<<32) {
+			return
+		}
+	}
+}
+
+// AddPending adds d to the node's count of unfinished inputs.
+func (n *Node) AddPending(d int32) { n.state.Add(uint64(int64(d) << 32)) }
+
+// CountDown counts one unfinished input of n down and, if that was the
+// last and n is in state from, moves n to state to, in the same
+// compare-and-swap; it reports whether it did.
+func (n *Node) CountDown(from, to State) bool { return n.countDownTo(to, 0, from, from) }
+
+// countDownTo is CountDown that also sets flags in the same write, and
+// moves n to state to from either of two states (a joining flow's
+// waiters count it down from Waiting or Joining).
+func (n *Node) countDownTo(to State, flags uint64, from, from2 State) bool {
+	for {
+		v := n.state.Load()
+		nv := (v - pendingOne) | flags
+		s := State(v & stateMask)
+		made := pendingOf(nv) == 0 && (s == from || s == from2)
+		if made {
+			nv = nv&^stateMask | uint64(to)
+		}
+		if n.state.CompareAndSwap(v, nv) {
+			return made
+		}
+	}
+}
 
 // Users is the node's count of consumers that have not read its result.
 func (n *Node) Users() *atomic.Int32 { return &n.users }
@@ -608,7 +658,7 @@ func (n *Node) Reject(name string, err error) {
 	x.rare.name = name
 	x.err = err
 	n.xp.Store(x)
-	n.state.Store(uint32(Failed) | counted)
+	n.state.Store(uint64(Failed) | counted)
 }
 
 // Err is why the node did not succeed, or nil. Read it after the node
@@ -717,13 +767,13 @@ func (n *Node) Retry() []*Node {
 	n.unlock()
 	for _, e := range joins {
 		if e.dropCreator(n) || e.Unwatch(n) {
-			n.pending.Add(-1)
+			n.AddPending(-1)
 		}
 	}
 	// Each of them has now either forgotten n or finished, and a failure
 	// poisoned n then: n starts the next attempt clean. Nothing else
 	// poisons a running node (its inputs have finished).
-	n.state.And(^uint32(poisoned))
+	n.state.And(^uint64(poisoned))
 	r.cause.Store(nil)
 	return joins
 }
@@ -752,7 +802,7 @@ func (n *Node) dropCreator(creator *Node) bool {
 // completion replaced, says n joins it (see joinsCreator), and appends the
 // creator to ready if that made it ready. A failed n poisons it and
 // becomes its cause, as a waiter's failure does.
-func (n *Node) countDownCreator(old uint32, fail bool, ready []*Node) []*Node {
+func (n *Node) countDownCreator(old uint64, fail bool, ready []*Node) []*Node {
 	if old&joinsCreator == 0 {
 		return ready
 	}
@@ -764,11 +814,12 @@ func (n *Node) countDownCreator(old uint32, fail bool, ready []*Node) []*Node {
 // With poison, n failed and w is a task that fails with it: w is poisoned,
 // and n becomes its cause.
 func (n *Node) countDownWaiter(w *Node, poison bool, ready []*Node) []*Node {
+	var flags uint64
 	if poison {
-		w.state.Or(poisoned)
+		flags = poisoned
 		w.rare().cause.CompareAndSwap(nil, n) // a joining flow has its rare part (SetOptions)
 	}
-	if w.pending.Add(-1) == 0 && (w.CAS(Waiting, Ready) || w.CAS(Joining, Ready)) {
+	if w.countDownTo(Ready, flags, Waiting, Joining) {
 		ready = append(ready, w)
 	}
 	return ready

@@ -146,12 +146,57 @@ func TestLockExcludes(t *testing.T) {
 			n.withdraw()
 		}
 	})
+	wg.Go(func() { // and the pending count in its upper half
+		for range rounds {
+			n.AddPending(2)
+			n.AddPending(-1)
+			n.countDownTo(Waiting, 0, Running, Running) // never Running: only counts
+		}
+	})
 	wg.Wait()
 	if count != goroutines*rounds {
 		t.Fatalf("count = %d, want %d: the lock let two holders in", count, goroutines*rounds)
 	}
-	if v := n.state.Load(); v&lockBit != 0 || v&announceMask != 0 {
-		t.Fatalf("state word %#x: lock or announcements left over", v)
+	if v := n.state.Load(); v&lockBit != 0 || v&announceMask != 0 || n.Pending() != 0 {
+		t.Fatalf("state word %#x: lock or announcements left over, or pending %d, want 0", v, n.Pending())
+	}
+}
+
+// TestCountDownIsOneWrite: the pending count shares the state's word, so
+// the last count down makes the node ready (or running) in the same
+// write, and only then; a count below zero or a withdrawal never carries
+// into the other half.
+func TestCountDownIsOneWrite(t *testing.T) {
+	n := NewDetached("n", 0, 0)
+	n.SetState(Waiting)
+	n.SetPending(2)
+	if n.CountDown(Waiting, Ready) || n.State() != Waiting || n.Pending() != 1 {
+		t.Fatalf("first of two counted down: %v with %d pending, want waiting with 1", n.State(), n.Pending())
+	}
+	if !n.countDownTo(Running, poisoned, Waiting, Waiting) || n.State() != Running || n.Pending() != 0 || !n.Poisoned() {
+		t.Fatalf("last counted down: %v with %d pending, poisoned %v; want running, 0, poisoned", n.State(), n.Pending(), n.Poisoned())
+	}
+	// Not in the state it may be moved from: counted, not moved.
+	n.SetPending(1)
+	if n.CountDown(Waiting, Ready) || n.State() != Running || n.Pending() != 0 {
+		t.Fatalf("counted down while running: %v with %d pending, want running with 0", n.State(), n.Pending())
+	}
+	// Below zero (a guard taken back late) and back, with announcements.
+	n.announce()
+	n.AddPending(-1)
+	n.withdraw()
+	if v := n.state.Load(); n.Pending() != -1 || v&announceMask != 0 || n.State() != Running {
+		t.Fatalf("word %#x: pending %d, state %v; want -1, no announcement, running", v, n.Pending(), n.State())
+	}
+	n.AddPending(1)
+	if v := n.state.Load(); v&^uint64(poisoned) != uint64(Running) {
+		t.Fatalf("word %#x, want only running and poisoned", v)
+	}
+	// A joining flow's waiters count it down from Joining too.
+	n.store(uint32(Joining))
+	n.SetPending(1)
+	if !n.countDownTo(Ready, 0, Waiting, Joining) || n.State() != Ready {
+		t.Fatalf("a joining flow counted down to zero is %v, want ready", n.State())
 	}
 }
 
@@ -168,8 +213,8 @@ func TestStoreKeepsLockAndAnnouncements(t *testing.T) {
 	}
 	n.unlock()
 	n.withdraw()
-	if v := n.state.Load(); v != uint32(Done) {
-		t.Fatalf("after unlock and withdraw: word %#x, want %#x", v, uint32(Done))
+	if v := n.state.Load(); v != uint64(Done) {
+		t.Fatalf("after unlock and withdraw: word %#x, want %#x", v, uint64(Done))
 	}
 }
 
