@@ -25,7 +25,7 @@
 //     every input's lock is held, and read by completions without it, so it
 //     is atomic, as are the consumer lists.
 //   - ext holds what few nodes need (options, failure, waiters) and is nil
-//     for most, keeping the common node at 96 bytes.
+//     for most, keeping the common node at 72 bytes.
 package core
 
 import (
