@@ -673,6 +673,11 @@ func (g *Graph) Order(before, after *Node) error {
 // input.
 func (g *Graph) link(from, to *Node) {
 	plain := g.run == nil
+	if !plain {
+		// Before the caller lets go of from's lock and withdraws: see
+		// linked.
+		defer from.state.Or(linked)
+	}
 	if from.succ1.Load() == 0 {
 		put(&from.succ1, uint32(to.id)+1, plain)
 		return
@@ -1382,24 +1387,38 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// The common case: nothing to record, and, unless a registration is
 		// under way (see announce), nobody to tell but the consumers and
 		// the creator it joins.
-		if old, ok = n.storeEnd(s); !ok {
+		//
+		// A node with no consumers as it ends (an independent task, a
+		// tree's leaf) is marked counted in the switch itself, unless a
+		// consumer may have linked itself since this look (see linked):
+		// then its lists are not read again, since a consumer that finds
+		// it counted links itself for later runs only.
+		none := n.succ1.Load() == 0 && n.succ.Load() == 0
+		if old, ok = n.storeEnd(s, none); !ok {
 			return ready, nil, false
 		}
+		early := none && countedEarly(old)
 		if old&announceMask == 0 && n.xt() == nil {
 			var next *Node
-			if c := n.succ1.Load(); claim && c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
+			if c := n.succ1.Load(); !early && claim && c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
 				next = claimDown(*n.g.nodes.at(int64(c - 1)), n.epoch.Load(), s != Done)
 			} else {
-				ready = n.countDownConsumers(s != Done, ready)
+				if !early {
+					ready = n.countDownConsumers(s != Done, ready)
+				}
 				ready = n.countDownCreator(old, s != Done, ready)
 			}
-			n.state.Or(counted)
+			if !early {
+				n.state.Or(counted)
+			}
 			return ready, next, true
 		}
 		n.lock()
+		ready = n.countDownCreator(old, s != Done, ready)
+		return n.finishLocked(s != Done, ready, !early), nil, true
 	} else {
 		n.lock()
-		if old, ok = n.storeEnd(s); !ok {
+		if old, ok = n.storeEnd(s, false); !ok {
 			n.unlock()
 			return ready, nil, false
 		}
@@ -1410,7 +1429,7 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		}
 	}
 	ready = n.countDownCreator(old, s != Done, ready)
-	return n.finishLocked(s != Done, ready), nil, true
+	return n.finishLocked(s != Done, ready, true), nil, true
 }
 
 // storeEnd is store for a completion's switch to the terminal state s,
@@ -1420,17 +1439,36 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 // on a goroutine that outlived the run's workers (a claim of a task's
 // goroutine), and the function's return must not undo that end. It keeps
 // the pending count, which no completion of n reads.
-func (n *Node) storeEnd(s State) (uint64, bool) {
+//
+// With none (the completion found n without consumers before the
+// switch), it also marks n counted if countedEarly says so of the word
+// it replaces.
+func (n *Node) storeEnd(s State, none bool) (uint64, bool) {
 	for {
 		old := n.state.Load()
 		if s == Done && old&cancelReq != 0 || State(old&stateMask).Terminal() {
 			return old, false
 		}
-		if n.state.CompareAndSwap(old, old&(pendingMask|announceMask|lockBit)|uint64(s)) {
+		v := old&(pendingMask|announceMask|lockBit) | uint64(s)
+		if none && countedEarly(old) {
+			v |= counted
+		}
+		if n.state.CompareAndSwap(old, v) {
 			return old, true
 		}
 	}
 }
+
+// countedEarly reports whether a completion that found its node without
+// consumers before replacing old by its terminal state may mark the node
+// counted in that switch: nobody is registering (announced), and no
+// consumer linked itself since the run prepared the node (linked). A
+// consumer links itself under the node's lock, announced, and flags the
+// link before it withdraws: so a switch that sees neither comes after
+// every link made before it ended, which the completion's look saw, or
+// before any that begins later, which sees the node finished and counted
+// and does not wait for it (see Graph.join).
+func countedEarly(old uint64) bool { return old&(announceMask|linked) == 0 }
 
 // claimDown is countDown for a consumer that the counting goroutine runs
 // next if it becomes ready: it is moved to Running, and returned.
@@ -1472,14 +1510,20 @@ func (n *Node) finishFrom(from, s State, err error, ready []*Node) ([]*Node, boo
 	if err != nil {
 		n.extra().err = err
 	}
-	return n.finishLocked(s != Done, ready), true
+	return n.finishLocked(s != Done, ready, true), true
 }
 
 // finishLocked is the end of a completion, made with n's lock held: it
 // counts n's consumers down, tells its waiters, closes its Done channel,
 // and releases the lock.
-func (n *Node) finishLocked(fail bool, ready []*Node) []*Node {
-	ready = n.countDownConsumers(fail, ready)
+//
+// With consumers false, the consumers are not counted down: the switch
+// marked n counted already, having found none (see storeEnd), and one
+// that links itself since is not n's to count.
+func (n *Node) finishLocked(fail bool, ready []*Node, consumers bool) []*Node {
+	if consumers {
+		ready = n.countDownConsumers(fail, ready)
+	}
 	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
 			kind := w.Kind()

@@ -118,11 +118,20 @@ const (
 	// terminal leaves it to the completion: never both, never neither.
 	joinsCreator = 1 << 14
 
-	// Bits 16 to 31 count goroutines registering for n's completion
+	// linked: a consumer was linked to n while a run was active, since
+	// n was prepared for the run. A completion that found n without
+	// consumers as it began, and finds this flag clear and nobody
+	// announced as it switches to its terminal state, knows that nobody
+	// linked meanwhile: it marks n counted in that same switch (see
+	// storeEnd), where it would otherwise take one more atomic operation
+	// once it had counted nobody down.
+	linked = 1 << 16
+
+	// Bits 17 to 31 count goroutines registering for n's completion
 	// right now (a consumer being linked, a Watch, a Done channel): see
 	// announce. They let a completion that sees none, and no ext, skip the
 	// node's lock.
-	announceOne  = 1 << 16
+	announceOne  = 1 << 17
 	announceMask = 1<<32 - announceOne
 
 	// The upper 32 bits are the node's pending count as an int32: its

@@ -1,0 +1,99 @@
+package core
+
+import "testing"
+
+// TestCompletionWithoutConsumersIsCountedInItsSwitch: a task without
+// consumers, finishing without the node's lock, is marked counted in the
+// switch to its terminal state (no Or after it), and a consumer that joins
+// the run afterwards finds it finished and does not wait for it.
+func TestCompletionWithoutConsumersIsCountedInItsSwitch(t *testing.T) {
+	var g Graph
+	x := newNoInput()
+	g.Lock()
+	g.Add(x, "x", nil, "", nil)
+	g.Unlock()
+	r := &fakeRun{g: &g}
+	if err := g.Begin(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !x.CAS(Ready, Running) {
+		t.Fatalf("x is %v, want ready", x.State())
+	}
+	old, ok := x.storeEnd(Done, true)
+	if !ok || old&counted != 0 {
+		t.Fatalf("storeEnd: ok %v, old word %#x; want it to switch a running node", ok, old)
+	}
+	if v := x.state.Load(); v&counted == 0 || State(v&stateMask) != Done {
+		t.Fatalf("word %#x after the switch of a node without consumers, want Done and counted", v)
+	}
+	// A consumer joining now reads x as finished.
+	c := newOneInput(x)
+	g.Lock()
+	g.Add(c, "c", nil, "", nil)
+	g.Unlock()
+	if s, p := c.State(), c.Pending(); s != Ready || p != 0 {
+		t.Errorf("a consumer joining after x finished is %v waiting for %d, want ready", s, p)
+	}
+}
+
+// TestLinkDuringARunKeepsTheCountAfterTheSwitch: a completion that found
+// its node without consumers marks it counted in its switch only if no
+// consumer linked itself since the node was prepared (linked) and nobody
+// is registering (announced): such a consumer may have linked after the
+// completion looked and counts on being counted down. A link made during
+// a run flags the node; the run's preparation clears the flag.
+func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
+	var g Graph
+	x := newNoInput()
+	g.Lock()
+	g.Add(x, "x", nil, "", nil)
+	g.Unlock()
+	r := &fakeRun{g: &g}
+	if err := g.Begin(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if x.state.Load()&linked != 0 {
+		t.Fatal("x is flagged linked at its run's start: a link made while building flagged it")
+	}
+	if !x.CAS(Ready, Running) {
+		t.Fatalf("x is %v, want ready", x.State())
+	}
+	// A consumer joins the running graph: it links itself to x, running.
+	c := newOneInput(x)
+	g.Lock()
+	g.Add(c, "c", nil, "", nil)
+	g.Unlock()
+	if x.state.Load()&linked == 0 {
+		t.Fatal("a link made during the run did not flag x")
+	}
+	if c.State() != Waiting || c.Pending() != 1 {
+		t.Fatalf("c is %v waiting for %d, want waiting for x", c.State(), c.Pending())
+	}
+	// The completion had looked before the link and found no consumer:
+	// its switch must not mark x counted, and it counts c down.
+	if _, ok := x.storeEnd(Done, true); !ok {
+		t.Fatal("storeEnd refused to switch a running node")
+	}
+	if x.state.Load()&counted != 0 {
+		t.Fatal("x was marked counted in its switch although a consumer linked itself during the run")
+	}
+	// Announced: the same.
+	y := newNoInput()
+	g.Lock()
+	g.Add(y, "y", nil, "", nil)
+	g.Unlock()
+	y.SetState(Running)
+	y.announce()
+	y.storeEnd(Done, true)
+	y.withdraw()
+	if y.state.Load()&counted != 0 {
+		t.Fatal("y was marked counted in its switch although a registration was under way")
+	}
+	// Finish itself, with the consumer linked: c is counted down.
+	x.SetState(Running)
+	x.state.Or(linked)
+	ready, ok := x.Finish(Done, nil, nil)
+	if !ok || len(ready) != 1 || ready[0] != c {
+		t.Fatalf("x's completion made %v ready (ok %v), want c", ready, ok)
+	}
+}
