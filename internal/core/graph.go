@@ -1394,6 +1394,9 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// then its lists are not read again, since a consumer that finds
 		// it counted links itself for later runs only.
 		none := n.succ1.Load() == 0 && n.succ.Load() == 0
+		if chaos.On {
+			chaos.Pause() // a consumer may link itself here
+		}
 		if old, ok = n.storeEnd(s, none); !ok {
 			return ready, nil, false
 		}
