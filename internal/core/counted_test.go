@@ -7,15 +7,7 @@ import "testing"
 // switch to its terminal state (no Or after it), and a consumer that joins
 // the run afterwards finds it finished and does not wait for it.
 func TestCompletionWithoutConsumersIsCountedInItsSwitch(t *testing.T) {
-	var g Graph
-	x := newNoInput()
-	g.Lock()
-	g.Add(x, "x", nil, "", nil)
-	g.Unlock()
-	r := &fakeRun{g: &g}
-	if err := g.Begin(r, nil); err != nil {
-		t.Fatal(err)
-	}
+	g, x := begunWithOne(t)
 	if !x.CAS(Ready, Running) {
 		t.Fatalf("x is %v, want ready", x.State())
 	}
@@ -43,15 +35,7 @@ func TestCompletionWithoutConsumersIsCountedInItsSwitch(t *testing.T) {
 // completion looked and counts on being counted down. A link made during
 // a run flags the node; the run's preparation clears the flag.
 func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
-	var g Graph
-	x := newNoInput()
-	g.Lock()
-	g.Add(x, "x", nil, "", nil)
-	g.Unlock()
-	r := &fakeRun{g: &g}
-	if err := g.Begin(r, nil); err != nil {
-		t.Fatal(err)
-	}
+	g, x := begunWithOne(t)
 	if x.state.Load()&linked != 0 {
 		t.Fatal("x is flagged linked at its run's start: a link made while building flagged it")
 	}
@@ -96,4 +80,19 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	if !ok || len(ready) != 1 || ready[0] != c {
 		t.Fatalf("x's completion made %v ready (ok %v), want c", ready, ok)
 	}
+}
+
+// begunWithOne returns a graph of one task without inputs, x, in a run
+// begun with a fake executor.
+func begunWithOne(t *testing.T) (*Graph, *Node) {
+	t.Helper()
+	g := new(Graph)
+	x := newNoInput()
+	g.Lock()
+	g.Add(x, "x", nil, "", nil)
+	g.Unlock()
+	if err := g.Begin(&fakeRun{g: g}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return g, x
 }
