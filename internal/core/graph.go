@@ -1388,37 +1388,49 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// under way (see announce), nobody to tell but the consumers and
 		// the creator it joins.
 		//
-		// A node with no consumers as it ends (an independent task, a
-		// tree's leaf) is marked counted in the switch itself, unless a
-		// consumer may have linked itself since this look (see linked):
-		// then its lists are not read again, since a consumer that finds
-		// it counted links itself for later runs only.
-		none := n.succ1.Load() == 0 && n.succ.Load() == 0
+		// The completion looks at n's consumers before its switch: if each
+		// is in this run (or there are none), and none linked itself
+		// since the look (see linked), n is marked counted in the switch
+		// itself, and the consumers the look found are counted down
+		// after it, from what it read. Else the lists are read after the
+		// switch, and n is marked counted once they are counted down.
+		epoch := n.epoch.Load()
+		s1, s2 := n.succ1.Load(), n.succ.Load()
+		in := countedEarly(n.state.Load()) && n.consumersIn(s1, s2, epoch)
 		if chaos.On {
 			chaos.Pause() // a consumer may link itself here
 		}
-		if old, ok = n.storeEnd(s, none); !ok {
+		if old, ok = n.storeEnd(s, in); !ok {
 			return ready, nil, false
 		}
-		early := none && countedEarly(old)
-		if old&announceMask == 0 && n.xt() == nil {
-			var next *Node
-			if c := n.succ1.Load(); !early && claim && c != 0 && n.succ.Load() == 0 && old&joinsCreator == 0 {
-				next = claimDown(*n.g.nodes.at(int64(c - 1)), n.epoch.Load(), s != Done)
-			} else {
-				if !early {
-					ready = n.countDownConsumers(s != Done, ready)
-				}
-				ready = n.countDownCreator(old, s != Done, ready)
-			}
+		early := in && countedEarly(old)
+		free := old&announceMask == 0 && n.xt() == nil
+		fail := s != Done
+		var next *Node
+		switch {
+		case early && free && claim && s1 != 0 && s2 == 0 && old&joinsCreator == 0:
+			next = claimDown(*n.g.nodes.at(int64(s1 - 1)), epoch, fail)
+		case early:
+			ready = n.countDownListed(s1, s2, epoch, fail, ready)
+			ready = n.countDownCreator(old, fail, ready)
+		case !free:
+		case claim && old&joinsCreator == 0 && n.succ.Load() == 0 && n.succ1.Load() != 0:
+			next = claimDown(*n.g.nodes.at(int64(n.succ1.Load() - 1)), epoch, fail)
+		default:
+			ready = n.countDownConsumers(fail, ready)
+			ready = n.countDownCreator(old, fail, ready)
+		}
+		if free {
 			if !early {
 				n.state.Or(counted)
 			}
 			return ready, next, true
 		}
 		n.lock()
-		ready = n.countDownCreator(old, s != Done, ready)
-		return n.finishLocked(s != Done, ready, !early), nil, true
+		if !early {
+			ready = n.countDownCreator(old, fail, ready)
+		}
+		return n.finishLocked(fail, ready, !early), nil, true
 	} else {
 		n.lock()
 		if old, ok = n.storeEnd(s, false); !ok {
@@ -1558,15 +1570,68 @@ func (n *Node) finishLocked(fail bool, ready []*Node, consumers bool) []*Node {
 // its run, and appends those this made ready to ready.
 func (n *Node) countDownConsumers(fail bool, ready []*Node) []*Node {
 	if c := n.succ1.Load(); c != 0 {
-		g, epoch := n.g, n.epoch.Load()
-		ready = countDown(*g.nodes.at(int64(c - 1)), epoch, fail, ready)
-		for e := n.succ.Load(); e != 0; {
-			x := g.edges.at(int64(e - 1))
-			ready = countDown(*g.nodes.at(int64(x.to)), epoch, fail, ready)
-			e = x.next
-		}
+		return n.countDownListed(c, n.succ.Load(), n.epoch.Load(), fail, ready)
 	}
 	return ready
+}
+
+// countDownListed is countDownConsumers for the lists whose heads are s1
+// (the first consumer's id + 1) and s2 (the latest edge's number + 1), as
+// read before: consumers linked since are not counted down. Edges never
+// change once made, so the walk from s2 sees exactly the links made
+// before it was read.
+func (n *Node) countDownListed(s1, s2, epoch uint32, fail bool, ready []*Node) []*Node {
+	if s1 == 0 {
+		return ready
+	}
+	g := n.g
+	ready = countDown(*g.nodes.at(int64(s1 - 1)), epoch, fail, ready)
+	for e := s2; e != 0; {
+		x := g.edges.at(int64(e - 1))
+		ready = countDown(*g.nodes.at(int64(x.to)), epoch, fail, ready)
+		e = x.next
+	}
+	return ready
+}
+
+// maxEarly is the most consumers a completion looks at before its switch
+// (see consumersIn): a wider fan-out is walked once, after it, and pays
+// the counted flag's own write, a small part of its walk.
+const maxEarly = 4
+
+// consumersIn reports whether the consumers listed from s1 and s2 (see
+// countDownListed) are all in the run of epoch, and at most maxEarly:
+// then none of them can join the run while the completion counts them
+// down, and n may be marked counted before (see countedEarly). A consumer
+// that is not in the run may join it meanwhile, to read a result a run
+// for targets released and has computed again: the completion must not
+// count it down for the new computation, and only a counted flag set
+// after the walk makes it wait (see Release).
+//
+// The caller read n's state word after s1 and s2 and found countedEarly
+// true of it: a consumer linking itself during the run announces itself
+// before it links and flags the link before it withdraws, so every
+// consumer listed was linked before the run began, and its epoch was
+// written before it too, or since with an atomic store (a join's
+// prepare). A consumer that links itself during the run writes its epoch
+// with a plain store (joinNew) after its link: it must not be read here.
+func (n *Node) consumersIn(s1, s2, epoch uint32) bool {
+	if s1 == 0 {
+		return true
+	}
+	g := n.g
+	if (*g.nodes.at(int64(s1 - 1))).epoch.Load() != epoch {
+		return false
+	}
+	k := 1
+	for e := s2; e != 0; k++ {
+		x := g.edges.at(int64(e - 1))
+		if k == maxEarly || (*g.nodes.at(int64(x.to))).epoch.Load() != epoch {
+			return false
+		}
+		e = x.next
+	}
+	return true
 }
 
 // countDown counts one finished input of c, a consumer of a node of run
