@@ -1395,8 +1395,13 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// after it, from what it read. Else the lists are read after the
 		// switch, and n is marked counted once they are counted down.
 		epoch := n.epoch.Load()
-		s1, s2 := n.succ1.Load(), n.succ.Load()
-		in := countedEarly(n.state.Load()) && n.consumersIn(s1, s2, epoch)
+		var s2 uint32
+		s1 := n.succ1.Load()
+		in := s1 == 0 // no consumer yet: the first is linked as succ1
+		if !in {
+			s2 = n.succ.Load()
+			in = countedEarly(n.state.Load()) && n.consumersIn(s1, s2, epoch)
+		}
 		if chaos.On {
 			chaos.Pause() // a consumer may link itself here
 		}
