@@ -1388,12 +1388,13 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// under way (see announce), nobody to tell but the consumers and
 		// the creator it joins.
 		//
-		// The completion looks at n's consumers before its switch: if each
-		// is in this run (or there are none), and none linked itself
-		// since the look (see linked), n is marked counted in the switch
-		// itself, and the consumers the look found are counted down
-		// after it, from what it read. Else the lists are read after the
-		// switch, and n is marked counted once they are counted down.
+		// The completion looks at n's consumers before its switch: if
+		// there are none, or a few linked before the run and all in it
+		// (see consumersIn), and none linked itself during the run (see
+		// linked), n is marked counted in the switch itself, and the
+		// consumers the look found are counted down after it, from the
+		// heads it read. Else the lists are read after the switch, and n
+		// is marked counted once they are counted down.
 		epoch := n.epoch.Load()
 		var s2 uint32
 		s1 := n.succ1.Load()
