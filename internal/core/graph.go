@@ -1395,12 +1395,11 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// consumers the look found are counted down after it, from the
 		// heads it read. Else the lists are read after the switch, and n
 		// is marked counted once they are counted down.
-		epoch := n.epoch.Load()
-		var s2 uint32
+		var s2, epoch uint32
 		s1 := n.succ1.Load()
 		in := s1 == 0 // no consumer yet: the first is linked as succ1
 		if !in {
-			s2 = n.succ.Load()
+			s2, epoch = n.succ.Load(), n.epoch.Load()
 			in = countedEarly(n.state.Load()) && n.consumersIn(s1, s2, epoch)
 		}
 		if chaos.On {
@@ -1417,11 +1416,13 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		case early && free && claim && s1 != 0 && s2 == 0 && old&joinsCreator == 0:
 			next = claimDown(*n.g.nodes.at(int64(s1 - 1)), epoch, fail)
 		case early:
-			ready = n.countDownListed(s1, s2, epoch, fail, ready)
+			if s1 != 0 {
+				ready = n.countDownListed(s1, s2, epoch, fail, ready)
+			}
 			ready = n.countDownCreator(old, fail, ready)
 		case !free:
 		case claim && old&joinsCreator == 0 && n.succ.Load() == 0 && n.succ1.Load() != 0:
-			next = claimDown(*n.g.nodes.at(int64(n.succ1.Load() - 1)), epoch, fail)
+			next = claimDown(*n.g.nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
 		default:
 			ready = n.countDownConsumers(fail, ready)
 			ready = n.countDownCreator(old, fail, ready)
