@@ -23,7 +23,7 @@ func TestCompletionWithoutConsumersIsCountedInItsSwitch(t *testing.T) {
 	g.Lock()
 	g.Add(c, "c", nil, "", nil)
 	g.Unlock()
-	if s, p := c.State(), c.Pending(); s != Ready || p != 0 {
+	if s, p := c.State(), c.pending(); s != Ready || p != 0 {
 		t.Errorf("a consumer joining after x finished is %v waiting for %d, want ready", s, p)
 	}
 }
@@ -50,8 +50,8 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	if x.state.Load()&linked == 0 {
 		t.Fatal("a link made during the run did not flag x")
 	}
-	if c.State() != Waiting || c.Pending() != 1 {
-		t.Fatalf("c is %v waiting for %d, want waiting for x", c.State(), c.Pending())
+	if c.State() != Waiting || c.pending() != 1 {
+		t.Fatalf("c is %v waiting for %d, want waiting for x", c.State(), c.pending())
 	}
 	// The completion had looked before the link and found no consumer:
 	// its switch must not mark x counted, and it counts c down.

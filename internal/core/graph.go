@@ -673,17 +673,15 @@ func (g *Graph) Order(before, after *Node) error {
 // input.
 func (g *Graph) link(from, to *Node) {
 	plain := g.run == nil
-	if !plain {
-		// Before the caller lets go of from's lock and withdraws: see
-		// linked.
-		defer from.state.Or(linked)
-	}
 	if from.succ1.Load() == 0 {
 		put(&from.succ1, uint32(to.id)+1, plain)
-		return
+	} else {
+		e := g.edges.push(edge{to: uint32(to.id), next: from.succ.Load()})
+		put(&from.succ, uint32(e)+1, plain)
 	}
-	e := g.edges.push(edge{to: uint32(to.id), next: from.succ.Load()})
-	put(&from.succ, uint32(e)+1, plain)
+	if !plain {
+		from.state.Or(linked) // before the caller lets go of from's lock and withdraws: see linked
+	}
 }
 
 // put stores v in *p, with a plain store when plain is set: then no other
@@ -1420,7 +1418,7 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 				ready = n.countDownListed(s1, s2, epoch, fail, ready)
 			}
 			ready = n.countDownCreator(old, fail, ready)
-		case !free:
+		case !free: // the lock's path below counts them
 		case claim && old&joinsCreator == 0 && n.succ.Load() == 0 && n.succ1.Load() != 0:
 			next = claimDown(*n.g.nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
 		default:
@@ -1462,17 +1460,17 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 // goroutine), and the function's return must not undo that end. It keeps
 // the pending count, which no completion of n reads.
 //
-// With none (the completion found n without consumers before the
-// switch), it also marks n counted if countedEarly says so of the word
-// it replaces.
-func (n *Node) storeEnd(s State, none bool) (uint64, bool) {
+// With in (the completion's look before the switch found n's consumers
+// few and all in the run, or none: see consumersIn), it also marks n
+// counted if countedEarly says so of the word it replaces.
+func (n *Node) storeEnd(s State, in bool) (uint64, bool) {
 	for {
 		old := n.state.Load()
 		if s == Done && old&cancelReq != 0 || State(old&stateMask).Terminal() {
 			return old, false
 		}
 		v := old&(pendingMask|announceMask|lockBit) | uint64(s)
-		if none && countedEarly(old) {
+		if in && countedEarly(old) {
 			v |= counted
 		}
 		if n.state.CompareAndSwap(old, v) {
@@ -1481,10 +1479,11 @@ func (n *Node) storeEnd(s State, none bool) (uint64, bool) {
 	}
 }
 
-// countedEarly reports whether a completion that found its node without
-// consumers before replacing old by its terminal state may mark the node
-// counted in that switch: nobody is registering (announced), and no
-// consumer linked itself since the run prepared the node (linked). A
+// countedEarly reports whether a completion whose look found its node's
+// consumers few and all in the run (or none) may mark the node counted
+// as it replaces old by its terminal state: nobody is registering
+// (announced), and no consumer linked itself since the run prepared the
+// node (linked). A
 // consumer links itself under the node's lock, announced, and flags the
 // link before it withdraws: so a switch that sees neither comes after
 // every link made before it ended, which the completion's look saw, or
@@ -1502,7 +1501,7 @@ func claimDown(c *Node, epoch uint32, fail bool) *Node {
 	if fail {
 		flags = poisoned
 	}
-	if c.countDownTo(Running, flags, Waiting, Waiting) {
+	if c.countDownTo(Waiting, Waiting, Running, flags) {
 		return c
 	}
 	return nil
@@ -1651,7 +1650,7 @@ func countDown(c *Node, epoch uint32, fail bool, ready []*Node) []*Node {
 	if fail {
 		flags = poisoned
 	}
-	if c.countDownTo(Ready, flags, Waiting, Waiting) {
+	if c.countDownTo(Waiting, Waiting, Ready, flags) {
 		ready = append(ready, c)
 	}
 	return ready

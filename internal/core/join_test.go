@@ -47,7 +47,7 @@ func TestEmittedTaskCountsItsFlowDownOnce(t *testing.T) {
 					}
 				})
 				wg.Wait()
-				if p := flow.Pending(); p != 0 {
+				if p := flow.pending(); p != 0 {
 					t.Fatalf("round %d: the flow's count is %d after its task finished and it let go, want 0", i, p)
 				}
 				// Whoever took the count made the flow ready: the completion
@@ -93,25 +93,25 @@ func TestRetryLetsGoOfOnlyWhatItEmitted(t *testing.T) {
 	if !other.Watch(a) {
 		t.Fatal("other finished before a watched it")
 	}
-	if p := a.Pending(); p != 2 {
+	if p := a.pending(); p != 2 {
 		t.Fatalf("a waits for %d tasks, want 2", p)
 	}
 	a.Retry()
-	if p := a.Pending(); p != 0 {
+	if p := a.pending(); p != 0 {
 		t.Errorf("after a's Retry a waits for %d tasks, want 0", p)
 	}
-	if p := b.Pending(); p != 1 {
+	if p := b.pending(); p != 1 {
 		t.Errorf("a's Retry changed b's count to %d, want 1", p)
 	}
 	ready, _ := other.Finish(Done, nil, nil)
-	if len(ready) != 1 || ready[0] != b || b.Pending() != 0 {
-		t.Errorf("other's completion made %v ready and left b waiting for %d, want b ready", ready, b.Pending())
+	if len(ready) != 1 || ready[0] != b || b.pending() != 0 {
+		t.Errorf("other's completion made %v ready and left b waiting for %d, want b ready", ready, b.pending())
 	}
-	if p := a.Pending(); p != 0 {
+	if p := a.pending(); p != 0 {
 		t.Errorf("other's completion counted a down to %d: a had let go of it", p)
 	}
 	own.Finish(Done, nil, nil)
-	if p := a.Pending(); p != 0 {
+	if p := a.pending(); p != 0 {
 		t.Errorf("own's completion counted a down to %d after a let go of it", p)
 	}
 }

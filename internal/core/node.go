@@ -119,12 +119,12 @@ const (
 	joinsCreator = 1 << 14
 
 	// linked: a consumer was linked to n while a run was active, since
-	// n was prepared for the run. A completion that found n without
-	// consumers as it began, and finds this flag clear and nobody
-	// announced as it switches to its terminal state, knows that nobody
-	// linked meanwhile: it marks n counted in that same switch (see
-	// storeEnd), where it would otherwise take one more atomic operation
-	// once it had counted nobody down.
+	// n was prepared for the run. A completion whose look before its
+	// switch found n's consumers few and all in the run (or none), and
+	// that finds this flag clear and nobody announced as it switches to
+	// its terminal state, knows that nobody linked since: it marks n
+	// counted in that same switch (see countedEarly), where it would
+	// otherwise take one more atomic operation after its walk.
 	linked = 1 << 16
 
 	// Bits 17 to 31 count goroutines registering for n's completion
@@ -571,8 +571,8 @@ func (n *Node) CAS(old, new State) bool {
 	}
 }
 
-// Pending is the node's count of unfinished inputs.
-func (n *Node) Pending() int32 { return pendingOf(n.state.Load()) }
+// pending is the node's count of unfinished inputs.
+func (n *Node) pending() int32 { return pendingOf(n.state.Load()) }
 
 // SetPending sets the node's count of unfinished inputs to p.
 func (n *Node) SetPending(p int32) {
@@ -590,12 +590,12 @@ func (n *Node) AddPending(d int32) { n.state.Add(uint64(int64(d) << 32)) }
 // CountDown counts one unfinished input of n down and, if that was the
 // last and n is in state from, moves n to state to, in the same
 // compare-and-swap; it reports whether it did.
-func (n *Node) CountDown(from, to State) bool { return n.countDownTo(to, 0, from, from) }
+func (n *Node) CountDown(from, to State) bool { return n.countDownTo(from, from, to, 0) }
 
-// countDownTo is CountDown that also sets flags in the same write, and
-// moves n to state to from either of two states (a joining flow's
-// waiters count it down from Waiting or Joining).
-func (n *Node) countDownTo(to State, flags uint64, from, from2 State) bool {
+// countDownTo is CountDown that moves n to state to from either of two
+// states (a joining flow's waiters count it down from Waiting or
+// Joining), and sets flags in the same write.
+func (n *Node) countDownTo(from, from2, to State, flags uint64) bool {
 	for {
 		v := n.state.Load()
 		nv := (v - pendingOne) | flags
@@ -828,7 +828,7 @@ func (n *Node) countDownWaiter(w *Node, poison bool, ready []*Node) []*Node {
 		flags = poisoned
 		w.rare().cause.CompareAndSwap(nil, n) // a joining flow has its rare part (SetOptions)
 	}
-	if w.countDownTo(Ready, flags, Waiting, Joining) {
+	if w.countDownTo(Waiting, Joining, Ready, flags) {
 		ready = append(ready, w)
 	}
 	return ready

@@ -150,15 +150,15 @@ func TestLockExcludes(t *testing.T) {
 		for range rounds {
 			n.AddPending(2)
 			n.AddPending(-1)
-			n.countDownTo(Waiting, 0, Running, Running) // never Running: only counts
+			n.countDownTo(Running, Running, Waiting, 0) // never Running: only counts
 		}
 	})
 	wg.Wait()
 	if count != goroutines*rounds {
 		t.Fatalf("count = %d, want %d: the lock let two holders in", count, goroutines*rounds)
 	}
-	if v := n.state.Load(); v&lockBit != 0 || v&announceMask != 0 || n.Pending() != 0 {
-		t.Fatalf("state word %#x: lock or announcements left over, or pending %d, want 0", v, n.Pending())
+	if v := n.state.Load(); v&lockBit != 0 || v&announceMask != 0 || n.pending() != 0 {
+		t.Fatalf("state word %#x: lock or announcements left over, or pending %d, want 0", v, n.pending())
 	}
 }
 
@@ -170,23 +170,23 @@ func TestCountDownIsOneWrite(t *testing.T) {
 	n := NewDetached("n", 0, 0)
 	n.SetState(Waiting)
 	n.SetPending(2)
-	if n.CountDown(Waiting, Ready) || n.State() != Waiting || n.Pending() != 1 {
-		t.Fatalf("first of two counted down: %v with %d pending, want waiting with 1", n.State(), n.Pending())
+	if n.CountDown(Waiting, Ready) || n.State() != Waiting || n.pending() != 1 {
+		t.Fatalf("first of two counted down: %v with %d pending, want waiting with 1", n.State(), n.pending())
 	}
-	if !n.countDownTo(Running, poisoned, Waiting, Waiting) || n.State() != Running || n.Pending() != 0 || !n.Poisoned() {
-		t.Fatalf("last counted down: %v with %d pending, poisoned %v; want running, 0, poisoned", n.State(), n.Pending(), n.Poisoned())
+	if !n.countDownTo(Waiting, Waiting, Running, poisoned) || n.State() != Running || n.pending() != 0 || !n.Poisoned() {
+		t.Fatalf("last counted down: %v with %d pending, poisoned %v; want running, 0, poisoned", n.State(), n.pending(), n.Poisoned())
 	}
 	// Not in the state it may be moved from: counted, not moved.
 	n.SetPending(1)
-	if n.CountDown(Waiting, Ready) || n.State() != Running || n.Pending() != 0 {
-		t.Fatalf("counted down while running: %v with %d pending, want running with 0", n.State(), n.Pending())
+	if n.CountDown(Waiting, Ready) || n.State() != Running || n.pending() != 0 {
+		t.Fatalf("counted down while running: %v with %d pending, want running with 0", n.State(), n.pending())
 	}
 	// Below zero (a guard taken back late) and back, with announcements.
 	n.announce()
 	n.AddPending(-1)
 	n.withdraw()
-	if v := n.state.Load(); n.Pending() != -1 || v&announceMask != 0 || n.State() != Running {
-		t.Fatalf("word %#x: pending %d, state %v; want -1, no announcement, running", v, n.Pending(), n.State())
+	if v := n.state.Load(); n.pending() != -1 || v&announceMask != 0 || n.State() != Running {
+		t.Fatalf("word %#x: pending %d, state %v; want -1, no announcement, running", v, n.pending(), n.State())
 	}
 	n.AddPending(1)
 	if v := n.state.Load(); v&^uint64(poisoned) != uint64(Running) {
@@ -195,7 +195,7 @@ func TestCountDownIsOneWrite(t *testing.T) {
 	// A joining flow's waiters count it down from Joining too.
 	n.store(uint32(Joining))
 	n.SetPending(1)
-	if !n.countDownTo(Ready, 0, Waiting, Joining) || n.State() != Ready {
+	if !n.countDownTo(Waiting, Joining, Ready, 0) || n.State() != Ready {
 		t.Fatalf("a joining flow counted down to zero is %v, want ready", n.State())
 	}
 }

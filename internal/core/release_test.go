@@ -78,7 +78,7 @@ func TestReleaseDuringCompletionKeepsNewReadersWaiting(t *testing.T) {
 	x.countDownConsumers(false, nil)
 	x.state.Or(counted)
 	<-joined
-	if s, p := c.State(), c.Pending(); s != Waiting || p != 1 {
+	if s, p := c.State(), c.pending(); s != Waiting || p != 1 {
 		t.Fatalf("the new reader is %v with %d input(s) pending; want waiting for x, computed again", s, p)
 	}
 	if s := x.State(); s != Ready {
