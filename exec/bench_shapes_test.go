@@ -22,7 +22,7 @@ type benchShape struct {
 	// succ appends the consumers of task i to dst.
 	succ func(i int32, dst []int32) []int32
 	// build adds the shape to g, every task running fns.
-	build func(g *graph.Graph, fns benchFns)
+	build func(g graph.Builder, fns benchFns)
 }
 
 // benchScale is the size of the shapes, from EVOLVE_BENCH_SCALE.
@@ -57,7 +57,7 @@ func benchShapes(sc benchScale) []benchShape {
 				}
 				return dst
 			},
-			build: func(g *graph.Graph, f benchFns) {
+			build: func(g graph.Builder, f benchFns) {
 				t := graph.Add(g, "chain", f.f0)
 				for i := 1; i < sc.n; i++ {
 					t = graph.Add1(g, "chain", t, f.f1)
@@ -72,7 +72,7 @@ func benchShapes(sc benchScale) []benchShape {
 				}
 				return dst
 			},
-			build: func(g *graph.Graph, f benchFns) {
+			build: func(g graph.Builder, f benchFns) {
 				ts := make([]graph.Task[int], tree)
 				ts[0] = graph.Add(g, "tree", f.f0)
 				for i := 1; i < tree; i++ {
@@ -83,7 +83,7 @@ func benchShapes(sc benchScale) []benchShape {
 		{
 			name: "indep", n: sc.n, edges: 0,
 			succ: func(i int32, dst []int32) []int32 { return dst },
-			build: func(g *graph.Graph, f benchFns) {
+			build: func(g graph.Builder, f benchFns) {
 				for range sc.n {
 					graph.Add(g, "indep", f.f0)
 				}
@@ -95,7 +95,7 @@ func benchShapes(sc benchScale) []benchShape {
 			// side captures the index in its std::function).
 			name: "indepclo", n: sc.n, edges: 0,
 			succ: func(i int32, dst []int32) []int32 { return dst },
-			build: func(g *graph.Graph, f benchFns) {
+			build: func(g graph.Builder, f benchFns) {
 				c := f.c
 				for i := range sc.n {
 					graph.Add(g, "indepclo", func(context.Context) (int, error) {
@@ -113,7 +113,7 @@ func benchShapes(sc benchScale) []benchShape {
 			// Compare it with Taskflow's indep and indepclo.
 			name: "indepeach", n: sc.n, edges: 0,
 			succ: func(i int32, dst []int32) []int32 { return dst },
-			build: func(g *graph.Graph, f benchFns) {
+			build: func(g graph.Builder, f benchFns) {
 				c := f.c
 				idx := make([]int, sc.n)
 				for i := range idx {
@@ -138,7 +138,7 @@ func benchShapes(sc benchScale) []benchShape {
 				}
 				return dst
 			},
-			build: func(g *graph.Graph, f benchFns) {
+			build: func(g graph.Builder, f benchFns) {
 				row := make([]graph.Task[int], k) // row[j]: the last task of column j
 				for i := range k {
 					for j := range k {

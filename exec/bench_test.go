@@ -46,9 +46,14 @@ func BenchmarkShapes(b *testing.B) {
 	for _, sh := range benchShapes(sc) {
 		for _, w := range benchWorkers {
 			b.Run(fmt.Sprintf("%s/evolve/workers=%d", sh.name, w), func(b *testing.B) {
-				benchEvolve(b, sh, w)
+				benchEvolve(b, sh, w, true)
 			})
 		}
+		// The same graph built the other way, with graph.New: every add
+		// takes the graph's lock, as several goroutines may add at once.
+		b.Run(sh.name+"/shared/workers=1", func(b *testing.B) {
+			benchEvolve(b, sh, 1, false)
+		})
 		b.Run(sh.name+"/sequential/workers=1", func(b *testing.B) {
 			benchBaseline(b, sh, func(a *benchAdj, work func()) { benchSequential(a, work) })
 		})
@@ -96,14 +101,23 @@ type benchBuilt[G any] struct {
 	c *atomic.Int64
 }
 
-func benchEvolve(b *testing.B, sh benchShape, workers int) {
+// benchEvolve builds the shape with graph.Build (owned: one goroutine
+// builds it, without the graph's lock, as Taskflow's builder does) or
+// with graph.New (shared: every add takes the lock), and runs it.
+func benchEvolve(b *testing.B, sh benchShape, workers int, owned bool) {
 	var m benchMeter
 	for range b.N {
 		benchOp(b, &m,
 			func() benchBuilt[*graph.Graph] {
 				c := new(atomic.Int64)
-				g := graph.New()
-				sh.build(g, newBenchFns(c))
+				fns := newBenchFns(c)
+				var g *graph.Graph
+				if owned {
+					g = graph.Build(func(b graph.Builder) { sh.build(b, fns) })
+				} else {
+					g = graph.New()
+					sh.build(g, fns)
+				}
 				return benchBuilt[*graph.Graph]{g, c}
 			},
 			func(x benchBuilt[*graph.Graph]) int {

@@ -27,9 +27,19 @@ func FuzzBuildAndRun(f *testing.F) {
 		if len(data) > 256 {
 			data = data[:256]
 		}
-		b := &fuzzBuild{data: data, g: graph.New()}
-		if err := b.build(); err != nil {
-			t.Fatal(err)
+		// Half the inputs build with graph.Build (adds without the lock),
+		// half with New: the same steps must give the same graph either way.
+		b := &fuzzBuild{data: data}
+		var berr error
+		if len(data) > 0 && data[0]&0x80 != 0 {
+			b.g = graph.Build(func(gb graph.Builder) { b.add = gb; berr = b.build() })
+		} else {
+			b.g = graph.New()
+			b.add = b.g
+			berr = b.build()
+		}
+		if berr != nil {
+			t.Fatal(berr)
 		}
 		verr := b.g.Validate()
 		if verr != nil {
@@ -82,6 +92,7 @@ type fuzzBuild struct {
 	data  []byte
 	pos   int
 	g     *graph.Graph
+	add   graph.Builder     // g, or what graph.Build gives while it builds g
 	tasks []graph.Task[int] // built without error, in creation order
 	want  map[graph.Task[int]]int
 }
@@ -116,7 +127,7 @@ func (b *fuzzBuild) build() error {
 					in = append(in, x)
 				}
 			}
-			t := graph.AddN(b.g, "t", in, func(_ context.Context, xs []int) (int, error) {
+			t := graph.AddN(b.add, "t", in, func(_ context.Context, xs []int) (int, error) {
 				s := 1
 				for _, x := range xs {
 					s += x
@@ -131,7 +142,7 @@ func (b *fuzzBuild) build() error {
 			b.tasks = append(b.tasks, t)
 		case 4: // a value
 			v := int(b.next())
-			t := graph.Value(b.g, "value", v)
+			t := graph.Value(b.add, "value", v)
 			b.want[t] = v
 			b.tasks = append(b.tasks, t)
 		case 5: // an ordering edge, which may close a cycle
@@ -146,10 +157,10 @@ func (b *fuzzBuild) build() error {
 				}
 			}
 		case 6: // a nil input: an error on the task, and on the graph
-			graph.Add1(b.g, "nil-input", graph.Task[int]{}, func(_ context.Context, x int) (int, error) { return x, nil })
+			graph.Add1(b.add, "nil-input", graph.Task[int]{}, func(_ context.Context, x int) (int, error) { return x, nil })
 		case 7: // a bad option
 			opts := []graph.Option{graph.Retries(-1, 0), graph.Timeout(0), graph.Priority(1 << 40), graph.Key("")}
-			graph.Add(b.g, "bad-option", func(context.Context) (int, error) { return 0, nil }, opts[int(b.next())%len(opts)])
+			graph.Add(b.add, "bad-option", func(context.Context) (int, error) { return 0, nil }, opts[int(b.next())%len(opts)])
 		}
 	}
 	return nil

@@ -127,7 +127,8 @@ func isNil(o Observer) bool {
 // results were released, run again. Tasks added to g while it runs, from
 // inside tasks or from other goroutines, join the run. A graph runs once at
 // a time: Run on a running graph returns an error wrapping
-// graph.ErrRunning.
+// graph.ErrRunning (and on a graph that graph.Build is still building, one
+// wrapping graph.ErrInBuild).
 //
 // Run returns nil when every task of the run succeeded, even if ctx was
 // done meanwhile. Otherwise, if ctx was done before the run ended (tasks
@@ -201,8 +202,11 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 	r.outstanding.Store(1) // held until Close
 	if err := cg.Begin(r, want); err != nil {
 		r.cancel(nil)
-		if errors.Is(err, core.ErrRunning) {
+		switch {
+		case errors.Is(err, core.ErrRunning):
 			err = graph.ErrRunning
+		case errors.Is(err, core.ErrBuilding):
+			err = graph.ErrInBuild
 		}
 		return nil, fmt.Errorf("exec: %w", err)
 	}

@@ -239,7 +239,7 @@ func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 	at := placeOf(b)
 	var t *value[T]
 	if at.slabbed() {
-		t = lockedRecord[value[T]](at.g)
+		t = cutRecord[value[T]](at)
 		t.val = v
 	} else {
 		t = &value[T]{record[T]{val: v}}
@@ -254,7 +254,7 @@ func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opt
 	at := placeOf(b)
 	var t *task0[T]
 	if at.slabbed() {
-		t = lockedRecord[task0[T]](at.g)
+		t = cutRecord[task0[T]](at)
 		t.fn = fn
 	} else {
 		t = &task0[T]{fn: fn}
@@ -267,7 +267,7 @@ func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context,
 	at := placeOf(b)
 	var t *task1[A, T]
 	if at.slabbed() {
-		t = lockedRecord[task1[A, T]](at.g)
+		t = cutRecord[task1[A, T]](at)
 		t.a, t.fn = in.r, fn
 	} else {
 		t = &task1[A, T]{a: in.r, fn: fn}
@@ -280,7 +280,7 @@ func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func
 	at := placeOf(b)
 	var t *task2[A, B, T]
 	if at.slabbed() {
-		t = lockedRecord[task2[A, B, T]](at.g)
+		t = cutRecord[task2[A, B, T]](at)
 		t.a, t.b, t.fn = in1.r, in2.r, fn
 	} else {
 		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
@@ -293,7 +293,7 @@ func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 
 	at := placeOf(b)
 	var t *task3[A, B, C, T]
 	if at.slabbed() {
-		t = lockedRecord[task3[A, B, C, T]](at.g)
+		t = cutRecord[task3[A, B, C, T]](at)
 		t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
 	} else {
 		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
@@ -311,7 +311,7 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 	at := placeOf(b)
 	var t *taskN[A, T]
 	if at.slabbed() {
-		t = lockedRecord[taskN[A, T]](at.g)
+		t = cutRecord[taskN[A, T]](at)
 		t.in, t.fn = recs, fn
 	} else {
 		t = &taskN[A, T]{in: recs, fn: fn}
@@ -342,7 +342,7 @@ func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task
 	at := placeOf(b)
 	var t *flow[T]
 	if at.slabbed() {
-		t = lockedRecord[flow[T]](at.g)
+		t = cutRecord[flow[T]](at)
 		t.fn = fn
 	} else {
 		t = &flow[T]{fn: fn}
@@ -385,11 +385,14 @@ func Order[A, B Handle](before A, after B) error {
 }
 
 // place is where a Builder adds tasks: the graph (nil if none), the task
-// recorded as their creator, and the batch holding them back.
+// recorded as their creator, and the batch holding them back. owned is
+// set when the goroutine adding is the only one that can reach the graph
+// (see Build): then adding takes no lock.
 type place struct {
 	g      *Graph
 	parent *core.Node
 	hold   *core.Batch
+	owned  bool
 }
 
 // placeOf returns where b adds tasks, read once per task added: both the
@@ -399,13 +402,13 @@ func placeOf(b Builder) place {
 		return place{}
 	}
 	g, parent, hold := b.scope()
-	return place{g, parent, hold}
+	return place{g, parent, hold, g != nil && g.c.Building()}
 }
 
 // slabbed reports whether a task added here has its record cut from its
 // graph's slabs: when the graph is known and no running task adds it.
-// Cutting it takes the graph's lock (see lockedRecord), and add lets it
-// go. Tasks that running tasks add (a spawn, a flow's subgraph)
+// Cutting it takes the graph's lock, unless the place is owned (see
+// cutRecord), and add lets it go. Tasks that running tasks add (a spawn, a flow's subgraph)
 // are allocated each on its own, by a composite literal in the
 // constructor: workers add them at once, and a record that the function
 // allocating it fills in needs no write barrier for those first stores,
@@ -419,8 +422,8 @@ func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 // node among body's inputs.
 func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool) Task[T] {
 	g, parent, hold := at.g, at.parent, at.hold
-	if at.slabbed() {
-		defer g.c.Unlock() // taken by lockedRecord
+	if at.slabbed() && !at.owned {
+		defer g.c.Unlock() // taken by cutRecord
 	}
 	var s settings
 	err := s.apply(opts)
@@ -456,7 +459,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 		o := s.opts
 		t.n.SetOptions(&o)
 	}
-	if !at.slabbed() {
+	if !at.slabbed() { // a running task adds: never owned (see Build)
 		g.c.Lock()
 		defer g.c.Unlock()
 	}

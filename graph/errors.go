@@ -30,6 +30,10 @@ var ErrInvalidOption = errors.New("invalid option")
 // exec.Start) or to be reordered (Order).
 var ErrRunning = errors.New("graph is already running")
 
+// ErrInBuild: a graph was asked to run (exec.Run, exec.Start) from inside
+// the function of the Build that builds it, which owns it until it returns.
+var ErrInBuild = errors.New("graph is being built by graph.Build (run it after Build returns)")
+
 // Errors of reading or waiting for a task.
 var (
 	// ErrNotDone: the task has not finished.

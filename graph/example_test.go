@@ -179,3 +179,27 @@ func ExampleAddEach() {
 	// bb.txt 2
 	// ccc.txt 3
 }
+
+// Build builds a whole graph from one goroutine before it runs, the
+// cheapest way: adding takes no lock until Build returns.
+func ExampleBuild() {
+	var total graph.Task[int]
+	g := graph.Build(func(b graph.Builder) {
+		var parts []graph.Task[int]
+		for i := 1; i <= 4; i++ {
+			parts = append(parts, graph.Add(b, "square", func(context.Context) (int, error) { return i * i, nil }))
+		}
+		total = graph.AddN(b, "sum", parts, func(_ context.Context, xs []int) (int, error) {
+			s := 0
+			for _, x := range xs {
+				s += x
+			}
+			return s, nil
+		})
+	})
+	if err := exec.Run(context.Background(), g); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(total.Result())
+	// Output: 30 <nil>
+}

@@ -22,7 +22,7 @@ import (
 // ErrNilBuilder.
 type Graph struct {
 	c     core.Graph
-	slabs slabs // where the graph's task records are cut from (see lockedRecord)
+	slabs slabs // where the graph's task records are cut from (see cutRecord)
 }
 
 // errNilGraph is what a nil *Graph's methods return.
@@ -30,6 +30,32 @@ var errNilGraph = fmt.Errorf("graph: the *Graph is nil: %w", ErrNilBuilder)
 
 // New returns an empty graph.
 func New() *Graph { return new(Graph) }
+
+// Build returns a new graph holding the tasks fn adds through b, which is
+// the graph itself. It is the fastest way to build a whole graph before
+// running it (Taskflow's way): until fn returns, the graph belongs to the
+// goroutine calling Build, and adding a task takes no lock (BENCHMARKS.md).
+//
+// So, until Build returns, only that goroutine may use the graph and the
+// handles of its tasks: fn must not hand them to goroutines that use them
+// meanwhile (the race detector reports such a use as a data race). The
+// graph cannot run while fn builds it: a run asked for meanwhile (through
+// a handle's Graph) fails with an error wrapping ErrInBuild. Once Build
+// has returned, the graph is like one from New, safe for concurrent use:
+// tasks added later, through b or any Builder, take the lock as usual.
+//
+// A nil fn builds an empty graph whose Err reports ErrNilFunc.
+func Build(fn func(b Builder)) *Graph {
+	g := New()
+	if fn == nil {
+		g.c.Fail(&Error{Task: "graph.Build", Err: ErrNilFunc})
+		return g
+	}
+	g.c.SetBuilding(true)
+	defer g.c.SetBuilding(false) // a panic in fn leaves the graph shareable
+	fn(g)
+	return g
+}
 
 // Len is the number of tasks and values in the graph.
 func (g *Graph) Len() int {

@@ -55,12 +55,16 @@ type slabs struct {
 	turn uint32 // which open slab a new record type may replace next
 }
 
-// lockedRecord takes g's lock and returns a zero B for a task being added
-// to g, which is not nil: cut from g's open slab of Bs, or allocated on
-// its own when g's slabs are taken. The constructor that calls it hands
-// the record to add, which lets the lock go (see place.slabbed).
-func lockedRecord[B any](g *Graph) *B {
-	g.c.Lock()
+// cutRecord returns a zero B for a task being added at at, whose graph is
+// not nil: cut from the graph's open slab of Bs, or allocated on its own
+// when its slabs are taken. Unless at is owned (see Build), it takes the
+// graph's lock first, and the constructor that calls it hands the record
+// to add, which lets the lock go (see place.slabbed).
+func cutRecord[B any](at place) *B {
+	g := at.g
+	if !at.owned {
+		g.c.Lock()
+	}
 	ss := &g.slabs
 	free := -1
 	for i, o := range ss.open {

@@ -17,7 +17,7 @@ func allocatedPerTask(tasks int, build func()) float64 {
 	return float64(after.TotalAlloc-before.TotalAlloc) / float64(tasks)
 }
 
-// TestSlabsWasteLittle: records are cut from slabs (see lockedRecord); a graph
+// TestSlabsWasteLittle: records are cut from slabs (see cutRecord); a graph
 // that alternates more record types than it keeps slabs open for must not
 // open a slab per task, and a small graph must not pay for a full slab.
 // Each bound is a few times a record's size (about 130 bytes here), far

@@ -91,6 +91,10 @@ type Run interface {
 // ErrRunning is returned when a graph is asked to run while it already runs.
 var ErrRunning = errors.New("graph is already running")
 
+// ErrBuilding is returned when a graph is asked to run while the one
+// goroutine building it (see SetBuilding) has not finished.
+var ErrBuilding = errors.New("graph is being built")
+
 // Graph stores nodes and edges. Its methods are safe for concurrent use.
 type Graph struct {
 	mu sync.Mutex // guards every field below, and node structure (not node state)
@@ -124,6 +128,11 @@ type Graph struct {
 	// begun reads as Idle (see Node.State).
 	fresh ahead
 	begun atomic.Uint32
+
+	// building is set while one goroutine builds g and no other can reach
+	// it (graph.Build): adds then skip the lock (see Building), and Begin
+	// refuses to start a run, whose workers would reach it.
+	building atomic.Bool
 
 	// releasing is set while a run that releases results is active, so
 	// that Hold costs one atomic load in every other run.
@@ -264,6 +273,15 @@ func (g *Graph) SetOwner(o any) {
 		g.owner = o
 	}
 }
+
+// SetBuilding says whether the goroutine calling it builds g alone: while
+// it does, no other goroutine reaches g, so its adds need not take the
+// lock (the caller decides, reading Building), and Begin fails with
+// ErrBuilding. It is set before g is shared and cleared before it is.
+func (g *Graph) SetBuilding(b bool) { g.building.Store(b) }
+
+// Building reports whether one goroutine builds g alone (see SetBuilding).
+func (g *Graph) Building() bool { return g.building.Load() }
 
 // Owner is the value given to SetOwner.
 func (g *Graph) Owner() any { return g.owner }
@@ -700,8 +718,11 @@ func put(p *atomic.Uint32, v uint32, plain bool) {
 func (g *Graph) Begin(r Run, want []*Node) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.run != nil {
+	switch {
+	case g.run != nil:
 		return ErrRunning
+	case g.building.Load():
+		return ErrBuilding
 	}
 	g.run = r
 	fresh := g.fresh
