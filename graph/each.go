@@ -100,13 +100,14 @@ type each[B any] struct {
 	buf    []B
 	inLock int  // tasks added under the current hold of the lock
 	spawn  bool // a running task adds: tasks without inputs go as Add's do (see spawns)
+	owned  bool // the graph is Build's, which takes no lock (see place)
 }
 
 // beginEach checks what every task of an AddEach call shares, and reports
 // whether the tasks can be added; otherwise e.err says why.
 func beginEach[B any](b Builder, name string, k int, opts []Option, noFn bool, call string) (*each[B], bool) {
 	at := placeOf(b)
-	e := &each[B]{g: at.g, parent: at.parent, hold: at.hold, name: name, left: k}
+	e := &each[B]{g: at.g, parent: at.parent, hold: at.hold, name: name, left: k, owned: at.owned}
 	err := e.s.apply(opts)
 	switch {
 	case at.g == nil:
@@ -189,7 +190,9 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 		return
 	}
 	if e.inLock == 0 {
-		g.Lock()
+		if !e.owned {
+			g.Lock()
+		}
 		g.SetOwner(e.g)
 	}
 	e.inLock++
@@ -205,7 +208,9 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 		// A spawning task lets go at once: Spawn may take the lock to
 		// grow the index.
 		e.inLock = 0
-		g.Unlock()
+		if !e.owned {
+			g.Unlock()
+		}
 	}
 }
 
@@ -213,7 +218,9 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 func (e *each[B]) end() {
 	if e.inLock > 0 {
 		e.inLock = 0
-		e.g.c.Unlock()
+		if !e.owned {
+			e.g.c.Unlock()
+		}
 	}
 	if e.own {
 		e.g.c.Flush(e.hold)
