@@ -52,7 +52,7 @@
 // or with options), cut from a slab of records of its type, so that adding
 // tasks allocates a share of one object each, plus 16 bytes per input edge
 // beyond the first consumer; see BENCHMARKS.md. Inside Build, adding takes
-// no lock (a fifth of a chain task's build). AddEach and AddEach1 cut
+// no lock (about 15 % of a chain task's build). AddEach and AddEach1 cut
 // theirs from arrays allocated for the call and take the graph's lock once
 // for many tasks: the cheapest way to add many tasks of one function.
 package graph
