@@ -408,9 +408,10 @@ func placeOf(b Builder) place {
 // slabbed reports whether a task added here has its record cut from its
 // graph's slabs: when the graph is known and no running task adds it.
 // Cutting it takes the graph's lock, unless the place is owned (see
-// cutRecord), and add lets it go. Tasks that running tasks add (a spawn, a flow's subgraph)
-// are allocated each on its own, by a composite literal in the
-// constructor: workers add them at once, and a record that the function
+// cutRecord), and add lets it go. Tasks that running tasks add (a
+// spawn, a flow's subgraph) are allocated each on its own, by a
+// composite literal in the constructor: workers add them at once, and a
+// record that the function
 // allocating it fills in needs no write barrier for those first stores,
 // where one cut from a slab does. While the collector marks, which in a
 // growing graph is much of the time, that difference made fib on two
@@ -459,7 +460,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 		o := s.opts
 		t.n.SetOptions(&o)
 	}
-	if !at.slabbed() { // a running task adds: never owned (see Build)
+	if !at.slabbed() { // on behalf of a task: locked even when owned (see slabbed)
 		g.c.Lock()
 		defer g.c.Unlock()
 	}

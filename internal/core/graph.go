@@ -277,7 +277,8 @@ func (g *Graph) SetOwner(o any) {
 // SetBuilding says whether the goroutine calling it builds g alone: while
 // it does, no other goroutine reaches g, so its adds need not take the
 // lock (the caller decides, reading Building), and Begin fails with
-// ErrBuilding. It is set before g is shared and cleared before it is.
+// ErrBuilding. graph.Build sets it before anything else can reach g and
+// clears it before it returns g.
 func (g *Graph) SetBuilding(b bool) { g.building.Store(b) }
 
 // Building reports whether one goroutine builds g alone (see SetBuilding).
