@@ -411,11 +411,11 @@ func placeOf(b Builder) place {
 // cutRecord), and add lets it go. Tasks that running tasks add (a
 // spawn, a flow's subgraph) are allocated each on its own, by a
 // composite literal in the constructor: workers add them at once, and a
-// record that the function
-// allocating it fills in needs no write barrier for those first stores,
-// where one cut from a slab does. While the collector marks, which in a
-// growing graph is much of the time, that difference made fib on two
-// workers 15-35 % slower (BENCHMARKS.md, session 7).
+// record that the function allocating it fills in needs no write barrier
+// for those first stores, where one cut from a slab does. While the
+// collector marks, which in a growing graph is much of the time, that
+// difference made fib on two workers 15-35 % slower (BENCHMARKS.md,
+// session 7).
 func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 
 // add checks and adds a task built by one of the constructors. noFn tells
