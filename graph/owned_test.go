@@ -21,7 +21,7 @@ func shapeOf(g *graph.Graph) []string {
 		for _, in := range r.Inputs() {
 			ins = append(ins, in.ID())
 		}
-		out = append(out, fmt.Sprintf("%d %s %v %d", r.ID(), r.Name(), ins, r.Priority()))
+		out = append(out, fmt.Sprintf("%d %s %v %d created by %d", r.ID(), r.Name(), ins, r.Priority(), r.Creator().ID()))
 	}
 	return out
 }
@@ -37,6 +37,9 @@ func buildSteps(b graph.Builder) graph.Task[int] {
 		panic("a key added twice gave two tasks")
 	}
 	p := graph.Add1(b, "pure", k, id, graph.Pure())
+	// Tasks recorded as added by another: not cut from the slabs, locked.
+	child := graph.Add1(graph.Within(k), "child", p, id)
+	graph.AddEach(graph.Within(child), "grandchildren", []int{4, 5}, func(_ context.Context, x int) (int, error) { return x, nil })
 	items := graph.AddEach(b, "each", []int{1, 2, 3}, func(_ context.Context, x int) (int, error) { return x, nil })
 	all := graph.AddN(b, "all", append(items, p), func(_ context.Context, xs []int) (int, error) {
 		t := 0
