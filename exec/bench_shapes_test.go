@@ -23,9 +23,9 @@ type benchShape struct {
 	succ func(i int32, dst []int32) []int32
 	// build adds the shape to g, every task running fns.
 	build func(g graph.Builder, fns benchFns)
-	// count is what the evolve runner's tasks add up to, when not n (one
-	// per task): indepclo's add their index plus one.
-	count int64
+	// sum is what the evolve runner's tasks add to the count, when not
+	// n (one per task): indepclo's add their index plus one.
+	sum int
 }
 
 // benchScale is the size of the shapes, from EVOLVE_BENCH_SCALE.
@@ -46,6 +46,14 @@ func benchScaleOf(s string) benchScale {
 	default:
 		return benchScale{n: 1_000_000, depth: 19, k: 1024, fib: 25, name: "full"}
 	}
+}
+
+// want is what the evolve runner's tasks add to the count in one run.
+func (s *benchShape) want() int {
+	if s.sum != 0 {
+		return s.sum
+	}
+	return s.n
 }
 
 func benchShapes(sc benchScale) []benchShape {
@@ -112,7 +120,7 @@ func benchShapes(sc benchScale) []benchShape {
 					})
 				}
 			},
-			count: int64(sc.n) * int64(sc.n+1) / 2,
+			sum: sc.n * (sc.n + 1) / 2,
 		},
 		{
 			// indepclo's tasks added the way a user mapping a function over
@@ -132,7 +140,7 @@ func benchShapes(sc benchScale) []benchShape {
 					return 0, nil
 				})
 			},
-			count: int64(sc.n) * int64(sc.n+1) / 2,
+			sum: sc.n * (sc.n + 1) / 2,
 		},
 		{
 			name: "wave", n: k * k, edges: 2 * k * (k - 1),
