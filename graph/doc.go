@@ -48,11 +48,12 @@
 //
 // # Cost
 //
-// A task costs a record of about 128 bytes (more for tasks with many inputs
-// or with options), cut from a slab of records of its type, so that adding
-// tasks allocates a share of one object each, plus 16 bytes per input edge
-// beyond the first consumer; see BENCHMARKS.md. Inside Build, adding takes
-// no lock (about 15 % of a chain task's build). AddEach and AddEach1 cut
-// theirs from arrays allocated for the call and take the graph's lock once
-// for many tasks: the cheapest way to add many tasks of one function.
+// A task costs a record of about 100-120 bytes (more for tasks with many
+// inputs or with options), cut from a slab of records of its type, so that
+// adding tasks allocates a share of one object each, plus 16 bytes per
+// input edge beyond the first consumer; see BENCHMARKS.md. Inside Build,
+// adding takes no lock (about 15 % of a chain task's build). AddEach and
+// AddEach1 cut theirs from arrays allocated for the call and take the
+// graph's lock once for many tasks: as cheap as adding them one by one
+// inside Build, and cheaper than a closure per task, which allocates one.
 package graph
