@@ -32,25 +32,25 @@ python3 - "$out" <<'PY'
 import glob, os, re, statistics, sys
 d = sys.argv[1]
 num = lambda p: int(re.findall(r"(\d+)\.txt$", p)[0])
-tf, ev, sq = {}, {}, {}
+tf, ev, sq, gr = {}, {}, {}, {}
 for f in sorted(glob.glob(os.path.join(d, "taskflow-*.txt")), key=num):
     for line in open(f):
         if line.startswith("taskflow shape="):
             kv = dict(x.split("=", 1) for x in line.split()[1:])
             tf.setdefault((kv["shape"], int(kv["work"]), int(kv["T"])), []).append(float(kv["total_ns_per_task"]))
-pat = re.compile(r"^BenchmarkWork/(\w+)/work=(\d+)ns/(evolve|sequential)/workers=(\d)-\d+\s.*?([\d.]+) ns/task")
+pat = re.compile(r"^BenchmarkWork/(\w+)/work=(\d+)ns/(evolve|sequential|goroutines)/workers=(\d)-\d+\s.*?([\d.]+) ns/task")
 for f in sorted(glob.glob(os.path.join(d, "evolve-*.txt")), key=num):
     for line in open(f):
         m = pat.match(line.strip())
         if not m:
             continue
         key = (m.group(1), int(m.group(2)), int(m.group(4)))
-        (ev if m.group(3) == "evolve" else sq).setdefault(key, []).append(float(m.group(5)))
+        {"evolve": ev, "sequential": sq, "goroutines": gr}[m.group(3)].setdefault(key, []).append(float(m.group(5)))
 med = statistics.median
 print("ns per task (build + run), median of", len(tf.get(("chain", 1000, 1), [])), "rounds; ratio = median of per-round ratios [min-max];")
-print("overhead = median less the sequential loop's (the work and a clock read)")
-print("| shape | work | T | sequential | evolve | Taskflow | evolve / Taskflow | overhead evolve | overhead Taskflow |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("overhead = median less the sequential loop's (the work and a clock read); goroutines = indep's floor on T cores")
+print("| shape | work | T | sequential | goroutines | evolve | Taskflow | evolve / Taskflow | overhead evolve | overhead Taskflow |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for shape in ("chain", "tree", "indep", "wave"):
     for work in (1000, 5000):
         s = sq.get((shape, work, 1))
@@ -61,6 +61,8 @@ for shape in ("chain", "tree", "indep", "wave"):
             rs = [a / b for a, b in zip(e, t)]
             base = med(s)
             over = lambda v: f"{med(v) - base:.0f}" if T == 1 else "-"
-            print(f"| {shape} | {work} ns | {T} | {base:.0f} | {med(e):.0f} | {med(t):.0f} | {med(rs):.3f}x [{min(rs):.3f}-{max(rs):.3f}] | {over(e)} | {over(t)} |")
+            g = gr.get((shape, work, T))
+            floor = f"{med(g):.0f}" if g else ""
+            print(f"| {shape} | {work} ns | {T} | {base:.0f} | {floor} | {med(e):.0f} | {med(t):.0f} | {med(rs):.3f}x [{min(rs):.3f}-{max(rs):.3f}] | {over(e)} | {over(t)} |")
 PY
 echo "raw output: $out"

@@ -3,6 +3,7 @@ package exec_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 // tasks). It asks what a user with real tasks pays for the library, which
 // trivial tasks cannot tell: ns/task less the work is the overhead, and
 // workers=2 against workers=1 is what a second core buys. The `sequential`
-// runner is the floor: the same work in a plain loop, in topological order.
+// runner is the floor: the same work in a plain loop, in topological order;
+// indep's `goroutines` runner is its floor on several cores: goroutines
+// taking its tasks by an atomic counter.
 // bench/work-taskflow.sh runs Taskflow's side (bench/work/work.cpp) in
 // alternating rounds.
 //
@@ -43,9 +46,41 @@ func BenchmarkWork(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/evolve/workers=%d", name, w), func(b *testing.B) {
 					benchWorkEvolve(b, sh, work, w)
 				})
+				if sh.name == "indep" {
+					b.Run(fmt.Sprintf("%s/goroutines/workers=%d", name, w), func(b *testing.B) {
+						benchWorkGoroutines(b, sh.n, work, w)
+					})
+				}
 			}
 		}
 	}
+}
+
+// benchWorkGoroutines is indep's floor on workers cores: that many
+// goroutines taking tasks by an atomic counter and doing their work, with
+// no graph and no queue.
+func benchWorkGoroutines(b *testing.B, n int, work time.Duration, workers int) {
+	var m benchMeter
+	for range b.N {
+		benchOp(b, &m,
+			func() *atomic.Int64 { return new(atomic.Int64) },
+			func(c *atomic.Int64) int {
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				for range workers {
+					wg.Go(func() {
+						for next.Add(1) <= int64(n) {
+							busy(work)
+							c.Add(1)
+						}
+					})
+				}
+				wg.Wait()
+				benchCheck(b, c, n)
+				return n
+			})
+	}
+	m.report(b, true)
 }
 
 // benchWorkEvolve is benchEvolve with tasks that are busy for work first.
