@@ -483,7 +483,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 			return Task[T]{t}
 		}
 	}
-	g.c.Add(&t.n, name, parent, key, hold)
+	g.c.Add(&t.n, ins, name, parent, key, hold)
 	return Task[T]{t}
 }
 

@@ -21,7 +21,7 @@ func TestCompletionWithoutConsumersIsCountedInItsSwitch(t *testing.T) {
 	// A consumer joining now reads x as finished.
 	c := newOneInput(x)
 	g.Lock()
-	g.Add(c, "c", nil, "", nil)
+	g.Add(c, c.Deps(), "c", nil, "", nil)
 	g.Unlock()
 	if s, p := c.State(), c.pending(); s != Ready || p != 0 {
 		t.Errorf("a consumer joining after x finished is %v waiting for %d, want ready", s, p)
@@ -45,7 +45,7 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	// A consumer joins the running graph: it links itself to x, running.
 	c := newOneInput(x)
 	g.Lock()
-	g.Add(c, "c", nil, "", nil)
+	g.Add(c, c.Deps(), "c", nil, "", nil)
 	g.Unlock()
 	if x.state.Load()&linked == 0 {
 		t.Fatal("a link made during the run did not flag x")
@@ -64,7 +64,7 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	// Announced: the same.
 	y := newNoInput()
 	g.Lock()
-	g.Add(y, "y", nil, "", nil)
+	g.Add(y, y.Deps(), "y", nil, "", nil)
 	g.Unlock()
 	y.SetState(Running)
 	y.announce()
@@ -89,7 +89,7 @@ func begunWithOne(t *testing.T) (*Graph, *Node) {
 	g := new(Graph)
 	x := newNoInput()
 	g.Lock()
-	g.Add(x, "x", nil, "", nil)
+	g.Add(x, x.Deps(), "x", nil, "", nil)
 	g.Unlock()
 	if err := g.Begin(&fakeRun{g: g}, nil); err != nil {
 		t.Fatal(err)
@@ -114,11 +114,11 @@ func TestCountedInTheSwitchOnlyWithConsumersInTheRun(t *testing.T) {
 		cy = append(cy, newOneInput(y))
 	}
 	g.Lock()
-	g.Add(x, "x", nil, "", nil)
-	g.Add(cx, "cx", nil, "", nil)
-	g.Add(y, "y", nil, "", nil)
+	g.Add(x, x.Deps(), "x", nil, "", nil)
+	g.Add(cx, cx.Deps(), "cx", nil, "", nil)
+	g.Add(y, y.Deps(), "y", nil, "", nil)
 	for _, c := range cy {
-		g.Add(c, "cy", nil, "", nil)
+		g.Add(c, c.Deps(), "cy", nil, "", nil)
 	}
 	g.Unlock()
 	heads := func(n *Node) (uint32, uint32, uint32) { return n.succ1.Load(), n.succ.Load(), n.epoch.Load() }

@@ -568,10 +568,11 @@ func (g *Graph) Running() bool {
 
 // Add gives n an id, links it to its inputs and, when the graph is running,
 // brings it into the run. n must have been set up with Init, and its inputs
-// must belong to g. key, when not empty, registers n for Keyed. hold, when
-// not nil, keeps n back if it is ready at once (see Batch). The caller holds
-// the lock.
-func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch) {
+// must belong to g; ins is what n's body's Inputs returns, which the caller
+// has at hand (asking the body again costs an interface call per task). key,
+// when not empty, registers n for Keyed. hold, when not nil, keeps n back if
+// it is ready at once (see Batch). The caller holds the lock.
+func (g *Graph) Add(n *Node, ins []*Node, name string, parent *Node, key string, hold *Batch) {
 	n.g = g
 	g.rank(n)
 	if g.run != nil && parent != nil && !joins(parent) {
@@ -603,9 +604,8 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 		// No run is active, so no completion reads consumer lists, and every
 		// other reader (Succs) holds g.mu: the inputs' locks are not needed.
 		// A node being added has no ordering inputs yet (see Order).
-		in, _ := n.deps()
 		var pending int32
-		for _, d := range in {
+		for _, d := range ins {
 			g.link(d, n)
 			if d.state.Load()&stateMask != uint64(Done) {
 				pending++
@@ -621,7 +621,7 @@ func (g *Graph) Add(n *Node, name string, parent *Node, key string, hold *Batch)
 		g.fresh.stamped = true
 		return
 	}
-	g.activateNew(n, parent, hold)
+	g.activateNew(n, ins, parent, hold)
 }
 
 // Batch keeps back the nodes that are ready when they join a run, until
@@ -970,9 +970,8 @@ func (g *Graph) activate(n *Node) {
 
 // activateNew links a node added during a run and brings it, and any input
 // it needs that is not in the run, into the run. The caller holds the lock.
-func (g *Graph) activateNew(n, parent *Node, hold *Batch) {
-	in, _ := n.deps() // a node being added has no ordering inputs yet
-	for _, d := range in {
+func (g *Graph) activateNew(n *Node, ins []*Node, parent *Node, hold *Batch) {
+	for _, d := range ins { // a node being added has no ordering inputs yet
 		if s := d.State(); s == Released || s != Done && d.epoch.Load() != g.epoch {
 			g.activate(d) // recompute what was dropped, run what was not asked for
 		}
