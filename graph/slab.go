@@ -53,6 +53,7 @@ func (o *openSlab) mostlyUsed() bool { return *o.next >= o.size-o.size/4 }
 type slabs struct {
 	open [4]*openSlab
 	turn uint32 // which open slab a new record type may replace next
+	last int    // the open slab cut from last: most adds are of the type before
 }
 
 // cutRecord returns a zero B for a task being added at at, whose graph is
@@ -66,6 +67,12 @@ func cutRecord[B any](at place) *B {
 		g.c.Lock()
 	}
 	ss := &g.slabs
+	if o := ss.open[ss.last]; o != nil {
+		if s, ok := o.s.(*slab[B]); ok && s.next < len(s.buf) {
+			s.next++
+			return &s.buf[s.next-1]
+		}
+	}
 	free := -1
 	for i, o := range ss.open {
 		if o == nil {
@@ -75,6 +82,7 @@ func cutRecord[B any](at place) *B {
 			continue
 		}
 		if s, ok := o.s.(*slab[B]); ok {
+			ss.last = i
 			if k := s.next; k < len(s.buf) {
 				s.next++
 				return &s.buf[k]
@@ -90,6 +98,7 @@ func cutRecord[B any](at place) *B {
 		}
 		free = at
 	}
+	ss.last = free
 	return openNew[B](&ss.open[free], firstSlab)
 }
 

@@ -212,7 +212,10 @@ type recentName struct {
 // caller holds g's lock.
 func (g *Graph) intern(name string) uint32 {
 	for i := range g.recent { // by index: ranging over the array copies it
-		if r := &g.recent[i]; r.num != 0 && r.name == name {
+		// The same string value (a name literal in a loop) is equal by its
+		// pointer, without comparing its bytes in a call.
+		if r := &g.recent[i]; r.num != 0 && len(r.name) == len(name) &&
+			(unsafe.StringData(r.name) == unsafe.StringData(name) || r.name == name) {
 			return r.num
 		}
 	}
