@@ -245,7 +245,7 @@ func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 		t = &value[T]{record[T]{val: v}}
 	}
 	t.n.SetState(core.Done)
-	return add(b, at, &t.record, t, name, opts, false)
+	return add(b, at, &t.record, t, nil, name, opts, false)
 }
 
 // Add adds a task with no inputs that will run fn when the graph runs.
@@ -259,7 +259,7 @@ func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opt
 	} else {
 		t = &task0[T]{fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, nil, name, opts, fn == nil)
 }
 
 // Add1 adds a task that will run fn with the result of in.
@@ -272,7 +272,7 @@ func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context,
 	} else {
 		t = &task1[A, T]{a: in.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, inputs(&t.a, 1), name, opts, fn == nil)
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
@@ -285,7 +285,7 @@ func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func
 	} else {
 		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, inputs(&t.a, 2), name, opts, fn == nil)
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
@@ -298,7 +298,7 @@ func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 
 	} else {
 		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, inputs(&t.a, 3), name, opts, fn == nil)
 }
 
 // AddN adds a task that will run fn with the results of all of in, in
@@ -316,7 +316,7 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 	} else {
 		t = &taskN[A, T]{in: recs, fn: fn}
 	}
-	return add(b, at, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, t.Inputs(), name, opts, fn == nil)
 }
 
 // Flow adds a task whose function emits a subgraph through the Builder it is
@@ -348,7 +348,7 @@ func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task
 		t = &flow[T]{fn: fn}
 	}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
-	return add(b, at, &t.record, t, name, opts, fn == nil)
+	return add(b, at, &t.record, t, nil, name, opts, fn == nil)
 }
 
 // Order makes after wait for before, although after does not read before's
@@ -418,10 +418,11 @@ func placeOf(b Builder) place {
 // session 7).
 func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 
-// add checks and adds a task built by one of the constructors. noFn tells
-// whether the function is nil; an input given as the zero Task is a nil
-// node among body's inputs.
-func add[T any](b Builder, at place, t *record[T], body core.Body, name string, opts []Option, noFn bool) Task[T] {
+// add checks and adds a task built by one of the constructors. ins is what
+// body's Inputs returns, which the constructor knows without asking (an
+// interface call per task); an input given as the zero Task is a nil node
+// among them. noFn tells whether the function is nil.
+func add[T any](b Builder, at place, t *record[T], body core.Body, ins []*core.Node, name string, opts []Option, noFn bool) Task[T] {
 	g, parent, hold := at.g, at.parent, at.hold
 	if at.slabbed() && !at.owned {
 		defer g.c.Unlock() // taken by cutRecord
@@ -434,7 +435,6 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, name string, 
 	case noFn:
 		err = ErrNilFunc
 	}
-	ins := body.Inputs() // the zero Task's record is nil, and so is its node here
 	if err == nil {
 		err = inputsErr(g, ins)
 	}
