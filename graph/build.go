@@ -454,7 +454,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, ins []*core.N
 		return Task[T]{t}
 	}
 	switch {
-	case s.opts == joinOnly:
+	case s.set && s.opts == joinOnly:
 		t.n.SetOptions(&joinOnly) // every flow without options: read only, so shared
 	case s.set:
 		o := s.opts
