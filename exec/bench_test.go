@@ -105,12 +105,18 @@ type benchBuilt[G any] struct {
 // builds it, without the graph's lock, as Taskflow's builder does) or
 // with graph.New (shared: every add takes the lock), and runs it.
 func benchEvolve(b *testing.B, sh benchShape, workers int, owned bool) {
+	benchEvolveFns(b, sh, workers, owned, newBenchFns)
+}
+
+// benchEvolveFns is benchEvolve with the task functions newFns makes,
+// adding to the count it is given.
+func benchEvolveFns(b *testing.B, sh benchShape, workers int, owned bool, newFns func(*atomic.Int64) benchFns) {
 	var m benchMeter
 	for range b.N {
 		benchOp(b, &m,
 			func() benchBuilt[*graph.Graph] {
 				c := new(atomic.Int64)
-				fns := newBenchFns(c)
+				fns := newFns(c)
 				var g *graph.Graph
 				if owned {
 					g = graph.Build(func(b graph.Builder) { sh.build(b, fns) })

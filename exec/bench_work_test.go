@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/evolve-dag/evolve/graph"
 )
 
 // BenchmarkWork is BenchmarkShapes with tasks that do something: every
@@ -85,25 +83,12 @@ func benchWorkGoroutines(b *testing.B, n int, work time.Duration, workers int) {
 
 // benchWorkEvolve is benchEvolve with tasks that are busy for work first.
 func benchWorkEvolve(b *testing.B, sh benchShape, work time.Duration, workers int) {
-	var m benchMeter
-	for range b.N {
-		benchOp(b, &m,
-			func() benchBuilt[*graph.Graph] {
-				c := new(atomic.Int64)
-				fns := benchFns{
-					c:  c,
-					f0: func(context.Context) (int, error) { busy(work); c.Add(1); return 0, nil },
-					f1: func(_ context.Context, x int) (int, error) { busy(work); c.Add(1); return x, nil },
-					f2: func(_ context.Context, x, y int) (int, error) { busy(work); c.Add(1); return x + y, nil },
-				}
-				g := graph.Build(func(b graph.Builder) { sh.build(b, fns) })
-				return benchBuilt[*graph.Graph]{g, c}
-			},
-			func(x benchBuilt[*graph.Graph]) int {
-				benchRunEvolve(b, x.g, workers)
-				benchCheck(b, x.c, sh.n)
-				return sh.n
-			})
-	}
-	m.report(b, true)
+	benchEvolveFns(b, sh, workers, true, func(c *atomic.Int64) benchFns {
+		return benchFns{
+			c:  c,
+			f0: func(context.Context) (int, error) { busy(work); c.Add(1); return 0, nil },
+			f1: func(_ context.Context, x int) (int, error) { busy(work); c.Add(1); return x, nil },
+			f2: func(_ context.Context, x, y int) (int, error) { busy(work); c.Add(1); return x + y, nil },
+		}
+	})
 }

@@ -207,20 +207,23 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 	if e.inLock == eachChunk || e.spawn {
 		// A spawning task lets go at once: Spawn may take the lock to
 		// grow the index.
-		e.inLock = 0
-		if !e.owned {
-			g.Unlock()
-		}
+		e.letGo()
+	}
+}
+
+// letGo ends the current hold of the graph's lock, which a graph that
+// Build owns never took.
+func (e *each[B]) letGo() {
+	e.inLock = 0
+	if !e.owned {
+		e.g.c.Unlock()
 	}
 }
 
 // end lets go of the graph's lock, if held, and queues the tasks held back.
 func (e *each[B]) end() {
 	if e.inLock > 0 {
-		e.inLock = 0
-		if !e.owned {
-			e.g.c.Unlock()
-		}
+		e.letGo()
 	}
 	if e.own {
 		e.g.c.Flush(e.hold)
