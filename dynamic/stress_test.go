@@ -67,7 +67,10 @@ import (
 // for a random existing task, so that cycles of waits are common.
 // EVOLVE_STRESS_MIX=unranked gives every task priority 0, the only runs in
 // which workers keep the tasks their tasks add instead of queuing them
-// (see exec's kept.go); unranked-waits is waits with that.
+// (see exec's kept.go); unranked-waits is waits with that. Each of them
+// with "+wide" (or "wide" alone) begins the graph with 16 to 63 tasks
+// without inputs of one priority, which the run's queue lends its workers
+// as a span (see exec's open.go): EVOLVE_STRESS_MIX=waits+wide.
 //
 // These runs are truly concurrent, which is how they find races, and so
 // a failing seed does not replay exactly; TestReplayableRuns runs the
@@ -101,6 +104,25 @@ func TestRandomGrowingRunsUnranked(t *testing.T) {
 		for seed := range seeds {
 			for _, workers := range []int{1, 2, 3} {
 				t.Run(fmt.Sprintf("waits=%v/seed=%d/workers=%d", mix.waits, seed, workers), func(t *testing.T) {
+					runStress(t, uint64(seed), workers, mix)
+				})
+			}
+		}
+	}
+}
+
+// TestRandomGrowingRunsWide is TestRandomGrowingRuns with the wide mix,
+// alone and with waits and unranked-waits, so that every run of the tests
+// covers roots that the workers take from an open span and its lanes.
+func TestRandomGrowingRunsWide(t *testing.T) {
+	seeds := 20
+	if testing.Short() {
+		seeds = 5
+	}
+	for _, mix := range []stressOptions{{wide: true}, {wide: true, waits: true}, {wide: true, waits: true, unranked: true}} {
+		for seed := range seeds {
+			for _, workers := range []int{1, 2, 3} {
+				t.Run(fmt.Sprintf("waits=%v/unranked=%v/seed=%d/workers=%d", mix.waits, mix.unranked, seed, workers), func(t *testing.T) {
 					runStress(t, uint64(seed), workers, mix)
 				})
 			}
@@ -317,24 +339,34 @@ type stressOptions struct {
 	// unranked gives every task priority 0, so that workers keep the
 	// tasks they add (see exec's kept.go), which they do only then.
 	unranked bool
+	// wide begins the graph with 16 to 63 tasks without inputs, of one
+	// priority: one span of roots that the run's queue lends to its
+	// workers (see exec's open.go), which it does only for many roots.
+	wide bool
 }
 
 func stressMix(t *testing.T) stressOptions {
-	switch v := os.Getenv("EVOLVE_STRESS_MIX"); v {
-	case "":
-		return stressOptions{}
-	case "flows":
-		return stressOptions{flows: true}
-	case "waits":
-		return stressOptions{waits: true}
-	case "unranked":
-		return stressOptions{unranked: true}
-	case "unranked-waits":
-		return stressOptions{waits: true, unranked: true}
-	default:
-		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, unranked, unranked-waits, or nothing", v)
-		return stressOptions{}
+	v := os.Getenv("EVOLVE_STRESS_MIX")
+	mix, wide := strings.CutSuffix(v, "+wide")
+	if mix == "wide" {
+		mix, wide = "", true
 	}
+	var o stressOptions
+	switch mix {
+	case "":
+	case "flows":
+		o = stressOptions{flows: true}
+	case "waits":
+		o = stressOptions{waits: true}
+	case "unranked":
+		o = stressOptions{unranked: true}
+	case "unranked-waits":
+		o = stressOptions{waits: true, unranked: true}
+	default:
+		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, unranked, unranked-waits, or nothing, each with +wide or not, or wide", v)
+	}
+	o.wide = wide
+	return o
 }
 
 // stressEnv returns the number in the environment variable name, at least
@@ -405,6 +437,10 @@ type stressWorld struct {
 	byName map[string]*stressTask
 	broken []string // invariants broken inside bodies
 
+	// roots is how many of the first tasks still to add have no inputs and
+	// priority rootPrio (the wide mix); set and read before the run.
+	roots    int
+	rootPrio int
 	stopped  bool // the test stops the run while it grows
 	targeted bool // the run is for a few targets: results nobody needs any more are released
 	mix      stressOptions
@@ -467,17 +503,26 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 		start: time.Now()}
 	w.budget.Store(160)
 	rng := rand.New(rand.NewPCG(seed, 0))
+	first := 20
+	if mix.wide {
+		wrng := rand.New(rand.NewPCG(seed, 97))
+		w.roots = 16 + wrng.IntN(48)
+		if !mix.unranked {
+			w.rootPrio = wrng.IntN(3)
+		}
+		first += w.roots
+	}
 	if seed%8 < 4 {
 		// The first tasks built by one goroutine without the lock (see
 		// graph.Build); the graph then grows as any other.
 		w.g = graph.Build(func(b graph.Builder) {
-			for range 20 {
+			for range first {
 				w.add(b, rng, 0)
 			}
 		})
 	} else {
 		w.g = graph.New()
-		for range 20 {
+		for range first {
 			w.add(w.g, rng, 0)
 		}
 	}
@@ -610,6 +655,11 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 	if w.mix.unranked {
 		opts[0] = graph.Option{}
 	}
+	root := w.roots > 0
+	if root {
+		w.roots--
+		opts[0] = graph.Priority(w.rootPrio)
+	}
 	if st.plan == planSpawnWait && rng.IntN(4) == 0 {
 		// Its wait may be cut short by its own deadline.
 		st.timeout = true
@@ -624,7 +674,7 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 		st.h = graph.Flow(b, st.name, w.flowBody(st, depth), opts...)
 	} else {
 		w.mu.Lock()
-		for k := rng.IntN(4); k > 0 && len(w.all) > 0; k-- {
+		for k := rng.IntN(4); k > 0 && len(w.all) > 0 && !root; k-- {
 			st.inputs = append(st.inputs, w.all[rng.IntN(len(w.all))])
 		}
 		w.mu.Unlock()

@@ -39,7 +39,9 @@ type keptEntry = atomic.Pointer[core.Node]
 //     first queues every kept task (loop); about to park, it counts itself
 //     idle (runner.idlers), then takes the best kept task (stealLocked).
 //     Both look at the workers listed as keeping (see listLocked), and a
-//     worker lists itself before it looks at the conditions.
+//     worker lists itself before it looks at the conditions. A worker
+//     taking the next root of the open span (nextRoot) does not look: a
+//     kept task ranks after every root (see nextRoot).
 //   - A task with a priority joining the graph: it sets the graph's ranked
 //     flag, then the next claim queues every kept task (claimLocked).
 //

@@ -110,12 +110,17 @@ func TestEachTaskRunsOnceAfterItsInputsSucceeded(t *testing.T) {
 // equal priorities in creation order. Another 300 have half their nodes
 // roots, of two priorities, so that the roots reach the run as many spans
 // of ids (see queue) whose heads are ranked with each other and with the
-// tasks their completions make ready.
+// tasks their completions make ready. Another 300 begin with 16 to 200
+// roots of priority 0, one span that the queue lends to the worker (see
+// open.go), and go on with tasks that read them, of priorities -1 to 1.
 func TestOneWorkerRunsInPriorityOrder(t *testing.T) {
-	for seed := range uint64(600) {
+	for seed := range uint64(900) {
 		rng := rand.New(rand.NewPCG(seed, 2))
 		d := randomDAG(rng, 1+rng.IntN(60), 4, -3, 3)
-		if seed >= 300 {
+		switch {
+		case seed >= 600:
+			d = wideDAG(rng, 16+rng.IntN(185), rng.IntN(80))
+		case seed >= 300:
 			d = randomDAG(rng, 1+rng.IntN(60), 1, 0, 1)
 		}
 		var mu sync.Mutex
@@ -139,6 +144,20 @@ func TestOneWorkerRunsInPriorityOrder(t *testing.T) {
 			t.Fatalf("seed %d: run order\n got %v\nwant %v\n(priorities %v, inputs %v)", seed, got, want, d.prio, d.in)
 		}
 	}
+}
+
+// wideDAG is roots nodes without inputs, of priority 0, then more nodes
+// reading one to three earlier nodes each, of priorities -1 to 1.
+func wideDAG(rng *rand.Rand, roots, more int) dag {
+	n := roots + more
+	d := dag{prio: make([]int, n), in: make([][]int, n)}
+	for i := roots; i < n; i++ {
+		d.prio[i] = rng.IntN(3) - 1
+		for range 1 + rng.IntN(3) {
+			d.in[i] = append(d.in[i], rng.IntN(i))
+		}
+	}
+	return d
 }
 
 // TestOneWorkerOrderWithObserver repeats the priority check with an

@@ -24,9 +24,19 @@ func before(a, b *core.Node) bool {
 // Begin gives a span per priority change among the roots, in creation
 // order; the queue keeps at most maxSpans, so a pop compares a few heads.
 //
+// The queue may lend a span to the workers (see openSpan): they take its
+// nodes without the runner's mutex, while the span stays part of the
+// queue for everything else (len, peek, pop). The invariant: every node
+// queued outside the open span ranks after every node in it. So its
+// nodes are the queue's best, and a worker may take one without looking
+// at the rest. The queue opens a span only when it holds nothing else,
+// and a push of a node that ranks before some node still in it closes it
+// first: what is left of it is held as spans again.
+//
 // A node may be taken out of the queue's hands by a waiter (or cancelled)
 // while it is still in it; its state then is no longer Ready, and whoever
-// pops it skips it. Not safe for concurrent use: the runner's mutex guards it.
+// pops it skips it. Not safe for concurrent use (but for the open span's
+// own methods): the runner's mutex guards it.
 type queue struct {
 	fifo []*core.Node
 	head int
@@ -35,12 +45,20 @@ type queue struct {
 	spans   []idSpan    // the spans not taken yet, in the order given
 	inSpans int         // how many ids they hold
 	g       *core.Graph // where the spans' nodes are
+
+	open *openSpan // lent to the workers, or nil (see openSpan)
 }
 
 // idSpan is the ids from up to to, not included.
 type idSpan struct{ from, to int64 }
 
-func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) + q.inSpans }
+func (q *queue) len() int {
+	k := len(q.fifo) - q.head + len(q.heap) + q.inSpans
+	if q.open != nil {
+		k += q.open.len()
+	}
+	return k
+}
 
 // maxSpans is how many spans the queue holds at most: a pop compares
 // their heads, so the roots of a graph whose priorities alternate are
@@ -53,6 +71,14 @@ func (q *queue) pushSpan(g *core.Graph, from, to int64) {
 	if from >= to {
 		return
 	}
+	if q.open != nil {
+		q.closeOpen()
+	}
+	q.addSpan(g, from, to)
+}
+
+// addSpan is pushSpan once the open span, if any, has been closed.
+func (q *queue) addSpan(g *core.Graph, from, to int64) {
 	if len(q.spans) == maxSpans {
 		for id := from; id < to; id++ {
 			q.push(g.At(id))
@@ -86,6 +112,9 @@ func (q *queue) popSpan(i int) {
 }
 
 func (q *queue) push(n *core.Node) {
+	if q.open != nil && q.open.beatenBy(n) {
+		q.closeOpen()
+	}
 	if k := len(q.fifo); k == q.head || !before(n, q.fifo[k-1]) {
 		if q.head > 0 && q.head == k {
 			q.fifo, q.head = q.fifo[:0], 0
@@ -106,6 +135,11 @@ func (q *queue) push(n *core.Node) {
 
 // peek returns the best node without removing it, or nil.
 func (q *queue) peek() *core.Node {
+	if q.open != nil {
+		if n := q.open.peek(); n != nil {
+			return n // the best (see queue); a worker may take it meanwhile
+		}
+	}
 	var f *core.Node
 	if q.head < len(q.fifo) {
 		f = q.fifo[q.head]
@@ -123,6 +157,14 @@ func (q *queue) peek() *core.Node {
 
 // pop removes and returns the best node, or nil.
 func (q *queue) pop() *core.Node {
+	if q.open != nil {
+		if n := q.open.takeBest(); n != nil {
+			return n
+		}
+		// Emptied by the workers, but for a chunk a worker may be about
+		// to put in its lane: closed, that worker gives it back.
+		q.closeOpen()
+	}
 	if len(q.spans) > 0 {
 		if s, i := q.bestSpan(); q.beats(s) {
 			q.popSpan(i)

@@ -124,6 +124,9 @@ func (r *runner) loop(w *worker) {
 			if len(r.listed) > 0 {
 				r.takeAllKeptLocked() // ranked with the queued ones (see kept.go)
 			}
+			if r.q.open == nil && len(r.q.spans) > 0 {
+				r.q.openOne(r.limit) // the roots of a wide graph, for nextRoot
+			}
 			if n := r.q.pop(); n != nil {
 				r.noteQueueLocked()
 				r.takeSlotLocked()
@@ -211,7 +214,9 @@ func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 				return true
 			}
 			if !n.CAS(core.Ready, core.Running) {
-				return false // cancelled, or taken by a waiter, while queued
+				// Cancelled, or taken by a waiter, while queued.
+				n = r.nextRoot(w)
+				continue
 			}
 		}
 		n, running = r.execute(w, n, true)
@@ -223,8 +228,49 @@ func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 			// as it cancels every node of a stopped run not finished.
 			return false
 		}
+		if n == nil {
+			n = r.nextRoot(w)
+		}
 	}
 	return false
+}
+
+// nextRoot takes the next root of the queue's open span for w, if it has
+// one, for a worker whose task made no task ready: it runs it on the slot
+// it holds, without the runner's mutex. The open span's nodes are the
+// queue's best (see queue), so this is what the worker would pop; it is
+// the run's roots, taken a lock apart instead of a lock each (see
+// open.go).
+//
+// Taking a root is not looking for a task in kept.go's sense: a worker
+// keeps a task only while every task of the graph has priority 0, and
+// the task was added while the run ran, after every root, so it ranks
+// after every node of the open span.
+func (r *runner) nextRoot(w *worker) *core.Node {
+	o := r.open.Load()
+	if o == nil {
+		return nil
+	}
+	id, back := o.take(w.id)
+	if back[0] < back[1] {
+		r.giveBack(o, back[0], back[1])
+	}
+	if id < 0 {
+		r.open.CompareAndSwap(o, nil) // empty: the next worker need not look
+		return nil
+	}
+	return o.g.At(id)
+}
+
+// giveBack queues the roots of o from up to to, which a worker took into
+// its lane as o was closed (see open.go).
+func (r *runner) giveBack(o *openSpan, from, to int64) {
+	r.mu.Lock()
+	r.q.pushSpan(o.g, from, to)
+	r.raised++
+	r.noteQueueLocked()
+	r.wakeLocked()
+	r.mu.Unlock()
 }
 
 // renew returns the worker that w's goroutine goes on as, once the task

@@ -1,0 +1,181 @@
+package exec
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/evolve-dag/evolve/graph"
+	"github.com/evolve-dag/evolve/internal/core"
+)
+
+// TestOpenSpanTakesEachRootOnce races workers taking roots from an open
+// span (their lanes and the cursor) with pops under a mutex and a close
+// by a push that ranks before them, as the runner does: every root is
+// taken exactly once, by a worker, a pop, or from what the close or a
+// worker's give-back left in the queue, and the pops under the mutex
+// take the queue's best node.
+func TestOpenSpanTakesEachRootOnce(t *testing.T) {
+	const roots = 3000
+	g := graph.New()
+	for i := range roots {
+		graph.Add(g, "root", func(context.Context) (int, error) { return i, nil })
+	}
+	cg := graphCore(g)
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 20))
+		workers := 1 + rng.IntN(5)
+		var mu sync.Mutex // the runner's
+		var q queue
+		q.pushSpan(cg, 0, roots)
+		q.openOne(workers)
+		o := q.open
+		if o == nil {
+			t.Fatalf("seed %d: a span of %d roots was not opened", seed, roots)
+		}
+		if got := q.len(); got != roots {
+			t.Fatalf("seed %d: len = %d, want %d", seed, got, roots)
+		}
+		taken := make([]atomic.Int32, roots)
+		take := func(n *core.Node) {
+			if n.ID() < roots && taken[n.ID()].Add(1) != 1 {
+				t.Errorf("seed %d: root %d taken twice", seed, n.ID())
+			}
+		}
+		closeAfter := rng.IntN(roots)
+		urgent := testNode(t, 1, roots)
+		var wg sync.WaitGroup
+		for w := range workers + 1 { // worker ids up to workers: the last has no lane
+			wg.Go(func() {
+				wrng := rand.New(rand.NewPCG(seed, uint64(w)))
+				for {
+					if wrng.IntN(8) == 0 {
+						mu.Lock()
+						n := q.pop()
+						mu.Unlock()
+						if n == nil {
+							return
+						}
+						if n != urgent {
+							take(n)
+						}
+						continue
+					}
+					id, back := o.take(w)
+					if back[0] < back[1] {
+						mu.Lock()
+						q.pushSpan(cg, back[0], back[1])
+						mu.Unlock()
+					}
+					if id < 0 {
+						mu.Lock()
+						n := q.pop()
+						mu.Unlock()
+						if n == nil {
+							return
+						}
+						if n != urgent {
+							take(n)
+						}
+						continue
+					}
+					take(cg.At(id))
+				}
+			})
+		}
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				left := q.len()
+				if left <= roots-closeAfter {
+					q.push(urgent)
+					if q.open != nil {
+						t.Errorf("seed %d: a push that ranks first left the span open", seed)
+					}
+					if top := q.peek(); top != urgent {
+						t.Errorf("seed %d: peek after the push = %v, want the pushed node", seed, desc(top))
+					}
+					mu.Unlock()
+					return
+				}
+				mu.Unlock()
+			}
+		})
+		wg.Wait()
+		// The push may come after the workers found the queue empty: it
+		// holds the pushed node then, and nothing else.
+		for n := q.pop(); n != nil; n = q.pop() {
+			if n != urgent {
+				t.Fatalf("seed %d: the queue holds root %d after every worker found it empty", seed, n.ID())
+			}
+		}
+		for id := range taken {
+			if taken[id].Load() != 1 {
+				t.Fatalf("seed %d (%d workers): root %d taken %d times", seed, workers, id, taken[id].Load())
+			}
+		}
+	}
+}
+
+// TestOpenSpanKeepsOrderWithLaterNodes: one goroutine taking from an open
+// span through its lane and popping the queue in turn gets the roots in
+// creation order, nodes pushed that rank after them only once they are
+// all taken, and one that ranks before some of them (a higher priority,
+// or the same and an earlier id) at once.
+func TestOpenSpanKeepsOrderWithLaterNodes(t *testing.T) {
+	const first, to = 100, 300 // the roots: ids 100 to 299
+	g := graph.New()
+	for range to {
+		graph.Add(g, "task", func(context.Context) (int, error) { return 0, nil })
+	}
+	cg := graphCore(g)
+	for _, ranksBefore := range []*core.Node{testNode(t, 2, to+3), testNode(t, 0, 50)} {
+		var q queue
+		q.pushSpan(cg, first, to)
+		q.openOne(1)
+		o := q.open
+		later := testNode(t, 0, to+1) // same priority, created after
+		lower := testNode(t, -1, to+2)
+		var got []int64
+		at := -1 // len(got) when ranksBefore was pushed
+		for i := 0; ; i++ {
+			switch i {
+			case 10:
+				q.push(later)
+				q.push(lower)
+				if q.open == nil {
+					t.Fatal("nodes that rank after every root closed the span")
+				}
+			case 150:
+				q.push(ranksBefore)
+				at = len(got)
+			}
+			var n *core.Node
+			if id, back := o.take(0); back[0] < back[1] {
+				t.Fatalf("a lane taken back without a close: %v", back)
+			} else if id >= 0 {
+				n = cg.At(id)
+			} else if n = q.pop(); n == nil {
+				break
+			}
+			got = append(got, n.ID())
+			if i%7 == 0 { // a pop between takes, as a worker back in its loop
+				if n := q.pop(); n != nil {
+					got = append(got, n.ID())
+				}
+			}
+		}
+		var want []int64
+		for id := range int64(to - first) {
+			want = append(want, first+id)
+		}
+		want = slices.Insert(want, at, ranksBefore.ID()) // next, once pushed
+		want = append(want, later.ID(), lower.ID())
+		if !slices.Equal(got, want) {
+			t.Fatalf("pushed %v: order\n got %v\nwant %v", desc(ranksBefore), got, want)
+		}
+	}
+}
