@@ -82,7 +82,7 @@ const minOpen = 16
 // minOpen ids. The caller holds the runner's mutex, and publishes the
 // span (see runner.noteQueueLocked).
 func (q *queue) openOne(workers int) {
-	if q.open != nil || len(q.spans) == 0 {
+	if q.open != nil || len(q.spans) == 0 || q.pops < q.openAt {
 		return
 	}
 	head, at := q.bestSpan()
@@ -121,6 +121,12 @@ func (q *queue) openOne(workers int) {
 // closeOpen takes back what is left of the open span, in its lanes too,
 // as spans of the queue's. Workers holding it take nothing more from it.
 // The caller holds the runner's mutex.
+//
+// A span closed before minOpen of its roots were taken cost more than it
+// saved: a graph whose roots each make a better task ready (a consumer of
+// a higher priority) would open and close one for every root. So each
+// such close doubles the number of pops before the queue opens a span
+// again; a span that served more resets it.
 func (q *queue) closeOpen() {
 	o := q.open
 	q.open = nil
@@ -130,8 +136,15 @@ func (q *queue) closeOpen() {
 			q.addSpan(o.g, o.base+lo, o.base+hi)
 		}
 	}
-	if from := o.next.Swap(o.to); from < o.to {
+	from := o.next.Swap(o.to)
+	if from < o.to {
 		q.addSpan(o.g, from, o.to)
+	}
+	if from-o.base < minOpen {
+		q.backoff = max(2*q.backoff, minOpen)
+		q.openAt = q.pops + q.backoff
+	} else {
+		q.backoff = 0
 	}
 }
 

@@ -179,3 +179,46 @@ func TestOpenSpanKeepsOrderWithLaterNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenSpanBacksOffWhenClosedEarly: roots that each make a better node
+// ready close the open span at once; the queue opens one again after ever
+// longer runs of pops, not after every root, and all the roots still come
+// in order.
+func TestOpenSpanBacksOffWhenClosedEarly(t *testing.T) {
+	const roots = 4000
+	g := graph.New()
+	for range roots {
+		graph.Add(g, "root", func(context.Context) (int, error) { return 0, nil })
+	}
+	cg := graphCore(g)
+	var q queue
+	q.pushSpan(cg, 0, roots)
+	opens := 0
+	var got []int64
+	for i := range roots {
+		if q.open == nil {
+			q.openOne(1)
+			if q.open != nil {
+				opens++
+			}
+		}
+		n := q.pop()
+		if n == nil {
+			t.Fatalf("pop %d: the queue is empty", i)
+		}
+		got = append(got, n.ID())
+		q.push(testNode(t, 1, int64(roots+i))) // a consumer of a higher priority
+		if better := q.pop(); better.Priority() != 1 {
+			t.Fatalf("pop after root %d: %v, want the consumer", n.ID(), desc(better))
+		}
+	}
+	if !slices.IsSorted(got) || len(got) != roots {
+		t.Fatalf("roots out of order: %v", got)
+	}
+	if opens > 12 {
+		t.Fatalf("%d spans opened for %d roots that each closed one", opens, roots)
+	}
+	if opens < 2 {
+		t.Fatalf("%d spans opened: the queue should try again after a while", opens)
+	}
+}

@@ -47,6 +47,10 @@ type queue struct {
 	g       *core.Graph // where the spans' nodes are
 
 	open *openSpan // lent to the workers, or nil (see openSpan)
+	// pops counts the pops; no span is opened before the pop numbered
+	// openAt, which a span closed early moves further each time (see
+	// closeOpen).
+	pops, openAt, backoff int
 }
 
 // idSpan is the ids from up to to, not included.
@@ -157,6 +161,7 @@ func (q *queue) peek() *core.Node {
 
 // pop removes and returns the best node, or nil.
 func (q *queue) pop() *core.Node {
+	q.pops++
 	if q.open != nil {
 		if n := q.open.takeBest(); n != nil {
 			return n
