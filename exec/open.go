@@ -79,16 +79,19 @@ const minOpen = 16
 // openOne lends the queue's best span to the workers of a run with
 // workers workers, if every other node the queue holds ranks after every
 // node of the span (the invariant of queue) and the span holds at least
-// minOpen ids. The caller holds the runner's mutex, and publishes the
-// span (see runner.noteQueueLocked).
-func (q *queue) openOne(workers int) {
-	if q.open != nil || len(q.spans) == 0 || q.pops < q.openAt {
-		return
+// minOpen ids, and returns it, or nil. The caller holds the runner's
+// mutex, and publishes the span (see runner.open).
+func (q *queue) openOne(workers int) *openSpan {
+	if q.open != nil || len(q.spans) == 0 {
+		return nil
+	}
+	if q.tries++; q.tries < q.openAt {
+		return nil
 	}
 	head, at := q.bestSpan()
 	sp := q.spans[at]
 	if n := sp.to - sp.from; n < minOpen || n >= 1<<31 {
-		return
+		return nil
 	}
 	prio := head.Priority()
 	// Each other span, the FIFO run and the heap hold their best node
@@ -99,11 +102,11 @@ func (q *queue) openOne(workers int) {
 	}
 	for i, other := range q.spans {
 		if i != at && !after(q.g.At(other.from)) {
-			return
+			return nil
 		}
 	}
 	if q.head < len(q.fifo) && !after(q.fifo[q.head]) || len(q.heap) > 0 && !after(q.heap[0]) {
-		return
+		return nil
 	}
 	o := &openSpan{
 		base:  sp.from,
@@ -116,6 +119,7 @@ func (q *queue) openOne(workers int) {
 	q.spans = slices.Delete(q.spans, at, at+1)
 	q.inSpans -= int(sp.to - sp.from)
 	q.open = o
+	return o
 }
 
 // closeOpen takes back what is left of the open span, in its lanes too,
@@ -125,8 +129,9 @@ func (q *queue) openOne(workers int) {
 // A span closed before minOpen of its roots were taken cost more than it
 // saved: a graph whose roots each make a better task ready (a consumer of
 // a higher priority) would open and close one for every root. So each
-// such close doubles the number of pops before the queue opens a span
-// again; a span that served more resets it.
+// such close doubles the number of times the queue is asked to open one
+// (once a pop while it holds spans) before it opens a span again; a span
+// that served more resets it.
 func (q *queue) closeOpen() {
 	o := q.open
 	q.open = nil
@@ -142,7 +147,7 @@ func (q *queue) closeOpen() {
 	}
 	if from-o.base < minOpen {
 		q.backoff = max(2*q.backoff, minOpen)
-		q.openAt = q.pops + q.backoff
+		q.openAt = q.tries + q.backoff
 	} else {
 		q.backoff = 0
 	}

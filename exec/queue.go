@@ -38,6 +38,7 @@ func before(a, b *core.Node) bool {
 // pops it skips it. Not safe for concurrent use (but for the open span's
 // own methods): the runner's mutex guards it.
 type queue struct {
+	open *openSpan // lent to the workers, or nil (see openSpan); first: read on every push and pop
 	fifo []*core.Node
 	head int
 	heap []*core.Node
@@ -46,11 +47,10 @@ type queue struct {
 	inSpans int         // how many ids they hold
 	g       *core.Graph // where the spans' nodes are
 
-	open *openSpan // lent to the workers, or nil (see openSpan)
-	// pops counts the pops; no span is opened before the pop numbered
-	// openAt, which a span closed early moves further each time (see
-	// closeOpen).
-	pops, openAt, backoff int
+	// tries counts the calls of openOne; it opens no span before the one
+	// numbered openAt, which a span closed early moves further each time
+	// (see closeOpen).
+	tries, openAt, backoff int
 }
 
 // idSpan is the ids from up to to, not included.
@@ -161,7 +161,6 @@ func (q *queue) peek() *core.Node {
 
 // pop removes and returns the best node, or nil.
 func (q *queue) pop() *core.Node {
-	q.pops++
 	if q.open != nil {
 		if n := q.open.takeBest(); n != nil {
 			return n

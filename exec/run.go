@@ -436,9 +436,10 @@ type runner struct {
 	// epoch is the run's number among the graph's runs (core's Begun).
 	epoch uint32
 	// open is the queue's open span (see queue), published for workers
-	// to take roots from without mu (see nextRoot): written under mu when
-	// the queue opens or closes one (see noteQueueLocked), and cleared by
-	// a worker that found it empty.
+	// to take roots from without mu (see nextRoot): stored under mu when
+	// the queue opens one (see loop), and cleared by a worker that found
+	// it empty. It may point to a span the queue has closed since: a
+	// closed span gives nothing, so the first worker to try clears it.
 	open atomic.Pointer[openSpan]
 
 	// The fields above are read on every task and written once; those below
@@ -621,15 +622,12 @@ func (r *runner) enqueue(ns []*core.Node) {
 }
 
 // noteQueueLocked publishes whether the queue holds nodes, for pick's
-// check without the lock, and its open span, for nextRoot. It writes only when that changes: the queue
+// check without the lock. It writes only when that changes: the queue
 // changes on every task that goes through it, and an atomic store is a
 // full barrier on amd64. The caller holds r.mu.
 func (r *runner) noteQueueLocked() {
 	if has := r.q.len() > 0; has != r.hasQueued.Load() {
 		r.hasQueued.Store(has)
-	}
-	if o := r.q.open; o != r.open.Load() {
-		r.open.Store(o)
 	}
 }
 
@@ -981,6 +979,7 @@ func (r *runner) wait() error {
 	r.mu.Lock()
 	r.q = queue{}
 	r.noteQueueLocked()
+	r.open.Store(nil)
 	r.mu.Unlock()
 	// Events of tasks added as the run ended may still be on their way
 	// (a client's add tells them once it lets go of the graph): they are

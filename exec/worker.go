@@ -125,7 +125,9 @@ func (r *runner) loop(w *worker) {
 				r.takeAllKeptLocked() // ranked with the queued ones (see kept.go)
 			}
 			if r.q.open == nil && len(r.q.spans) > 0 {
-				r.q.openOne(r.limit) // the roots of a wide graph, for nextRoot
+				if o := r.q.openOne(r.limit); o != nil {
+					r.open.Store(o) // the roots of a wide graph, for nextRoot
+				}
 			}
 			if n := r.q.pop(); n != nil {
 				r.noteQueueLocked()
@@ -228,7 +230,7 @@ func (r *runner) dispatch(wp **worker, n *core.Node) (gave bool) {
 			// as it cancels every node of a stopped run not finished.
 			return false
 		}
-		if n == nil {
+		if n == nil && r.open.Load() != nil {
 			n = r.nextRoot(w)
 		}
 	}
