@@ -17,7 +17,10 @@
 // running task adds without inputs stays with the worker running its
 // creator, out of the queue, until the creator waits or finishes or
 // another worker looks for work: a creator that then waits for it (fib)
-// runs it without any lock.
+// runs it without any lock. The roots of a wide graph (many tasks without
+// inputs, of one priority) are taken by the workers a few at a time
+// without the queue's lock, and stay in the queue's order: a task made
+// ready that ranks before them is run first.
 //
 // # Concurrency contract
 //

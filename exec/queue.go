@@ -29,9 +29,9 @@ func before(a, b *core.Node) bool {
 // queue for everything else (len, peek, pop). The invariant: every node
 // queued outside the open span ranks after every node in it. So its
 // nodes are the queue's best, and a worker may take one without looking
-// at the rest. The queue opens a span only when it holds nothing else,
-// and a push of a node that ranks before some node still in it closes it
-// first: what is left of it is held as spans again.
+// at the rest. The queue opens a span only when everything else it holds
+// ranks after it, and a push of a node that ranks before some node still
+// in it closes it first: what is left of it is held as spans again.
 //
 // A node may be taken out of the queue's hands by a waiter (or cancelled)
 // while it is still in it; its state then is no longer Ready, and whoever

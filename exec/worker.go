@@ -124,7 +124,7 @@ func (r *runner) loop(w *worker) {
 			if len(r.listed) > 0 {
 				r.takeAllKeptLocked() // ranked with the queued ones (see kept.go)
 			}
-			if r.q.open == nil && len(r.q.spans) > 0 {
+			if r.q.open == nil && r.q.inSpans >= minOpen {
 				if o := r.q.openOne(r.limit); o != nil {
 					r.open.Store(o) // the roots of a wide graph, for nextRoot
 				}
