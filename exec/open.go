@@ -118,7 +118,7 @@ func (q *queue) openOne(workers int) *openSpan {
 	o.next.Store(sp.from)
 	q.spans = slices.Delete(q.spans, at, at+1)
 	q.inSpans -= int(sp.to - sp.from)
-	q.open = o
+	q.open, q.openSize = o, int(sp.to-sp.from)
 	return o
 }
 
@@ -134,7 +134,7 @@ func (q *queue) openOne(workers int) *openSpan {
 // that served more resets it.
 func (q *queue) closeOpen() {
 	o := q.open
-	q.open = nil
+	q.open, q.openSize = nil, 0
 	o.closed.Store(true)
 	for i := range o.lanes {
 		if lo, hi := unpackLane(o.lanes[i].w.Swap(0)); lo < hi {

@@ -36,8 +36,8 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 		if o == nil {
 			t.Fatalf("seed %d: a span of %d roots was not opened", seed, roots)
 		}
-		if got := q.len(); got != roots {
-			t.Fatalf("seed %d: len = %d, want %d", seed, got, roots)
+		if got, exact := q.len(), q.exactLen(); got != roots || exact != roots {
+			t.Fatalf("seed %d: len = %d, exactLen = %d, want %d", seed, got, exact, roots)
 		}
 		taken := make([]atomic.Int32, roots)
 		take := func(n *core.Node) {
@@ -89,7 +89,7 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 		wg.Go(func() {
 			for {
 				mu.Lock()
-				left := q.len()
+				left := q.exactLen()
 				if left <= roots-closeAfter {
 					q.push(urgent)
 					if q.open != nil {
@@ -111,6 +111,9 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 			if n != urgent {
 				t.Fatalf("seed %d: the queue holds root %d after every worker found it empty", seed, n.ID())
 			}
+		}
+		if q.len() != 0 || q.exactLen() != 0 {
+			t.Fatalf("seed %d: len %d, exactLen %d once empty", seed, q.len(), q.exactLen())
 		}
 		for id := range taken {
 			if taken[id].Load() != 1 {

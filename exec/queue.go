@@ -47,6 +47,7 @@ type queue struct {
 	inSpans int         // how many ids they hold
 	g       *core.Graph // where the spans' nodes are
 
+	openSize int // how many ids the open span held when opened (see len)
 	// tries counts the calls of openOne; it opens no span before the one
 	// numbered openAt, which a span closed early moves further each time
 	// (see closeOpen).
@@ -56,7 +57,15 @@ type queue struct {
 // idSpan is the ids from up to to, not included.
 type idSpan struct{ from, to int64 }
 
-func (q *queue) len() int {
+// len returns how many nodes the queue holds, counting the open span at
+// the size it was opened with: at least what it holds (workers take from
+// it without the lock), and small enough to inline, since it is asked on
+// every task. A count that must be exact (the stall search's) is
+// exactLen's.
+func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) + q.inSpans + q.openSize }
+
+// exactLen is len with what the open span holds now.
+func (q *queue) exactLen() int {
 	k := len(q.fifo) - q.head + len(q.heap) + q.inSpans
 	if q.open != nil {
 		k += q.open.len()

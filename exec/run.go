@@ -400,18 +400,21 @@ const maxErrs = 8
 //
 // Stalls. The runnable work of a run is holders + q.len(): slots held by
 // goroutines running task bodies (or breaking a stall), and ready nodes
-// queued. Both change only under mu, and a node is made ready (and queued)
-// by a goroutine that holds a slot, or raises the count before it lets go
-// of its own (raise before lower, as a WaitGroup does). So when the count
-// is zero while tasks are outstanding, nothing can ever run again but for a
-// client (adding tasks, flushing a Batch, cancelling) or a wait's own
-// deadline: every outstanding task waits for another, and when one waits in
-// its body or joins what it emitted, they may wait for each other. The
-// goroutine whose release of a slot brings the count to zero searches
-// for such a cycle at once (breakStall): no other goroutine needs to be
-// woken to do it, so none can be missed. A cycle of inputs alone cannot
-// exist (inputs are fixed when a task is added), so every cycle passes
-// through a parked wait or a joining flow: those are the search's roots.
+// queued. Both change only under mu (but for roots that a worker holding
+// a slot takes from the open span, see open.go), and a node is made
+// ready (and queued) by a goroutine that holds a slot, or raises the
+// count before it lets go of its own (raise before lower, as a WaitGroup
+// does). So when the count is zero while tasks are outstanding, nothing
+// can ever run again but for a client (adding tasks, flushing a Batch,
+// cancelling) or a wait's own deadline: every outstanding task waits for
+// another, and when one waits in its body or joins what it emitted, they
+// may wait for each other. The goroutine whose release of a slot brings
+// the count to zero searches for such a cycle at once (breakStall): no
+// other goroutine needs to be woken to do it, so none can be missed. A
+// cycle of inputs alone cannot exist (inputs are fixed when a task is
+// added), so every cycle passes through a parked wait or a joining flow:
+// those are the search's roots. (The count the search reads is exact:
+// q.exactLen.)
 type runner struct {
 	g         *core.Graph
 	parent    context.Context // the context the run was started with
@@ -726,7 +729,7 @@ func (r *runner) releaseSlotLocked() (stalled bool) {
 // join: then every outstanding task waits for another, and some may wait
 // for each other (see the runner's notes). The caller holds r.mu.
 func (r *runner) stalledLocked() bool {
-	return r.holders == 0 && r.q.len() == 0 && (len(r.parked) > 0 || len(r.joining) > 0) &&
+	return r.holders == 0 && (len(r.parked) > 0 || len(r.joining) > 0) && r.q.exactLen() == 0 &&
 		r.outstanding.Load() > 0 && !r.finished && !r.halted() && !r.jobsPendingLocked()
 }
 
