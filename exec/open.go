@@ -48,7 +48,10 @@ type openSpan struct {
 	prio   int
 	g      *core.Graph
 	closed atomic.Bool
-	lanes  []lane // lane i belongs to the worker with id i
+	// Lane i belongs to the worker with id i: one goroutine, since a
+	// worker renewed keeps its goroutine's id and no other goroutine gets
+	// it (spawnLocked), so only the owner fills a lane.
+	lanes []lane
 }
 
 // lane holds the ids from base+lo up to base+hi, not included, in one
@@ -65,7 +68,7 @@ func unpackLane(v uint64) (lo, hi int64) { return int64(v >> 32), int64(v & (1<<
 
 // maxLanes bounds the lanes of an open span: workers with higher ids take
 // their roots one at a time. maxChunk is how many roots a lane takes at
-// once at most; a lane takes fewer as the span empties (see fill), so
+// once at most; a lane takes fewer as the span empties (see take), so
 // that the last roots spread over the workers.
 const (
 	maxLanes = 64
@@ -235,9 +238,10 @@ func (o *openSpan) takeLane(i int) int64 {
 
 // take returns the next root for the worker with the given id, from its
 // lane, or, once that is empty, from the cursor, filling the lane with a
-// few more while many are left; or -1 once o is empty. What it filled
-// the lane with after o was closed is returned as back, for the caller
-// to give back to the queue (see openSpan): lo < hi.
+// few more while many are left; or -1 once its lane and the cursor are
+// empty (other lanes may still hold roots, for a pop under the lock to
+// take). What it filled the lane with after o was closed is returned as
+// back, for the caller to give back to the queue (see openSpan): lo < hi.
 func (o *openSpan) take(worker int) (id int64, back [2]int64) {
 	if worker < len(o.lanes) {
 		if id := o.takeLane(worker); id >= 0 {

@@ -51,16 +51,21 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 		for w := range workers + 1 { // worker ids up to workers: the last has no lane
 			wg.Go(func() {
 				wrng := rand.New(rand.NewPCG(seed, uint64(w)))
+				// pop takes the queue's best under the mutex, as a worker in
+				// its loop does, and reports whether there was one.
+				pop := func() bool {
+					mu.Lock()
+					n := q.pop()
+					mu.Unlock()
+					if n != nil && n != urgent {
+						take(n)
+					}
+					return n != nil
+				}
 				for {
 					if wrng.IntN(8) == 0 {
-						mu.Lock()
-						n := q.pop()
-						mu.Unlock()
-						if n == nil {
+						if !pop() {
 							return
-						}
-						if n != urgent {
-							take(n)
 						}
 						continue
 					}
@@ -70,19 +75,11 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 						q.pushSpan(cg, back[0], back[1])
 						mu.Unlock()
 					}
-					if id < 0 {
-						mu.Lock()
-						n := q.pop()
-						mu.Unlock()
-						if n == nil {
-							return
-						}
-						if n != urgent {
-							take(n)
-						}
-						continue
+					if id >= 0 {
+						take(cg.At(id))
+					} else if !pop() {
+						return
 					}
-					take(cg.At(id))
 				}
 			})
 		}
