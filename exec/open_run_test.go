@@ -24,21 +24,20 @@ func TestTaskWaitingForARootInALaneIsNotStranded(t *testing.T) {
 		g := graph.New()
 		ts := make([]graph.Task[int], 100)
 		var sum atomic.Int64
+		var reader graph.Task[int] // reads ts[10]
 		for i := range ts {
 			if i == 2 {
 				ts[i] = graph.Add(g, "waiter", func(ctx context.Context) (int, error) {
-					// ts[60] reads ts[10], which the worker took with ts[2]
-					// into its lane (ts[1] filled it with ts[2] to ts[24]): a
-					// wait that cannot run it itself.
-					v, err := ts[60].Wait(ctx)
-					return v, err
+					// The worker took ts[10] into its lane with ts[2] (ts[1]
+					// filled it with ts[2] to ts[24]): a wait for its reader,
+					// which the waiter cannot run itself.
+					return reader.Wait(ctx)
 				})
 				continue
 			}
 			ts[i] = graph.Add(g, "root", func(context.Context) (int, error) { sum.Add(1); return i, nil })
 		}
-		ts = append(ts, graph.Add1(g, "reader", ts[10], func(_ context.Context, v int) (int, error) { return v + 1, nil }))
-		ts[60] = ts[len(ts)-1]
+		reader = graph.Add1(g, "reader", ts[10], func(_ context.Context, v int) (int, error) { return v + 1, nil })
 		if err := runGuarded(t, t.Context(), g, exec.Workers(workers)); err != nil {
 			t.Fatalf("%d workers: %v", workers, err)
 		}
