@@ -96,35 +96,27 @@ func TestRandomGrowingRuns(t *testing.T) {
 // unranked and unranked-waits mixes, so that every run of the tests
 // covers workers keeping the tasks their tasks add.
 func TestRandomGrowingRunsUnranked(t *testing.T) {
-	seeds := 20
-	if testing.Short() {
-		seeds = 5
-	}
-	for _, mix := range []stressOptions{{unranked: true}, {unranked: true, waits: true}} {
-		for seed := range seeds {
-			for _, workers := range []int{1, 2, 3} {
-				t.Run(fmt.Sprintf("waits=%v/seed=%d/workers=%d", mix.waits, seed, workers), func(t *testing.T) {
-					runStress(t, uint64(seed), workers, mix)
-				})
-			}
-		}
-	}
+	runStressMixes(t, 20, stressOptions{unranked: true}, stressOptions{unranked: true, waits: true})
 }
 
 // TestRandomGrowingRunsWide is TestRandomGrowingRuns with the wide mix,
 // alone and with waits and unranked-waits, so that every run of the tests
 // covers roots that the workers take from an open span and its lanes.
 func TestRandomGrowingRunsWide(t *testing.T) {
-	seeds := 20
+	runStressMixes(t, 20, stressOptions{wide: true}, stressOptions{wide: true, waits: true}, stressOptions{wide: true, waits: true, unranked: true})
+}
+
+// runStressMixes runs seeds seeds (a quarter of them in -short) of each
+// mix on 1, 2 and 3 workers.
+func runStressMixes(t *testing.T, seeds int, mixes ...stressOptions) {
 	if testing.Short() {
-		seeds = 5
+		seeds /= 4
 	}
-	for _, mix := range []stressOptions{{wide: true}, {wide: true, waits: true}, {wide: true, waits: true, unranked: true}} {
+	for _, mix := range mixes {
 		for seed := range seeds {
 			for _, workers := range []int{1, 2, 3} {
-				t.Run(fmt.Sprintf("waits=%v/unranked=%v/seed=%d/workers=%d", mix.waits, mix.unranked, seed, workers), func(t *testing.T) {
-					runStress(t, uint64(seed), workers, mix)
-				})
+				name := fmt.Sprintf("waits=%v/unranked=%v/wide=%v/seed=%d/workers=%d", mix.waits, mix.unranked, mix.wide, seed, workers)
+				t.Run(name, func(t *testing.T) { runStress(t, uint64(seed), workers, mix) })
 			}
 		}
 	}

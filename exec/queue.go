@@ -66,11 +66,10 @@ func (q *queue) len() int { return len(q.fifo) - q.head + len(q.heap) + q.inSpan
 
 // exactLen is len with what the open span holds now.
 func (q *queue) exactLen() int {
-	k := len(q.fifo) - q.head + len(q.heap) + q.inSpans
-	if q.open != nil {
-		k += q.open.len()
+	if q.open == nil {
+		return q.len()
 	}
-	return k
+	return q.len() - q.openSize + q.open.len()
 }
 
 // maxSpans is how many spans the queue holds at most: a pop compares

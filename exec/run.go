@@ -981,7 +981,6 @@ func (r *runner) wait() error {
 	// queue's arrays, sized for the widest moment of the run, go.
 	r.mu.Lock()
 	r.q = queue{}
-	r.noteQueueLocked()
 	r.open.Store(nil)
 	r.mu.Unlock()
 	// Events of tasks added as the run ended may still be on their way
