@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/evolve-dag/evolve/internal/core"
+	"github.com/evolve-dag/evolve/internal/pages"
 )
 
 // AddEach adds one task per element of items, each running fn with its
@@ -166,6 +167,7 @@ func (e *each[B]) next() *B {
 		var zero B
 		n := max(1, min(e.left, slabBytes/max(1, int(unsafe.Sizeof(zero)))))
 		e.buf = make([]B, n)
+		pages.Touch(e.buf)
 	}
 	t := &e.buf[0]
 	e.buf = e.buf[1:]

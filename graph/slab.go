@@ -1,6 +1,10 @@
 package graph
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/evolve-dag/evolve/internal/pages"
+)
 
 // Records of tasks added before a run, or by clients, are cut from slabs:
 // arrays of task records of one type, so that adding a task costs a share
@@ -21,9 +25,14 @@ import "unsafe"
 // every task anyway, and a handle kept past its graph keeps its slab.
 
 const (
-	// slabBytes is the most a slab takes: one of the allocator's size
-	// classes, so that a full-size slab wastes less than one record.
-	slabBytes = 32 << 10
+	// slabBytes is the most a slab takes: a whole number of the
+	// allocator's pages, so that a full-size slab wastes less than one
+	// record, and above its largest size class (32 KiB), so that the
+	// allocator keeps the slab's type in its span instead of in a header
+	// that it stores into the slab's first page (a store through the write
+	// barrier while the collector marks: see pages.Touch, BENCHMARKS.md,
+	// session 21).
+	slabBytes = 64 << 10
 	// firstSlab is how many records a type's first slab holds.
 	firstSlab = 4
 )
@@ -108,6 +117,7 @@ func openNew[B any](at **openSlab, n int) *B {
 	var zero B
 	n = max(1, min(n, slabBytes/max(1, int(unsafe.Sizeof(zero)))))
 	s := &slab[B]{buf: make([]B, n), next: 1}
+	pages.Touch(s.buf)
 	*at = &openSlab{s: s, next: &s.next, size: n}
 	return &s.buf[0]
 }

@@ -19,6 +19,10 @@ import (
 // than the first chunk, and a lookup is three loads.
 const chunkBits = 10
 
+// maxBlock is how many chunks a table allocates at once, at most: 8 of
+// pointers are 64 KiB (see table.nextChunk).
+const maxBlock = 8
+
 // firstBlock is the length of a table's first chunk, which doubles until it
 // is full size: a small graph (one built per request, say) then costs a
 // few hundred bytes of index and edges, not the 16 KiB of full chunks.

@@ -1,6 +1,10 @@
 package core
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/evolve-dag/evolve/internal/pages"
+)
 
 // table is an append-only list whose entries are read by index without the
 // graph's lock: the graph's node index and its edges. Completions on the
@@ -39,6 +43,9 @@ type table[T any] struct {
 	// a write barrier while the collector marks).
 	last   []T
 	lastAt int64
+	// spare is what is left of the block the next chunks are cut from (see
+	// nextChunk); guarded by the graph's lock.
+	spare []T
 	// reserving is set by settle, once the table may be reserved from:
 	// pushes then count atomically.
 	reserving atomic.Bool
@@ -136,19 +143,36 @@ func (t *table[T]) growTo(i int64) {
 			// size, into a new directory (it is the directory's only chunk
 			// then). Nothing reserves from it (see reserve).
 			grown := make([]T, min(2*len(d[0]), 1<<chunkBits))
+			pages.Touch(grown)
 			copy(grown, d[0])
 			t.last = grown
 			t.publish([][]T{grown})
+		case len(d) == 0:
+			t.last, t.lastAt = make([]T, firstBlock), 0
+			t.publish([][]T{t.last})
 		default:
-			size := 1 << chunkBits
-			if len(d) == 0 {
-				size = firstBlock
-			}
 			// append may write into d's array, past every reader's length.
-			t.last, t.lastAt = make([]T, size), int64(len(d))<<chunkBits
+			t.last, t.lastAt = t.nextChunk(len(d)), int64(len(d))<<chunkBits
 			t.publish(append(d, t.last))
 		}
 	}
+}
+
+// nextChunk returns a full-size chunk for a table that has k chunks. The
+// chunks after the first are cut from blocks of up to maxBlock chunks,
+// each block as many chunks as the table has (1, 2, 4, then 8), so that a
+// large table's blocks are above the allocator's size classes and never
+// written before Touch (see slabBytes in graph), while a table of a
+// few thousand entries takes no more than twice what it holds.
+func (t *table[T]) nextChunk(k int) []T {
+	const size = 1 << chunkBits
+	if len(t.spare) == 0 {
+		t.spare = make([]T, min(k, maxBlock)*size)
+		pages.Touch(t.spare)
+	}
+	c := t.spare[:size:size]
+	t.spare = t.spare[size:]
+	return c
 }
 
 // publish makes d the directory readers load.

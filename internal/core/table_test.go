@@ -8,10 +8,11 @@ import (
 
 // TestTableReadsWhileGrowing reads published entries without the lock
 // while another goroutine appends, across the first chunk's regrowth and
-// several new chunks: every read sees the value pushed at that index, and
-// the race detector sees no unsynchronised access (see table).
+// new chunks cut from blocks of every size (1, 2, 4 and maxBlock chunks):
+// every read sees the value pushed at that index, so no two chunks share
+// memory, and the race detector sees no unsynchronised access (see table).
 func TestTableReadsWhileGrowing(t *testing.T) {
-	const total = 5*(1<<chunkBits) + 7
+	const total = (4*maxBlock+1)*(1<<chunkBits) + 7
 	var (
 		mu        sync.Mutex
 		tab       table[int64]
