@@ -16,7 +16,7 @@ func TestTouchWritesOnlyInsideTheArray(t *testing.T) {
 			buf[i] = 0xff
 		}
 		const from = 5 // not page aligned: Touch counts from the array's start
-		Touch(buf[from:from:from+n])
+		Touch(buf[from : from : from+n])
 		for i, b := range buf {
 			k := i - from
 			want := byte(0xff)
