@@ -106,6 +106,14 @@ func TestRandomGrowingRunsWide(t *testing.T) {
 	runStressMixes(t, 20, stressOptions{wide: true}, stressOptions{wide: true, waits: true}, stressOptions{wide: true, waits: true, unranked: true})
 }
 
+// TestRandomGrowingRunsTree is TestRandomGrowingRuns with the tree mix,
+// alone, with waits and with unranked-waits, so that every run of the
+// tests covers tasks queued at the end of an open span as they become
+// ready (on one worker).
+func TestRandomGrowingRunsTree(t *testing.T) {
+	runStressMixes(t, 20, stressOptions{tree: true}, stressOptions{tree: true, waits: true}, stressOptions{tree: true, waits: true, unranked: true})
+}
+
 // runStressMixes runs seeds seeds (a quarter of them in -short) of each
 // mix on 1, 2 and 3 workers.
 func runStressMixes(t *testing.T, seeds int, mixes ...stressOptions) {
@@ -115,7 +123,7 @@ func runStressMixes(t *testing.T, seeds int, mixes ...stressOptions) {
 	for _, mix := range mixes {
 		for seed := range seeds {
 			for _, workers := range []int{1, 2, 3} {
-				name := fmt.Sprintf("waits=%v/unranked=%v/wide=%v/seed=%d/workers=%d", mix.waits, mix.unranked, mix.wide, seed, workers)
+				name := fmt.Sprintf("waits=%v/unranked=%v/wide=%v/tree=%v/seed=%d/workers=%d", mix.waits, mix.unranked, mix.wide, mix.tree, seed, workers)
 				t.Run(name, func(t *testing.T) { runStress(t, uint64(seed), workers, mix) })
 			}
 		}
@@ -335,11 +343,22 @@ type stressOptions struct {
 	// priority: one span of roots that the run's queue lends to its
 	// workers (see exec's open.go), which it does only for many roots.
 	wide bool
+	// tree begins the graph (after wide's roots, if any) with a tree of
+	// 40 to 100 tasks of 2 to 4 children each, of one priority (the
+	// highest, and the wide roots' too), in breadth-first order, each
+	// reading its parent: each completion makes the next ids ready, which
+	// a run of one worker queues at the end of a span it lends (see
+	// exec's runner.extendOpen).
+	tree bool
 }
 
 func stressMix(t *testing.T) stressOptions {
 	v := os.Getenv("EVOLVE_STRESS_MIX")
-	mix, wide := strings.CutSuffix(v, "+wide")
+	mix, tree := strings.CutSuffix(v, "+tree")
+	if mix == "tree" {
+		mix, tree = "", true
+	}
+	mix, wide := strings.CutSuffix(mix, "+wide")
 	if mix == "wide" {
 		mix, wide = "", true
 	}
@@ -355,9 +374,9 @@ func stressMix(t *testing.T) stressOptions {
 	case "unranked-waits":
 		o = stressOptions{waits: true, unranked: true}
 	default:
-		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, unranked, unranked-waits, or nothing, each with +wide or not, or wide", v)
+		t.Fatalf("EVOLVE_STRESS_MIX=%q: want flows, waits, unranked, unranked-waits, or nothing, each with +wide, +tree, +wide+tree or none, or wide, tree, wide+tree", v)
 	}
-	o.wide = wide
+	o.wide, o.tree = wide, tree
 	return o
 }
 
@@ -433,9 +452,14 @@ type stressWorld struct {
 	// priority rootPrio (the wide mix); set and read before the run.
 	roots    int
 	rootPrio int
-	stopped  bool // the test stops the run while it grows
-	targeted bool // the run is for a few targets: results nobody needs any more are released
-	mix      stressOptions
+	// treeLeft is how many tasks of the tree mix are still to add, of
+	// treeSize, the first at treeAt in all, with treeFan children each;
+	// set and read before the run.
+	treeLeft, treeSize, treeAt, treeFan int
+	building                            bool // the first tasks are being added, before the run
+	stopped                             bool // the test stops the run while it grows
+	targeted                            bool // the run is for a few targets: results nobody needs any more are released
+	mix                                 stressOptions
 
 	// For replayable runs (guarded by mu): the trace of the run's events.
 	trace []string
@@ -492,7 +516,7 @@ func (w *stressWorld) unfinished() int {
 // it returns the trace of its events.
 func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []string {
 	w := &stressWorld{t: t, seed: seed, byName: map[string]*stressTask{}, mix: mix,
-		start: time.Now()}
+		start: time.Now(), building: true}
 	w.budget.Store(160)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	first := 20
@@ -503,6 +527,18 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 			w.rootPrio = wrng.IntN(3)
 		}
 		first += w.roots
+	}
+	if mix.tree {
+		trng := rand.New(rand.NewPCG(seed, 96))
+		w.treeSize, w.treeFan = 40+trng.IntN(61), 2+trng.IntN(3)
+		w.treeLeft, w.treeAt = w.treeSize, first-20
+		w.budget.Add(int64(w.treeSize))
+		if !mix.unranked {
+			// The highest: the queue lends a span only while every other
+			// node queued ranks after it (see exec's queue).
+			w.rootPrio = 2
+		}
+		first += w.treeSize
 	}
 	if seed%8 < 4 {
 		// The first tasks built by one goroutine without the lock (see
@@ -518,6 +554,7 @@ func runStress(t *testing.T, seed uint64, workers int, mix stressOptions) []stri
 			w.add(w.g, rng, 0)
 		}
 	}
+	w.building = false
 	w.order(rand.New(rand.NewPCG(seed, 98)))
 	opts := []exec.Option{exec.Workers(workers)}
 	if mix.replay {
@@ -652,6 +689,26 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 		w.roots--
 		opts[0] = graph.Priority(w.rootPrio)
 	}
+	var parent *stressTask // of a task of the tree mix
+	if w.mix.tree && w.building && st.plan == planFlow {
+		st.plan, st.kids = planPlain, 0 // a flow reads nothing: the run would begin with it
+	}
+	if tree := !root && w.treeLeft > 0; tree {
+		root = true // no random inputs
+		if rng.IntN(4) > 0 {
+			// Mostly plain, so that failures and waits leave most of the
+			// tree to run.
+			st.plan, st.kids, st.flakes = planPlain, 0, 0
+		}
+		j := w.treeSize - w.treeLeft
+		w.treeLeft--
+		opts[0] = graph.Priority(w.rootPrio)
+		if j > 0 {
+			w.mu.Lock()
+			parent = w.all[w.treeAt+(j-1)/w.treeFan]
+			w.mu.Unlock()
+		}
+	}
 	if st.plan == planSpawnWait && rng.IntN(4) == 0 {
 		// Its wait may be cut short by its own deadline.
 		st.timeout = true
@@ -666,7 +723,16 @@ func (w *stressWorld) add(b graph.Builder, rng *rand.Rand, depth int) *stressTas
 		st.h = graph.Flow(b, st.name, w.flowBody(st, depth), opts...)
 	} else {
 		w.mu.Lock()
-		for k := rng.IntN(4); k > 0 && len(w.all) > 0 && !root; k-- {
+		if parent != nil {
+			st.inputs = append(st.inputs, parent)
+		}
+		k := rng.IntN(4)
+		if w.mix.tree {
+			// Every other task reads some: the tree's root is the only one
+			// the run begins with, so the queue's spans are the tree's.
+			k++
+		}
+		for ; k > 0 && len(w.all) > 0 && !root; k-- {
 			st.inputs = append(st.inputs, w.all[rng.IntN(len(w.all))])
 		}
 		w.mu.Unlock()

@@ -40,18 +40,32 @@ import (
 // has not yet put in its lane (found by the evolvechaos build: a root
 // left in a lane nobody looked at).
 type openSpan struct {
-	next atomic.Int64 // the next id not in a lane; at or past to once empty or closed
-	_    [56]byte     // written by the workers filling their lanes: apart from the rest
+	// w holds the cursor and the end, as offsets from base: the next id
+	// not in a lane in bits 32 to 62, the end (not included) in bits 0 to
+	// 31, and spanClosed once closed. One word, so that a worker taking
+	// from the cursor, one extending the end (extend) and the close each
+	// change it with one atomic operation that sees the others' whole.
+	w atomic.Uint64
+	_ [56]byte // written by the workers filling their lanes: apart from the rest
 
-	base   int64 // the span's first id: lanes hold ids as offsets from it
-	to     int64
-	prio   int
-	g      *core.Graph
-	closed atomic.Bool
+	base int64 // the span's first id: the word and the lanes hold offsets from it
+	prio int
+	g    *core.Graph
 	// Lane i belongs to the worker with id i: one goroutine, since a
 	// worker renewed keeps its goroutine's id and no other goroutine gets
 	// it (spawnLocked), so only the owner fills a lane.
 	lanes []lane
+}
+
+// spanClosed marks an open span's word once the queue has taken it back.
+const spanClosed = 1 << 63
+
+func packSpan(next, to int64) uint64 { return uint64(next)<<32 | uint64(to) }
+
+// unpackSpan returns the cursor and the end of a span's word, as offsets,
+// and whether it is closed.
+func unpackSpan(v uint64) (next, to int64, closed bool) {
+	return int64(v >> 32 & (1<<31 - 1)), int64(v & (1<<32 - 1)), v&spanClosed != 0
 }
 
 // lane holds the ids from base+lo up to base+hi, not included, in one
@@ -113,12 +127,11 @@ func (q *queue) openOne(workers int) *openSpan {
 	}
 	o := &openSpan{
 		base:  sp.from,
-		to:    sp.to,
 		prio:  prio,
 		g:     q.g,
 		lanes: make([]lane, min(workers, maxLanes)),
 	}
-	o.next.Store(sp.from)
+	o.w.Store(packSpan(0, sp.to-sp.from))
 	q.spans = slices.Delete(q.spans, at, at+1)
 	q.inSpans -= int(sp.to - sp.from)
 	q.open, q.openSize = o, int(sp.to-sp.from)
@@ -138,17 +151,16 @@ func (q *queue) openOne(workers int) *openSpan {
 func (q *queue) closeOpen() {
 	o := q.open
 	q.open, q.openSize = nil, 0
-	o.closed.Store(true)
+	next, to, _ := unpackSpan(o.w.Or(spanClosed))
 	for i := range o.lanes {
 		if lo, hi := unpackLane(o.lanes[i].w.Swap(0)); lo < hi {
 			q.addSpan(o.g, o.base+lo, o.base+hi)
 		}
 	}
-	from := o.next.Swap(o.to)
-	if from < o.to {
-		q.addSpan(o.g, from, o.to)
+	if next < to {
+		q.addSpan(o.g, o.base+next, o.base+to)
 	}
-	if from-o.base < minOpen {
+	if next < minOpen {
 		q.backoff = max(2*q.backoff, minOpen)
 		q.openAt = q.tries + q.backoff
 	} else {
@@ -157,16 +169,43 @@ func (q *queue) closeOpen() {
 }
 
 // beatenBy reports whether n, about to be queued, ranks before a node
-// still in o.
+// still in o. The end read may be older than a worker's extension (see
+// extend) racing with the call: that does not change the answer, since
+// n, queued now, is in none.
 func (o *openSpan) beatenBy(n *core.Node) bool {
 	p := n.Priority()
-	return p > o.prio || p == o.prio && n.ID() < o.to
+	_, to, _ := unpackSpan(o.w.Load())
+	return p > o.prio || p == o.prio && n.ID() < o.base+to
+}
+
+// extend adds the ids from up to to at the end of o, and reports whether
+// it did: only if from is o's end and o is not closed. The nodes must be
+// Ready, of o's priority, and queued nowhere else. Safe for concurrent
+// use: a worker whose task made the next ids ready queues them so without
+// the runner's mutex (runner.extendOpen), the queue with it (push).
+//
+// It keeps the queue's invariant without looking at the rest of the
+// queue: every node queued outside o ranks after every node in o, and
+// so, if of o's priority, has an id at o's end or beyond, and not from,
+// which is not queued elsewhere: it ranks after from's node as well.
+func (o *openSpan) extend(from, to int64) bool {
+	for {
+		v := o.w.Load()
+		next, end, closed := unpackSpan(v)
+		if closed || o.base+end != from {
+			return false
+		}
+		if o.w.CompareAndSwap(v, packSpan(next, to-o.base)) {
+			return true
+		}
+	}
 }
 
 // len returns how many ids o holds, in its lanes too. A moment's count:
 // workers take from it meanwhile.
 func (o *openSpan) len() int {
-	k := max(o.to-o.next.Load(), 0)
+	next, to, _ := unpackSpan(o.w.Load())
+	k := max(to-next, 0)
 	for i := range o.lanes {
 		if lo, hi := unpackLane(o.lanes[i].w.Load()); lo < hi {
 			k += hi - lo
@@ -186,8 +225,8 @@ func (o *openSpan) best() (id int64, at int) {
 		}
 	}
 	if id < 0 {
-		if c := o.next.Load(); c < o.to {
-			id = c
+		if next, to, closed := unpackSpan(o.w.Load()); !closed && next < to {
+			id = o.base + next
 		}
 	}
 	return id, at
@@ -213,8 +252,23 @@ func (o *openSpan) takeBest() *core.Node {
 			if id := o.takeLane(at); id >= 0 { // maybe not the head seen: the owner took that
 				return o.g.At(id)
 			}
-		case o.next.CompareAndSwap(id, id+1):
+		case o.takeCursor(id):
 			return o.g.At(id)
+		}
+	}
+}
+
+// takeCursor takes id, if it is the cursor's next: it fails when a
+// worker took it first, and when o was closed meanwhile.
+func (o *openSpan) takeCursor(id int64) bool {
+	for {
+		v := o.w.Load()
+		next, to, closed := unpackSpan(v)
+		if closed || o.base+next != id || next >= to {
+			return false
+		}
+		if o.w.CompareAndSwap(v, packSpan(next+1, to)) {
+			return true
 		}
 	}
 }
@@ -249,8 +303,9 @@ func (o *openSpan) take(worker int) (id int64, back [2]int64) {
 		}
 	}
 	for {
-		c := o.next.Load()
-		if c >= o.to {
+		v := o.w.Load()
+		c, to, closed := unpackSpan(v)
+		if closed || c >= to {
 			return -1, back
 		}
 		k := int64(1)
@@ -258,31 +313,31 @@ func (o *openSpan) take(worker int) (id int64, back [2]int64) {
 			// A chunk while the span holds many more roots than the workers
 			// could take at once: four long roots on four workers still run
 			// at once, and the last ones spread over the workers.
-			k = min(maxChunk, (o.to-c)/int64(4*len(o.lanes)))
+			k = min(maxChunk, (to-c)/int64(4*len(o.lanes)))
 		}
 		if k <= 1 {
-			if o.next.CompareAndSwap(c, c+1) {
-				return c, back
+			if o.w.CompareAndSwap(v, packSpan(c+1, to)) {
+				return o.base + c, back
 			}
 			continue
 		}
-		if !o.next.CompareAndSwap(c, c+k) {
+		if !o.w.CompareAndSwap(v, packSpan(c+k, to)) {
 			continue
 		}
 		if chaos.On {
 			chaos.Pause() // a close here must not lose the chunk
 		}
 		l := &o.lanes[worker]
-		l.w.Store(packLane(c+1-o.base, c+k-o.base))
+		l.w.Store(packLane(c+1, c+k))
 		if chaos.On {
 			chaos.Pause()
 		}
-		if o.closed.Load() {
+		if o.w.Load()&spanClosed != 0 {
 			// The close may not have seen the lane: take it back.
 			if lo, hi := unpackLane(l.w.Swap(0)); lo < hi {
 				back = [2]int64{o.base + lo, o.base + hi}
 			}
 		}
-		return c, back
+		return o.base + c, back
 	}
 }

@@ -222,3 +222,104 @@ func TestOpenSpanBacksOffWhenClosedEarly(t *testing.T) {
 		t.Fatalf("%d spans opened: the queue should try again after a while", opens)
 	}
 }
+
+// TestOpenSpanGrowsWhileTaken races workers taking from an open span
+// (their lanes, the cursor, pops under a mutex) with a goroutine that
+// makes the next ids ready, as completions do: it adds them at the span's
+// end without the mutex (extend), or pushes them under it, where they join
+// the span or the queue's spans, and at some point pushes a node that
+// ranks before them all, which closes the span, so that the adds after it
+// fail and push instead. Every id is taken exactly once: none is lost to
+// an add racing with the close, none is taken twice.
+func TestOpenSpanGrowsWhileTaken(t *testing.T) {
+	const total, first = 6000, 100
+	g := graph.New()
+	for i := range total {
+		graph.Add(g, "task", func(context.Context) (int, error) { return i, nil })
+	}
+	cg := graphCore(g)
+	for seed := range uint64(40) {
+		rng := rand.New(rand.NewPCG(seed, 21))
+		workers := 1 + rng.IntN(4)
+		var mu sync.Mutex // the runner's
+		q := queue{grow: true}
+		q.pushSpan(cg, 0, first)
+		q.openOne(workers)
+		o := q.open
+		if o == nil {
+			t.Fatalf("seed %d: a span of %d ids was not opened", seed, first)
+		}
+		taken := make([]atomic.Int32, total)
+		urgent := testNode(t, 1, total)
+		take := func(n *core.Node) {
+			if n != urgent && taken[n.ID()].Add(1) != 1 {
+				t.Errorf("seed %d: id %d taken twice", seed, n.ID())
+			}
+		}
+		pop := func() bool {
+			mu.Lock()
+			n := q.pop()
+			mu.Unlock()
+			if n != nil {
+				take(n)
+			}
+			return n != nil
+		}
+		var done atomic.Bool // every id was added
+		var wg sync.WaitGroup
+		for w := range workers + 1 { // worker ids up to workers: the last has no lane
+			wg.Go(func() {
+				wrng := rand.New(rand.NewPCG(seed, uint64(w)+100))
+				for {
+					end := done.Load() // read before looking: what it missed is added after
+					if wrng.IntN(8) == 0 && pop() {
+						continue
+					}
+					id, back := o.take(w)
+					if back[0] < back[1] {
+						mu.Lock()
+						q.pushSpan(cg, back[0], back[1])
+						mu.Unlock()
+					}
+					if id >= 0 {
+						take(cg.At(id))
+					} else if !pop() && end {
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			defer done.Store(true)
+			closeAt := first + rng.IntN(total-first)
+			for next := first; next < total; {
+				k := min(1+rng.IntN(4), total-next)
+				if next >= closeAt && closeAt >= 0 {
+					mu.Lock()
+					q.push(urgent)
+					if q.open != nil {
+						t.Errorf("seed %d: a push that ranks first left the span open", seed)
+					}
+					mu.Unlock()
+					closeAt = -1
+				}
+				if rng.IntN(3) == 0 || !o.extend(int64(next), int64(next+k)) {
+					mu.Lock()
+					for id := next; id < next+k; id++ {
+						q.push(cg.At(int64(id)))
+					}
+					mu.Unlock()
+				}
+				next += k
+			}
+		})
+		wg.Wait()
+		for pop() {
+		}
+		for id := range taken {
+			if got := taken[id].Load(); got != 1 {
+				t.Fatalf("seed %d (%d workers): id %d taken %d times", seed, workers, id, got)
+			}
+		}
+	}
+}

@@ -113,11 +113,16 @@ func TestEachTaskRunsOnceAfterItsInputsSucceeded(t *testing.T) {
 // tasks their completions make ready. Another 300 begin with 16 to 200
 // roots of priority 0, one span that the queue lends to the worker (see
 // open.go), and go on with tasks that read them, of priorities -1 to 1.
+// The last 300 are trees in breadth-first order (treeDAG), whose levels
+// the queue holds as a span that grows as their nodes become ready, a
+// third of them with other priorities and inputs mixed in.
 func TestOneWorkerRunsInPriorityOrder(t *testing.T) {
-	for seed := range uint64(900) {
+	for seed := range uint64(1200) {
 		rng := rand.New(rand.NewPCG(seed, 2))
 		d := randomDAG(rng, 1+rng.IntN(60), 4, -3, 3)
 		switch {
+		case seed >= 900:
+			d = treeDAG(rng, 20+rng.IntN(400), 2+rng.IntN(3), seed%3 == 0)
 		case seed >= 600:
 			d = wideDAG(rng, 16+rng.IntN(185), rng.IntN(80))
 		case seed >= 300:
@@ -144,6 +149,25 @@ func TestOneWorkerRunsInPriorityOrder(t *testing.T) {
 			t.Fatalf("seed %d: run order\n got %v\nwant %v\n(priorities %v, inputs %v)", seed, got, want, d.prio, d.in)
 		}
 	}
+}
+
+// treeDAG is a k-ary tree of n nodes in breadth-first order, each reading
+// its parent, so that each completion makes the next ids ready (which a
+// run of one worker queues at the end of the span it lends: see
+// runner.extendOpen). mixed gives a node in ten a priority of -1 to 2
+// instead of 0, and a node in ten a second input, an earlier node.
+func treeDAG(rng *rand.Rand, n, k int, mixed bool) dag {
+	d := dag{prio: make([]int, n), in: make([][]int, n)}
+	for i := 1; i < n; i++ {
+		d.in[i] = []int{(i - 1) / k}
+		if mixed && rng.IntN(10) == 0 {
+			d.prio[i] = rng.IntN(4) - 1
+		}
+		if mixed && rng.IntN(10) == 0 {
+			d.in[i] = append(d.in[i], rng.IntN(i))
+		}
+	}
+	return d
 }
 
 // wideDAG is roots nodes without inputs, of priority 0, then more nodes

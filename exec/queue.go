@@ -52,6 +52,12 @@ type queue struct {
 	// numbered openAt, which a span closed early moves further each time
 	// (see closeOpen).
 	tries, openAt, backoff int
+	// grow lets pushes join spans (see push): a span that grows as its
+	// nodes become ready, once open, lets one worker run a tree without a
+	// lock (see runner.extendOpen); on two workers, the spans' lookups
+	// and opening cost more than the lock they save (BENCHMARKS.md,
+	// session 21), so only a run of one worker sets it.
+	grow bool
 }
 
 // idSpan is the ids from up to to, not included.
@@ -123,9 +129,16 @@ func (q *queue) popSpan(i int) {
 	}
 }
 
+// push queues n. A node whose id follows the last of a span of its
+// priority joins that span (the open span too): nodes made ready in
+// creation order, a tree's level, stay one span (see openSpan). Two
+// such nodes at the end of the FIFO run become a span of their own.
 func (q *queue) push(n *core.Node) {
-	if q.open != nil && q.open.beatenBy(n) {
+	if o := q.open; o != nil && o.beatenBy(n) {
 		q.closeOpen()
+	}
+	if q.grow && q.joinSpan(n) {
+		return
 	}
 	if k := len(q.fifo); k == q.head || !before(n, q.fifo[k-1]) {
 		if q.head > 0 && q.head == k {
@@ -143,6 +156,52 @@ func (q *queue) push(n *core.Node) {
 	}
 	q.heap = append(q.heap, n)
 	q.up(len(q.heap) - 1)
+}
+
+// spannable reports whether n may be queued in a span: a span holds ids,
+// each read back from the graph's index as it is taken. A waiter has its
+// owner's id, and a node of another graph (none so far) another index.
+func (q *queue) spannable(n *core.Node) bool {
+	g := n.Graph()
+	if q.g == nil {
+		q.g = g
+	}
+	return g != nil && g == q.g && n.Kind() == core.Task
+}
+
+// joinSpan queues n in a span, and reports whether it did: at the end of
+// a span whose last id is n's previous one, of n's priority (the open
+// span too), or with the FIFO run's last node, if that is n's previous
+// one and of its priority, as a new span. The caller has closed the open
+// span if n ranks before a node in it.
+func (q *queue) joinSpan(n *core.Node) bool {
+	if !q.spannable(n) {
+		return false
+	}
+	id, p := n.ID(), n.Priority()
+	if o := q.open; o != nil && p == o.prio && o.extend(id, id+1) {
+		q.openSize++
+		return true
+	}
+	for i := range q.spans {
+		if sp := &q.spans[i]; sp.to == id && q.g.At(sp.from).Priority() == p {
+			sp.to++
+			q.inSpans++
+			return true
+		}
+	}
+	k := len(q.fifo)
+	if k == q.head || len(q.spans) == maxSpans {
+		return false
+	}
+	if last := q.fifo[k-1]; last.ID() == id-1 && last.Priority() == p && q.spannable(last) {
+		q.fifo[k-1] = nil
+		q.fifo = q.fifo[:k-1]
+		q.spans = append(q.spans, idSpan{id - 1, id + 1})
+		q.inSpans += 2
+		return true
+	}
+	return false
 }
 
 // peek returns the best node without removing it, or nil.
@@ -230,11 +289,21 @@ func (q *queue) peekLive() *core.Node {
 }
 
 // dropDeadTail drops nodes that are no longer ready from the back of the
-// FIFO run. A waiter that runs the tasks it awaits itself claims the ones
+// FIFO run and of each span. A waiter that runs the tasks it awaits itself claims the ones
 // it just added, which sit at the back: without this, a recursion that
 // runs inline (fib) would leave every task it ever added in the queue
 // until it returned, since the front holds a live sibling all along.
 func (q *queue) dropDeadTail() {
+	for i := len(q.spans) - 1; i >= 0; i-- {
+		sp := &q.spans[i]
+		for sp.to > sp.from && q.g.At(sp.to-1).State() != core.Ready {
+			sp.to--
+			q.inSpans--
+		}
+		if sp.from == sp.to {
+			q.spans = append(q.spans[:i], q.spans[i+1:]...)
+		}
+	}
 	k := len(q.fifo)
 	for k > q.head && q.fifo[k-1].State() != core.Ready {
 		k--

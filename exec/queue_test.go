@@ -1,10 +1,12 @@
 package exec
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"github.com/evolve-dag/evolve/graph"
 	"github.com/evolve-dag/evolve/internal/core"
 )
 
@@ -112,4 +114,85 @@ func desc(n *core.Node) any {
 		return nil
 	}
 	return [2]int64{int64(n.Priority()), n.ID()}
+}
+
+// TestQueueSpansGrowInOrder is TestQueuePopsInOrder for a queue that lets
+// pushes join spans (grow, as a run of one worker does): nodes of a
+// graph, of a few priorities, pushed mostly in runs of consecutive ids,
+// so that they join the spans Begin gave, the FIFO run's last node, and
+// the open span, which the queue opens when it can; waiters, which have
+// their owner's id, among them. Pops and takes from the open span give
+// the nodes in order, each once, and the count is right throughout.
+func TestQueueSpansGrowInOrder(t *testing.T) {
+	const total = 1000
+	g := graph.New()
+	prio := make([]int, total)
+	for i := range total {
+		prio[i] = []int{0, 0, 0, 1, -1}[i/150%5]
+		graph.Add(g, "task", func(context.Context) (int, error) { return i, nil }, graph.Priority(prio[i]))
+	}
+	cg := graphCore(g)
+	for seed := range uint64(60) {
+		rng := rand.New(rand.NewPCG(seed, 22))
+		q := queue{grow: true}
+		q.pushSpan(cg, 0, 20)
+		held := make(map[*core.Node]bool)
+		for id := range int64(20) {
+			held[cg.At(id)] = true
+		}
+		next := int64(20)
+		opened := false
+		for step := 0; len(held) > 0 || next < total; step++ {
+			if q.open == nil && q.inSpans >= minOpen && q.openOne(1) != nil {
+				opened = true
+			}
+			if next < total && (rng.IntN(3) > 0 || len(held) == 0) {
+				k := min(int64(1+rng.IntN(6)), total-next)
+				if rng.IntN(5) == 0 && next+2*k < total {
+					next += k // a gap: ids never made ready
+				}
+				for range k {
+					n := cg.At(next)
+					if rng.IntN(30) == 0 {
+						n = core.NewWaiter(n) // its owner's id, and no place in the index
+					}
+					if held[n] {
+						continue
+					}
+					q.push(n)
+					held[n] = true
+					next++
+				}
+				continue
+			}
+			var want *core.Node
+			for n := range held {
+				if want == nil || before(n, want) {
+					want = n
+				}
+			}
+			var got *core.Node
+			if o := q.open; o != nil && rng.IntN(2) == 0 {
+				if id, _ := o.take(0); id >= 0 {
+					got = cg.At(id)
+				}
+			}
+			if got == nil {
+				got = q.pop()
+			}
+			if got != want && !(got != nil && before(got, want) == before(want, got)) {
+				t.Fatalf("seed %d step %d: took %v, want %v", seed, step, desc(got), desc(want))
+			}
+			if !held[got] {
+				t.Fatalf("seed %d step %d: took %v, not queued or taken before", seed, step, desc(got))
+			}
+			delete(held, got)
+			if q.exactLen() != len(held) {
+				t.Fatalf("seed %d step %d: exactLen = %d, want %d", seed, step, q.exactLen(), len(held))
+			}
+		}
+		if !opened {
+			t.Fatalf("seed %d: no span opened", seed)
+		}
+	}
 }

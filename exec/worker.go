@@ -563,6 +563,9 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 			}
 		}
 	}
+	if o := r.open.Load(); o != nil && r.limit == 1 && r.extendOpen(o, ready) { // see queue.grow
+		return nil // the caller takes the open span's next (dispatch)
+	}
 	r.mu.Lock()
 	var next *core.Node
 	if inline {
@@ -573,6 +576,13 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 	for _, n := range ready {
 		r.pushLocked(n)
 	}
+	if q := &r.q; q.grow && q.open == nil && q.inSpans >= minOpen {
+		if o := q.openOne(r.limit); o != nil {
+			r.open.Store(o) // a tree's level, say: for nextRoot and extendOpen
+		}
+	} else if q.open != nil && r.open.Load() != q.open {
+		r.open.Store(q.open) // cleared when a worker found it empty; extended since
+	}
 	if inline && next == nil {
 		next = r.q.pop()
 	}
@@ -580,6 +590,42 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 	r.wakeLocked()
 	r.mu.Unlock()
 	return next
+}
+
+// extendOpen queues ready, sorted, at the end of the open span o without
+// the runner's mutex, if their ids follow o's last one without a gap and
+// they have o's priority (see openSpan.extend), and reports whether it
+// did. A tree's nodes, or anything made ready in creation order, then go
+// from completion to start without a lock while one worker runs them.
+//
+// A worker parked meanwhile with a slot free would not see them: one
+// that is about to park counts itself idle (runner.idlers), then looks at
+// the queue under the mutex; this extends the span, then reads idlers, and
+// wakes a worker under the mutex if it is set. Each side writes before it
+// reads the other's word, so at least one sees the other.
+func (r *runner) extendOpen(o *openSpan, ready []*core.Node) bool {
+	from, p := ready[0].ID(), ready[0].Priority()
+	if p != o.prio || ready[0].Kind() != core.Task {
+		return false
+	}
+	for i, n := range ready[1:] {
+		if n.ID() != from+int64(i)+1 || n.Priority() != p || n.Kind() != core.Task {
+			return false
+		}
+	}
+	if !o.extend(from, from+int64(len(ready))) {
+		return false
+	}
+	if r.idlers.Load() > 0 {
+		r.mu.Lock()
+		if r.q.open == o {
+			r.q.openSize = max(r.q.openSize, o.len()) // so that the wake-ups count them
+		}
+		r.raised++
+		r.wakeLocked()
+		r.mu.Unlock()
+	}
+	return true
 }
 
 func kindOf(s core.State) EventKind {
