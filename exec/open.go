@@ -29,16 +29,28 @@ import (
 // root twice.
 //
 // Closing (closeOpen, under the mutex, when a better node is queued)
-// sets closed, swaps the cursor to the end and empties every lane,
-// holding what it took as spans. A worker that fills its lane takes the
-// roots from the cursor, stores them in the lane, and then looks at
-// closed: if it is set, it empties its lane again and gives back what it
-// finds (runner.giveBack). Each side writes before it reads the other's
-// word, so at least one sees the other, and the lane's swap gives its
-// roots to exactly one of them. The queue lets go of an open span only
-// by closing it, also once it looks empty: a worker may hold a chunk it
-// has not yet put in its lane (found by the evolvechaos build: a root
-// left in a lane nobody looked at).
+// marks the span's word closed, which freezes its cursor and its end,
+// and empties every lane, holding what it took as spans. A worker that
+// fills its lane takes the roots from the cursor, stores them in the
+// lane, and then looks at the word: if it is closed, it empties its lane
+// again and gives back what it finds (runner.giveBack). Each side writes
+// before it reads the other's word, so at least one sees the other, and
+// the lane's swap gives its roots to exactly one of them. The queue lets
+// go of an open span only by closing it, also once it looks empty: a
+// worker may hold a chunk it has not yet put in its lane (found by the
+// evolvechaos build: a root left in a lane nobody looked at).
+//
+// A span grows as its nodes become ready (session 21). Nodes made ready
+// in creation order (a tree's next level, a client adding tasks one by
+// one) are queued as spans too (queue.push joins them), and a push of
+// the id at the open span's end, of its priority, adds it there (extend):
+// that keeps the invariant, since every node queued outside the span
+// ranks after every node in it, and so after the new one too. A run of
+// one worker does that without the mutex (runner.extendOpen), with a
+// compare-and-swap on the span's word, which the close's atomic OR
+// orders with it: an extension lands before the close, which then takes
+// it back with the rest, or fails, and the worker queues its nodes under
+// the mutex instead. So one worker runs a tree without a lock.
 type openSpan struct {
 	// w holds the cursor and the end, as offsets from base: the next id
 	// not in a lane in bits 32 to 62, the end (not included) in bits 0 to

@@ -23,6 +23,10 @@ func before(a, b *core.Node) bool {
 // pushes, each reading a record the run reads again when it runs it.
 // Begin gives a span per priority change among the roots, in creation
 // order; the queue keeps at most maxSpans, so a pop compares a few heads.
+// In a run of one worker (grow), a node pushed whose id follows a span's
+// last, of its priority, joins that span, and two such nodes at the end
+// of the FIFO run become one: a tree's levels, or tasks a client adds
+// one by one, are spans then, which the queue may lend (below).
 //
 // The queue may lend a span to the workers (see openSpan): they take its
 // nodes without the runner's mutex, while the span stays part of the
@@ -289,10 +293,11 @@ func (q *queue) peekLive() *core.Node {
 }
 
 // dropDeadTail drops nodes that are no longer ready from the back of the
-// FIFO run and of each span. A waiter that runs the tasks it awaits itself claims the ones
-// it just added, which sit at the back: without this, a recursion that
-// runs inline (fib) would leave every task it ever added in the queue
-// until it returned, since the front holds a live sibling all along.
+// FIFO run and of each span. A waiter that runs the tasks it awaits
+// itself claims the ones it just added, which sit at the back: without
+// this, a recursion that runs inline (fib) would leave every task it ever
+// added in the queue until it returned, since the front holds a live
+// sibling all along.
 func (q *queue) dropDeadTail() {
 	for i := len(q.spans) - 1; i >= 0; i-- {
 		sp := &q.spans[i]

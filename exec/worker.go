@@ -580,8 +580,8 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 		if o := q.openOne(r.limit); o != nil {
 			r.open.Store(o) // a tree's level, say: for nextRoot and extendOpen
 		}
-	} else if q.open != nil && r.open.Load() != q.open {
-		r.open.Store(q.open) // cleared when a worker found it empty; extended since
+	} else if q.grow && q.open != nil && r.open.Load() != q.open {
+		r.open.Store(q.open) // cleared when a worker found it empty; grown since
 	}
 	if inline && next == nil {
 		next = r.q.pop()
@@ -598,18 +598,18 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 // did. A tree's nodes, or anything made ready in creation order, then go
 // from completion to start without a lock while one worker runs them.
 //
-// A worker parked meanwhile with a slot free would not see them: one
-// that is about to park counts itself idle (runner.idlers), then looks at
-// the queue under the mutex; this extends the span, then reads idlers, and
-// wakes a worker under the mutex if it is set. Each side writes before it
-// reads the other's word, so at least one sees the other.
+// No worker with a slot free is parked while the span is open: a worker
+// parks with a free slot only after its pop under the mutex found the
+// queue empty, which closes the open span (the queue lets go of one only
+// so), and an extension of a closed span fails. A run of one worker has
+// no other worker to wake anyway; still, if idlers says one is parking,
+// this wakes one under the mutex, as a push would.
 func (r *runner) extendOpen(o *openSpan, ready []*core.Node) bool {
-	from, p := ready[0].ID(), ready[0].Priority()
-	if p != o.prio || ready[0].Kind() != core.Task {
-		return false
-	}
-	for i, n := range ready[1:] {
-		if n.ID() != from+int64(i)+1 || n.Priority() != p || n.Kind() != core.Task {
+	from := ready[0].ID()
+	for i, n := range ready {
+		// A waiter has its owner's id: a span's ids are read back from the
+		// graph's index (see queue.spannable).
+		if n.ID() != from+int64(i) || n.Priority() != o.prio || n.Kind() != core.Task || n.Graph() != o.g {
 			return false
 		}
 	}
