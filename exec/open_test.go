@@ -69,12 +69,7 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 						}
 						continue
 					}
-					id, back := o.take(w)
-					if back[0] < back[1] {
-						mu.Lock()
-						q.pushSpan(cg, back[0], back[1])
-						mu.Unlock()
-					}
+					id := takeRoot(&mu, &q, o, w)
 					if id >= 0 {
 						take(cg.At(id))
 					} else if !pop() {
@@ -275,12 +270,7 @@ func TestOpenSpanGrowsWhileTaken(t *testing.T) {
 					if wrng.IntN(8) == 0 && pop() {
 						continue
 					}
-					id, back := o.take(w)
-					if back[0] < back[1] {
-						mu.Lock()
-						q.pushSpan(cg, back[0], back[1])
-						mu.Unlock()
-					}
+					id := takeRoot(&mu, &q, o, w)
 					if id >= 0 {
 						take(cg.At(id))
 					} else if !pop() && end {
@@ -322,4 +312,17 @@ func TestOpenSpanGrowsWhileTaken(t *testing.T) {
 			}
 		}
 	}
+}
+
+// takeRoot is a worker's take in the open span's tests, as nextRoot does
+// it: the next id for worker w, or -1, giving back under mu what the
+// worker took into its lane as o was closed.
+func takeRoot(mu *sync.Mutex, q *queue, o *openSpan, w int) int64 {
+	id, back := o.take(w)
+	if back[0] < back[1] {
+		mu.Lock()
+		q.pushSpan(o.g, back[0], back[1])
+		mu.Unlock()
+	}
+	return id
 }
