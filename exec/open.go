@@ -270,6 +270,23 @@ func (o *openSpan) takeBest() *core.Node {
 	}
 }
 
+// dropHead takes id from o if it is still the head of lane at (the cursor
+// if at is -1), as best found it; if a worker took it meanwhile, nothing.
+func (o *openSpan) dropHead(id int64, at int) {
+	if at < 0 {
+		o.takeCursor(id)
+		return
+	}
+	l := &o.lanes[at]
+	for {
+		v := l.w.Load()
+		lo, hi := unpackLane(v)
+		if lo >= hi || o.base+lo != id || l.w.CompareAndSwap(v, packLane(lo+1, hi)) {
+			return
+		}
+	}
+}
+
 // takeCursor takes id, if it is the cursor's next: it fails when a
 // worker took it first, and when o was closed meanwhile.
 func (o *openSpan) takeCursor(id int64) bool {

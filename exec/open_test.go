@@ -326,3 +326,79 @@ func takeRoot(mu *sync.Mutex, q *queue, o *openSpan, w int) int64 {
 	}
 	return id
 }
+
+// TestPeekLiveKeepsWhatWorkersLeave: a goroutine holding the runner's
+// mutex claims the queue's best node (as a waiter does) and then looks
+// for the best live one (peekLive, as the next claim does), dropping the
+// dead front, while workers take from the open span's lanes and cursor
+// without the mutex. Every node ends taken by exactly one of them: none
+// is dropped while ready. (A peekLive that popped whatever was best after
+// its look dropped a ready root a worker had moved up to the front: a run
+// hung with that root ready and every worker parked.)
+func TestPeekLiveKeepsWhatWorkersLeave(t *testing.T) {
+	const total = 4000
+	g := graph.New()
+	for i := range total {
+		graph.Add(g, "task", func(context.Context) (int, error) { return i, nil })
+	}
+	cg := graphCore(g)
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 23))
+		workers := 1 + rng.IntN(3)
+		for id := range int64(total) {
+			cg.At(id).SetState(core.Ready)
+		}
+		var mu sync.Mutex
+		var q queue
+		q.pushSpan(cg, 0, total)
+		q.openOne(workers)
+		o := q.open
+		if o == nil {
+			t.Fatal("no span opened")
+		}
+		var taken atomic.Int64
+		run := func(n *core.Node) { // as dispatch: a node taken runs once
+			if n.CAS(core.Ready, core.Running) {
+				taken.Add(1)
+			}
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for {
+					id := takeRoot(&mu, &q, o, w)
+					if id < 0 {
+						return
+					}
+					run(cg.At(id))
+				}
+			})
+		}
+		wg.Go(func() {
+			crng := rand.New(rand.NewPCG(seed, 24))
+			for {
+				mu.Lock()
+				top := q.peekLive()
+				if top != nil && crng.IntN(2) == 0 {
+					run(top) // claimed by a waiter: dead at the front
+					q.peekLive()
+				}
+				mu.Unlock()
+				if top == nil {
+					return
+				}
+			}
+		})
+		wg.Wait()
+		for n := q.pop(); n != nil; n = q.pop() {
+			run(n)
+		}
+		if got := taken.Load(); got != total {
+			for id := range int64(total) {
+				if s := cg.At(id).State(); s != core.Running {
+					t.Fatalf("seed %d (%d workers): %d of %d nodes ran; node %d left %v, out of the queue", seed, workers, got, total, id, s)
+				}
+			}
+		}
+	}
+}

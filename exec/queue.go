@@ -1,6 +1,9 @@
 package exec
 
-import "github.com/evolve-dag/evolve/internal/core"
+import (
+	"github.com/evolve-dag/evolve/internal/chaos"
+	"github.com/evolve-dag/evolve/internal/core"
+)
 
 // before reports whether a should start before b: higher priority first,
 // then creation order.
@@ -288,7 +291,36 @@ func (q *queue) peekLive() *core.Node {
 		if n == nil || n.State() == core.Ready {
 			return n
 		}
-		q.pop()
+		if chaos.On {
+			chaos.Pause() // a worker may take n from the open span here
+		}
+		q.dropHead(n)
+	}
+}
+
+// dropHead drops n, a node that peek returned, from the front of the
+// queue: exactly n, or nothing if it is no longer there. A pop would not
+// do: workers take from the open span without the runner's mutex, so the
+// best node a pop takes may be another than the one peek saw, a ready one
+// that the caller would then drop (found by a random run: a task left
+// ready with every worker parked; see TestPeekLiveKeepsWhatWorkersLeave).
+func (q *queue) dropHead(n *core.Node) {
+	if o := q.open; o != nil {
+		if id, at := o.best(); id == n.ID() && o.g.At(id) == n {
+			o.dropHead(id, at)
+		}
+		return // n was the open span's (the best part of the queue), or a worker took it
+	}
+	switch {
+	case q.head < len(q.fifo) && q.fifo[q.head] == n, len(q.heap) > 0 && q.heap[0] == n:
+		q.pop() // the best, and nothing takes from these without the mutex
+	default:
+		for i, sp := range q.spans {
+			if q.g.At(sp.from) == n {
+				q.popSpan(i)
+				return
+			}
+		}
 	}
 }
 
