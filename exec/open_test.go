@@ -402,3 +402,31 @@ func TestPeekLiveKeepsWhatWorkersLeave(t *testing.T) {
 		}
 	}
 }
+
+// TestPeekLiveWithAnEmptyOpenSpan: while the open span is empty (its
+// workers took every root, and nothing closed it yet), peekLive drops
+// dead nodes from the rest of the queue and returns the first ready one.
+func TestPeekLiveWithAnEmptyOpenSpan(t *testing.T) {
+	const roots = 40
+	g := graph.New()
+	for range roots {
+		graph.Add(g, "root", func(context.Context) (int, error) { return 0, nil })
+	}
+	cg := graphCore(g)
+	var q queue
+	q.pushSpan(cg, 0, roots)
+	o := q.openOne(1)
+	for o.take(0); ; {
+		if id, _ := o.take(0); id < 0 {
+			break
+		}
+	}
+	dead, live := testNode(t, -1, roots), testNode(t, -1, roots+1)
+	dead.SetState(core.Running) // claimed by a waiter while queued
+	live.SetState(core.Ready)
+	q.push(dead)
+	q.push(live)
+	if got := q.peekLive(); got != live {
+		t.Fatalf("peekLive = %v, want the ready node after the dead one", desc(got))
+	}
+}

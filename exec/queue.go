@@ -250,19 +250,30 @@ func (q *queue) pop() *core.Node {
 		}
 	}
 	if len(q.heap) > 0 && (q.head == len(q.fifo) || before(q.heap[0], q.fifo[q.head])) {
-		n := q.heap[0]
-		last := len(q.heap) - 1
-		q.heap[0] = q.heap[last]
-		q.heap[last] = nil
-		q.heap = q.heap[:last]
-		if last > 0 {
-			q.down(0)
-		}
-		return n
+		return q.popHeap()
 	}
 	if q.head == len(q.fifo) {
 		return nil
 	}
+	return q.popFIFO()
+}
+
+// popHeap removes and returns the heap's best node; the heap is not empty.
+func (q *queue) popHeap() *core.Node {
+	n := q.heap[0]
+	last := len(q.heap) - 1
+	q.heap[0] = q.heap[last]
+	q.heap[last] = nil
+	q.heap = q.heap[:last]
+	if last > 0 {
+		q.down(0)
+	}
+	return n
+}
+
+// popFIFO removes and returns the FIFO run's first node; the run is not
+// empty.
+func (q *queue) popFIFO() *core.Node {
 	n := q.fifo[q.head]
 	q.fifo[q.head] = nil // let the node go when it is done
 	q.head++
@@ -308,12 +319,14 @@ func (q *queue) dropHead(n *core.Node) {
 	if o := q.open; o != nil {
 		if id, at := o.best(); id == n.ID() && o.g.At(id) == n {
 			o.dropHead(id, at)
+			return
 		}
-		return // n was the open span's (the best part of the queue), or a worker took it
 	}
 	switch {
-	case q.head < len(q.fifo) && q.fifo[q.head] == n, len(q.heap) > 0 && q.heap[0] == n:
-		q.pop() // the best, and nothing takes from these without the mutex
+	case q.head < len(q.fifo) && q.fifo[q.head] == n:
+		q.popFIFO()
+	case len(q.heap) > 0 && q.heap[0] == n:
+		q.popHeap()
 	default:
 		for i, sp := range q.spans {
 			if q.g.At(sp.from) == n {
@@ -321,6 +334,7 @@ func (q *queue) dropHead(n *core.Node) {
 				return
 			}
 		}
+		// Taken from the open span by a worker since peek saw it.
 	}
 }
 
