@@ -20,11 +20,7 @@ import (
 // take the queue's best node.
 func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 	const roots = 3000
-	g := graph.New()
-	for i := range roots {
-		graph.Add(g, "root", func(context.Context) (int, error) { return i, nil })
-	}
-	cg := graphCore(g)
+	cg := tasksGraph(roots)
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 20))
 		workers := 1 + rng.IntN(5)
@@ -122,11 +118,7 @@ func TestOpenSpanTakesEachRootOnce(t *testing.T) {
 // or the same and an earlier id) at once.
 func TestOpenSpanKeepsOrderWithLaterNodes(t *testing.T) {
 	const first, to = 100, 300 // the roots: ids 100 to 299
-	g := graph.New()
-	for range to {
-		graph.Add(g, "task", func(context.Context) (int, error) { return 0, nil })
-	}
-	cg := graphCore(g)
+	cg := tasksGraph(to)
 	for _, ranksBefore := range []*core.Node{testNode(t, 2, to+3), testNode(t, 0, 50)} {
 		var q queue
 		q.pushSpan(cg, first, to)
@@ -181,11 +173,7 @@ func TestOpenSpanKeepsOrderWithLaterNodes(t *testing.T) {
 // in order.
 func TestOpenSpanBacksOffWhenClosedEarly(t *testing.T) {
 	const roots = 4000
-	g := graph.New()
-	for range roots {
-		graph.Add(g, "root", func(context.Context) (int, error) { return 0, nil })
-	}
-	cg := graphCore(g)
+	cg := tasksGraph(roots)
 	var q queue
 	q.pushSpan(cg, 0, roots)
 	opens := 0
@@ -228,11 +216,7 @@ func TestOpenSpanBacksOffWhenClosedEarly(t *testing.T) {
 // an add racing with the close, none is taken twice.
 func TestOpenSpanGrowsWhileTaken(t *testing.T) {
 	const total, first = 6000, 100
-	g := graph.New()
-	for i := range total {
-		graph.Add(g, "task", func(context.Context) (int, error) { return i, nil })
-	}
-	cg := graphCore(g)
+	cg := tasksGraph(total)
 	for seed := range uint64(40) {
 		rng := rand.New(rand.NewPCG(seed, 21))
 		workers := 1 + rng.IntN(4)
@@ -337,11 +321,7 @@ func takeRoot(mu *sync.Mutex, q *queue, o *openSpan, w int) int64 {
 // hung with that root ready and every worker parked.)
 func TestPeekLiveKeepsWhatWorkersLeave(t *testing.T) {
 	const total = 4000
-	g := graph.New()
-	for i := range total {
-		graph.Add(g, "task", func(context.Context) (int, error) { return i, nil })
-	}
-	cg := graphCore(g)
+	cg := tasksGraph(total)
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 23))
 		workers := 1 + rng.IntN(3)
@@ -408,11 +388,7 @@ func TestPeekLiveKeepsWhatWorkersLeave(t *testing.T) {
 // dead nodes from the rest of the queue and returns the first ready one.
 func TestPeekLiveWithAnEmptyOpenSpan(t *testing.T) {
 	const roots = 40
-	g := graph.New()
-	for range roots {
-		graph.Add(g, "root", func(context.Context) (int, error) { return 0, nil })
-	}
-	cg := graphCore(g)
+	cg := tasksGraph(roots)
 	var q queue
 	q.pushSpan(cg, 0, roots)
 	o := q.openOne(1)
@@ -429,4 +405,14 @@ func TestPeekLiveWithAnEmptyOpenSpan(t *testing.T) {
 	if got := q.peekLive(); got != live {
 		t.Fatalf("peekLive = %v, want the ready node after the dead one", desc(got))
 	}
+}
+
+// tasksGraph returns the core of a graph of n tasks without inputs, of
+// priority 0, for the queue's tests: ids 0 to n-1.
+func tasksGraph(n int) *core.Graph {
+	g := graph.New()
+	for range n {
+		graph.Add(g, "task", func(context.Context) (int, error) { return 0, nil })
+	}
+	return graphCore(g)
 }
