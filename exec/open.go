@@ -272,6 +272,8 @@ func (o *openSpan) takeBest() *core.Node {
 
 // dropHead takes id from o if it is still the head of lane at (the cursor
 // if at is -1), as best found it; if a worker took it meanwhile, nothing.
+// takeLane with a condition, written apart so that takeLane, on every
+// worker's take, stays small enough to inline.
 func (o *openSpan) dropHead(id int64, at int) {
 	if at < 0 {
 		o.takeCursor(id)

@@ -165,16 +165,19 @@ func (q *queue) push(n *core.Node) {
 	q.up(len(q.heap) - 1)
 }
 
-// spannable reports whether n may be queued in a span: a span holds ids,
-// each read back from the graph's index as it is taken. A waiter has its
-// owner's id, and a node of another graph (none so far) another index.
+// spannable reports whether n may be queued in a span of the queue's
+// graph (inSpanOf), taking n's graph as the queue's if it has none yet.
 func (q *queue) spannable(n *core.Node) bool {
-	g := n.Graph()
 	if q.g == nil {
-		q.g = g
+		q.g = n.Graph()
 	}
-	return g != nil && g == q.g && n.Kind() == core.Task
+	return q.g != nil && inSpanOf(n, q.g)
 }
+
+// inSpanOf reports whether n may be queued in a span of g: a span holds
+// ids, read back from g's index, so only g's tasks (a waiter has its
+// owner's id).
+func inSpanOf(n *core.Node, g *core.Graph) bool { return n.Graph() == g && n.Kind() == core.Task }
 
 // joinSpan queues n in a span, and reports whether it did: at the end of
 // a span whose last id is n's previous one, of n's priority (the open

@@ -576,12 +576,14 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 	for _, n := range ready {
 		r.pushLocked(n)
 	}
-	if q := &r.q; q.grow && q.open == nil && q.inSpans >= minOpen {
-		if o := q.openOne(r.limit); o != nil {
-			r.open.Store(o) // a tree's level, say: for nextRoot and extendOpen
+	if q := &r.q; q.grow {
+		if q.open == nil && q.inSpans >= minOpen {
+			if o := q.openOne(r.limit); o != nil {
+				r.open.Store(o) // a tree's level, say: for nextRoot and extendOpen
+			}
+		} else if q.open != nil && r.open.Load() != q.open {
+			r.open.Store(q.open) // cleared when the worker found it empty; grown since
 		}
-	} else if q.grow && q.open != nil && r.open.Load() != q.open {
-		r.open.Store(q.open) // cleared when a worker found it empty; grown since
 	}
 	if inline && next == nil {
 		next = r.q.pop()
@@ -607,9 +609,7 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 func (r *runner) extendOpen(o *openSpan, ready []*core.Node) bool {
 	from := ready[0].ID()
 	for i, n := range ready {
-		// A waiter has its owner's id: a span's ids are read back from the
-		// graph's index (see queue.spannable).
-		if n.ID() != from+int64(i) || n.Priority() != o.prio || n.Kind() != core.Task || n.Graph() != o.g {
+		if n.ID() != from+int64(i) || n.Priority() != o.prio || !inSpanOf(n, o.g) {
 			return false
 		}
 	}
