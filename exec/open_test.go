@@ -221,7 +221,7 @@ func TestOpenSpanGrowsWhileTaken(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 21))
 		workers := 1 + rng.IntN(4)
 		var mu sync.Mutex // the runner's
-		q := queue{grow: true}
+		q := queue{}
 		q.pushSpan(cg, 0, first)
 		q.openOne(workers)
 		o := q.open

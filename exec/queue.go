@@ -26,10 +26,11 @@ func before(a, b *core.Node) bool {
 // pushes, each reading a record the run reads again when it runs it.
 // Begin gives a span per priority change among the roots, in creation
 // order; the queue keeps at most maxSpans, so a pop compares a few heads.
-// In a run of one worker (grow), a node pushed whose id follows a span's
-// last, of its priority, joins that span, and two such nodes at the end
-// of the FIFO run become one: a tree's levels, or tasks a client adds
-// one by one, are spans then, which the queue may lend (below).
+// A node pushed whose id follows a span's last, of its priority, joins
+// that span, and two such nodes at the end of the FIFO run become one:
+// tasks a client adds one by one, or a tree's levels, are spans then,
+// which the queue may lend (below). Nodes that a completion on one of
+// several workers makes ready are pushed apart instead (see pushApart).
 //
 // The queue may lend a span to the workers (see openSpan): they take its
 // nodes without the runner's mutex, while the span stays part of the
@@ -59,12 +60,6 @@ type queue struct {
 	// numbered openAt, which a span closed early moves further each time
 	// (see closeOpen).
 	tries, openAt, backoff int
-	// grow lets pushes join spans (see push): a span that grows as its
-	// nodes become ready, once open, lets one worker run a tree without a
-	// lock (see runner.extendOpen); on two workers, the spans' lookups
-	// and opening cost more than the lock they save (BENCHMARKS.md,
-	// session 21), so only a run of one worker sets it.
-	grow bool
 }
 
 // idSpan is the ids from up to to, not included.
@@ -144,9 +139,29 @@ func (q *queue) push(n *core.Node) {
 	if o := q.open; o != nil && o.beatenBy(n) {
 		q.closeOpen()
 	}
-	if q.grow && q.joinSpan(n) {
+	if q.joinSpan(n) {
 		return
 	}
+	q.pushNode(n)
+}
+
+// pushApart is push without joining a span: for the nodes a completion
+// makes ready in a run of several workers, whose lanes hold different
+// parts of a level, so that half of the nodes would miss a span's end,
+// while every pop of a span looks its head up in the index (tree 1.13x
+// and wave 1.07x the time on two workers with them joined; BENCHMARKS.md,
+// session 21). A client's tasks, added in order, join spans on any number
+// of workers.
+func (q *queue) pushApart(n *core.Node) {
+	if o := q.open; o != nil && o.beatenBy(n) {
+		q.closeOpen()
+	}
+	q.pushNode(n)
+}
+
+// pushNode queues n on the FIFO run, or on the heap if it ranks before
+// the run's last node.
+func (q *queue) pushNode(n *core.Node) {
 	if k := len(q.fifo); k == q.head || !before(n, q.fifo[k-1]) {
 		if q.head > 0 && q.head == k {
 			q.fifo, q.head = q.fifo[:0], 0

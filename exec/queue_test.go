@@ -134,7 +134,7 @@ func TestQueueSpansGrowInOrder(t *testing.T) {
 	cg := graphCore(g)
 	for seed := range uint64(60) {
 		rng := rand.New(rand.NewPCG(seed, 22))
-		q := queue{grow: true}
+		q := queue{}
 		q.pushSpan(cg, 0, 20)
 		held := make(map[*core.Node]bool)
 		for id := range int64(20) {

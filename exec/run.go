@@ -238,7 +238,7 @@ func Start(ctx context.Context, g *graph.Graph, opts ...Option) (*Execution, err
 func (r *runner) tellInitial() {
 	r.mu.Lock()
 	q := r.q
-	r.q = queue{grow: q.grow}
+	r.q = queue{}
 	r.noteQueueLocked()
 	r.mu.Unlock()
 	for _, n := range q.fifo[q.head:] {
@@ -512,7 +512,6 @@ func newRunner(ctx context.Context, g *core.Graph, c *config) *runner {
 		fin:       make(chan struct{}),
 		parked:    make(map[*parked]struct{}),
 	}
-	r.q.grow = c.workers == 1 // see queue.grow
 	r.parent = ctx
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	return r

@@ -563,7 +563,8 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 			}
 		}
 	}
-	if o := r.open.Load(); o != nil && r.limit == 1 && r.extendOpen(o, ready) { // see queue.grow
+	one := r.limit == 1 // spans join completions' nodes only then (see queue.pushApart)
+	if o := r.open.Load(); o != nil && one && r.extendOpen(o, ready) {
 		return nil // the caller takes the open span's next (dispatch)
 	}
 	r.mu.Lock()
@@ -573,10 +574,17 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 			next, ready = ready[0], ready[1:]
 		}
 	}
-	for _, n := range ready {
-		r.pushLocked(n)
+	if one {
+		for _, n := range ready {
+			r.pushLocked(n)
+		}
+	} else {
+		for _, n := range ready {
+			r.q.pushApart(n)
+		}
+		r.raised += uint64(len(ready))
 	}
-	if q := &r.q; q.grow {
+	if q := &r.q; one {
 		if q.open == nil && q.inSpans >= minOpen {
 			if o := q.openOne(r.limit); o != nil {
 				r.open.Store(o) // a tree's level, say: for nextRoot and extendOpen
