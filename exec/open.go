@@ -41,8 +41,9 @@ import (
 // evolvechaos build: a root left in a lane nobody looked at).
 //
 // A span grows as its nodes become ready (session 21). Nodes made ready
-// in creation order (a tree's next level, a client adding tasks one by
-// one) are queued as spans too (queue.push joins them), and a push of
+// in creation order (a client adding tasks one by one, on any number of
+// workers; a tree's next level, on one) are queued as spans too
+// (queue.push joins them; see pushApart for the others), and a push of
 // the id at the open span's end, of its priority, adds it there (extend):
 // that keeps the invariant, since every node queued outside the span
 // ranks after every node in it, and so after the new one too. A run of

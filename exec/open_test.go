@@ -416,3 +416,81 @@ func tasksGraph(n int) *core.Graph {
 	}
 	return graphCore(g)
 }
+
+// TestClientTasksJoinSpansOnSeveralWorkers: tasks a client adds one by one
+// while a run of two workers is busy are queued as one span, which the
+// workers may then take without the runner's mutex; the consumers that a
+// completion makes ready on one of two workers are pushed apart, on the
+// FIFO run (see queue.pushApart). Both runs then finish every task.
+func TestClientTasksJoinSpansOnSeveralWorkers(t *testing.T) {
+	const clients, consumers = 100, 10
+	ctx := context.Background()
+	started := make(chan struct{}, 2)
+	gate := make(chan struct{})
+	block := func(context.Context) (int, error) {
+		started <- struct{}{}
+		<-gate
+		return 1, nil
+	}
+	var ran atomic.Int64
+	quick := func(context.Context) (int, error) { ran.Add(1); return 1, nil }
+	queued := func(e *Execution) (inSpans, inFIFO int) {
+		e.r.mu.Lock()
+		defer e.r.mu.Unlock()
+		return e.r.q.inSpans + e.r.q.openSize, len(e.r.q.fifo) - e.r.q.head + len(e.r.q.heap)
+	}
+
+	// A client's tasks, both workers blocked.
+	g := graph.New()
+	graph.Add(g, "block", block)
+	graph.Add(g, "block", block)
+	e, err := Start(ctx, g, Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	<-started
+	for range clients {
+		graph.Add(g, "client", quick)
+	}
+	if spans, fifo := queued(e); spans != clients || fifo != 0 {
+		t.Errorf("a client's %d tasks are queued %d in spans and %d apart, want all in spans", clients, spans, fifo)
+	}
+	close(gate)
+	e.Close()
+	if err := e.Wait(); err != nil || ran.Load() != clients {
+		t.Fatalf("the run ran %d of the client's %d tasks: %v", ran.Load(), clients, err)
+	}
+
+	// A completion's consumers, on two workers.
+	started, gate = make(chan struct{}, 2), make(chan struct{})
+	ran.Store(0)
+	g = graph.New()
+	graph.Add(g, "block", block)
+	root := graph.Add(g, "root", quick)
+	for range consumers {
+		graph.Add1(g, "consumer", root, func(context.Context, int) (int, error) {
+			ran.Add(1)
+			select {
+			case started <- struct{}{}: // the first runs inline, and blocks
+				<-gate
+			default:
+			}
+			return 1, nil
+		})
+	}
+	e, err = Start(ctx, g, Workers(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	<-started
+	if spans, fifo := queued(e); spans != 0 || fifo != consumers-1 {
+		t.Errorf("a completion's %d other consumers are queued %d in spans and %d apart, want all apart", consumers-1, spans, fifo)
+	}
+	close(gate)
+	e.Close()
+	if err := e.Wait(); err != nil || ran.Load() != 1+consumers {
+		t.Fatalf("the run ran %d of its %d quick tasks: %v", ran.Load(), 1+consumers, err)
+	}
+}

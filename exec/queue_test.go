@@ -116,13 +116,14 @@ func desc(n *core.Node) any {
 	return [2]int64{int64(n.Priority()), n.ID()}
 }
 
-// TestQueueSpansGrowInOrder is TestQueuePopsInOrder for a queue that lets
-// pushes join spans (grow, as a run of one worker does): nodes of a
-// graph, of a few priorities, pushed mostly in runs of consecutive ids,
-// so that they join the spans Begin gave, the FIFO run's last node, and
-// the open span, which the queue opens when it can; waiters, which have
-// their owner's id, among them. Pops and takes from the open span give
-// the nodes in order, each once, and the count is right throughout.
+// TestQueueSpansGrowInOrder is TestQueuePopsInOrder for pushes that join
+// spans: nodes of a graph, of a few priorities, pushed mostly in runs of
+// consecutive ids, so that they join the spans Begin gave, the FIFO run's
+// last node, and the open span, which the queue opens when it can;
+// waiters, which have their owner's id, and nodes pushed apart (as a
+// completion's on several workers), among them. Pops and takes from the
+// open span give the nodes in order, each once, and the count is right
+// throughout.
 func TestQueueSpansGrowInOrder(t *testing.T) {
 	const total = 1000
 	g := graph.New()
@@ -159,7 +160,11 @@ func TestQueueSpansGrowInOrder(t *testing.T) {
 					if held[n] {
 						continue
 					}
-					q.push(n)
+					if rng.IntN(4) == 0 {
+						q.pushApart(n) // a completion's, on several workers
+					} else {
+						q.push(n)
+					}
 					held[n] = true
 					next++
 				}
