@@ -146,9 +146,9 @@ func (q *queue) push(n *core.Node) {
 }
 
 // pushApart is push without joining a span: for the nodes a completion
-// makes ready in a run of several workers, whose lanes hold different
-// parts of a level, so that half of the nodes would miss a span's end,
-// while every pop of a span looks its head up in the index (tree 1.13x
+// makes ready in a run of several workers, which finish different parts
+// of a level, so that half of the nodes would miss a span's end, while
+// every pop of a span looks its head up in the index (tree 1.13x
 // and wave 1.07x the time on two workers with them joined; BENCHMARKS.md,
 // session 21). A client's tasks, added in order, join spans on any number
 // of workers.
