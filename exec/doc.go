@@ -20,9 +20,9 @@
 // runs it without any lock. The roots of a wide graph (many tasks without
 // inputs, of one priority) are taken by the workers a few at a time
 // without the queue's lock, and stay in the queue's order: a task made
-// ready that ranks before them is run first. With one worker, tasks made
-// ready in creation order (a tree's levels) join such a run as they
-// become ready, also without the lock.
+// ready that ranks before them is run first. Tasks a client adds one by
+// one join such a run as they are added, on any number of workers; with
+// one worker, so do tasks made ready in creation order (a tree's levels).
 //
 // # Concurrency contract
 //

@@ -574,16 +574,14 @@ func (r *runner) pick(ready []*core.Node, inline bool) *core.Node {
 			next, ready = ready[0], ready[1:]
 		}
 	}
-	if one {
-		for _, n := range ready {
-			r.pushLocked(n)
-		}
-	} else {
-		for _, n := range ready {
+	for _, n := range ready {
+		if one {
+			r.q.push(n)
+		} else {
 			r.q.pushApart(n)
 		}
-		r.raised += uint64(len(ready))
 	}
+	r.raised += uint64(len(ready)) // the runnable work grows (see pushLocked)
 	if q := &r.q; one {
 		if q.open == nil && q.inSpans >= minOpen {
 			if o := q.openOne(r.limit); o != nil {
