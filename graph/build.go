@@ -237,68 +237,79 @@ func (s *settings) apply(opts []Option) error {
 // for targets keep it, and Task.Release leaves it.
 func Value[T any](b Builder, name string, v T, opts ...Option) Task[T] {
 	at := placeOf(b)
-	var t *value[T]
+	var t, h *value[T]
 	if at.slabbed() {
-		t = cutRecord[value[T]](at)
+		t, h = cutRecord[value[T]](at)
 		t.val = v
 	} else {
 		t = &value[T]{record[T]{val: v}}
 	}
 	t.n.SetState(core.Done)
-	return add(b, at, &t.record, t, nil, name, opts, false)
+	return add(b, at, &t.record, t, nil, name, opts, false, backOf(t, h))
 }
 
 // Add adds a task with no inputs that will run fn when the graph runs.
 // Adding runs nothing: exec.Run (or a run the graph is in) runs it.
 func Add[T any](b Builder, name string, fn func(context.Context) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	var t *task0[T]
+	var t, h *task0[T]
 	if at.slabbed() {
-		t = cutRecord[task0[T]](at)
-		t.fn = fn
+		t, h = cutRecord[task0[T]](at)
+		if h == nil || !sharesFunc(&h.fn, fn) {
+			t.fn = fn
+		}
 	} else {
 		t = &task0[T]{fn: fn}
 	}
-	return add(b, at, &t.record, t, nil, name, opts, fn == nil)
+	return add(b, at, &t.record, t, nil, name, opts, fn == nil, backOf(t, h))
 }
 
 // Add1 adds a task that will run fn with the result of in.
 func Add1[A, T any](b Builder, name string, in Task[A], fn func(context.Context, A) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	var t *task1[A, T]
+	var t, h *task1[A, T]
 	if at.slabbed() {
-		t = cutRecord[task1[A, T]](at)
-		t.a, t.fn = in.r, fn
+		t, h = cutRecord[task1[A, T]](at)
+		t.a = in.r
+		if h == nil || !sharesFunc(&h.fn, fn) {
+			t.fn = fn
+		}
 	} else {
 		t = &task1[A, T]{a: in.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, inputs(&t.a, 1), name, opts, fn == nil)
+	return add(b, at, &t.record, t, inputs(&t.a, 1), name, opts, fn == nil, backOf(t, h))
 }
 
 // Add2 adds a task that will run fn with the results of in1 and in2.
 func Add2[A, B, T any](b Builder, name string, in1 Task[A], in2 Task[B], fn func(context.Context, A, B) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	var t *task2[A, B, T]
+	var t, h *task2[A, B, T]
 	if at.slabbed() {
-		t = cutRecord[task2[A, B, T]](at)
-		t.a, t.b, t.fn = in1.r, in2.r, fn
+		t, h = cutRecord[task2[A, B, T]](at)
+		t.a, t.b = in1.r, in2.r
+		if h == nil || !sharesFunc(&h.fn, fn) {
+			t.fn = fn
+		}
 	} else {
 		t = &task2[A, B, T]{a: in1.r, b: in2.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, inputs(&t.a, 2), name, opts, fn == nil)
+	return add(b, at, &t.record, t, inputs(&t.a, 2), name, opts, fn == nil, backOf(t, h))
 }
 
 // Add3 adds a task that will run fn with the results of in1, in2 and in3.
 func Add3[A, B, C, T any](b Builder, name string, in1 Task[A], in2 Task[B], in3 Task[C], fn func(context.Context, A, B, C) (T, error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	var t *task3[A, B, C, T]
+	var t, h *task3[A, B, C, T]
 	if at.slabbed() {
-		t = cutRecord[task3[A, B, C, T]](at)
-		t.a, t.b, t.c, t.fn = in1.r, in2.r, in3.r, fn
+		t, h = cutRecord[task3[A, B, C, T]](at)
+		t.a, t.b, t.c = in1.r, in2.r, in3.r
+		if h == nil || !sharesFunc(&h.fn, fn) {
+			t.fn = fn
+		}
 	} else {
 		t = &task3[A, B, C, T]{a: in1.r, b: in2.r, c: in3.r, fn: fn}
 	}
-	return add(b, at, &t.record, t, inputs(&t.a, 3), name, opts, fn == nil)
+	return add(b, at, &t.record, t, inputs(&t.a, 3), name, opts, fn == nil, backOf(t, h))
 }
 
 // AddN adds a task that will run fn with the results of all of in, in
@@ -309,14 +320,17 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 		recs[i] = x.r
 	}
 	at := placeOf(b)
-	var t *taskN[A, T]
+	var t, h *taskN[A, T]
 	if at.slabbed() {
-		t = cutRecord[taskN[A, T]](at)
-		t.in, t.fn = recs, fn
+		t, h = cutRecord[taskN[A, T]](at)
+		t.in = recs
+		if h == nil || !sharesFunc(&h.fn, fn) {
+			t.fn = fn
+		}
 	} else {
 		t = &taskN[A, T]{in: recs, fn: fn}
 	}
-	return add(b, at, &t.record, t, t.Inputs(), name, opts, fn == nil)
+	return add(b, at, &t.record, t, t.Inputs(), name, opts, fn == nil, backOf(t, h))
 }
 
 // Flow adds a task whose function emits a subgraph through the Builder it is
@@ -340,15 +354,17 @@ func AddN[A, T any](b Builder, name string, in []Task[A], fn func(context.Contex
 // which it then joins again.
 func Flow[T any](b Builder, name string, fn func(context.Context, Builder) (Task[T], error), opts ...Option) Task[T] {
 	at := placeOf(b)
-	var t *flow[T]
+	var t, h *flow[T]
 	if at.slabbed() {
-		t = cutRecord[flow[T]](at)
-		t.fn = fn
+		t, h = cutRecord[flow[T]](at)
+		if h == nil || !sharesFunc(&h.fn, fn) {
+			t.fn = fn
+		}
 	} else {
 		t = &flow[T]{fn: fn}
 	}
 	opts = append(opts[:len(opts):len(opts)], Option{kind: optJoin})
-	return add(b, at, &t.record, t, nil, name, opts, fn == nil)
+	return add(b, at, &t.record, t, nil, name, opts, fn == nil, backOf(t, h))
 }
 
 // Order makes after wait for before, although after does not read before's
@@ -421,8 +437,9 @@ func (at place) slabbed() bool { return at.g != nil && at.parent == nil }
 // add checks and adds a task built by one of the constructors. ins is what
 // body's Inputs returns, which the constructor knows without asking (an
 // interface call per task); an input given as the zero Task is a nil node
-// among them. noFn tells whether the function is nil.
-func add[T any](b Builder, at place, t *record[T], body core.Body, ins []*core.Node, name string, opts []Option, noFn bool) Task[T] {
+// among them. noFn tells whether the function is nil. back is how far the
+// header of the slab t was cut from is, 0 if t was not (see backOf).
+func add[T any](b Builder, at place, t *record[T], body core.Body, ins []*core.Node, name string, opts []Option, noFn bool, back uint32) Task[T] {
 	g, parent, hold := at.g, at.parent, at.hold
 	if at.slabbed() && !at.owned {
 		defer g.c.Unlock() // taken by cutRecord
@@ -483,7 +500,7 @@ func add[T any](b Builder, at place, t *record[T], body core.Body, ins []*core.N
 			return Task[T]{t}
 		}
 	}
-	g.c.Add(&t.n, ins, name, parent, key, hold)
+	g.c.Add(&t.n, ins, name, parent, key, hold, back)
 	return Task[T]{t}
 }
 

@@ -204,7 +204,7 @@ func (e *each[B]) add(n *core.Node, body core.Body, ins []*core.Node) {
 	if err != nil {
 		rejectLocked(e.g, n, e.name, err)
 	} else {
-		g.Add(n, ins, e.name, e.parent, "", e.hold)
+		g.Add(n, ins, e.name, e.parent, "", e.hold, 0)
 	}
 	if e.inLock == eachChunk || e.spawn {
 		// A spawning task lets go at once: Spawn may take the lock to

@@ -39,7 +39,11 @@ type task0[T any] struct {
 }
 
 func (b *task0[T]) Run(ctx context.Context, _ core.Consumer) (err error) {
-	b.val, err = b.fn(ctx)
+	fn := b.fn
+	if fn == nil { // its slab's (see sharesFunc)
+		fn = headerOf(b).fn
+	}
+	b.val, err = fn(ctx)
 	return err
 }
 func (b *task0[T]) Inputs() []*core.Node { return nil }
@@ -55,7 +59,11 @@ type task1[A, T any] struct {
 func (b *task1[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	a := b.a.val
 	c.Consumed(&b.a.n)
-	b.val, err = b.fn(ctx, a)
+	fn := b.fn
+	if fn == nil {
+		fn = headerOf(b).fn
+	}
+	b.val, err = fn(ctx, a)
 	return err
 }
 func (b *task1[A, T]) Inputs() []*core.Node { return inputs(&b.a, 1) }
@@ -73,7 +81,11 @@ func (b *task2[A, B, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 	x, y := b.a.val, b.b.val
 	c.Consumed(&b.a.n)
 	c.Consumed(&b.b.n)
-	b.val, err = b.fn(ctx, x, y)
+	fn := b.fn
+	if fn == nil {
+		fn = headerOf(b).fn
+	}
+	b.val, err = fn(ctx, x, y)
 	return err
 }
 func (b *task2[A, B, T]) Inputs() []*core.Node { return inputs(&b.a, 2) }
@@ -93,7 +105,11 @@ func (b *task3[A, B, C, T]) Run(ctx context.Context, c core.Consumer) (err error
 	c.Consumed(&b.a.n)
 	c.Consumed(&b.b.n)
 	c.Consumed(&b.c.n)
-	b.val, err = b.fn(ctx, x, y, z)
+	fn := b.fn
+	if fn == nil {
+		fn = headerOf(b).fn
+	}
+	b.val, err = fn(ctx, x, y, z)
 	return err
 }
 func (b *task3[A, B, C, T]) Inputs() []*core.Node { return inputs(&b.a, 3) }
@@ -112,7 +128,11 @@ func (b *taskN[A, T]) Run(ctx context.Context, c core.Consumer) (err error) {
 		xs[i] = t.val
 		c.Consumed(&t.n)
 	}
-	b.val, err = b.fn(ctx, xs)
+	fn := b.fn
+	if fn == nil {
+		fn = headerOf(b).fn
+	}
+	b.val, err = fn(ctx, xs)
 	return err
 }
 func (b *taskN[A, T]) Inputs() []*core.Node {
@@ -133,7 +153,11 @@ type flow[T any] struct {
 }
 
 func (b *flow[T]) Run(ctx context.Context, _ core.Consumer) error {
-	t, err := b.fn(ctx, Ref{&b.n})
+	fn := b.fn
+	if fn == nil {
+		fn = headerOf(b).fn
+	}
+	t, err := fn(ctx, Ref{&b.n})
 	if err != nil {
 		return err
 	}

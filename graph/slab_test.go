@@ -4,6 +4,9 @@ import (
 	"context"
 	"runtime"
 	"testing"
+	"unsafe"
+
+	"github.com/evolve-dag/evolve/internal/core"
 )
 
 // allocatedPerTask returns the bytes allocated per task while build adds
@@ -84,4 +87,84 @@ func TestSlabRecordsAreDistinct(t *testing.T) {
 	if g.Len() != adders*each || len(seen) != adders*each {
 		t.Fatalf("graph has %d tasks, %d distinct handles; want %d", g.Len(), len(seen), adders*each)
 	}
+}
+
+// nopConsumer is the Consumer of a body run outside an executor.
+type nopConsumer struct{}
+
+func (nopConsumer) Consumed(*core.Node) {}
+
+// TestSlabHeaderHoldsWhatRecordsShare: a record cut from a slab leaves its
+// graph to its slab's header, and its function too when it is the one the
+// header holds (see cutRecord); a closure made for one task is its own.
+// Tasks of a shared function and closures of their own alternate over
+// several slabs: each runs its own function and finds its graph, and the
+// shared function's records hold no function of their own, but where a
+// closure came first in its slab.
+func TestSlabHeaderHoldsWhatRecordsShare(t *testing.T) {
+	g := New()
+	in := Value(g, "in", 1)
+	shared := func(_ context.Context, x int) (int, error) { return -x, nil }
+	const n = 3000 // a few slabs of records of about 100 bytes
+	ts := make([]Task[int], n)
+	own := func(i int) bool { return i%3 == 2 }
+	for i := range n {
+		if own(i) {
+			ts[i] = Add1(g, "own", in, func(_ context.Context, x int) (int, error) { return i + x, nil })
+		} else {
+			ts[i] = Add1(g, "shared", in, shared)
+		}
+	}
+	sharing := 0
+	for i, h := range ts {
+		rec := (*task1[int, int])(unsafe.Pointer(h.r))
+		if h.Graph() != g {
+			t.Fatalf("task %d: Graph() = %p, want %p", i, h.Graph(), g)
+		}
+		if err := nodeOf(rec).Body().Run(context.Background(), nopConsumer{}); err != nil {
+			t.Fatalf("task %d: %v", i, err)
+		}
+		want := -1
+		if own(i) {
+			want = i + 1
+		}
+		if rec.val != want {
+			t.Fatalf("task %d ran another task's function: got %d, want %d", i, rec.val, want)
+		}
+		if !own(i) && rec.fn == nil {
+			sharing++
+		}
+	}
+	// A slab whose first record is a closure holds that closure; the
+	// shared function's records then hold it each.
+	if shares := n - n/3; sharing < shares*9/10 {
+		t.Errorf("%d of %d records of the shared function leave it to their slab's header, want at least 90 %%", sharing, shares)
+	}
+}
+
+// TestKeptHandleKeepsItsGraph: a task's handle kept past its graph still
+// names its graph, which its slab's header holds, so that the graph is not
+// collected while the handle is reachable.
+func TestKeptHandleKeepsItsGraph(t *testing.T) {
+	collected := make(chan struct{})
+	h := func() Task[int] {
+		g := New()
+		runtime.AddCleanup(g, func(c chan struct{}) { close(c) }, collected)
+		for range 100 {
+			Add(g, "other", func(context.Context) (int, error) { return 0, nil })
+		}
+		return Add(g, "kept", func(context.Context) (int, error) { return 0, nil })
+	}()
+	for range 3 {
+		runtime.GC()
+	}
+	select {
+	case <-collected:
+		t.Fatal("the graph was collected while a handle of one of its tasks was reachable")
+	default:
+	}
+	if h.Graph() == nil || h.Name() != "kept" {
+		t.Fatalf("kept handle: Graph() = %v, Name() = %q", h.Graph(), h.Name())
+	}
+	runtime.KeepAlive(h)
 }

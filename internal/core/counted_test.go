@@ -21,7 +21,7 @@ func TestCompletionWithoutConsumersIsCountedInItsSwitch(t *testing.T) {
 	// A consumer joining now reads x as finished.
 	c := newOneInput(x)
 	g.Lock()
-	g.Add(c, c.Deps(), "c", nil, "", nil)
+	g.Add(c, c.Deps(), "c", nil, "", nil, 0)
 	g.Unlock()
 	if s, p := c.State(), c.pending(); s != Ready || p != 0 {
 		t.Errorf("a consumer joining after x finished is %v waiting for %d, want ready", s, p)
@@ -45,7 +45,7 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	// A consumer joins the running graph: it links itself to x, running.
 	c := newOneInput(x)
 	g.Lock()
-	g.Add(c, c.Deps(), "c", nil, "", nil)
+	g.Add(c, c.Deps(), "c", nil, "", nil, 0)
 	g.Unlock()
 	if x.state.Load()&linked == 0 {
 		t.Fatal("a link made during the run did not flag x")
@@ -64,7 +64,7 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	// Announced: the same.
 	y := newNoInput()
 	g.Lock()
-	g.Add(y, y.Deps(), "y", nil, "", nil)
+	g.Add(y, y.Deps(), "y", nil, "", nil, 0)
 	g.Unlock()
 	y.SetState(Running)
 	y.announce()
@@ -89,7 +89,7 @@ func begunWithOne(t *testing.T) (*Graph, *Node) {
 	g := new(Graph)
 	x := newNoInput()
 	g.Lock()
-	g.Add(x, x.Deps(), "x", nil, "", nil)
+	g.Add(x, x.Deps(), "x", nil, "", nil, 0)
 	g.Unlock()
 	if err := g.Begin(&fakeRun{g: g}, nil); err != nil {
 		t.Fatal(err)
@@ -114,11 +114,11 @@ func TestCountedInTheSwitchOnlyWithConsumersInTheRun(t *testing.T) {
 		cy = append(cy, newOneInput(y))
 	}
 	g.Lock()
-	g.Add(x, x.Deps(), "x", nil, "", nil)
-	g.Add(cx, cx.Deps(), "cx", nil, "", nil)
-	g.Add(y, y.Deps(), "y", nil, "", nil)
+	g.Add(x, x.Deps(), "x", nil, "", nil, 0)
+	g.Add(cx, cx.Deps(), "cx", nil, "", nil, 0)
+	g.Add(y, y.Deps(), "y", nil, "", nil, 0)
 	for _, c := range cy {
-		g.Add(c, c.Deps(), "cy", nil, "", nil)
+		g.Add(c, c.Deps(), "cy", nil, "", nil, 0)
 	}
 	g.Unlock()
 	heads := func(n *Node) (uint32, uint32, uint32) { return n.succ1.Load(), n.succ.Load(), n.epoch.Load() }
@@ -127,7 +127,7 @@ func TestCountedInTheSwitchOnlyWithConsumersInTheRun(t *testing.T) {
 	if err := g.Begin(&fakeRun{g: &g}, []*Node{x, y}); err != nil {
 		t.Fatal(err)
 	}
-	if s1, s2, e := heads(x); x.consumersIn(s1, s2, e) {
+	if s1, s2, e := heads(x); consumersIn(x.Graph(), s1, s2, e) {
 		t.Error("x's consumer is not in the run, yet x may be counted in its switch")
 	}
 	g.End(func() bool { return false }, nil, func(*Node) {})
@@ -136,10 +136,10 @@ func TestCountedInTheSwitchOnlyWithConsumersInTheRun(t *testing.T) {
 	if err := g.Begin(&fakeRun{g: &g}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if s1, s2, e := heads(x); !x.consumersIn(s1, s2, e) {
+	if s1, s2, e := heads(x); !consumersIn(x.Graph(), s1, s2, e) {
 		t.Error("x's only consumer is in the run, yet x may not be counted in its switch")
 	}
-	if s1, s2, e := heads(y); y.consumersIn(s1, s2, e) {
+	if s1, s2, e := heads(y); consumersIn(y.Graph(), s1, s2, e) {
 		t.Errorf("y has %d consumers, more than %d, yet it may be counted in its switch", len(cy), maxEarly)
 	}
 	// x's completion, early: cx is counted down and made ready, x counted.

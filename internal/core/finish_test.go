@@ -64,7 +64,7 @@ func TestCancelForAnEndedRunDoesNothing(t *testing.T) {
 	g := &Graph{}
 	n := newNoInput()
 	g.mu.Lock()
-	g.Add(n, n.Deps(), "n", nil, "", nil)
+	g.Add(n, n.Deps(), "n", nil, "", nil, 0)
 	g.mu.Unlock()
 	old, cur := &fakeRun{g: g}, &fakeRun{g: g}
 	if err := g.Begin(old, nil); err != nil {
@@ -93,7 +93,7 @@ func TestFinishInlineClaimsTheOnlyReader(t *testing.T) {
 	g := &Graph{}
 	add := func(n *Node) *Node {
 		g.mu.Lock()
-		g.Add(n, n.Deps(), "n", nil, "", nil)
+		g.Add(n, n.Deps(), "n", nil, "", nil, 0)
 		g.mu.Unlock()
 		return n
 	}

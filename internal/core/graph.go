@@ -397,8 +397,8 @@ func (g *Graph) Spawn(h *Host, n *Node, name string, parent *Node) bool {
 	p := reserved(g, &g.nodes, id)
 	n.g = g
 	n.name = num
-	if parent != nil && parent.g == g {
-		n.parent = uint32(parent.id) + 1
+	if parent != nil && parent.Graph() == g {
+		n.up = uint32(parent.id) + 1
 	}
 	n.id = int32(id)
 	g.rank(n)
@@ -578,9 +578,15 @@ func (g *Graph) Running() bool {
 // must belong to g; ins is what n's body's Inputs returns, which the caller
 // has at hand (asking the body again costs an interface call per task). key,
 // when not empty, registers n for Keyed. hold, when not nil, keeps n back if
-// it is ready at once (see Batch). The caller holds the lock.
-func (g *Graph) Add(n *Node, ins []*Node, name string, parent *Node, key string, hold *Batch) {
-	n.g = g
+// it is ready at once (see Batch). back, when not zero, says that n was
+// cut from a slab whose header (see SlabHeader) is back bytes before it:
+// parent is then nil. The caller holds the lock.
+func (g *Graph) Add(n *Node, ins []*Node, name string, parent *Node, key string, hold *Batch, back uint32) {
+	if back != 0 {
+		n.up = back
+	} else {
+		n.g = g
+	}
 	g.rank(n)
 	if g.run != nil && parent != nil && !joins(parent) {
 		// Tasks add tasks in this run: let the next ones be added without
@@ -590,8 +596,8 @@ func (g *Graph) Add(n *Node, ins []*Node, name string, parent *Node, key string,
 		g.names.settle()
 	}
 	n.name = g.intern(name)
-	if parent != nil && parent.g == g {
-		n.parent = uint32(parent.id) + 1
+	if parent != nil && back == 0 && parent.Graph() == g {
+		n.up = uint32(parent.id) + 1
 	}
 	if g.nodes.shared() {
 		n.id = int32(g.nodes.pushShared(n))
@@ -1422,11 +1428,13 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// heads it read. Else the lists are read after the switch, and n
 		// is marked counted once they are counted down.
 		var s2, epoch uint32
+		var g *Graph // n's, found once (see Graph) where a consumer is
 		s1 := n.succ1.Load()
 		in := s1 == 0 // no consumer yet: the first is linked as succ1
 		if !in {
+			g = n.Graph()
 			s2, epoch = n.succ.Load(), n.epoch.Load()
-			in = countedEarly(n.state.Load()) && n.consumersIn(s1, s2, epoch)
+			in = countedEarly(n.state.Load()) && consumersIn(g, s1, s2, epoch)
 		}
 		if chaos.On {
 			chaos.Pause() // a consumer may link itself here
@@ -1440,15 +1448,15 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		var next *Node
 		switch {
 		case early && free && claim && s1 != 0 && s2 == 0 && old&joinsCreator == 0:
-			next = claimDown(*n.g.nodes.at(int64(s1 - 1)), epoch, fail)
+			next = claimDown(*g.nodes.at(int64(s1 - 1)), epoch, fail)
 		case early:
 			if s1 != 0 {
-				ready = n.countDownListed(s1, s2, epoch, fail, ready)
+				ready = countDownListed(g, s1, s2, epoch, fail, ready)
 			}
 			ready = n.countDownCreator(old, fail, ready)
 		case !free: // the lock's path below counts them
 		case claim && old&joinsCreator == 0 && n.succ.Load() == 0 && n.succ1.Load() != 0:
-			next = claimDown(*n.g.nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
+			next = claimDown(*n.Graph().nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
 		default:
 			ready = n.countDownConsumers(fail, ready)
 			ready = n.countDownCreator(old, fail, ready)
@@ -1604,21 +1612,20 @@ func (n *Node) finishLocked(fail bool, ready []*Node, consumers bool) []*Node {
 // its run, and appends those this made ready to ready.
 func (n *Node) countDownConsumers(fail bool, ready []*Node) []*Node {
 	if c := n.succ1.Load(); c != 0 {
-		return n.countDownListed(c, n.succ.Load(), n.epoch.Load(), fail, ready)
+		return countDownListed(n.Graph(), c, n.succ.Load(), n.epoch.Load(), fail, ready)
 	}
 	return ready
 }
 
-// countDownListed is countDownConsumers for the lists whose heads are s1
-// (the first consumer's id + 1) and s2 (the latest edge's number + 1), as
-// read before: consumers linked since are not counted down. Edges never
-// change once made, so the walk from s2 sees exactly the links made
-// before it was read.
-func (n *Node) countDownListed(s1, s2, epoch uint32, fail bool, ready []*Node) []*Node {
+// countDownListed is countDownConsumers, for a node of g, for the lists
+// whose heads are s1 (the first consumer's id + 1) and s2 (the latest
+// edge's number + 1), as read before: consumers linked since are not
+// counted down. Edges never change once made, so the walk from s2 sees
+// exactly the links made before it was read.
+func countDownListed(g *Graph, s1, s2, epoch uint32, fail bool, ready []*Node) []*Node {
 	if s1 == 0 {
 		return ready
 	}
-	g := n.g
 	ready = countDown(*g.nodes.at(int64(s1 - 1)), epoch, fail, ready)
 	for e := s2; e != 0; {
 		x := g.edges.at(int64(e - 1))
@@ -1633,8 +1640,8 @@ func (n *Node) countDownListed(s1, s2, epoch uint32, fail bool, ready []*Node) [
 // the counted flag's own write, a small part of its walk.
 const maxEarly = 4
 
-// consumersIn reports whether the consumers listed from s1 and s2 (see
-// countDownListed) are all in the run of epoch, and at most maxEarly:
+// consumersIn reports whether the consumers, in g, listed from s1 and s2
+// (see countDownListed) are all in the run of epoch, and at most maxEarly:
 // then none of them can join the run while the completion counts them
 // down, and n may be marked counted before (see countedEarly). A consumer
 // that is not in the run may join it meanwhile, to read a result a run
@@ -1649,11 +1656,10 @@ const maxEarly = 4
 // written before it too, or since with an atomic store (a join's
 // prepare). A consumer that links itself during the run writes its epoch
 // with a plain store (joinNew) after its link: it must not be read here.
-func (n *Node) consumersIn(s1, s2, epoch uint32) bool {
+func consumersIn(g *Graph, s1, s2, epoch uint32) bool {
 	if s1 == 0 {
 		return true
 	}
-	g := n.g
 	if (*g.nodes.at(int64(s1 - 1))).epoch.Load() != epoch {
 		return false
 	}
@@ -1731,7 +1737,7 @@ func (n *Node) Unkeep() {
 		n.users.Add(-1)
 	}
 	n.unlock()
-	g := n.g
+	g := n.Graph()
 	if g == nil {
 		return // never built, so never run
 	}

@@ -259,10 +259,16 @@ type Node struct {
 	// The creator and the consumers are in n's graph, so they are held by
 	// number, plus one so that zero is none: a pointer is a word the
 	// collector follows in every node, and most of these are set.
-	parent uint32        // the creator's id + 1
-	succ1  atomic.Uint32 // the first consumer's id + 1
-	succ   atomic.Uint32 // the later consumers: the latest's edge number + 1
-	g      *Graph
+	//
+	// up is the creator's id + 1 when g is set. A node cut from a slab
+	// (see SlabHeader) has no creator and g nil: up is then how many bytes
+	// before n its slab's header is, which holds the graph.
+	up    uint32
+	succ1 atomic.Uint32 // the first consumer's id + 1
+	succ  atomic.Uint32 // the later consumers: the latest's edge number + 1
+	// g is n's graph, unless n was cut from a slab (see up): nil until
+	// n is added, and for a node that could not be.
+	g *Graph
 	// body is the type word of the node's Body, whose data word is the
 	// node itself (see Init): holding only the type drops 8 bytes and a
 	// pointer from every node to itself, which the collector would follow
@@ -306,7 +312,7 @@ func NewWaiter(owner *Node) *Node {
 	w.xp.Store(x)
 	w.state.Store(uint64(Waiting))
 	if owner != nil {
-		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.g
+		w.name, w.id, w.prio, w.g = owner.name, owner.id, owner.prio, owner.Graph()
 	}
 	return w
 }
@@ -340,7 +346,7 @@ func (n *Node) ID() int64 { return int64(n.id) }
 // waiter has its owner's.
 func (n *Node) Name() string {
 	if n.name != 0 {
-		return *n.g.names.at(int64(n.name - 1))
+		return *n.Graph().names.at(int64(n.name - 1))
 	}
 	if r := n.rare(); r != nil {
 		return r.name
@@ -351,15 +357,38 @@ func (n *Node) Name() string {
 // Priority is the node's priority: higher runs first.
 func (n *Node) Priority() int { return int(n.prio) }
 
-// Graph is the graph the node belongs to.
-func (n *Node) Graph() *Graph { return n.g }
+// Graph is the graph the node belongs to; nil if it could not be added.
+func (n *Node) Graph() *Graph {
+	if g := n.g; g != nil || n.up == 0 {
+		return g
+	}
+	return (*Node)(unsafe.Add(unsafe.Pointer(n), -int(n.up))).g
+}
+
+// HeaderOffset returns how many bytes before n the header of the slab n
+// was cut from is (see SlabHeader), or 0 if n holds its graph itself.
+func (n *Node) HeaderOffset() int {
+	if n.g != nil {
+		return 0
+	}
+	return int(n.up)
+}
+
+// SlabHeader makes n, the first record of a slab of task records that
+// the graph package allocates (see Graph.Add's back), the slab's header:
+// the holder of the graph for every other record of the slab. It is no
+// task and is never added. A build that stores the graph once per slab,
+// and a number in each record, saves each record a pointer, which it
+// would store through the collector's write barrier (BENCHMARKS.md,
+// session 23).
+func (g *Graph) SlabHeader(n *Node) { n.g = g }
 
 // Parent is the task that was running when the node was added, or nil.
 func (n *Node) Parent() *Node {
-	if n.parent == 0 {
+	if n.g == nil || n.up == 0 { // cut from a slab, so no task's
 		return nil
 	}
-	return *n.g.nodes.at(int64(n.parent - 1))
+	return *n.g.nodes.at(int64(n.up - 1))
 }
 
 // Kind says whether n is a task, a waiter or a notifier. It is not stored:
@@ -407,7 +436,7 @@ func (n *Node) Body() Body {
 // flag (see Graph.prepare), so only such a node is ever read this way.
 func (n *Node) State() State {
 	v := n.state.Load()
-	if v&preparedAhead != 0 && n.epoch.Load() != n.g.begun.Load() {
+	if v&preparedAhead != 0 && n.epoch.Load() != n.Graph().begun.Load() {
 		return Idle
 	}
 	return State(v & stateMask)
@@ -793,7 +822,7 @@ func (n *Node) Retry() []*Node {
 // function returned, which another flow may have emitted: that one's
 // flag is not creator's to clear.
 func (n *Node) dropCreator(creator *Node) bool {
-	if n.g != creator.g || n.parent != uint32(creator.id)+1 {
+	if n.g == nil || n.g != creator.Graph() || n.up != uint32(creator.id)+1 {
 		return false
 	}
 	for {

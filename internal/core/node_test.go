@@ -78,11 +78,11 @@ func TestSuccsKeepsOrder(t *testing.T) {
 	var g Graph
 	in := NewDetached("in", 0, 0)
 	g.Lock()
-	g.Add(in, in.Deps(), in.Name(), nil, "", nil)
+	g.Add(in, in.Deps(), in.Name(), nil, "", nil, 0)
 	var want []*Node
 	for range 4 {
 		c := newOneInput(in)
-		g.Add(c, c.Deps(), "c", nil, "", nil)
+		g.Add(c, c.Deps(), "c", nil, "", nil, 0)
 		want = append(want, c)
 	}
 	g.Unlock()
@@ -247,7 +247,7 @@ func TestNamesByNumber(t *testing.T) {
 	defer g.Unlock()
 	add := func(name string) *Node {
 		n := NewDetached("", 0, 0)
-		g.Add(n, n.Deps(), name, nil, "", nil)
+		g.Add(n, n.Deps(), name, nil, "", nil, 0)
 		return n
 	}
 	var nodes []*Node

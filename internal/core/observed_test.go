@@ -40,7 +40,7 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 		var g Graph
 		a := NewDetached("a", 0, 0)
 		g.Lock()
-		g.Add(a, a.Deps(), a.Name(), nil, "", nil)
+		g.Add(a, a.Deps(), a.Name(), nil, "", nil, 0)
 		g.Unlock()
 		r := &logRun{g: &g}
 		if err := g.Begin(r, nil); err != nil {
@@ -54,7 +54,7 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 		}
 		n := newOneInput(a)
 		g.Lock()
-		g.Add(n, n.Deps(), "n", nil, "", nil)
+		g.Add(n, n.Deps(), "n", nil, "", nil, 0)
 		if !inputDone {
 			// a finishes on its worker while the adder still holds the lock.
 			if ready, _ := a.Finish(Done, nil, nil); slices.Contains(ready, n) {

@@ -41,8 +41,8 @@ func TestReleaseDuringCompletionKeepsNewReadersWaiting(t *testing.T) {
 	x := newNoInput()
 	c := newOneInput(x)
 	g.Lock()
-	g.Add(x, x.Deps(), "x", nil, "", nil)
-	g.Add(c, c.Deps(), "c", nil, "", nil) // linked: x's completion will count c down if c is in its run
+	g.Add(x, x.Deps(), "x", nil, "", nil, 0)
+	g.Add(c, c.Deps(), "c", nil, "", nil, 0) // linked: x's completion will count c down if c is in its run
 	g.Unlock()
 	r := &releasingRun{}
 	if err := g.Begin(r, []*Node{x}); err != nil { // a run for x alone: c is not in it

@@ -40,7 +40,7 @@ func TestSpawnedOutOfCountAsTheRunEndsIsCancelled(t *testing.T) {
 	g := &Graph{}
 	p := newNoInput()
 	g.Lock()
-	g.Add(p, p.Deps(), "parent", nil, "", nil)
+	g.Add(p, p.Deps(), "parent", nil, "", nil, 0)
 	g.Unlock()
 	r := &endingRun{fakeRun: fakeRun{g: g}}
 	if err := g.Begin(r, nil); err != nil {
@@ -49,7 +49,7 @@ func TestSpawnedOutOfCountAsTheRunEndsIsCancelled(t *testing.T) {
 	// The first task a task adds in a run is added with the lock, which
 	// lets the next ones be added without it (see table.settle).
 	g.Lock()
-	g.Add(newNoInput(), nil, "first", p, "", nil)
+	g.Add(newNoInput(), nil, "first", p, "", nil, 0)
 	g.Unlock()
 	r.counted = 0 // the end's look depends on the late task alone
 	n := newNoInput()
