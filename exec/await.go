@@ -576,7 +576,7 @@ func (r *runner) claim(w *worker, self *core.Node, order []*core.Node) *core.Nod
 // goroutine that ran self looks at w's slot to use w again (runClaimed):
 // of the two, one sees the other.
 func ownSlot(w *worker, self *core.Node) bool {
-	if self.State() != core.Running {
+	if !self.Running() {
 		return false
 	}
 	h := self.Host()

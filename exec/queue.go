@@ -192,7 +192,7 @@ func (q *queue) spannable(n *core.Node) bool {
 // inSpanOf reports whether n may be queued in a span of g: a span holds
 // ids, read back from g's index, so only g's tasks (a waiter has its
 // owner's id).
-func inSpanOf(n *core.Node, g *core.Graph) bool { return n.Graph() == g && n.Kind() == core.Task }
+func inSpanOf(n *core.Node, g *core.Graph) bool { return n.TaskOf(g) }
 
 // joinSpan queues n in a span, and reports whether it did: at the end of
 // a span whose last id is n's previous one, of n's priority (the open

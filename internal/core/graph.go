@@ -1394,7 +1394,15 @@ func (g *Graph) Want(n *Node) {
 // of the same word, so a Cancel that reports n running is never followed
 // by a result kept (see Cancel).
 func (n *Node) Finish(s State, err error, ready []*Node) ([]*Node, bool) {
-	ready, _, ok := n.finish(s, err, ready, false)
+	return n.FinishIn(n.Graph(), s, err, ready)
+}
+
+// FinishIn is Finish for a caller that knows n's graph, g: a run's
+// worker. A node cut from a slab finds its graph through its slab's
+// header (see Graph), one more load on the way from a completion to its
+// consumers.
+func (n *Node) FinishIn(g *Graph, s State, err error, ready []*Node) ([]*Node, bool) {
+	ready, _, ok := n.finish(g, s, err, ready, false)
 	return ready, ok
 }
 
@@ -1408,11 +1416,17 @@ func (n *Node) Finish(s State, err error, ready []*Node) ([]*Node, bool) {
 // atomic operation of the five a task costs the run (BENCHMARKS.md,
 // session 11).
 func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node, bool) {
-	return n.finish(s, err, ready, true)
+	return n.FinishInlineIn(n.Graph(), s, err, ready)
 }
 
-// finish is Finish, and with claim, FinishInline.
-func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *Node, bool) {
+// FinishInlineIn is FinishInline for a caller that knows n's graph, g
+// (see FinishIn).
+func (n *Node) FinishInlineIn(g *Graph, s State, err error, ready []*Node) ([]*Node, *Node, bool) {
+	return n.finish(g, s, err, ready, true)
+}
+
+// finish is Finish, and with claim, FinishInline, for n of g.
+func (n *Node) finish(g *Graph, s State, err error, ready []*Node, claim bool) ([]*Node, *Node, bool) {
 	var old uint64
 	var ok bool
 	if err == nil && n.xt() == nil {
@@ -1428,11 +1442,9 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 		// heads it read. Else the lists are read after the switch, and n
 		// is marked counted once they are counted down.
 		var s2, epoch uint32
-		var g *Graph // n's, found once (see Graph) where a consumer is
 		s1 := n.succ1.Load()
 		in := s1 == 0 // no consumer yet: the first is linked as succ1
 		if !in {
-			g = n.Graph()
 			s2, epoch = n.succ.Load(), n.epoch.Load()
 			in = countedEarly(n.state.Load()) && consumersIn(g, s1, s2, epoch)
 		}
@@ -1456,7 +1468,7 @@ func (n *Node) finish(s State, err error, ready []*Node, claim bool) ([]*Node, *
 			ready = n.countDownCreator(old, fail, ready)
 		case !free: // the lock's path below counts them
 		case claim && old&joinsCreator == 0 && n.succ.Load() == 0 && n.succ1.Load() != 0:
-			next = claimDown(*n.Graph().nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
+			next = claimDown(*g.nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
 		default:
 			ready = n.countDownConsumers(fail, ready)
 			ready = n.countDownCreator(old, fail, ready)

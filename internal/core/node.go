@@ -365,14 +365,9 @@ func (n *Node) Graph() *Graph {
 	return (*Node)(unsafe.Add(unsafe.Pointer(n), -int(n.up))).g
 }
 
-// HeaderOffset returns how many bytes before n the header of the slab n
-// was cut from is (see SlabHeader), or 0 if n holds its graph itself.
-func (n *Node) HeaderOffset() int {
-	if n.g != nil {
-		return 0
-	}
-	return int(n.up)
-}
+// SlabOffset returns how many bytes before n the header of the slab n
+// was cut from is (see SlabHeader). Only a node cut from a slab may ask.
+func (n *Node) SlabOffset() int { return int(n.up) }
 
 // SlabHeader makes n, the first record of a slab of task records that
 // the graph package allocates (see Graph.Add's back), the slab's header:
@@ -409,11 +404,25 @@ func (n *Node) Kind() Kind {
 	return Task
 }
 
+// TaskOf reports whether n is a task of g: n.Graph() == g and n.Kind()
+// == Task, since a task has a body and a waiter or a notifier none; small
+// enough that the queue's push, which asks, stays inlined.
+func (n *Node) TaskOf(g *Graph) bool { return n.body != 0 && n.Graph() == g }
+
+// Running reports whether n.State() is Running. A node prepared ahead,
+// which State may read as Idle, is never running, so its state word says
+// without a look at its graph (see Graph): small enough to inline where
+// State no longer is.
+func (n *Node) Running() bool { return State(n.state.Load()&stateMask) == Running }
+
 // IsValue reports whether n was made done when it was built (graph's
 // Value): it has no function to compute it again, so its result is never
 // released. Such a node never takes part in a run (every run finds it
 // done), so its epoch stays zero, which no run has.
-func (n *Node) IsValue() bool { return n.epoch.Load() == 0 && n.State() == Done }
+func (n *Node) IsValue() bool {
+	// Its state word says: a node prepared ahead (see State) has an epoch.
+	return n.epoch.Load() == 0 && State(n.state.Load()&stateMask) == Done
+}
 
 // Body is the node's typed part: the interface rebuilt from its type word
 // and the node's own address (see Init), or nil for a node without one.
