@@ -32,7 +32,9 @@ import (
 // not the header's (a closure made for it): a build stores two pointers
 // less per task, each through the collector's write barrier while it
 // marks, which a growing graph makes it do much of the time
-// (BENCHMARKS.md, session 23).
+// (BENCHMARKS.md, session 23). A slab whose first record's function is
+// a closure of its own keeps that one: the records of a function shared
+// after it then hold it each, as every record did before.
 
 const (
 	// slabBytes is the most a slab takes: a whole number of the
