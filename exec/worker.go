@@ -467,7 +467,7 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	if chaos.On && n.Graph() != r.g {
 		// A run runs its graph's tasks only (see Run's check of targets,
 		// and Spawn), so the completion below may look n's consumers up
-		// in r.g without n's slab header (see core.Node.FinishIn).
+		// in r.g without n's slab header (see core.Node.Finish).
 		panic(fmt.Sprintf("exec: task %q of another graph completes in this run", n.Name()))
 	}
 	counted := !n.OutOfCount() // read before the switch to s clears it
@@ -500,16 +500,16 @@ func (r *runner) complete(w *worker, n *core.Node, s core.State, err error, inli
 	var inlined *core.Node
 	ok := true
 	if inline && r.obs == nil && !r.hasQueued.Load() {
-		ready, inlined, ok = n.FinishInlineIn(r.g, s, err, w.buf[:0])
+		ready, inlined, ok = n.FinishInline(r.g, s, err, w.buf[:0])
 	} else {
-		ready, ok = n.FinishIn(r.g, s, err, w.buf[:0])
+		ready, ok = n.Finish(r.g, s, err, w.buf[:0])
 	}
 	if !ok && !n.State().Terminal() {
 		// Task.Cancel reached n after its function returned and before its
 		// end was stored, and said so: its result is discarded.
 		s, err = core.Cancelled, cancelError(n)
 		r.fail(n, s, err)
-		ready, _ = n.FinishIn(r.g, s, err, w.buf[:0])
+		ready, _ = n.Finish(r.g, s, err, w.buf[:0])
 	}
 	// Refused otherwise: the end of a stopped run cancelled n while its
 	// function ran on a goroutine that outlived the run's workers.

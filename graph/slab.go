@@ -154,7 +154,7 @@ func backOf[B any](t, header *B) uint32 {
 // headerOf returns the header of the slab t was cut from. Only a record
 // cut from a slab may ask.
 func headerOf[B any](t *B) *B {
-	return (*B)(unsafe.Add(unsafe.Pointer(t), -nodeOf(t).SlabOffset()))
+	return (*B)(unsafe.Pointer(nodeOf(t).Header()))
 }
 
 // sharesFunc reports whether a record whose slab's header has the

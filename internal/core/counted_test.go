@@ -76,7 +76,7 @@ func TestLinkDuringARunKeepsTheCountAfterTheSwitch(t *testing.T) {
 	// Finish itself, with the consumer linked: c is counted down.
 	x.SetState(Running)
 	x.state.Or(linked)
-	ready, ok := x.Finish(Done, nil, nil)
+	ready, ok := x.Finish(x.Graph(), Done, nil, nil)
 	if !ok || len(ready) != 1 || ready[0] != c {
 		t.Fatalf("x's completion made %v ready (ok %v), want c", ready, ok)
 	}
@@ -146,7 +146,7 @@ func TestCountedInTheSwitchOnlyWithConsumersInTheRun(t *testing.T) {
 	if !x.CAS(Ready, Running) {
 		t.Fatalf("x is %v, want ready", x.State())
 	}
-	ready, ok := x.Finish(Done, nil, nil)
+	ready, ok := x.Finish(x.Graph(), Done, nil, nil)
 	if !ok || len(ready) != 1 || ready[0] != cx || x.state.Load()&counted == 0 {
 		t.Errorf("x's completion made %v ready (ok %v), counted %v; want cx, and x counted", ready, ok, x.state.Load()&counted != 0)
 	}

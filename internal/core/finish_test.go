@@ -111,11 +111,11 @@ func TestFinishInlineClaimsTheOnlyReader(t *testing.T) {
 			t.Fatalf("node %d is %v, want ready", n.ID(), n.State())
 		}
 	}
-	ready, next, _ := a.FinishInline(Done, nil, nil)
+	ready, next, _ := a.FinishInline(a.Graph(), Done, nil, nil)
 	if next != b || len(ready) != 0 || b.State() != Running {
 		t.Fatalf("a's completion: next %v, ready %v, b %v; want b claimed Running, nothing queued", next, ready, b.State())
 	}
-	ready, next, _ = c.FinishInline(Done, nil, nil)
+	ready, next, _ = c.FinishInline(c.Graph(), Done, nil, nil)
 	if next != nil || len(ready) != 2 || d.State() != Ready || e.State() != Ready {
 		t.Fatalf("c's completion: next %v, ready %d, d %v, e %v; want no claim, both ready", next, len(ready), d.State(), e.State())
 	}
@@ -142,10 +142,10 @@ func TestCancelOfARunningNodeIsKept(t *testing.T) {
 		if _, out := n.Cancel(errEnd, nil); out != CancelRunning {
 			t.Fatalf("ext %v: Cancel of a running node: %v, want CancelRunning", withExt, out)
 		}
-		if _, ok := n.Finish(Done, nil, nil); ok || n.State() != Running {
+		if _, ok := n.Finish(n.Graph(), Done, nil, nil); ok || n.State() != Running {
 			t.Fatalf("ext %v: Finish(Done) after a Cancel: ok %v, state %v; want refused, still running", withExt, ok, n.State())
 		}
-		if _, ok := n.Finish(Cancelled, errEnd, nil); !ok || n.State() != Cancelled || !errors.Is(n.Err(), errEnd) {
+		if _, ok := n.Finish(n.Graph(), Cancelled, errEnd, nil); !ok || n.State() != Cancelled || !errors.Is(n.Err(), errEnd) {
 			t.Fatalf("ext %v: Finish(Cancelled): ok %v, %v with %v", withExt, ok, n.State(), n.Err())
 		}
 
@@ -154,7 +154,7 @@ func TestCancelOfARunningNodeIsKept(t *testing.T) {
 			m.xp.Store(nil)
 		}
 		m.SetState(Running)
-		if _, ok := m.Finish(Done, nil, nil); !ok {
+		if _, ok := m.Finish(m.Graph(), Done, nil, nil); !ok {
 			t.Fatalf("ext %v: Finish(Done) without a Cancel was refused", withExt)
 		}
 		if _, out := m.Cancel(errEnd, nil); out != NotCancelled || m.State() != Done {

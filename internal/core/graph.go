@@ -469,7 +469,7 @@ func (g *Graph) late(r Run, n *Node, epoch uint32, err error) {
 	if g.run == r || n.epoch.Load() != epoch || n.State().Terminal() {
 		return
 	}
-	n.Finish(Cancelled, err, nil)
+	n.Finish(n.Graph(), Cancelled, err, nil)
 	if g.run == nil && int64(n.id) >= g.fresh.from {
 		g.fresh.forget(g.nodes.len())
 	}
@@ -1251,7 +1251,7 @@ func (g *Graph) End(unfinished func() bool, err error, cancelled func(*Node)) {
 	if unfinished() {
 		for p := range g.nodes.all {
 			if n := loadNode(p); n != nil && n.epoch.Load() == g.epoch && !n.State().Terminal() { // nil: see late
-				n.Finish(Cancelled, err, nil)
+				n.Finish(n.Graph(), Cancelled, err, nil)
 				if cancelled != nil {
 					ended = append(ended, n)
 				}
@@ -1393,15 +1393,12 @@ func (g *Graph) Want(n *Node) {
 // as cancelled instead. The request and the switch are compare-and-swaps
 // of the same word, so a Cancel that reports n running is never followed
 // by a result kept (see Cancel).
-func (n *Node) Finish(s State, err error, ready []*Node) ([]*Node, bool) {
-	return n.FinishIn(n.Graph(), s, err, ready)
-}
-
-// FinishIn is Finish for a caller that knows n's graph, g: a run's
-// worker. A node cut from a slab finds its graph through its slab's
-// header (see Graph), one more load on the way from a completion to its
+//
+// g is n's graph, which the caller knows (a run's worker: its run's),
+// where a node cut from a slab would find it through its slab's header
+// (see Graph), one more load on the way from a completion to its
 // consumers.
-func (n *Node) FinishIn(g *Graph, s State, err error, ready []*Node) ([]*Node, bool) {
+func (n *Node) Finish(g *Graph, s State, err error, ready []*Node) ([]*Node, bool) {
 	ready, _, ok := n.finish(g, s, err, ready, false)
 	return ready, ok
 }
@@ -1415,13 +1412,7 @@ func (n *Node) FinishIn(g *Graph, s State, err error, ready []*Node) ([]*Node, b
 // it, as if it had taken it from the queue. Along a chain, that is one
 // atomic operation of the five a task costs the run (BENCHMARKS.md,
 // session 11).
-func (n *Node) FinishInline(s State, err error, ready []*Node) ([]*Node, *Node, bool) {
-	return n.FinishInlineIn(n.Graph(), s, err, ready)
-}
-
-// FinishInlineIn is FinishInline for a caller that knows n's graph, g
-// (see FinishIn).
-func (n *Node) FinishInlineIn(g *Graph, s State, err error, ready []*Node) ([]*Node, *Node, bool) {
+func (n *Node) FinishInline(g *Graph, s State, err error, ready []*Node) ([]*Node, *Node, bool) {
 	return n.finish(g, s, err, ready, true)
 }
 
@@ -1470,7 +1461,7 @@ func (n *Node) finish(g *Graph, s State, err error, ready []*Node, claim bool) (
 		case claim && old&joinsCreator == 0 && n.succ.Load() == 0 && n.succ1.Load() != 0:
 			next = claimDown(*g.nodes.at(int64(n.succ1.Load() - 1)), n.epoch.Load(), fail)
 		default:
-			ready = n.countDownConsumers(fail, ready)
+			ready = n.countDownConsumers(g, fail, ready)
 			ready = n.countDownCreator(old, fail, ready)
 		}
 		if free {
@@ -1483,7 +1474,7 @@ func (n *Node) finish(g *Graph, s State, err error, ready []*Node, claim bool) (
 		if !early {
 			ready = n.countDownCreator(old, fail, ready)
 		}
-		return n.finishLocked(fail, ready, !early), nil, true
+		return n.finishLocked(g, fail, ready, !early), nil, true
 	} else {
 		n.lock()
 		if old, ok = n.storeEnd(s, false); !ok {
@@ -1497,7 +1488,7 @@ func (n *Node) finish(g *Graph, s State, err error, ready []*Node, claim bool) (
 		}
 	}
 	ready = n.countDownCreator(old, s != Done, ready)
-	return n.finishLocked(s != Done, ready, true), nil, true
+	return n.finishLocked(g, s != Done, ready, true), nil, true
 }
 
 // storeEnd is store for a completion's switch to the terminal state s,
@@ -1579,19 +1570,19 @@ func (n *Node) finishFrom(from, s State, err error, ready []*Node) ([]*Node, boo
 	if err != nil {
 		n.extra().err = err
 	}
-	return n.finishLocked(s != Done, ready, true), true
+	return n.finishLocked(n.Graph(), s != Done, ready, true), true
 }
 
 // finishLocked is the end of a completion, made with n's lock held: it
 // counts n's consumers down, tells its waiters, closes its Done channel,
-// and releases the lock.
+// and releases the lock. g is n's graph.
 //
 // With consumers false, the consumers are not counted down: the switch
 // marked n counted already, having found none (see storeEnd), and one
 // that links itself since is not n's to count.
-func (n *Node) finishLocked(fail bool, ready []*Node, consumers bool) []*Node {
+func (n *Node) finishLocked(g *Graph, fail bool, ready []*Node, consumers bool) []*Node {
 	if consumers {
-		ready = n.countDownConsumers(fail, ready)
+		ready = n.countDownConsumers(g, fail, ready)
 	}
 	if x := n.xt(); x != nil {
 		for _, w := range x.waiters {
@@ -1621,10 +1612,10 @@ func (n *Node) finishLocked(fail bool, ready []*Node, consumers bool) []*Node {
 }
 
 // countDownConsumers counts n, finished, down in each of its consumers in
-// its run, and appends those this made ready to ready.
-func (n *Node) countDownConsumers(fail bool, ready []*Node) []*Node {
+// its run, and appends those this made ready to ready. g is n's graph.
+func (n *Node) countDownConsumers(g *Graph, fail bool, ready []*Node) []*Node {
 	if c := n.succ1.Load(); c != 0 {
-		return countDownListed(n.Graph(), c, n.succ.Load(), n.epoch.Load(), fail, ready)
+		return countDownListed(g, c, n.succ.Load(), n.epoch.Load(), fail, ready)
 	}
 	return ready
 }

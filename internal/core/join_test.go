@@ -18,8 +18,8 @@ func TestEmittedTaskCountsItsFlowDownOnce(t *testing.T) {
 		from   State
 		finish func(n *Node) []*Node
 	}{
-		{"done", Running, func(n *Node) []*Node { r, _ := n.Finish(Done, nil, nil); return r }},
-		{"failed", Running, func(n *Node) []*Node { r, _ := n.Finish(Failed, errEnd, nil); return r }},
+		{"done", Running, func(n *Node) []*Node { r, _ := n.Finish(n.Graph(), Done, nil, nil); return r }},
+		{"failed", Running, func(n *Node) []*Node { r, _ := n.Finish(n.Graph(), Failed, errEnd, nil); return r }},
 		{"cancelled waiting", Waiting, func(n *Node) []*Node { r, _ := n.Cancel(errEnd, nil); return r }},
 		{"aborted waiting", Waiting, func(n *Node) []*Node { r, _ := n.Abort(Failed, errEnd, nil); return r }},
 	} {
@@ -103,14 +103,14 @@ func TestRetryLetsGoOfOnlyWhatItEmitted(t *testing.T) {
 	if p := b.pending(); p != 1 {
 		t.Errorf("a's Retry changed b's count to %d, want 1", p)
 	}
-	ready, _ := other.Finish(Done, nil, nil)
+	ready, _ := other.Finish(other.Graph(), Done, nil, nil)
 	if len(ready) != 1 || ready[0] != b || b.pending() != 0 {
 		t.Errorf("other's completion made %v ready and left b waiting for %d, want b ready", ready, b.pending())
 	}
 	if p := a.pending(); p != 0 {
 		t.Errorf("other's completion counted a down to %d: a had let go of it", p)
 	}
-	own.Finish(Done, nil, nil)
+	own.Finish(own.Graph(), Done, nil, nil)
 	if p := a.pending(); p != 0 {
 		t.Errorf("own's completion counted a down to %d after a let go of it", p)
 	}

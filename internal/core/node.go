@@ -362,12 +362,13 @@ func (n *Node) Graph() *Graph {
 	if g := n.g; g != nil || n.up == 0 {
 		return g
 	}
-	return (*Node)(unsafe.Add(unsafe.Pointer(n), -int(n.up))).g
+	return n.Header().g
 }
 
-// SlabOffset returns how many bytes before n the header of the slab n
-// was cut from is (see SlabHeader). Only a node cut from a slab may ask.
-func (n *Node) SlabOffset() int { return int(n.up) }
+// Header returns the header of the slab n was cut from (see SlabHeader),
+// up bytes before n in the same array. Only a node cut from a slab may
+// ask.
+func (n *Node) Header() *Node { return (*Node)(unsafe.Add(unsafe.Pointer(n), -int(n.up))) }
 
 // SlabHeader makes n, the first record of a slab of task records that
 // the graph package allocates (see Graph.Add's back), the slab's header:

@@ -50,14 +50,14 @@ func TestObservedRunHearsOfAnAddedNodeFirst(t *testing.T) {
 			t.Fatalf("a is %v, want ready", a.State())
 		}
 		if inputDone {
-			a.Finish(Done, nil, nil)
+			a.Finish(a.Graph(), Done, nil, nil)
 		}
 		n := newOneInput(a)
 		g.Lock()
 		g.Add(n, n.Deps(), "n", nil, "", nil, 0)
 		if !inputDone {
 			// a finishes on its worker while the adder still holds the lock.
-			if ready, _ := a.Finish(Done, nil, nil); slices.Contains(ready, n) {
+			if ready, _ := a.Finish(a.Graph(), Done, nil, nil); slices.Contains(ready, n) {
 				t.Errorf("the input's completion made n ready before the run heard of n")
 			}
 		}

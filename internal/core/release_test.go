@@ -75,7 +75,7 @@ func TestReleaseDuringCompletionKeepsNewReadersWaiting(t *testing.T) {
 	case <-time.After(10 * time.Millisecond):
 	}
 	// The second half of x's completion.
-	x.countDownConsumers(false, nil)
+	x.countDownConsumers(x.Graph(), false, nil)
 	x.state.Or(counted)
 	<-joined
 	if s, p := c.State(), c.pending(); s != Waiting || p != 1 {
